@@ -1,0 +1,32 @@
+# The two commands: `make run` (set up, start the dev stack) and `make test` (set up, run every test).
+# Both install what they need from this repository's own files.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test generate migrate lint-protos
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e clients/python -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+generate: setup
+	$(PY) tools/generate_code.py
+
+run: generate
+	$(PY) -m vauchflow_server.devstack
+
+test: setup
+	$(PY) -m pytest
+
+lint-protos: setup
+	node_modules/.bin/buf lint

@@ -1,0 +1,62 @@
+"""The dev stack's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the dev stack cannot use."""
+
+
+@dataclass(frozen=True)
+class DevstackConfig:
+    data_dir: Path
+    # None: start an embedded PostgreSQL / Redis under data_dir.
+    owner_database_url: str | None
+    redis_url: str | None
+    postgres_port: int
+    redis_port: int
+    grpc_host: str
+    grpc_port: int
+    admin_token: str | None
+    database_name: str = "vauchflow"
+    ready_timeout: float = 90.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], default_data_dir: Path) -> DevstackConfig:
+        database_url = environ.get("DATABASE_URL") or None
+        if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL naming an owner (superuser) connection")
+        redis_url = environ.get("REDIS_URL") or None
+        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        admin_token = environ.get("VAUCHFLOW_ADMIN_TOKEN") or None
+        if admin_token is not None and len(admin_token) < 16:
+            raise ConfigError("VAUCHFLOW_ADMIN_TOKEN must be at least 16 characters")
+        return cls(
+            data_dir=Path(environ.get("VAUCHFLOW_DATA_DIR") or default_data_dir).resolve(),
+            owner_database_url=database_url,
+            redis_url=redis_url,
+            postgres_port=_port(environ, "VAUCHFLOW_PG_PORT", 54329),
+            redis_port=_port(environ, "VAUCHFLOW_REDIS_PORT", 63799),
+            grpc_host=environ.get("VAUCHFLOW_GRPC_HOST") or "127.0.0.1",
+            grpc_port=_port(environ, "VAUCHFLOW_GRPC_PORT", 50051),
+            admin_token=admin_token,
+        )
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+    return port

@@ -1,0 +1,250 @@
+"""The dev stack: PostgreSQL, Redis, migrations and the API server, started in order and stopped in reverse.
+
+Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
+and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked
+while a stack runs, so two stacks never share one cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from vauchflow_server.db.migrate import APP_ROLE, migrate
+from vauchflow_server.devstack.child_process import ChildProcessFailed, start_child, stop_child, wait_until
+from vauchflow_server.devstack.config import DevstackConfig
+from vauchflow_server.devstack.postgres import EmbeddedPostgres
+from vauchflow_server.devstack.redis import EmbeddedRedis
+from vauchflow_server.devstack.secret_files import read_or_create_secret
+
+log = logging.getLogger(__name__)
+
+
+class DevstackError(RuntimeError):
+    """The stack cannot start: the data folder is taken, or a step failed."""
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    stop: Callable[[], None]
+
+
+@dataclass
+class DevStack:
+    config: DevstackConfig
+    server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
+    started_at: float = field(default_factory=time.monotonic)
+    _children: list[_Child] = field(default_factory=list)
+    _lock_file: IO[str] | None = None
+
+    @property
+    def operator_token_path(self) -> Path:
+        return self.config.data_dir / "operator-token"
+
+    @property
+    def app_password_path(self) -> Path:
+        return self.config.data_dir / "app-db-password"
+
+    @property
+    def grpc_target(self) -> str:
+        host = self.config.grpc_host
+        connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+        return f"{connect_host}:{self.config.grpc_port}"
+
+    def start(self) -> None:
+        """Brings every piece up; on failure stops what it started and raises."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
+        app_password = read_or_create_secret(self.app_password_path)
+        admin_token = config.admin_token or read_or_create_secret(self.operator_token_path, prefix="vf_op_")
+
+        if config.owner_database_url is None:
+            postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
+            postgres.start()
+            assert postgres.process is not None
+            self._children.append(_Child("postgres", postgres.process, postgres.stop))
+            if not postgres.database_exists(config.database_name):
+                postgres.create_database(config.database_name)
+            owner_dsn = postgres.owner_dsn(config.database_name)
+        else:
+            owner_dsn = config.owner_database_url
+
+        if config.redis_url is None:
+            redis = EmbeddedRedis(config.data_dir / "redis", config.redis_port)
+            redis.start()
+            assert redis.process is not None
+            self._children.append(_Child("redis", redis.process, redis.stop))
+            redis_url = redis.url
+        else:
+            redis_url = config.redis_url
+
+        applied = asyncio.run(migrate(owner_dsn, app_password))
+        log.info("database migrated", extra={"action": "migrate", "applied": applied or "none"})
+
+        env = {
+            **os.environ,
+            "DATABASE_URL": app_dsn(owner_dsn, app_password),
+            "REDIS_URL": redis_url,
+            "VAUCHFLOW_ADMIN_TOKEN": admin_token,
+            "VAUCHFLOW_GRPC_HOST": config.grpc_host,
+            "VAUCHFLOW_GRPC_PORT": str(config.grpc_port),
+        }
+        server = start_child(self.server_command, name="api-server", env=env)
+        self._children.append(
+            _Child("api-server", server, lambda: stop_child(server, name="api-server", timeout=30))
+        )
+        wait_until(lambda: grpc_serving(self.grpc_target), process=server, name="api-server",
+                   timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._database_summary = _without_password(owner_dsn)
+        self._redis_summary = redis_url
+
+    def stop(self) -> None:
+        """Stops every child in reverse start order and waits for each."""
+        while self._children:
+            child = self._children.pop()
+            try:
+                child.stop()
+            except Exception:
+                log.exception("could not stop child", extra={"action": "child_stop_failed", "child": child.name})
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def dead_child(self) -> _Child | None:
+        return next((child for child in self._children if child.process.poll() is not None), None)
+
+    def summary(self) -> str:
+        startup = time.monotonic() - self.started_at
+        token_source = (
+            "from VAUCHFLOW_ADMIN_TOKEN" if self.config.admin_token else f"cat {self.operator_token_path}"
+        )
+        return "\n".join(
+            [
+                "Vauchflow dev stack is up.",
+                f"  gRPC API server    {self.grpc_target}  (grpc.health.v1 SERVING)",
+                f"  PostgreSQL         {self._database_summary}  (owner; app role {APP_ROLE})",
+                f"  Redis              {self._redis_summary}",
+                f"  operator token     {token_source}",
+                f"  data folder        {self.config.data_dir}",
+                f"  started in         {startup:.2f}s",
+                "Press Ctrl-C to stop.",
+            ]
+        )
+
+    def _lock_data_dir(self) -> None:
+        lock_file = open(self.config.data_dir / "devstack.pid", "a+")  # noqa: SIM115 - held while the stack runs
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "unknown"
+            lock_file.close()
+            raise DevstackError(
+                f"another dev stack (pid {holder}) is using {self.config.data_dir}; stop it or set VAUCHFLOW_DATA_DIR"
+            ) from None
+        lock_file.truncate(0)
+        lock_file.write(f"{os.getpid()}\n")
+        lock_file.flush()
+        self._lock_file = lock_file
+
+
+def app_dsn(owner_dsn: str, app_password: str) -> str:
+    """The owner's URL with the app role's credentials: same host, port, database and options."""
+    parts = urlsplit(owner_dsn)
+    host_port = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(APP_ROLE, safe='')}:{quote(app_password, safe='')}@{host_port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _without_password(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}" if user else parts.netloc))
+
+
+def grpc_serving(target: str) -> bool:
+    """Whether the overall health service ("") at target reports SERVING."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+    return response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def run_in_foreground(stack: DevStack) -> int:
+    """Starts the stack, waits for a stop signal or a dying child, stops everything; returns the exit code."""
+    wake = threading.Event()
+    stop_signal: list[int] = []
+
+    def on_stop(signum: int, _frame: object) -> None:
+        stop_signal.append(signum)
+        wake.set()
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, on_stop)
+    # A child's exit wakes the loop at once instead of at the next poll.
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: wake.set())
+
+    try:
+        stack.start()
+    except (ChildProcessFailed, DevstackError, OSError) as error:
+        if stop_signal:
+            log.info("stopped during start-up", extra={"action": "devstack_stop"})
+            return 0
+        log.error("dev stack failed to start: %s", error, extra={"action": "devstack_start_failed"})
+        return 1
+    except Exception:
+        log.exception("dev stack failed to start", extra={"action": "devstack_start_failed"})
+        return 1
+    if stop_signal:
+        stack.stop()
+        return 0
+    print(stack.summary(), flush=True)
+    log.info("dev stack ready", extra={"action": "devstack_ready",
+                                       "startup_seconds": round(time.monotonic() - stack.started_at, 2)})  # fmt: skip
+
+    exit_code = 0
+    while True:
+        # The timeout is only a safety net; signals set the event.
+        wake.wait(timeout=5)
+        wake.clear()
+        if stop_signal:
+            log.info("stopping", extra={"action": "devstack_stop", "signal": signal.Signals(stop_signal[0]).name})
+            break
+        dead = stack.dead_child()
+        if dead is not None:
+            log.error(
+                "child exited unexpectedly; stopping the stack",
+                extra={"action": "child_died", "child": dead.name, "returncode": dead.process.returncode},
+            )
+            exit_code = 1
+            break
+    stack.stop()
+    log.info("dev stack stopped", extra={"action": "devstack_stopped", "exit_code": exit_code})
+    return exit_code
