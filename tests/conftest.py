@@ -1,0 +1,75 @@
+"""Shared fixtures: real PostgreSQL and Redis as child processes, a migrated database per test, the API server.
+
+Every process a fixture starts is stopped in its teardown, and each also dies with the pytest process (see
+vauchflow_server.devstack.child_process), so an interrupted session leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from support.ports import free_port
+from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
+from vauchflow_server.db.migrate import migrate
+from vauchflow_server.devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
+
+__all__ = ["free_port"]
+
+
+@pytest.fixture(scope="session")
+async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MigratedPostgres]:
+    cluster = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), free_port(), durable=False)
+    cluster.start()
+    try:
+        app_password = secrets.token_urlsafe(24)
+        cluster.create_database(TEMPLATE_DATABASE)
+        await migrate(cluster.owner_dsn(TEMPLATE_DATABASE), app_password)
+        cluster.psql(f"ALTER DATABASE {TEMPLATE_DATABASE} IS_TEMPLATE true")
+        yield MigratedPostgres(cluster, app_password)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def migrated_db(postgres: MigratedPostgres) -> Iterator[MigratedDatabase]:
+    database = postgres.create_database()
+    try:
+        yield database
+    finally:
+        postgres.drop_database(database.name)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    postgres: MigratedPostgres, redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    database = postgres.create_database("api_session")
+    try:
+        server = start_api_server(
+            database=database,
+            redis_url=redis_server.url,
+            admin_token="vf_op_" + secrets.token_urlsafe(24),
+            port=free_port(),
+            log_path=tmp_path_factory.mktemp("api_server") / "server.log",
+        )
+        try:
+            yield server
+        finally:
+            returncode = stop_child(server.process, name="api-server", sig=signal.SIGTERM, timeout=30)
+            assert returncode == 0, f"API server exited {returncode} on SIGTERM; see {server.log_path}"
+    finally:
+        postgres.drop_database(database.name)

@@ -1,0 +1,99 @@
+"""What the shared fixtures hand to tests: a migrated PostgreSQL cluster, a database per test, the API server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.grpc_health import is_serving
+from support.polling import wait_for
+from vauchflow_server.db.migrate import APP_ROLE
+from vauchflow_server.devstack import EmbeddedPostgres, start_child, stop_child
+
+TEMPLATE_DATABASE = "vauchflow_template"
+
+
+class MigratedPostgres:
+    """An embedded cluster whose vauchflow_template database carries every migration."""
+
+    def __init__(self, cluster: EmbeddedPostgres, app_password: str) -> None:
+        self._cluster = cluster
+        self._app_password = app_password
+
+    @property
+    def port(self) -> int:
+        return self._cluster.port
+
+    @property
+    def bin_dir(self) -> Path:
+        return self._cluster.bin_dir
+
+    @property
+    def pid(self) -> int | None:
+        return self._cluster.pid
+
+    def owner_dsn(self, dbname: str = "postgres") -> str:
+        return self._cluster.owner_dsn(dbname)
+
+    def app_dsn(self, dbname: str) -> str:
+        """The API server's connection: role vauchflow_app, which owns nothing and cannot bypass RLS."""
+        return self._cluster.dsn(dbname, APP_ROLE, self._app_password)
+
+    def stop(self) -> None:
+        self._cluster.stop()
+
+    def start(self) -> None:
+        self._cluster.start()
+
+    def create_database(self, prefix: str = "test") -> MigratedDatabase:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self._cluster.create_database(name, template=TEMPLATE_DATABASE)
+        return MigratedDatabase(name=name, owner_dsn=self.owner_dsn(name), app_dsn=self.app_dsn(name))
+
+    def drop_database(self, name: str) -> None:
+        self._cluster.drop_database(name)
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    name: str
+    owner_dsn: str
+    app_dsn: str
+
+
+@dataclass
+class ApiServer:
+    target: str
+    admin_token: str
+    owner_dsn: str
+    app_dsn: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def start_api_server(
+    *, database: MigratedDatabase, redis_url: str, admin_token: str, port: int, log_path: Path, timeout: float = 60
+) -> ApiServer:
+    """Starts `python -m vauchflow_server` as the real entry point and waits for grpc.health.v1 SERVING."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VAUCHFLOW_")}
+    env.update(
+        DATABASE_URL=database.app_dsn,
+        REDIS_URL=redis_url,
+        VAUCHFLOW_ADMIN_TOKEN=admin_token,
+        VAUCHFLOW_GRPC_HOST="127.0.0.1",
+        VAUCHFLOW_GRPC_PORT=str(port),
+    )
+    process = start_child([sys.executable, "-m", "vauchflow_server"], name="api-server", env=env, log_path=log_path)
+    target = f"127.0.0.1:{port}"
+    try:
+        wait_for(lambda: is_serving(target), what=f"API server SERVING on {target}", timeout=timeout,
+                 process=process, log_path=log_path, interval=0.1)  # fmt: skip
+    except BaseException:
+        stop_child(process, name="api-server", sig=signal.SIGKILL, timeout=10)
+        raise
+    return ApiServer(target, admin_token, database.owner_dsn, database.app_dsn, process, log_path)
