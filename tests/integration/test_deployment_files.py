@@ -1,0 +1,131 @@
+"""docker-compose.yml and the Dockerfile describe the deployment; they must stay valid and keep matching the
+real entry points and the environment variables the code reads. (No Docker engine runs here, so these are checked
+by schema and against the code, not by starting containers.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from vauchflow_server.config import ServerConfig
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+
+
+def _compose() -> dict:
+    return YAML(typ="safe").load(COMPOSE_FILE.read_text())
+
+
+def _validate(path: Path) -> subprocess.CompletedProcess[str]:
+    # The compose-spec schema ships inside check-jsonschema, so this needs no network.
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _interpolated(environment: dict[str, object], values: dict[str, str]) -> dict[str, str]:
+    """Resolves ${NAME}, ${NAME:?message} and ${NAME:-default} the way compose does, from values."""
+    return {key: _INTERPOLATION.sub(lambda m: values[m[1]], str(value)) for key, value in environment.items()}
+
+
+class _RecordingEnv(dict[str, str]):
+    """An environment that remembers which names were looked up."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+SECRETS = {
+    "POSTGRES_PASSWORD": "owner-secret",
+    "VAUCHFLOW_APP_DB_PASSWORD": "app-secret",
+    "VAUCHFLOW_ADMIN_TOKEN": "vf_op_0123456789abcdef",
+}
+
+
+def test_compose_file_is_valid_against_the_compose_spec() -> None:
+    result = _validate(COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_spec_validation_rejects_a_misspelt_key(tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("healthcheck:", "healthchek:", 1))
+    result = _validate(broken)
+    assert result.returncode != 0
+    assert "healthchek" in result.stdout + result.stderr
+
+
+def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() -> None:
+    server = _compose()["services"]["server"]
+    assert server["command"] == ["python", "-m", "vauchflow_server"]
+    assert importlib.util.find_spec("vauchflow_server.__main__") is not None
+
+    environment = _RecordingEnv(_interpolated(server["environment"], SECRETS))
+    config = ServerConfig.from_env(environment)
+    unread = set(environment) - environment.read
+    assert not unread, f"compose sets variables the server never reads: {sorted(unread)}"
+    assert config.database_url.startswith("postgresql://vauchflow_app:app-secret@postgres:5432/")
+    assert config.redis_url == "redis://redis:6379/0"
+    assert config.admin_token == SECRETS["VAUCHFLOW_ADMIN_TOKEN"]
+    assert (config.grpc_host, config.grpc_port) == ("0.0.0.0", 50051)
+    assert f"{config.grpc_port}:{config.grpc_port}" in server["ports"][0]
+
+
+def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() -> None:
+    services = _compose()["services"]
+    migrate, postgres = services["migrate"], services["postgres"]
+    assert migrate["command"] == ["python", "-m", "vauchflow_server.migrate"]
+    assert importlib.util.find_spec("vauchflow_server.migrate") is not None
+    source = (REPO / "server" / "vauchflow_server" / "migrate.py").read_text()
+    for name in migrate["environment"]:
+        assert f'"{name}"' in source, f"vauchflow_server.migrate does not read {name}"
+    owner = _interpolated(postgres["environment"], SECRETS)
+    database_url = _interpolated(migrate["environment"], SECRETS)["DATABASE_URL"]
+    assert database_url == (
+        f"postgresql://{owner['POSTGRES_USER']}:{owner['POSTGRES_PASSWORD']}@postgres:5432/{owner['POSTGRES_DB']}"
+    )
+    assert services["server"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    services = _compose()["services"]
+    for name in ("postgres", "redis", "server"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_dockerfile_builds_the_server_image_as_a_non_root_user() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    keywords = {}  # the last value of each instruction; continuation lines are indented
+    for line in dockerfile.splitlines():
+        if line.strip() and not line.startswith(("#", " ")):
+            keyword, _, rest = line.partition(" ")
+            keywords[keyword] = rest
+    assert keywords["FROM"] == "python:3.11-slim"
+    assert keywords["CMD"] == '["python", "-m", "vauchflow_server"]'
+    assert keywords["USER"] not in ("root", "0")
+    assert "pip install /app/clients/python" in dockerfile and "pip install /app" in dockerfile
