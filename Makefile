@@ -22,11 +22,14 @@ node_modules/.installed: package.json package-lock.json
 generate: setup
 	$(PY) tools/generate_code.py
 
+# Foreground; Ctrl-C stops everything. Ports and the data folder follow VAUCHFLOW_* (see devstack/config.py).
 run: generate
 	$(PY) -m vauchflow_server.devstack
 
+# PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS='tests/integration -x'`.
+PYTEST_ARGS ?=
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-protos: setup
 	node_modules/.bin/buf lint
