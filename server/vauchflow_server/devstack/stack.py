@@ -39,6 +39,10 @@ class DevstackError(RuntimeError):
     """The stack cannot start: the data folder is taken, or a step failed."""
 
 
+class StartInterrupted(Exception):
+    """A stop signal arrived while the stack was starting."""
+
+
 @dataclass
 class _Child:
     name: str
@@ -51,6 +55,8 @@ class DevStack:
     config: DevstackConfig
     server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
     started_at: float = field(default_factory=time.monotonic)
+    # Set by a stop signal; start-up checks it between steps instead of finishing first.
+    stop_requested: threading.Event = field(default_factory=threading.Event)
     _children: list[_Child] = field(default_factory=list)
     _lock_file: IO[str] | None = None
 
@@ -93,6 +99,7 @@ class DevStack:
             owner_dsn = postgres.owner_dsn(config.database_name)
         else:
             owner_dsn = config.owner_database_url
+        self._check_stop_requested()
 
         if config.redis_url is None:
             redis = EmbeddedRedis(config.data_dir / "redis", config.redis_port)
@@ -102,9 +109,11 @@ class DevStack:
             redis_url = redis.url
         else:
             redis_url = config.redis_url
+        self._check_stop_requested()
 
         applied = asyncio.run(migrate(owner_dsn, app_password))
         log.info("database migrated", extra={"action": "migrate", "applied": applied or "none"})
+        self._check_stop_requested()
 
         env = {
             **os.environ,
@@ -118,8 +127,9 @@ class DevStack:
         self._children.append(
             _Child("api-server", server, lambda: stop_child(server, name="api-server", timeout=30))
         )
-        wait_until(lambda: grpc_serving(self.grpc_target), process=server, name="api-server",
-                   timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.grpc_target), process=server,
+                   name="api-server", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._check_stop_requested()
         self._database_summary = _without_password(owner_dsn)
         self._redis_summary = redis_url
 
@@ -134,6 +144,10 @@ class DevStack:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def _check_stop_requested(self) -> None:
+        if self.stop_requested.is_set():
+            raise StartInterrupted
 
     def dead_child(self) -> _Child | None:
         return next((child for child in self._children if child.process.poll() is not None), None)
@@ -204,6 +218,7 @@ def run_in_foreground(stack: DevStack) -> int:
 
     def on_stop(signum: int, _frame: object) -> None:
         stop_signal.append(signum)
+        stack.stop_requested.set()
         wake.set()
 
     signal.signal(signal.SIGINT, on_stop)
@@ -213,18 +228,15 @@ def run_in_foreground(stack: DevStack) -> int:
 
     try:
         stack.start()
+    except StartInterrupted:
+        log.info("stopped during start-up", extra={"action": "devstack_stop"})
+        return 0
     except (ChildProcessFailed, DevstackError, OSError) as error:
-        if stop_signal:
-            log.info("stopped during start-up", extra={"action": "devstack_stop"})
-            return 0
         log.error("dev stack failed to start: %s", error, extra={"action": "devstack_start_failed"})
         return 1
     except Exception:
         log.exception("dev stack failed to start", extra={"action": "devstack_start_failed"})
         return 1
-    if stop_signal:
-        stack.stop()
-        return 0
     print(stack.summary(), flush=True)
     log.info("dev stack ready", extra={"action": "devstack_ready",
                                        "startup_seconds": round(time.monotonic() - stack.started_at, 2)})  # fmt: skip
