@@ -1,0 +1,56 @@
+"""The dev stack's settings and the app connection it derives from the owner's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vauchflow_server.devstack.config import ConfigError, DevstackConfig
+from vauchflow_server.devstack.stack import app_dsn
+
+
+def test_defaults_start_everything_embedded_on_the_documented_ports(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({}, tmp_path / ".data")
+    assert config.owner_database_url is None and config.redis_url is None and config.admin_token is None
+    assert (config.postgres_port, config.redis_port, config.grpc_port) == (54329, 63799, 50051)
+    assert config.grpc_host == "127.0.0.1"
+    assert config.data_dir == (tmp_path / ".data").resolve()
+
+
+def test_every_port_and_the_data_folder_are_overridable(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env(
+        {
+            "VAUCHFLOW_PG_PORT": "1111",
+            "VAUCHFLOW_REDIS_PORT": "2222",
+            "VAUCHFLOW_GRPC_PORT": "3333",
+            "VAUCHFLOW_DATA_DIR": str(tmp_path / "elsewhere"),
+        },
+        tmp_path / ".data",
+    )
+    assert (config.postgres_port, config.redis_port, config.grpc_port) == (1111, 2222, 3333)
+    assert config.data_dir == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"VAUCHFLOW_PG_PORT": "fifty"}, "VAUCHFLOW_PG_PORT must be a port number"),
+        ({"VAUCHFLOW_GRPC_PORT": "0"}, "VAUCHFLOW_GRPC_PORT must be between 1 and 65535"),
+        ({"DATABASE_URL": "host=db user=me"}, "DATABASE_URL must be a postgresql:// URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must be a redis://"),
+        ({"VAUCHFLOW_ADMIN_TOKEN": "short"}, "at least 16 characters"),
+    ],
+)
+def test_bad_settings_are_rejected_with_the_variable_named(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DevstackConfig.from_env(environ, tmp_path)
+
+
+def test_app_dsn_swaps_only_the_credentials() -> None:
+    owner = "postgresql://owner:s3cret@db.internal:6432/vauchflow?sslmode=require"
+    assert app_dsn(owner, "p@ss/word") == (
+        "postgresql://vauchflow_app:p%40ss%2Fword@db.internal:6432/vauchflow?sslmode=require"
+    )
