@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vauchflow_server.devstack.config import ConfigError, DevstackConfig
-from vauchflow_server.devstack.stack import app_dsn
+from vauchflow_server.devstack.stack import app_dsn, without_password
 
 
 def test_defaults_start_everything_embedded_on_the_documented_ports(tmp_path: Path) -> None:
@@ -54,3 +54,15 @@ def test_app_dsn_swaps_only_the_credentials() -> None:
     assert app_dsn(owner, "p@ss/word") == (
         "postgresql://vauchflow_app:p%40ss%2Fword@db.internal:6432/vauchflow?sslmode=require"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://owner:s3cret@db:5432/vauchflow", "postgresql://owner@db:5432/vauchflow"),
+        ("redis://:s3cret@cache:6379/0", "redis://cache:6379/0"),
+        ("redis://127.0.0.1:63799/0", "redis://127.0.0.1:63799/0"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert without_password(url) == shown

@@ -2,7 +2,8 @@
 
 Children run in their own session, so a Ctrl-C in the terminal reaches only the process that started them, which
 then stops them in order. Each child also asks the kernel for SIGTERM when its parent dies, so a crashed or
-SIGKILLed parent does not leave PostgreSQL or Redis running.
+SIGKILLed parent does not leave PostgreSQL or Redis running. (The kernel ties that signal to the starting
+*thread*: start children from a thread that lives as long as they should, e.g. the main thread.)
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class StartInterrupted(Exception):
 class _Child:
     name: str
     process: subprocess.Popen[bytes]
-    stop: Callable[[], None]
+    stop: Callable[[], object]
 
 
 @dataclass
@@ -59,6 +59,9 @@ class DevStack:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     _children: list[_Child] = field(default_factory=list)
     _lock_file: IO[str] | None = None
+    # Where PostgreSQL (owner URL without its password) and Redis are, for the summary.
+    _database_shown: str = ""
+    _redis_shown: str = ""
 
     @property
     def operator_token_path(self) -> Path:
@@ -130,8 +133,8 @@ class DevStack:
         wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.grpc_target), process=server,
                    name="api-server", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
         self._check_stop_requested()
-        self._database_summary = _without_password(owner_dsn)
-        self._redis_summary = redis_url
+        self._database_shown = without_password(owner_dsn)
+        self._redis_shown = without_password(redis_url)
 
     def stop(self) -> None:
         """Stops every child in reverse start order and waits for each."""
@@ -161,8 +164,8 @@ class DevStack:
             [
                 "Vauchflow dev stack is up.",
                 f"  gRPC API server    {self.grpc_target}  (grpc.health.v1 SERVING)",
-                f"  PostgreSQL         {self._database_summary}  (owner; app role {APP_ROLE})",
-                f"  Redis              {self._redis_summary}",
+                f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
+                f"  Redis              {self._redis_shown}",
                 f"  operator token     {token_source}",
                 f"  data folder        {self.config.data_dir}",
                 f"  started in         {startup:.2f}s",
@@ -195,10 +198,14 @@ def app_dsn(owner_dsn: str, app_password: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _without_password(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}" if user else parts.netloc))
+def without_password(url: str) -> str:
+    """url with any password removed from its user part, for showing to people."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
 
 def grpc_serving(target: str) -> bool:
