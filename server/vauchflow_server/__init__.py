@@ -1,0 +1,1 @@
+"""Vauchflow API server: tenancy, API keys, vouchers and atomic redemption over gRPC."""

@@ -1,0 +1,108 @@
+"""Assembles and runs the gRPC server: database pool, use cases, servicers, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+import grpc
+import redis.asyncio as redis_asyncio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from vauchflow.v1 import (
+    api_key_service_pb2,
+    api_key_service_pb2_grpc,
+    health_service_pb2,
+    health_service_pb2_grpc,
+    redemption_service_pb2,
+    redemption_service_pb2_grpc,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
+)
+
+from vauchflow_server.api_key_admin import ApiKeyAdmin
+from vauchflow_server.auth import Authenticator
+from vauchflow_server.config import ServerConfig
+from vauchflow_server.db.database import Database
+from vauchflow_server.health import HealthChecker
+from vauchflow_server.redemption_engine import RedemptionEngine
+from vauchflow_server.request_boundary import RequestBoundary
+from vauchflow_server.servicers.api_keys import ApiKeyServicer
+from vauchflow_server.servicers.health import HealthServicer
+from vauchflow_server.servicers.redemptions import RedemptionServicer
+from vauchflow_server.servicers.tenants import TenantServicer
+from vauchflow_server.servicers.vouchers import VoucherServicer
+from vauchflow_server.tenant_admin import TenantAdmin
+from vauchflow_server.voucher_admin import VoucherAdmin
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    tenant_service_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    api_key_service_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_name,
+    voucher_service_pb2.DESCRIPTOR.services_by_name["VoucherService"].full_name,
+    redemption_service_pb2.DESCRIPTOR.services_by_name["RedemptionService"].full_name,
+    health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
+)
+
+
+class StartupError(Exception):
+    """The server cannot start safely."""
+
+
+async def serve(config: ServerConfig) -> None:
+    started = time.perf_counter()
+    db = await Database.connect(
+        config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
+    )
+    redis_client = redis_asyncio.from_url(config.redis_url) if config.redis_url else None
+    try:
+        if await db.role_can_bypass_rls():
+            raise StartupError(
+                "DATABASE_URL connects as a superuser or BYPASSRLS role; the server must run as vauchflow_app"
+            )
+        server = grpc.aio.server(interceptors=[RequestBoundary(Authenticator(db, config.admin_token))])
+        tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(TenantAdmin(db)), server)
+        api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(ApiKeyAdmin(db)), server)
+        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db)), server)
+        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
+            RedemptionServicer(RedemptionEngine(db)), server
+        )
+        health_service_pb2_grpc.add_HealthServiceServicer_to_server(
+            HealthServicer(HealthChecker(db, redis_client)), server
+        )
+        grpc_health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(grpc_health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        address = f"{config.grpc_host}:{config.grpc_port}"
+        server.add_insecure_port(address)
+        await server.start()
+        for name in ("", *SERVICE_NAMES):
+            await grpc_health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "server started",
+            extra={"action": "server_started", "address": address,
+                   "startup_ms": round((time.perf_counter() - started) * 1000)},
+        )
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+
+        # Stop accepting, let in-flight RPCs finish within the grace period, then cancel what remains.
+        log.info("server draining", extra={"action": "server_draining", "grace_s": config.shutdown_grace_seconds})
+        await grpc_health.enter_graceful_shutdown()
+        await server.stop(config.shutdown_grace_seconds)
+        log.info("server stopped", extra={"action": "server_stopped"})
+    finally:
+        if redis_client is not None:
+            await redis_client.aclose()
+        await db.close()

@@ -1,0 +1,52 @@
+"""Server configuration, read once from the environment at the entry point and passed down frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable server."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    database_url: str
+    redis_url: str | None
+    admin_token: str
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 16
+    # SIGTERM: how long in-flight RPCs may take to finish before they are cancelled.
+    shutdown_grace_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
+        missing = [name for name in ("DATABASE_URL", "VAUCHFLOW_ADMIN_TOKEN") if not env.get(name)]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        if len(env["VAUCHFLOW_ADMIN_TOKEN"]) < 16:
+            raise ConfigError("VAUCHFLOW_ADMIN_TOKEN must be at least 16 characters")
+        return cls(
+            database_url=env["DATABASE_URL"],
+            redis_url=env.get("REDIS_URL") or None,
+            admin_token=env["VAUCHFLOW_ADMIN_TOKEN"],
+            grpc_host=env.get("VAUCHFLOW_GRPC_HOST", cls.grpc_host),
+            grpc_port=_int(env, "VAUCHFLOW_GRPC_PORT", cls.grpc_port),
+            db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
+            db_pool_max_size=_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
+            shutdown_grace_seconds=float(env.get("VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds)),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None

@@ -1,0 +1,361 @@
+"""The only module that talks to PostgreSQL.
+
+Every tenant transaction sets app.tenant_id with set_config(..., true), so the setting dies with the transaction
+and never leaks to the next user of a pooled connection. Driver exceptions become domain errors here (see
+_translated_errors); nothing above this module sees asyncpg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from vauchflow_server import errors
+from vauchflow_server.db.queries import QUERIES
+from vauchflow_server.events import Event
+from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
+from vauchflow_server.tenancy import ApiKey, ApiKeyIdentity, Tenant
+from vauchflow_server.vouchers import Voucher, VoucherTerms
+
+log = logging.getLogger(__name__)
+
+_SERIALIZATION_FAILURE = "40001"
+_DEADLOCK_DETECTED = "40P01"
+
+
+class UniqueViolation(errors.Conflict):
+    """A unique constraint refused a row; `constraint` says which."""
+
+    def __init__(self, constraint: str):
+        super().__init__("already exists", reason="ALREADY_EXISTS")
+        self.constraint = constraint
+
+
+class CheckViolation(errors.DomainError):
+    def __init__(self, constraint: str):
+        super().__init__("a database constraint refused the change", reason="CONSTRAINT_VIOLATED")
+        self.constraint = constraint
+
+
+@contextlib.contextmanager
+def _translated_errors():
+    try:
+        yield
+    except asyncpg.UniqueViolationError as error:
+        raise UniqueViolation(error.constraint_name or "") from None
+    except asyncpg.CheckViolationError as error:
+        raise CheckViolation(error.constraint_name or "") from None
+    except asyncpg.PostgresError as error:
+        if error.sqlstate in (_SERIALIZATION_FAILURE, _DEADLOCK_DETECTED):
+            raise errors.Aborted("concurrent update; retry the request") from None
+        if isinstance(error, (asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)):
+            raise errors.Unavailable("the database is unavailable") from None
+        raise
+    except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as error:
+        log.warning("database unreachable", extra={"action": "db_unavailable", "error_type": type(error).__name__})
+        raise errors.Unavailable("the database is unavailable") from None
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "Database":
+        with _translated_errors():
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> bool:
+        try:
+            with _translated_errors():
+                async with self._pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1", timeout=2)
+            return True
+        except (errors.Unavailable, TimeoutError, asyncpg.PostgresError):
+            return False
+
+    async def role_can_bypass_rls(self) -> bool:
+        """True if the server's own role would see through row-level security (it must not)."""
+        with _translated_errors():
+            return bool(await self._pool.fetchval(QUERIES["role_can_bypass_rls"]))
+
+    async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None:
+        with _translated_errors():
+            row = await self._pool.fetchrow(QUERIES["authenticate_api_key"], secret_hash)
+        if row is None:
+            return None
+        return ApiKeyIdentity(row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"])
+
+    @contextlib.asynccontextmanager
+    async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator["TenantTransaction"]:
+        """A transaction that sees only tenant_id's rows."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["set_tenant"], str(tenant_id))
+                yield TenantTransaction(conn, tenant_id)
+
+    @contextlib.asynccontextmanager
+    async def operator_transaction(self) -> AsyncIterator["OperatorTransaction"]:
+        """A transaction for the platform operator's tenancy calls: sees every tenant row, no tenant data."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["set_operator"])
+                yield OperatorTransaction(conn)
+
+
+class _Transaction:
+    def __init__(self, conn: asyncpg.Connection):
+        self._conn = conn
+
+    async def _row(self, name: str, *args: Any) -> asyncpg.Record | None:
+        return await self._conn.fetchrow(QUERIES[name], *args)
+
+    async def _rows(self, name: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._conn.fetch(QUERIES[name], *args)
+
+
+class OperatorTransaction(_Transaction):
+    async def insert_tenant(
+        self, tenant_id: UUID, name: str, plan: str, request_id: str | None, request_hash: bytes | None
+    ) -> Tenant | None:
+        """None when request_id was used before (the caller replays)."""
+        row = await self._row("insert_tenant", tenant_id, name, plan, request_id, request_hash)
+        return _tenant(row) if row else None
+
+    async def tenant_by_request_id(self, request_id: str) -> tuple[Tenant, bytes] | None:
+        row = await self._row("get_tenant_by_request_id", request_id)
+        return (_tenant(row), bytes(row["creation_request_hash"])) if row else None
+
+    async def get_tenant(self, tenant_id: UUID) -> Tenant | None:
+        row = await self._row("get_tenant", tenant_id)
+        return _tenant(row) if row else None
+
+    async def list_tenants(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Tenant]:
+        after_time, after_id = after or (None, None)
+        return [_tenant(r) for r in await self._rows("list_tenants", after_time, after_id, limit)]
+
+    async def update_tenant(self, tenant_id: UUID, name: str, plan: str) -> Tenant | None:
+        row = await self._row("update_tenant", tenant_id, name, plan)
+        return _tenant(row) if row else None
+
+    async def enter_tenant(self, tenant_id: UUID) -> "TenantTransaction":
+        """Continues this transaction as tenant_id (to create a new tenant's first key with it)."""
+        await self._conn.execute(QUERIES["set_tenant"], str(tenant_id))
+        return TenantTransaction(self._conn, tenant_id)
+
+
+class TenantTransaction(_Transaction):
+    def __init__(self, conn: asyncpg.Connection, tenant_id: UUID):
+        super().__init__(conn)
+        self.tenant_id = tenant_id
+
+    # API keys
+
+    async def insert_api_key(
+        self, key_id: UUID, name: str, permissions: tuple[str, ...], secret_hash: bytes, secret_prefix: str
+    ) -> ApiKey:
+        row = await self._row(
+            "insert_api_key", self.tenant_id, key_id, name, list(permissions), secret_hash, secret_prefix
+        )
+        return _api_key(row)
+
+    async def get_api_key(self, key_id: UUID) -> ApiKey | None:
+        row = await self._row("get_api_key", self.tenant_id, key_id)
+        return _api_key(row) if row else None
+
+    async def first_api_key(self) -> ApiKey | None:
+        row = await self._row("first_api_key", self.tenant_id)
+        return _api_key(row) if row else None
+
+    async def list_api_keys(self, after: tuple[datetime, UUID] | None, limit: int) -> list[ApiKey]:
+        after_time, after_id = after or (None, None)
+        return [_api_key(r) for r in await self._rows("list_api_keys", self.tenant_id, after_time, after_id, limit)]
+
+    async def revoke_api_key(self, key_id: UUID) -> ApiKey | None:
+        row = await self._row("revoke_api_key", self.tenant_id, key_id)
+        return _api_key(row) if row else None
+
+    # Idempotency keys
+
+    async def claim_idempotency_key(self, operation: str, key: str, request_hash: bytes, resource_id: UUID) -> bool:
+        """True when this transaction now owns the key; False when an earlier (committed) request holds it."""
+        row = await self._row(
+            "claim_idempotency_key", self.tenant_id, operation, key, request_hash, str(resource_id).encode()
+        )
+        return row is not None
+
+    async def idempotency_record(self, operation: str, key: str) -> tuple[bytes, UUID]:
+        row = await self._row("get_idempotency_key", self.tenant_id, operation, key)
+        assert row is not None, "called only after a failed claim, so the key exists"
+        return bytes(row["request_hash"]), UUID(bytes(row["response"]).decode())
+
+    # Vouchers
+
+    async def insert_voucher(self, voucher_id: UUID, code: str, terms: VoucherTerms) -> Voucher:
+        try:
+            row = await self._row("insert_voucher", self.tenant_id, voucher_id, code, *_terms_args(terms))
+        except asyncpg.UniqueViolationError:
+            raise errors.Conflict(f"voucher code {code} is taken", reason="VOUCHER_CODE_TAKEN") from None
+        return _voucher(row)
+
+    async def voucher_by_code(self, code: str) -> Voucher | None:
+        row = await self._row("get_voucher_by_code", self.tenant_id, code)
+        return _voucher(row) if row else None
+
+    async def voucher_for_update(self, code: str) -> Voucher | None:
+        """Reads and locks the voucher row until the transaction ends, so concurrent updates don't lose changes."""
+        row = await self._row("get_voucher_for_update", self.tenant_id, code)
+        return _voucher(row) if row else None
+
+    async def voucher_by_id(self, voucher_id: UUID) -> Voucher | None:
+        row = await self._row("get_voucher_by_id", self.tenant_id, voucher_id)
+        return _voucher(row) if row else None
+
+    async def list_vouchers(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Voucher]:
+        after_time, after_id = after or (None, None)
+        return [_voucher(r) for r in await self._rows("list_vouchers", self.tenant_id, after_time, after_id, limit)]
+
+    async def update_voucher_terms(self, code: str, terms: VoucherTerms) -> Voucher | None:
+        row = await self._row("update_voucher_terms", self.tenant_id, code, *_terms_args(terms))
+        return _voucher(row) if row else None
+
+    async def take_redemption(self, code: str, now: datetime) -> Voucher | None:
+        """Counts one redemption if the voucher is active, in its window and not exhausted; None otherwise."""
+        row = await self._row("take_redemption", self.tenant_id, code, now)
+        return _voucher(row) if row else None
+
+    async def give_back_redemption(self, voucher_id: UUID) -> Voucher | None:
+        row = await self._row("give_back_redemption", self.tenant_id, voucher_id)
+        return _voucher(row) if row else None
+
+    async def take_customer_redemption(self, voucher_id: UUID, customer_id: str, limit: int) -> bool:
+        row = await self._row("take_customer_redemption", self.tenant_id, voucher_id, customer_id, limit)
+        return row is not None
+
+    async def give_back_customer_redemption(self, voucher_id: UUID, customer_id: str) -> None:
+        await self._conn.execute(
+            QUERIES["give_back_customer_redemption"], self.tenant_id, voucher_id, customer_id
+        )
+
+    async def customer_redemption_count(self, voucher_id: UUID, customer_id: str) -> int:
+        value = await self._conn.fetchval(
+            QUERIES["customer_redemption_count"], self.tenant_id, voucher_id, customer_id
+        )
+        return value or 0
+
+    # Redemptions
+
+    async def insert_redemption(self, redemption: Redemption) -> Redemption:
+        row = await self._row(
+            "insert_redemption",
+            self.tenant_id,
+            redemption.id,
+            redemption.voucher_id,
+            redemption.voucher_code,
+            redemption.customer_id,
+            redemption.order.id,
+            redemption.order.amount,
+            redemption.order.currency,
+            redemption.discount_amount,
+            redemption.metadata,
+        )
+        return _redemption(row)
+
+    async def get_redemption(self, redemption_id: UUID) -> Redemption | None:
+        row = await self._row("get_redemption", self.tenant_id, redemption_id)
+        return _redemption(row) if row else None
+
+    async def list_redemptions(
+        self, voucher_id: UUID | None, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Redemption]:
+        after_time, after_id = after or (None, None)
+        rows = await self._rows("list_redemptions", self.tenant_id, voucher_id, after_time, after_id, limit)
+        return [_redemption(r) for r in rows]
+
+    async def roll_back_redemption(self, redemption_id: UUID, reason: str) -> Redemption | None:
+        row = await self._row("roll_back_redemption", self.tenant_id, redemption_id, reason)
+        return _redemption(row) if row else None
+
+    # Outbox
+
+    async def record_event(self, event: Event) -> None:
+        await self._conn.execute(QUERIES["insert_event"], self.tenant_id, event.id, event.type, event.payload)
+
+
+def _terms_args(terms: VoucherTerms) -> tuple[Any, ...]:
+    return (
+        terms.percent_off,
+        terms.amount_off,
+        terms.currency,
+        terms.max_redemptions,
+        terms.per_customer_limit,
+        terms.valid_from,
+        terms.valid_until,
+        terms.min_order_amount,
+        terms.metadata,
+        terms.status,
+    )
+
+
+def _tenant(row: asyncpg.Record) -> Tenant:
+    return Tenant(row["id"], row["name"], row["plan"], row["create_time"], row["update_time"])
+
+
+def _api_key(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        permissions=tuple(row["permissions"]),
+        secret_prefix=row["secret_prefix"],
+        create_time=row["create_time"],
+        revoke_time=row["revoke_time"],
+    )
+
+
+def _voucher(row: asyncpg.Record) -> Voucher:
+    terms = VoucherTerms(
+        percent_off=row["percent_off"],
+        amount_off=row["amount_off"],
+        currency=row["currency"],
+        max_redemptions=row["max_redemptions"],
+        per_customer_limit=row["per_customer_limit"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        min_order_amount=row["min_order_amount"],
+        metadata=row["metadata"],
+        status=row["status"],
+    )
+    return Voucher(row["id"], row["code"], terms, row["redemption_count"], row["create_time"], row["update_time"])
+
+
+def _redemption(row: asyncpg.Record) -> Redemption:
+    return Redemption(
+        id=row["id"],
+        voucher_id=row["voucher_id"],
+        voucher_code=row["voucher_code"],
+        customer_id=row["customer_id"],
+        order=Order(row["order_id"], row["order_amount"], row["currency"]),
+        discount_amount=row["discount_amount"],
+        status=row["status"],
+        metadata=row["metadata"],
+        create_time=row["create_time"],
+        rollback_time=row["rollback_time"],
+        rollback_reason=row["rollback_reason"],
+    )

@@ -1,0 +1,76 @@
+"""The one place domain errors become gRPC statuses with google.rpc details.
+
+Every error carries a google.rpc.ErrorInfo (domain "vauchflow.com", an UPPER_SNAKE_CASE reason); invalid input
+also carries google.rpc.BadRequest field violations; retryable errors a RetryInfo. Unexpected exceptions become
+a generic INTERNAL status: their text may hold SQL or secrets, so it never leaves the process.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from vauchflow_server import errors
+
+ERROR_DOMAIN = "vauchflow.com"
+
+_STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.RedemptionDenied: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionMissing: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Aborted: grpc.StatusCode.ABORTED,
+}
+_RETRY_DELAY_SECONDS = {grpc.StatusCode.UNAVAILABLE: 1, grpc.StatusCode.ABORTED: 0}
+
+
+def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
+    for error_type in type(error).__mro__:
+        if error_type in _STATUS_CODES:
+            return _STATUS_CODES[error_type]
+    return grpc.StatusCode.INTERNAL
+
+
+def _packed(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def to_rpc_status(error: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
+    code = status_code_of(error)
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
+    if isinstance(error, errors.InvalidArgument):
+        details.append(
+            _packed(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
+    if code in _RETRY_DELAY_SECONDS:
+        delay = duration_pb2.Duration(seconds=_RETRY_DELAY_SECONDS[code])
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return code, status_pb2.Status(code=code.value[0], message=error.message, details=details)
+
+
+def internal_status() -> tuple[grpc.StatusCode, status_pb2.Status]:
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)
+    message = "internal error; the request may not have been applied"
+    return grpc.StatusCode.INTERNAL, status_pb2.Status(
+        code=code_pb2.INTERNAL, message=message, details=[_packed(info)]
+    )
+
+
+async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, status: status_pb2.Status) -> None:
+    """Ends the RPC with `status` (raises grpc.aio.AbortError)."""
+    await context.abort(
+        code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+    )

@@ -1,0 +1,53 @@
+"""Which permission each RPC needs. The auth interceptor consults this table and nothing else."""
+
+from __future__ import annotations
+
+VOUCHERS_READ = "vouchers:read"
+VOUCHERS_WRITE = "vouchers:write"
+REDEMPTIONS_READ = "redemptions:read"
+REDEMPTIONS_WRITE = "redemptions:write"
+WEBHOOKS_READ = "webhooks:read"
+WEBHOOKS_WRITE = "webhooks:write"
+EVENTS_READ = "events:read"
+API_KEYS_WRITE = "api_keys:write"
+
+ALL_PERMISSIONS: tuple[str, ...] = (
+    VOUCHERS_READ,
+    VOUCHERS_WRITE,
+    REDEMPTIONS_READ,
+    REDEMPTIONS_WRITE,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
+    EVENTS_READ,
+    API_KEYS_WRITE,
+)
+
+# Marker values for RPCs that are not authorised by a tenant permission.
+OPERATOR = "operator"
+PUBLIC = "public"
+
+_V1 = "/vauchflow.v1."
+REQUIRED_PERMISSION: dict[str, str] = {
+    f"{_V1}TenantService/CreateTenant": OPERATOR,
+    f"{_V1}TenantService/GetTenant": OPERATOR,
+    f"{_V1}TenantService/ListTenants": OPERATOR,
+    f"{_V1}TenantService/UpdateTenant": OPERATOR,
+    f"{_V1}ApiKeyService/CreateApiKey": API_KEYS_WRITE,
+    f"{_V1}ApiKeyService/ListApiKeys": API_KEYS_WRITE,
+    f"{_V1}ApiKeyService/RevokeApiKey": API_KEYS_WRITE,
+    f"{_V1}VoucherService/CreateVoucher": VOUCHERS_WRITE,
+    f"{_V1}VoucherService/GetVoucher": VOUCHERS_READ,
+    f"{_V1}VoucherService/ListVouchers": VOUCHERS_READ,
+    f"{_V1}VoucherService/UpdateVoucher": VOUCHERS_WRITE,
+    f"{_V1}VoucherService/DisableVoucher": VOUCHERS_WRITE,
+    f"{_V1}RedemptionService/ValidateVoucher": REDEMPTIONS_READ,
+    f"{_V1}RedemptionService/RedeemVoucher": REDEMPTIONS_WRITE,
+    f"{_V1}RedemptionService/GetRedemption": REDEMPTIONS_READ,
+    f"{_V1}RedemptionService/ListRedemptions": REDEMPTIONS_READ,
+    f"{_V1}RedemptionService/RollbackRedemption": REDEMPTIONS_WRITE,
+    f"{_V1}HealthService/Check": PUBLIC,
+    "/grpc.health.v1.Health/Check": PUBLIC,
+    "/grpc.health.v1.Health/Watch": PUBLIC,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": PUBLIC,
+}

@@ -1,0 +1,189 @@
+"""Validate, redeem and roll back: the use cases behind RedemptionService.
+
+Redeem is one transaction: the atomic conditional UPDATE of the voucher's count (DESIGN.md invariant 1), the
+per-customer limit as a conditional upsert, the redemption row and its outbox events. Any denial raises, which
+rolls the whole transaction back, so a refused redemption leaves no trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID
+
+from vauchflow_server import errors, events, idempotency
+from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.errors import InvalidArgument, NotFound, Violations
+from vauchflow_server.pagination import Page, make_page, page_request
+from vauchflow_server.redemption_rules import (
+    Order,
+    check_order,
+    customer_denial,
+    discount_amount,
+    order_denial,
+    voucher_denial,
+)
+from vauchflow_server.redemptions import Redemption
+from vauchflow_server.voucher_admin import voucher_not_found
+from vauchflow_server.vouchers import Voucher, check_metadata, normalize_code
+
+_REDEEM_OPERATION = "RedeemVoucher"
+MAX_ROLLBACK_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class RedeemVoucher:
+    code: str
+    order: Order
+    customer_id: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Validation:
+    voucher: Voucher
+    denial: str | None
+    discount_amount: int
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    redemption: Redemption
+    voucher: Voucher
+
+
+def redemption_not_found(redemption_id: object) -> NotFound:
+    return NotFound(f"no redemption with id {redemption_id}", reason="REDEMPTION_NOT_FOUND")
+
+
+def _parse_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        # Not a syntax error to the caller: an id that can't exist simply isn't found.
+        raise redemption_not_found(raw) from None
+
+
+class RedemptionEngine:
+    def __init__(self, db: Database, clock=lambda: datetime.now(timezone.utc)):
+        self._db = db
+        self._clock = clock
+
+    async def validate(self, tenant_id: UUID, code: str, order: Order, customer_id: str) -> Validation:
+        _check_request(order, customer_id, {}, "")
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            voucher = await tx.voucher_by_code(normalize_code(code))
+            if voucher is None:
+                raise voucher_not_found(code)
+            denial = voucher_denial(voucher, self._clock()) or order_denial(voucher, order)
+            if denial is None and customer_id and voucher.terms.per_customer_limit is not None:
+                used = await tx.customer_redemption_count(voucher.id, customer_id)
+                denial = customer_denial(voucher, used)
+        discount = 0 if denial else discount_amount(voucher, order)
+        return Validation(voucher, denial, discount)
+
+    async def redeem(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult:
+        _check_request(command.order, command.customer_id, command.metadata, command.request_id)
+        code = normalize_code(command.code)
+        redemption_id = uuid.uuid4()
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            if command.request_id:
+                original = await idempotency.claim(
+                    tx, _REDEEM_OPERATION, command.request_id, idempotency.fingerprint(command), redemption_id
+                )
+                if original is not None:
+                    return await _replay(tx, original)
+            result = await self._redeem_in(tx, code, command, redemption_id)
+        return result
+
+    async def _redeem_in(
+        self, tx: TenantTransaction, code: str, command: RedeemVoucher, redemption_id: UUID
+    ) -> RedeemResult:
+        now = self._clock()
+        voucher = await tx.take_redemption(code, now)
+        if voucher is None:
+            current = await tx.voucher_by_code(code)
+            if current is None:
+                raise voucher_not_found(command.code)
+            # The UPDATE refused for a reason voucher_denial can name; if the state moved on since (a
+            # concurrent rollback), the redemption still lost the race for the last unit.
+            raise errors.denied(voucher_denial(current, now) or errors.VOUCHER_EXHAUSTED)
+        denial = order_denial(voucher, command.order)
+        if denial:
+            raise errors.denied(denial)
+        limit = voucher.terms.per_customer_limit
+        if limit is not None:
+            if not command.customer_id:
+                raise InvalidArgument.single("customer_id", "is required: this voucher has a per-customer limit")
+            if not await tx.take_customer_redemption(voucher.id, command.customer_id, limit):
+                raise errors.denied(errors.CUSTOMER_LIMIT_REACHED)
+        redemption = await tx.insert_redemption(
+            Redemption(
+                id=redemption_id,
+                voucher_id=voucher.id,
+                voucher_code=voucher.code,
+                customer_id=command.customer_id,
+                order=command.order,
+                discount_amount=discount_amount(voucher, command.order),
+                status="SUCCEEDED",
+                metadata=command.metadata,
+            )
+        )
+        await tx.record_event(events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption))
+        if voucher.remaining == 0:
+            await tx.record_event(events.voucher_event(events.VOUCHER_EXHAUSTED, voucher))
+        return RedeemResult(redemption, voucher)
+
+    async def get(self, tenant_id: UUID, redemption_id: str) -> Redemption:
+        ident = _parse_id(redemption_id)
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            redemption = await tx.get_redemption(ident)
+        if redemption is None:
+            raise redemption_not_found(redemption_id)
+        return redemption
+
+    async def list(self, tenant_id: UUID, voucher_code: str, page_size: int, page_token: str) -> Page[Redemption]:
+        request = page_request(page_size, page_token)
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            voucher_id = None
+            if voucher_code:
+                voucher = await tx.voucher_by_code(normalize_code(voucher_code))
+                if voucher is None:
+                    raise voucher_not_found(voucher_code)
+                voucher_id = voucher.id
+            rows = await tx.list_redemptions(voucher_id, request.after, request.size + 1)
+        return make_page(rows, request, lambda r: (r.create_time, r.id))
+
+    async def rollback(self, tenant_id: UUID, redemption_id: str, reason: str) -> Redemption:
+        if len(reason) > MAX_ROLLBACK_REASON_LENGTH:
+            raise InvalidArgument.single("reason", f"at most {MAX_ROLLBACK_REASON_LENGTH} characters")
+        ident = _parse_id(redemption_id)
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            redemption = await tx.roll_back_redemption(ident, reason)
+            if redemption is None:
+                if await tx.get_redemption(ident) is None:
+                    raise redemption_not_found(redemption_id)
+                raise errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK)
+            await tx.give_back_redemption(redemption.voucher_id)
+            if redemption.customer_id:
+                await tx.give_back_customer_redemption(redemption.voucher_id, redemption.customer_id)
+            await tx.record_event(events.redemption_event(events.REDEMPTION_ROLLED_BACK, redemption))
+        return redemption
+
+
+def _check_request(order: Order, customer_id: str, metadata: dict[str, str], request_id: str) -> None:
+    violations = Violations()
+    check_order(order, customer_id, violations)
+    check_metadata(metadata, violations, "metadata")
+    idempotency.check_key(request_id, violations)
+    violations.raise_if_any()
+
+
+async def _replay(tx: TenantTransaction, redemption_id: UUID) -> RedeemResult:
+    redemption = await tx.get_redemption(redemption_id)
+    assert redemption is not None, "an idempotency key commits only with its redemption"
+    voucher = await tx.voucher_by_id(redemption.voucher_id)
+    assert voucher is not None
+    return RedeemResult(redemption, voucher)

@@ -1,0 +1,67 @@
+"""Tenants, their API keys, and who is calling (the principal the auth interceptor puts in a contextvar)."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+PLANS = ("FREE", "STARTER", "GROWTH", "SCALE", "ENTERPRISE")
+DEFAULT_PLAN = "FREE"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: UUID
+    name: str
+    plan: str
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: UUID
+    tenant_id: UUID
+    name: str
+    permissions: tuple[str, ...]
+    secret_prefix: str
+    create_time: datetime
+    revoke_time: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiKeyIdentity:
+    """What authenticate_api_key() reveals about a key before its tenant is known."""
+
+    key_id: UUID
+    tenant_id: UUID
+    permissions: frozenset[str]
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of the current RPC: a tenant's API key, or the platform operator (tenant_id None)."""
+
+    tenant_id: UUID | None
+    key_id: UUID | None
+    permissions: frozenset[str]
+
+    @property
+    def is_operator(self) -> bool:
+        return self.tenant_id is None
+
+
+OPERATOR = Principal(tenant_id=None, key_id=None, permissions=frozenset())
+
+current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("current_principal")
+
+
+def current_tenant_id() -> UUID:
+    """The calling tenant; only RPCs authorised by a tenant API key may ask."""
+    tenant_id = current_principal.get().tenant_id
+    if tenant_id is None:
+        raise RuntimeError("no tenant API key authorised this call")
+    return tenant_id
