@@ -1,0 +1,125 @@
+"""The README's first command, `make run`, brings up a working stack and takes all of it down again.
+
+Ports and the data folder are overridden so the test never touches a developer's running stack or .data/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+
+from support.grpc_health import is_serving
+from support.polling import wait_for
+from support.ports import free_port, port_is_free
+from support.process_tree import descendants_and_self
+from vauchflow.v1 import (
+    redemption_pb2,
+    redemption_service_pb2,
+    redemption_service_pb2_grpc,
+    tenant_pb2,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
+    voucher_pb2,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_COMMAND = ["make", "run"]
+# Generous: the first `make run` on a fresh checkout also builds the virtualenv.
+STARTUP_TIMEOUT = 300
+
+
+def _redeem_once(target: str, operator_token: str) -> redemption_pb2.Redemption:
+    with grpc.insecure_channel(target) as channel:
+        created = tenant_service_pb2_grpc.TenantServiceStub(channel).CreateTenant(
+            tenant_service_pb2.CreateTenantRequest(name="e2e merchant", plan=tenant_pb2.PLAN_FREE),
+            metadata=[("authorization", f"Bearer {operator_token}")],
+            timeout=10,
+        )
+        tenant_key = [("authorization", f"Bearer {created.secret}")]
+        code = f"E2E-{uuid.uuid4().hex[:8].upper()}"
+        voucher_service_pb2_grpc.VoucherServiceStub(channel).CreateVoucher(
+            voucher_service_pb2.CreateVoucherRequest(
+                voucher=voucher_pb2.Voucher(
+                    code=code, discount=voucher_pb2.Discount(percent_off=10), currency="EUR", max_redemptions=1
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=tenant_key,
+            timeout=10,
+        )
+        redeemed = redemption_service_pb2_grpc.RedemptionServiceStub(channel).RedeemVoucher(
+            redemption_service_pb2.RedeemVoucherRequest(
+                code=code,
+                customer_id="customer-1",
+                order=redemption_pb2.Order(id="order-1", amount=10_000, currency="EUR"),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=tenant_key,
+            timeout=10,
+        )
+    assert redeemed.redemption.voucher_code == code
+    assert redeemed.redemption.status == redemption_pb2.REDEMPTION_STATUS_SUCCEEDED
+    assert redeemed.redemption.discount_amount == 1_000
+    assert redeemed.voucher.redemption_count == 1
+    return redeemed.redemption
+
+
+def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT")}
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.pop("VAUCHFLOW_ADMIN_TOKEN", None)
+    env.update({name: str(port) for name, port in ports.items()}, VAUCHFLOW_DATA_DIR=str(data_dir))
+    output_path = tmp_path / "make-run.log"
+    target = f"127.0.0.1:{ports['VAUCHFLOW_GRPC_PORT']}"
+
+    started = time.monotonic()
+    with output_path.open("wb") as output:
+        make = subprocess.Popen(
+            RUN_COMMAND, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: is_serving(target), what=f"`make run` serving on {target}", timeout=STARTUP_TIMEOUT,
+                 process=make, log_path=output_path, interval=0.2)  # fmt: skip
+        startup_seconds = time.monotonic() - started
+        wait_for(lambda: "started in" in output_path.read_text(), what="start-up summary", timeout=10,
+                 process=make, log_path=output_path)  # fmt: skip
+        output = output_path.read_text()
+        reported = re.search(r"started in\s+([\d.]+)s", output)
+        print(f"`make run` served after {startup_seconds:.2f}s (dev stack reported {reported and reported[1]}s)")
+
+        # The summary says where the operator token is; follow it the way a developer would.
+        token_file = re.search(r"operator token\s+cat (\S+)", output)
+        assert token_file, output
+        redemption = _redeem_once(target, Path(token_file[1]).read_text().strip())
+        assert redemption.id
+
+        started_processes = descendants_and_self(make.pid)
+        names = " ".join(process.command for process in started_processes)
+        assert "postgres" in names and "redis-server" in names and "vauchflow_server" in names, names
+        # make itself turns a SIGTERM into death by signal after its child exits, so the signal goes to the dev
+        # stack (the pid it records in its data folder), as a process manager would stop it.
+        devstack_pid = int((data_dir / "devstack.pid").read_text())
+        assert devstack_pid in {process.pid for process in started_processes}
+        os.kill(devstack_pid, signal.SIGTERM)
+        returncode = make.wait(timeout=60)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+
+    assert returncode == 0, output_path.read_text()[-4000:]
+    survivors = [process for process in started_processes if process.is_alive()]
+    assert not survivors, f"still running after shutdown: {survivors}"
+    taken = [port for port in ports.values() if not port_is_free(port)]
+    assert not taken, f"ports still in use after shutdown: {taken}"
