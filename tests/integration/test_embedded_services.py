@@ -9,7 +9,7 @@ import redis
 
 from support.ports import free_port, port_is_free
 from support.services import MigratedDatabase, MigratedPostgres
-from vauchflow_server.devstack import EmbeddedPostgres, EmbeddedRedis
+from vauchflow_server.devstack import ChildProcessFailed, EmbeddedPostgres, EmbeddedRedis
 
 
 async def test_migrated_db_is_a_private_copy_of_the_migrated_template(
@@ -96,3 +96,17 @@ def test_embedded_redis_stops_and_frees_its_port(tmp_path) -> None:
     server.stop()
     assert process is not None and process.returncode == 0
     assert port_is_free(server.port)
+
+
+def test_embedded_postgres_refuses_a_port_another_server_answers_on(
+    postgres: MigratedPostgres, tmp_path
+) -> None:
+    squatter = EmbeddedPostgres(tmp_path / "pg", postgres.port)
+    try:
+        squatter.start()
+    except ChildProcessFailed as error:
+        assert f"127.0.0.1:{postgres.port} is not available" in str(error)
+    else:
+        squatter.stop()
+        raise AssertionError("started on a port that was already taken")
+    assert squatter.pid is None

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -96,15 +97,27 @@ def wait_until(
     """Polls ready() until it is true; fails early if the process exits, or after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        if ready():
+        exited = process.poll() is not None
+        if not exited and ready():
             return
-        if process.poll() is not None:
+        if exited:
             raise ChildProcessFailed(
                 f"{name} exited with code {process.returncode} before it was ready{_log_tail(log_path)}"
             )
         if time.monotonic() > deadline:
             raise ChildProcessFailed(f"{name} was not ready within {timeout:.0f}s{_log_tail(log_path)}")
         time.sleep(interval)
+
+
+def require_free_port(port: int, what: str) -> None:
+    """Fails unless a server could listen on 127.0.0.1:port: otherwise a readiness probe might be answered by
+    whatever already listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise ChildProcessFailed(f"{what}: 127.0.0.1:{port} is not available ({error.strerror})") from None
 
 
 def _log_tail(log_path: Path | None, lines: int = 20) -> str:

@@ -17,6 +17,7 @@ from vauchflow_server.devstack.child_process import (
     ChildProcessFailed,
     as_unprivileged,
     package_dir,
+    require_free_port,
     start_child,
     stop_child,
     wait_until,
@@ -93,6 +94,7 @@ class EmbeddedPostgres:
         """Initializes if needed, starts postgres and returns once it accepts connections."""
         if self._process is not None and self._process.poll() is None:
             raise ChildProcessFailed(f"PostgreSQL is already running (pid {self._process.pid})")
+        require_free_port(self.port, "PostgreSQL port")
         self.initialize()
         settings = [] if self.durable else ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         argv = as_unprivileged(
@@ -121,8 +123,10 @@ class EmbeddedPostgres:
             self._process = None
 
     def _accepts_connections(self) -> bool:
+        # Through this cluster's own Unix socket, which no other server can answer for. PostgreSQL opens its TCP
+        # listener before the socket, so TCP accepts connections too once this succeeds.
         result = subprocess.run(
-            [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-d", "postgres",
+            [str(self.bin_dir / "pg_isready"), "-q", "-h", str(self.data_dir), "-p", str(self.port), "-d", "postgres",
              "-U", OWNER_ROLE, "-t", "1"],
             check=False,
         )  # fmt: skip

@@ -11,7 +11,14 @@ import socket
 import subprocess
 from pathlib import Path
 
-from vauchflow_server.devstack.child_process import ChildProcessFailed, package_dir, start_child, stop_child, wait_until
+from vauchflow_server.devstack.child_process import (
+    ChildProcessFailed,
+    package_dir,
+    require_free_port,
+    start_child,
+    stop_child,
+    wait_until,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ class EmbeddedRedis:
     def start(self, timeout: float = 30.0) -> None:
         if self._process is not None and self._process.poll() is None:
             raise ChildProcessFailed(f"Redis is already running (pid {self._process.pid})")
+        require_free_port(self.port, "Redis port")
         self.root_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             str(_server_binary()),

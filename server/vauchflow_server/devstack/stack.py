@@ -26,7 +26,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vauchflow_server.db.migrate import APP_ROLE, migrate
-from vauchflow_server.devstack.child_process import ChildProcessFailed, start_child, stop_child, wait_until
+from vauchflow_server.devstack.child_process import (
+    ChildProcessFailed,
+    require_free_port,
+    start_child,
+    stop_child,
+    wait_until,
+)
 from vauchflow_server.devstack.config import DevstackConfig
 from vauchflow_server.devstack.postgres import EmbeddedPostgres
 from vauchflow_server.devstack.redis import EmbeddedRedis
@@ -89,6 +95,7 @@ class DevStack:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
+        self._require_free_ports()
         app_password = read_or_create_secret(self.app_password_path)
         admin_token = config.admin_token or read_or_create_secret(self.operator_token_path, prefix="vf_op_")
 
@@ -147,6 +154,19 @@ class DevStack:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def _require_free_ports(self) -> None:
+        config = self.config
+        wanted = [("VAUCHFLOW_GRPC_PORT", config.grpc_port)]
+        if config.owner_database_url is None:
+            wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
+        if config.redis_url is None:
+            wanted.append(("VAUCHFLOW_REDIS_PORT", config.redis_port))
+        for variable, port in wanted:
+            try:
+                require_free_port(port, variable)
+            except ChildProcessFailed as error:
+                raise DevstackError(f"{error}; stop what listens there or set {variable} to another port") from None
 
     def _check_stop_requested(self) -> None:
         if self.stop_requested.is_set():
