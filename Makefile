@@ -33,3 +33,7 @@ test: setup
 
 lint-protos: setup
 	node_modules/.bin/buf lint
+
+# After an intended, released API change: make the current protos the baseline `buf breaking` compares with.
+api-baseline: setup
+	node_modules/.bin/buf build --exclude-source-info -o protos/baseline.binpb
