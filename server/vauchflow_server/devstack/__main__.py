@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from vauchflow_server.devstack.config import ConfigError, DevstackConfig
-from vauchflow_server.devstack.log_format import configure_logging
 from vauchflow_server.devstack.stack import DevStack, run_in_foreground
+from vauchflow_server.logs import configure_logging
 
 log = logging.getLogger("vauchflow_server.devstack")
 

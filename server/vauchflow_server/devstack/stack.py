@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,8 +262,10 @@ def run_in_foreground(stack: DevStack) -> int:
     except (ChildProcessFailed, DevstackError, OSError) as error:
         log.error("dev stack failed to start: %s", error, extra={"action": "devstack_start_failed"})
         return 1
-    except Exception:
-        log.exception("dev stack failed to start", extra={"action": "devstack_start_failed"})
+    except Exception as error:
+        # The JSON log formatter leaves tracebacks out of records; a developer at the terminal still needs one.
+        log.error("dev stack failed to start", extra={"action": "devstack_start_failed", "error": type(error).__name__})
+        traceback.print_exc()
         return 1
     print(stack.summary(), flush=True)
     log.info("dev stack ready", extra={"action": "devstack_ready",
