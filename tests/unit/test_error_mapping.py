@@ -1,0 +1,133 @@
+"""error_mapping: each domain error's gRPC code and google.rpc details; nothing internal ever leaks."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from vauchflow_server import error_mapping, errors
+from vauchflow_server.db.database import CheckViolation, UniqueViolation
+from vauchflow_server.errors import FieldViolation, InvalidArgument
+
+DOMAIN = "vauchflow.com"
+
+
+def unpack(status: status_pb2.Status, message_type):
+    found = []
+    for detail in status.details:
+        if detail.Is(message_type.DESCRIPTOR):
+            message = message_type()
+            detail.Unpack(message)
+            found.append(message)
+    return found
+
+
+def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo:
+    infos = unpack(status, error_details_pb2.ErrorInfo)
+    assert len(infos) == 1
+    return infos[0]
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "reason"),
+    [
+        (errors.NotFound("no voucher", reason="VOUCHER_NOT_FOUND"), grpc.StatusCode.NOT_FOUND, "VOUCHER_NOT_FOUND"),
+        (errors.NotFound("gone"), grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+        (errors.denied(errors.VOUCHER_EXHAUSTED), grpc.StatusCode.FAILED_PRECONDITION, "VOUCHER_EXHAUSTED"),
+        (errors.denied(errors.VOUCHER_EXPIRED), grpc.StatusCode.FAILED_PRECONDITION, "VOUCHER_EXPIRED"),
+        (errors.denied(errors.VOUCHER_NOT_YET_VALID), grpc.StatusCode.FAILED_PRECONDITION, "VOUCHER_NOT_YET_VALID"),
+        (errors.denied(errors.VOUCHER_DISABLED), grpc.StatusCode.FAILED_PRECONDITION, "VOUCHER_DISABLED"),
+        (errors.denied(errors.CUSTOMER_LIMIT_REACHED), grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_LIMIT_REACHED"),
+        (errors.denied(errors.ORDER_BELOW_MINIMUM), grpc.StatusCode.FAILED_PRECONDITION, "ORDER_BELOW_MINIMUM"),
+        (errors.denied(errors.CURRENCY_MISMATCH), grpc.StatusCode.FAILED_PRECONDITION, "CURRENCY_MISMATCH"),
+        (errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK), grpc.StatusCode.FAILED_PRECONDITION,
+         "REDEMPTION_ALREADY_ROLLED_BACK"),  # fmt: skip
+        (errors.Conflict("taken", reason="VOUCHER_CODE_TAKEN"), grpc.StatusCode.ALREADY_EXISTS, "VOUCHER_CODE_TAKEN"),
+        (errors.Conflict("reused", reason="IDEMPOTENCY_KEY_REUSED"), grpc.StatusCode.ALREADY_EXISTS,
+         "IDEMPOTENCY_KEY_REUSED"),  # fmt: skip
+        (UniqueViolation("some_key"), grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
+        (errors.Unauthenticated("bad key"), grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID"),
+        (errors.PermissionMissing("no"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING"),
+        (errors.Unavailable("db down"), grpc.StatusCode.UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        (errors.Aborted("retry"), grpc.StatusCode.ABORTED, "CONCURRENT_UPDATE"),
+        (InvalidArgument.single("voucher.code", "must not be empty"), grpc.StatusCode.INVALID_ARGUMENT,
+         "INVALID_ARGUMENT"),  # fmt: skip
+        # A domain error without a mapping is a bug, not a client's fault.
+        (CheckViolation("redemption_count_within_max"), grpc.StatusCode.INTERNAL, "CONSTRAINT_VIOLATED"),
+        (errors.DomainError("unmapped"), grpc.StatusCode.INTERNAL, "UNKNOWN"),
+    ],
+)
+def test_each_domain_error_maps_to_its_code_and_error_info(error, code: grpc.StatusCode, reason: str) -> None:
+    mapped_code, status = error_mapping.to_rpc_status(error)
+    assert mapped_code == code
+    assert status.code == code.value[0]
+    assert status.message == error.message
+    info = error_info(status)
+    assert info.domain == DOMAIN
+    assert info.reason == reason
+    assert info.reason == info.reason.upper() and " " not in info.reason
+
+
+def test_status_codes_follow_subclasses() -> None:
+    class VoucherGone(errors.NotFound):
+        reason = "VOUCHER_NOT_FOUND"
+
+    code, status = error_mapping.to_rpc_status(VoucherGone("no such voucher"))
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert error_info(status).reason == "VOUCHER_NOT_FOUND"
+
+
+def test_error_metadata_travels_in_error_info() -> None:
+    error = errors.PermissionMissing("lacks vouchers:write", metadata={"permission": "vouchers:write"})
+    _, status = error_mapping.to_rpc_status(error)
+    assert dict(error_info(status).metadata) == {"permission": "vouchers:write"}
+
+
+def test_invalid_argument_carries_every_field_violation() -> None:
+    error = InvalidArgument([
+        FieldViolation("voucher.discount.percent_off", "must be between 1 and 100"),
+        FieldViolation("voucher.valid_until", "must be after valid_from"),
+    ])  # fmt: skip
+    _, status = error_mapping.to_rpc_status(error)
+    [bad_request] = unpack(status, error_details_pb2.BadRequest)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [
+        ("voucher.discount.percent_off", "must be between 1 and 100"),
+        ("voucher.valid_until", "must be after valid_from"),
+    ]
+    assert not unpack(status, error_details_pb2.RetryInfo)
+
+
+def test_a_denial_carries_neither_bad_request_nor_retry_info() -> None:
+    _, status = error_mapping.to_rpc_status(errors.denied(errors.VOUCHER_EXHAUSTED))
+    assert not unpack(status, error_details_pb2.BadRequest)
+    assert not unpack(status, error_details_pb2.RetryInfo)
+
+
+@pytest.mark.parametrize("error", [errors.Unavailable("db down"), errors.Aborted("concurrent update")])
+def test_retryable_errors_carry_retry_info(error) -> None:
+    _, status = error_mapping.to_rpc_status(error)
+    [retry] = unpack(status, error_details_pb2.RetryInfo)
+    assert retry.HasField("retry_delay")
+
+
+def test_internal_status_is_generic() -> None:
+    try:
+        raise RuntimeError("SELECT secret_hash FROM api_keys -- vf_sk_leaked")
+    except RuntimeError:
+        code, status = error_mapping.internal_status()
+    assert code == grpc.StatusCode.INTERNAL
+    assert status.code == code_pb2.INTERNAL
+    serialized = status.SerializeToString()
+    for leak in (b"SELECT", b"api_keys", b"vf_sk_", b"RuntimeError", b"Traceback"):
+        assert leak not in serialized
+    info = error_info(status)
+    assert (info.domain, info.reason) == (DOMAIN, "INTERNAL")
+    assert [d.type_url for d in status.details] == ["type.googleapis.com/google.rpc.ErrorInfo"]
+
+
+def test_database_errors_carry_no_sql_or_constraint_text_to_the_caller() -> None:
+    for error in (CheckViolation("redemption_count_within_max"), UniqueViolation("api_keys_secret_hash_key")):
+        _, status = error_mapping.to_rpc_status(error)
+        serialized = status.SerializeToString()
+        assert error.constraint.encode() not in serialized
