@@ -1,0 +1,119 @@
+"""Over gRPC, another tenant's voucher codes, redemption ids and key ids do not exist: NOT_FOUND, nothing changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from vauchflow.v1 import (
+    api_key_service_pb2,
+    redemption_service_pb2,
+    voucher_pb2,
+    voucher_service_pb2,
+)
+
+from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
+from support.services import ApiServer
+
+
+@pytest.fixture(scope="module")
+def api(api_server: ApiServer) -> Iterator[ApiSession]:
+    with ApiSession(api_server) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def db(api_server: ApiServer) -> OwnerDatabase:
+    return OwnerDatabase(api_server.owner_dsn)
+
+
+def cross_tenant_calls(b: TenantClient, code: str, redemption_id: str, key_id: str) -> dict[str, Callable[[], Any]]:
+    """Every RPC that takes a voucher code, redemption id or key id, aimed by tenant B at tenant A's."""
+    return {
+        "GetVoucher": lambda: b.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=code)),
+        "UpdateVoucher": lambda: b.vouchers.UpdateVoucher(
+            voucher_service_pb2.UpdateVoucherRequest(
+                voucher=voucher_pb2.Voucher(code=code, discount=voucher_pb2.Discount(percent_off=99)),
+                update_mask=field_mask_pb2.FieldMask(paths=["discount"]),
+            )
+        ),
+        "DisableVoucher": lambda: b.vouchers.DisableVoucher(voucher_service_pb2.DisableVoucherRequest(code=code)),
+        "ValidateVoucher": lambda: b.redemptions.ValidateVoucher(
+            redemption_service_pb2.ValidateVoucherRequest(code=code, order=order())
+        ),
+        "RedeemVoucher": lambda: b.redemptions.RedeemVoucher(
+            redemption_service_pb2.RedeemVoucherRequest(code=code, order=order())
+        ),
+        "RedeemVoucher(request_id)": lambda: b.redemptions.RedeemVoucher(
+            redemption_service_pb2.RedeemVoucherRequest(code=code, order=order(), request_id="isolation-probe")
+        ),
+        "GetRedemption": lambda: b.redemptions.GetRedemption(
+            redemption_service_pb2.GetRedemptionRequest(id=redemption_id)
+        ),
+        "RollbackRedemption": lambda: b.redemptions.RollbackRedemption(
+            redemption_service_pb2.RollbackRedemptionRequest(id=redemption_id, reason="not mine")
+        ),
+        "ListRedemptions(voucher_code)": lambda: b.redemptions.ListRedemptions(
+            redemption_service_pb2.ListRedemptionsRequest(voucher_code=code)
+        ),
+        "RevokeApiKey": lambda: b.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=key_id)),
+    }
+
+
+EXPECTED_REASONS = {
+    "GetVoucher": "VOUCHER_NOT_FOUND",
+    "UpdateVoucher": "VOUCHER_NOT_FOUND",
+    "DisableVoucher": "VOUCHER_NOT_FOUND",
+    "ValidateVoucher": "VOUCHER_NOT_FOUND",
+    "RedeemVoucher": "VOUCHER_NOT_FOUND",
+    "RedeemVoucher(request_id)": "VOUCHER_NOT_FOUND",
+    "GetRedemption": "REDEMPTION_NOT_FOUND",
+    "RollbackRedemption": "REDEMPTION_NOT_FOUND",
+    "ListRedemptions(voucher_code)": "VOUCHER_NOT_FOUND",
+    "RevokeApiKey": "API_KEY_NOT_FOUND",
+}
+
+
+def test_tenant_b_gets_not_found_for_every_rpc_on_tenant_a_resources(api: ApiSession, db: OwnerDatabase) -> None:
+    a, b = api.new_tenant("tenant A"), api.new_tenant("tenant B")
+    voucher = a.create_voucher(max_redemptions=5, per_customer_limit=2)
+    redemption = a.redeem(voucher.code, customer_id="alice").redemption
+    a_key, a_secret = a.create_key(["vouchers:read"], name="A's reader")
+    before_a = db.tenant_snapshot(a.id)
+    before_b = db.tenant_snapshot(b.id)
+
+    calls = cross_tenant_calls(b, voucher.code, redemption.id, a_key.id)
+    assert set(calls) == set(EXPECTED_REASONS)
+    for name, call in calls.items():
+        error = expect_rpc_error(call)
+        assert_error(error, grpc.StatusCode.NOT_FOUND, EXPECTED_REASONS[name])
+
+    assert db.tenant_snapshot(a.id) == before_a, "tenant B changed tenant A's data"
+    assert db.tenant_snapshot(b.id) == before_b, "a refused call wrote to tenant B"
+    # A still sees and uses everything as before, including the key B tried to revoke.
+    assert a.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=voucher.code)).voucher.redemption_count == 1
+    got = a.redemptions.GetRedemption(redemption_service_pb2.GetRedemptionRequest(id=redemption.id)).redemption
+    assert got.status == redemption.status
+    reader = a.with_key(a_secret)
+    assert reader.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=voucher.code)).voucher.id == voucher.id
+
+
+def test_lists_show_only_the_callers_own_resources(api: ApiSession) -> None:
+    a, b = api.new_tenant("tenant A"), api.new_tenant("tenant B")
+    a_voucher = a.create_voucher()
+    a.redeem(a_voucher.code)
+    b_voucher = b.create_voucher(code=a_voucher.code)  # codes are unique per tenant, not globally
+    assert b_voucher.id != a_voucher.id
+
+    b_vouchers = b.vouchers.ListVouchers(voucher_service_pb2.ListVouchersRequest(page_size=100)).vouchers
+    assert [v.id for v in b_vouchers] == [b_voucher.id]
+    assert b.redemptions.ListRedemptions(redemption_service_pb2.ListRedemptionsRequest()).redemptions == []
+    b_keys = b.api_keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest()).api_keys
+    assert {k.tenant_id for k in b_keys} == {b.id}
+    # Same code, different tenants: each redeems its own voucher.
+    assert b.redeem(b_voucher.code).voucher.id == b_voucher.id
+    assert b.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
+    assert a.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
