@@ -1,0 +1,269 @@
+"""Who may call what: the permission matrix read from permissions.py, bad keys, and where secrets must not end up."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool, message_factory
+from vauchflow.v1 import (
+    api_key_service_pb2,
+    api_key_service_pb2_grpc,
+    health_service_pb2,
+    health_service_pb2_grpc,
+    redemption_service_pb2,
+    tenant_pb2,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
+    voucher_pb2,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
+)
+
+from support.api_client import (
+    ApiSession,
+    OwnerDatabase,
+    TenantClient,
+    assert_error,
+    error_info,
+    expect_rpc_error,
+    order,
+)
+from support.services import ApiServer, MigratedPostgres
+from vauchflow_server import api_key_secrets
+from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+
+TENANT_METHODS = {method: perm for method, perm in REQUIRED_PERMISSION.items() if perm not in (OPERATOR, PUBLIC)}
+OPERATOR_METHODS = [method for method, perm in REQUIRED_PERMISSION.items() if perm == OPERATOR]
+
+
+@pytest.fixture(scope="module")
+def api(api_server: ApiServer) -> Iterator[ApiSession]:
+    with ApiSession(api_server) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def db(api_server: ApiServer) -> OwnerDatabase:
+    return OwnerDatabase(api_server.owner_dsn)
+
+
+def _message_classes(method: str) -> tuple[type, type]:
+    service, name = method.lstrip("/").rsplit("/", 1)
+    descriptor = descriptor_pool.Default().FindMethodByName(f"{service}.{name}")
+    return (
+        message_factory.GetMessageClass(descriptor.input_type),
+        message_factory.GetMessageClass(descriptor.output_type),
+    )
+
+
+def call_method(channel: grpc.Channel, method: str, request: Any, token: str | None) -> Any:
+    """Calls any unary RPC by its full path, as REQUIRED_PERMISSION names it."""
+    request_class, response_class = _message_classes(method)
+    assert isinstance(request, request_class), f"{method} takes {request_class.__name__}"
+    callable_ = channel.unary_unary(
+        method, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
+    )
+    metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
+    return callable_(request, metadata=metadata, timeout=30)
+
+
+def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
+    """For every tenant RPC, a request that succeeds for a key holding the permission (built fresh per call)."""
+    v1 = "/vauchflow.v1."
+
+    def fresh_redemption_id() -> str:
+        return owner.redeem(owner.create_voucher().code).redemption.id
+
+    def throwaway_key_id() -> str:
+        return owner.create_key(["vouchers:read"])[0].id
+
+    voucher = owner.create_voucher()
+    return {
+        f"{v1}ApiKeyService/CreateApiKey": lambda: api_key_service_pb2.CreateApiKeyRequest(
+            name="made by matrix", permissions=["vouchers:read"]
+        ),
+        f"{v1}ApiKeyService/ListApiKeys": lambda: api_key_service_pb2.ListApiKeysRequest(),
+        f"{v1}ApiKeyService/RevokeApiKey": lambda: api_key_service_pb2.RevokeApiKeyRequest(id=throwaway_key_id()),
+        f"{v1}VoucherService/CreateVoucher": lambda: voucher_service_pb2.CreateVoucherRequest(
+            voucher=voucher_pb2.Voucher(discount=voucher_pb2.Discount(percent_off=5))
+        ),
+        f"{v1}VoucherService/GetVoucher": lambda: voucher_service_pb2.GetVoucherRequest(code=voucher.code),
+        f"{v1}VoucherService/ListVouchers": lambda: voucher_service_pb2.ListVouchersRequest(),
+        f"{v1}VoucherService/UpdateVoucher": lambda: voucher_service_pb2.UpdateVoucherRequest(
+            voucher=voucher_pb2.Voucher(code=voucher.code, metadata={"touched": "yes"})
+        ),
+        f"{v1}VoucherService/DisableVoucher": lambda: voucher_service_pb2.DisableVoucherRequest(
+            code=owner.create_voucher().code
+        ),
+        f"{v1}RedemptionService/ValidateVoucher": lambda: redemption_service_pb2.ValidateVoucherRequest(
+            code=voucher.code, order=order()
+        ),
+        f"{v1}RedemptionService/RedeemVoucher": lambda: redemption_service_pb2.RedeemVoucherRequest(
+            code=voucher.code, order=order()
+        ),
+        f"{v1}RedemptionService/GetRedemption": lambda: redemption_service_pb2.GetRedemptionRequest(
+            id=fresh_redemption_id()
+        ),
+        f"{v1}RedemptionService/ListRedemptions": lambda: redemption_service_pb2.ListRedemptionsRequest(),
+        f"{v1}RedemptionService/RollbackRedemption": lambda: redemption_service_pb2.RollbackRedemptionRequest(
+            id=fresh_redemption_id()
+        ),
+    }
+
+
+def test_every_tenant_rpc_needs_its_permission_and_no_other(api: ApiSession, db: OwnerDatabase) -> None:
+    owner = api.new_tenant()
+    requests = valid_requests(owner)
+    assert set(requests) == set(TENANT_METHODS), "a tenant RPC in permissions.py has no case in this matrix"
+
+    for method, permission in TENANT_METHODS.items():
+        _, all_but_one = owner.create_key([p for p in ALL_PERMISSIONS if p != permission], name=f"no {permission}")
+        _, only_this = owner.create_key([permission], name=f"only {permission}")
+        request = requests[method]()
+
+        before = db.tenant_snapshot(owner.id)
+        error = expect_rpc_error(call_method, api.channel, method, request, all_but_one)
+        assert_error(error, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING")
+        assert error_info(error).metadata["permission"] == permission, method
+        assert db.tenant_snapshot(owner.id) == before, f"{method} changed data without its permission"
+
+        call_method(api.channel, method, request, only_this)  # the one permission is enough
+
+
+def test_revoked_key_is_refused(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    key, secret = tenant.create_key(["vouchers:read"])
+    reader = tenant.with_key(secret)
+    reader.vouchers.ListVouchers(voucher_service_pb2.ListVouchersRequest())
+
+    revoked = tenant.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=key.id)).api_key
+    assert revoked.HasField("revoke_time")
+
+    error = expect_rpc_error(reader.vouchers.ListVouchers, voucher_service_pb2.ListVouchersRequest())
+    assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+    listed = {k.id: k for k in tenant.api_keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest()).api_keys}
+    assert listed[key.id].HasField("revoke_time")
+    # Revoking again is harmless and keeps the first revoke time.
+    again = tenant.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=key.id)).api_key
+    assert again.revoke_time == revoked.revoke_time
+
+
+def test_a_key_can_revoke_itself_and_is_refused_afterwards(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    tenant.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=tenant.api_key.id))
+    error = expect_rpc_error(tenant.vouchers.ListVouchers, voucher_service_pb2.ListVouchersRequest())
+    assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+
+
+def _bad_keys(secret: str) -> dict[str, str]:
+    body = secret[len(api_key_secrets.PREFIX):]
+    flipped_last = body[:-1] + ("A" if body[-1] != "A" else "B")
+    unknown = api_key_secrets.generate().secret
+    assert api_key_secrets.is_well_formed(unknown)
+    return {
+        "bad checksum": api_key_secrets.PREFIX + flipped_last,
+        "changed random part": api_key_secrets.PREFIX + ("x" if body[0] != "x" else "y") + body[1:],
+        "wrong prefix": "vf_pk_" + body,
+        "no prefix": body,
+        "truncated": secret[:-1],
+        "extended": secret + "0",
+        "lower-cased": secret.lower() if secret.lower() != secret else secret.upper(),
+        "well-formed but never issued": unknown,
+        "empty-ish": "vf_sk_",
+        "operator token": "",  # filled in by the test: the operator token is not a tenant key
+    }
+
+
+def test_malformed_and_unknown_keys_are_unauthenticated(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    tenant.vouchers.ListVouchers(voucher_service_pb2.ListVouchersRequest())  # the real key works
+    cases = _bad_keys(tenant.secret)
+    cases["operator token"] = api.server.admin_token
+    for label, bad in cases.items():
+        assert bad != tenant.secret, label
+        stub = api.stub(voucher_service_pb2_grpc.VoucherServiceStub, bad)
+        error = expect_rpc_error(stub.ListVouchers, voucher_service_pb2.ListVouchersRequest())
+        assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+        assert bad not in (error.details() or ""), f"{label}: the refused secret was echoed back"
+
+
+def test_missing_or_non_bearer_credentials_are_unauthenticated(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    stub = voucher_service_pb2_grpc.VoucherServiceStub(api.channel)
+    request = voucher_service_pb2.ListVouchersRequest()
+    for metadata in ((), (("authorization", "Bearer "),), (("authorization", f"Basic {tenant.secret}"),),
+                     (("authorization", tenant.secret),), (("x-api-key", tenant.secret),)):  # fmt: skip
+        error = expect_rpc_error(stub.ListVouchers, request, metadata=metadata, timeout=30)
+        assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+    # The scheme is case-insensitive, as HTTP says.
+    stub.ListVouchers(request, metadata=(("authorization", f"bearer {tenant.secret}"),), timeout=30)
+
+
+def test_tenant_service_refuses_tenant_keys_and_missing_tokens(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    requests = {
+        "/vauchflow.v1.TenantService/CreateTenant": tenant_service_pb2.CreateTenantRequest(name="sneaky"),
+        "/vauchflow.v1.TenantService/GetTenant": tenant_service_pb2.GetTenantRequest(id=tenant.id),
+        "/vauchflow.v1.TenantService/ListTenants": tenant_service_pb2.ListTenantsRequest(),
+        "/vauchflow.v1.TenantService/UpdateTenant": tenant_service_pb2.UpdateTenantRequest(
+            tenant=tenant_pb2.Tenant(id=tenant.id, plan=tenant_pb2.PLAN_ENTERPRISE)
+        ),
+    }
+    assert set(requests) == set(OPERATOR_METHODS)
+    for method, request in requests.items():
+        for token in (tenant.secret, None, api.server.admin_token + "x", api.server.admin_token[:-1]):
+            error = expect_rpc_error(call_method, api.channel, method, request, token)
+            assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+    assert api.tenants.GetTenant(tenant_service_pb2.GetTenantRequest(id=tenant.id)).tenant.plan == tenant.tenant.plan
+
+
+def test_health_needs_no_credentials(api: ApiSession) -> None:
+    response = health_service_pb2_grpc.HealthServiceStub(api.channel).Check(health_service_pb2.CheckRequest(), timeout=30)
+    assert response.status == "UP"
+
+
+def test_api_keys_are_shown_once_and_listed_without_secrets(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    key, secret = tenant.create_key(["vouchers:read", "vouchers:read", "redemptions:read"], name="reader")
+    assert api_key_secrets.is_well_formed(secret)
+    assert sorted(key.permissions) == ["redemptions:read", "vouchers:read"]
+    assert secret.startswith(key.secret_prefix) and len(key.secret_prefix) < len(secret) // 2
+    listed = tenant.api_keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest()).api_keys
+    assert {k.id for k in listed} == {tenant.api_key.id, key.id}
+    assert all(secret not in str(k) and tenant.secret not in str(k) for k in listed)
+
+
+def test_no_api_key_secret_in_a_database_dump_or_the_server_log(
+    api: ApiSession, postgres: MigratedPostgres, db: OwnerDatabase
+) -> None:
+    tenant = api.new_tenant("secret keeper")
+    secrets = {"first key": tenant.secret}
+    _, secrets["second key"] = tenant.create_key(list(ALL_PERMISSIONS), name="second")
+    revoked, secrets["revoked key"] = tenant.create_key(["vouchers:read"], name="revoked")
+    tenant.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=revoked.id))
+    # Use each key, so authentication and error paths have had every chance to log it.
+    for secret in secrets.values():
+        try:
+            tenant.with_key(secret).vouchers.ListVouchers(voucher_service_pb2.ListVouchersRequest())
+        except grpc.RpcError as error:
+            assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+    expect_rpc_error(tenant.vouchers.GetVoucher, voucher_service_pb2.GetVoucherRequest(code="NO-SUCH-VOUCHER"))
+    assert db.fetchval("SELECT count(*) FROM api_keys WHERE tenant_id = $1", uuid.UUID(tenant.id)) == 3
+
+    dump = subprocess.run(
+        [str(postgres.bin_dir / "pg_dump"), "--no-owner", "--data-only", "--dbname", api.server.owner_dsn],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert dump.returncode == 0, dump.stderr
+    assert "COPY public.api_keys" in dump.stdout
+    assert tenant.id in dump.stdout  # the dump does hold this tenant's rows
+    log = api.server.log_path.read_text(errors="replace")
+    for label, secret in secrets.items():
+        random_part = secret[len(api_key_secrets.PREFIX):]
+        assert random_part not in dump.stdout, f"the {label}'s secret is in the database dump"
+        assert random_part not in log, f"the {label}'s secret is in the server log"
