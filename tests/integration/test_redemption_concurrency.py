@@ -5,7 +5,6 @@ Each thread has its own gRPC channel (its own TCP connection), connects first, t
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,10 +14,9 @@ import grpc
 import pytest
 from vauchflow.v1 import redemption_service_pb2, redemption_service_pb2_grpc
 
-from support.api_client import ApiSession, OwnerDatabase, TenantClient, error_info, order
+from support.api_client import ApiSession, OwnerDatabase, TenantClient, order, outcome, run_concurrently
 from support.services import ApiServer
 
-CONNECT_TIMEOUT = 30
 CALL_TIMEOUT = 60
 
 
@@ -34,49 +32,18 @@ def db(api_server: ApiServer) -> OwnerDatabase:
 
 
 def stampede(target: str, threads: int, request_for: Callable[[int], Any], secret: str) -> list[Any]:
-    """threads clients, each on its own channel, send RedeemVoucher at the same moment.
-
-    Returns, per thread, the RedeemVoucherResponse or the grpc.RpcError it got.
-    """
-    results: list[Any] = [None] * threads
-    barrier = threading.Barrier(threads, timeout=CONNECT_TIMEOUT)
+    """threads clients send RedeemVoucher at the same moment; per thread the response or the grpc.RpcError."""
     metadata = (("authorization", f"Bearer {secret}"),)
 
-    def client(index: int) -> None:
-        with grpc.insecure_channel(target) as channel:
-            try:
-                grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
-                stub = redemption_service_pb2_grpc.RedemptionServiceStub(channel)
-                request = request_for(index)
-                barrier.wait()
-                results[index] = stub.RedeemVoucher(request, metadata=metadata, timeout=CALL_TIMEOUT)
-            except grpc.RpcError as error:
-                results[index] = error
-            except BaseException as error:  # noqa: BLE001 - reported by the assertions below
-                barrier.abort()
-                results[index] = error
+    def redeem(channel: grpc.Channel, index: int) -> Any:
+        stub = redemption_service_pb2_grpc.RedemptionServiceStub(channel)
+        return stub.RedeemVoucher(request_for(index), metadata=metadata, timeout=CALL_TIMEOUT)
 
-    workers = [threading.Thread(target=client, args=(i,), name=f"redeemer-{i}") for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=CONNECT_TIMEOUT + CALL_TIMEOUT + 30)
-    assert not any(worker.is_alive() for worker in workers), "a redeemer thread hung"
-    unexpected = [r for r in results if not isinstance(r, (grpc.RpcError, redemption_service_pb2.RedeemVoucherResponse))]
-    assert not unexpected, f"threads failed outside gRPC: {unexpected[:3]}"
-    return results
+    return run_concurrently(target, threads, redeem)
 
 
 def outcomes(results: list[Any]) -> Counter[str]:
-    """"OK" per success, "<CODE>/<REASON>" per failure."""
-    counted: Counter[str] = Counter()
-    for result in results:
-        if isinstance(result, grpc.RpcError):
-            info = error_info(result)
-            counted[f"{result.code().name}/{info.reason if info else '-'}"] += 1
-        else:
-            counted["OK"] += 1
-    return counted
+    return Counter(outcome(r) for r in results)
 
 
 def redeem_request(code: str, customer_id: str = "") -> Callable[[int], Any]:

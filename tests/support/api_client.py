@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -134,6 +135,47 @@ def unique_code(prefix: str = "T") -> str:
 
 def order(amount: int = 10_000, currency: str = "EUR", order_id: str = "") -> redemption_pb2.Order:
     return redemption_pb2.Order(id=order_id or f"order-{uuid.uuid4().hex[:8]}", amount=amount, currency=currency)
+
+
+# Concurrency
+
+
+def run_concurrently(
+    target: str, threads: int, call: Callable[[grpc.Channel, int], Any], *, connect_timeout: float = 30
+) -> list[Any]:
+    """threads real threads, each on its own channel (its own TCP connection), connect first and then make
+    `call(channel, index)` at the same moment (a Barrier). Returns, per thread, the result or the grpc.RpcError."""
+    results: list[Any] = [None] * threads
+    barrier = threading.Barrier(threads, timeout=connect_timeout)
+
+    def client(index: int) -> None:
+        with grpc.insecure_channel(target) as channel:
+            try:
+                grpc.channel_ready_future(channel).result(timeout=connect_timeout)
+                barrier.wait()
+                results[index] = call(channel, index)
+            except grpc.RpcError as error:
+                results[index] = error
+            except BaseException as error:  # noqa: BLE001 - reported below
+                barrier.abort()
+                results[index] = error
+
+    workers = [threading.Thread(target=client, args=(i,), name=f"client-{i}") for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=connect_timeout + CALL_TIMEOUT * 2)
+    assert not any(worker.is_alive() for worker in workers), "a client thread hung"
+    broken = [r for r in results if isinstance(r, BaseException) and not isinstance(r, grpc.RpcError)]
+    assert not broken, f"client threads failed outside gRPC: {broken[:3]!r}"
+    return results
+
+
+def outcome(result: Any) -> str:
+    """"OK" for a response, "<CODE>/<REASON>" for a grpc.RpcError."""
+    if isinstance(result, grpc.RpcError):
+        return f"{result.code().name}/{reason(result) or '-'}"
+    return "OK"
 
 
 # Errors
