@@ -2,6 +2,10 @@
 
 Handlers are wrapped (rather than authorising inside intercept_service) so the principal contextvar is set in
 the same task that runs the handler, and so every error of every RPC goes through error_mapping.
+
+Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
+the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
+in strings, which PostgreSQL text and jsonb cannot store (the INSERT would fail as an INTERNAL error).
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ import grpc
 
 from vauchflow_server import error_mapping
 from vauchflow_server.auth import Authenticator
-from vauchflow_server.errors import DomainError
+from google.protobuf.message import Message
+
+from vauchflow_server.errors import DomainError, FieldViolation, InvalidArgument
 from vauchflow_server.tenancy import current_principal
 
 log = logging.getLogger(__name__)
+
+# What the tolerant deserializer hands the handler when the request bytes do not parse.
+_UNREADABLE = object()
 
 
 class RequestBoundary(grpc.aio.ServerInterceptor):
@@ -30,7 +39,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             return handler
         return grpc.unary_unary_rpc_method_handler(
             self._wrap(handler_call_details.method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -41,6 +50,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                _check_request(request)
                 token = current_principal.set(principal)
                 try:
                     return await behaviour(request, context)
@@ -75,3 +85,48 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 await error_mapping.abort(context, code, status)
 
         return guarded
+
+
+def _tolerant(deserializer):
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes):
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - any parse failure is the caller's malformed request
+            return _UNREADABLE
+
+    return deserialize
+
+
+def _check_request(request) -> None:
+    if request is _UNREADABLE:
+        raise InvalidArgument.single("request", "is not a valid serialized request message")
+    if isinstance(request, Message):
+        violations = list(_nul_violations(request, ""))
+        if violations:
+            raise InvalidArgument(violations)
+
+
+def _nul_violations(message: Message, prefix: str):
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.type == field.TYPE_MESSAGE:
+            if field.message_type.GetOptions().map_entry:
+                for key, item in value.items():
+                    if "\0" in key:
+                        yield FieldViolation(path, "keys must not contain NUL characters")
+                    elif isinstance(item, str) and "\0" in item:
+                        yield FieldViolation(f"{path}.{key}", "must not contain NUL characters")
+                    elif isinstance(item, Message):
+                        yield from _nul_violations(item, f"{path}.{key}.")
+            elif field.is_repeated:
+                for index, item in enumerate(value):
+                    yield from _nul_violations(item, f"{path}[{index}].")
+            else:
+                yield from _nul_violations(value, f"{path}.")
+        elif field.type == field.TYPE_STRING:
+            items = value if field.is_repeated else (value,)
+            if any("\0" in item for item in items):
+                yield FieldViolation(path, "must not contain NUL characters")
