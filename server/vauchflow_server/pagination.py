@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Generic, Sequence, TypeVar
 from uuid import UUID
 
@@ -53,6 +53,9 @@ def _decode(token: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         when, ident = json.loads(raw)
-        return datetime.fromisoformat(when), UUID(ident)
-    except (ValueError, TypeError):
+        after = datetime.fromisoformat(when)
+        # A forged token can name an instant PostgreSQL cannot take (year 10000 in UTC, say): refuse it here.
+        after.astimezone(timezone.utc)
+        return after, UUID(ident)
+    except (ValueError, TypeError, OverflowError):
         raise InvalidArgument.single("page_token", "is not a token returned by a previous page") from None
