@@ -258,22 +258,20 @@ class OwnerDatabase:
         finally:
             await conn.close()
 
-    def tenant_snapshot(self, tenant_id: str) -> dict[str, Any]:
+    def tenant_snapshot(self, tenant_id: str) -> dict[str, list[str]]:
         """Everything a tenant owns, row by row, to compare before and after a call."""
-        snapshot: dict[str, Any] = {}
-        for table, order_by in (
-            ("tenants", "id"),
-            ("api_keys", "id"),
-            ("vouchers", "id"),
-            ("customer_redemption_counts", "voucher_id, customer_id"),
-            ("redemptions", "id"),
-            ("idempotency_keys", "operation, key"),
-            ("outbox_events", "id"),
-        ):
-            column = "id" if table == "tenants" else "tenant_id"
-            rows = self.fetch(f"SELECT * FROM {table} WHERE {column} = $1 ORDER BY {order_by}", uuid.UUID(tenant_id))
-            snapshot[table] = [json.dumps(dict(r), default=str, sort_keys=True) for r in rows]
-        return snapshot
+        return _run(self._snapshot(uuid.UUID(tenant_id)))
+
+    async def _snapshot(self, tenant_id: uuid.UUID) -> dict[str, list[str]]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            snapshot: dict[str, list[str]] = {}
+            for table, column, order_by in _TENANT_TABLES:
+                rows = await conn.fetch(f"SELECT * FROM {table} WHERE {column} = $1 ORDER BY {order_by}", tenant_id)
+                snapshot[table] = [json.dumps(dict(r), default=str, sort_keys=True) for r in rows]
+            return snapshot
+        finally:
+            await conn.close()
 
     def event_types(self, tenant_id: str) -> list[str]:
         rows = self.fetch("SELECT type FROM outbox_events WHERE tenant_id = $1 ORDER BY id", uuid.UUID(tenant_id))
@@ -281,6 +279,17 @@ class OwnerDatabase:
 
     def counts(self, tenant_id: str) -> dict[str, int]:
         return {table: len(rows) for table, rows in self.tenant_snapshot(tenant_id).items()}
+
+
+_TENANT_TABLES = (
+    ("tenants", "id", "id"),
+    ("api_keys", "tenant_id", "id"),
+    ("vouchers", "tenant_id", "id"),
+    ("customer_redemption_counts", "tenant_id", "voucher_id, customer_id"),
+    ("redemptions", "tenant_id", "id"),
+    ("idempotency_keys", "tenant_id", "operation, key"),
+    ("outbox_events", "tenant_id", "id"),
+)
 
 
 def _run(coroutine: Any) -> Any:
