@@ -1,5 +1,5 @@
 """Regenerate everything derived from protos/: Python messages, gRPC stubs and type stubs in clients/python,
-and the descriptor set Envoy's transcoder loads.
+the descriptor set Envoy's transcoder loads, and the OpenAPI document of the REST API (docs/openapi.json).
 
     python tools/generate_code.py          # write the generated files
     python tools/generate_code.py --check  # exit 1 if the committed files are stale
@@ -20,11 +20,14 @@ from pathlib import Path
 import grpc_tools
 from grpc_tools import protoc
 
+import openapi  # tools/openapi.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 PROTOS = REPO / "protos"
 CLIENT_ROOT = REPO / "clients" / "python"
 GENERATED_PACKAGE = Path("vauchflow") / "v1"
 DESCRIPTOR_SET = Path("gateway") / "generated" / "vauchflow.pb"
+OPENAPI_DOCUMENT = Path("docs") / "openapi.json"
 # google/rpc/error_details.proto must be in the descriptor set or Envoy drops error details from REST bodies.
 EXTRA_DESCRIPTOR_PROTOS = ["google/rpc/error_details.proto", "google/rpc/status.proto"]
 
@@ -71,15 +74,15 @@ def generate(out_root: Path) -> list[Path]:
             *EXTRA_DESCRIPTOR_PROTOS,
         ]
     )
-    generated = [p for p in package_dir.iterdir() if p.is_file()] + [descriptor]
+    openapi.write_document(descriptor, out_root / OPENAPI_DOCUMENT)
+    generated = [p for p in package_dir.iterdir() if p.is_file()] + [descriptor, out_root / OPENAPI_DOCUMENT]
     return sorted(p.relative_to(out_root) for p in generated)
 
 
 def _committed_files() -> set[Path]:
     package = CLIENT_ROOT / GENERATED_PACKAGE
     files = {p.relative_to(REPO) for p in package.glob("*") if p.is_file()}
-    if (REPO / DESCRIPTOR_SET).exists():
-        files.add(DESCRIPTOR_SET)
+    files.update(path for path in (DESCRIPTOR_SET, OPENAPI_DOCUMENT) if (REPO / path).exists())
     return files
 
 

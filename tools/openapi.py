@@ -1,0 +1,568 @@
+"""Write the REST API reference, an OpenAPI 3.0.3 document, from the descriptor set Envoy's transcoder loads.
+
+The descriptor set (built with --include_imports --include_source_info) holds everything the gateway knows: the
+google.api.http routes, the messages and the proto comments. This walker turns it into what the transcoder serves:
+path parameters from the route template, the `body` field (or `*`) as the request body, every other field as a
+query parameter, and proto3 JSON shapes (snake_case names, 64-bit integers as strings, enums by name).
+Called by tools/generate_code.py; the output is committed as docs/openapi.json and must be byte-identical across
+runs, so everything is ordered by the descriptor or sorted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor_pb2
+from vauchflow_server.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+
+FieldProto = descriptor_pb2.FieldDescriptorProto
+Schema = dict[str, Any]
+
+OPENAPI_VERSION = "3.0.3"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+SCHEMA_REF = "#/components/schemas/"
+RESPONSE_REF = "#/components/responses/"
+SECURITY_SCHEME = "bearerAuth"
+
+# FileDescriptorProto / DescriptorProto / ... field numbers, which make up SourceCodeInfo location paths.
+_FILE_MESSAGE, _FILE_ENUM, _FILE_SERVICE = 4, 5, 6
+_MESSAGE_FIELD, _MESSAGE_NESTED, _MESSAGE_ENUM = 2, 3, 4
+_ENUM_VALUE = 2
+_SERVICE_METHOD = 2
+
+_SCALARS: dict[int, Schema] = {
+    FieldProto.TYPE_DOUBLE: {"type": "number", "format": "double"},
+    FieldProto.TYPE_FLOAT: {"type": "number", "format": "float"},
+    # proto3 JSON writes 64-bit integers as strings: JavaScript numbers can't hold them exactly.
+    FieldProto.TYPE_INT64: {"type": "string", "format": "int64"},
+    FieldProto.TYPE_SINT64: {"type": "string", "format": "int64"},
+    FieldProto.TYPE_SFIXED64: {"type": "string", "format": "int64"},
+    FieldProto.TYPE_UINT64: {"type": "string", "format": "uint64"},
+    FieldProto.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FieldProto.TYPE_INT32: {"type": "integer", "format": "int32"},
+    FieldProto.TYPE_SINT32: {"type": "integer", "format": "int32"},
+    FieldProto.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
+    FieldProto.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295},
+    FieldProto.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295},
+    FieldProto.TYPE_BOOL: {"type": "boolean"},
+    FieldProto.TYPE_STRING: {"type": "string"},
+    FieldProto.TYPE_BYTES: {"type": "string", "format": "byte"},
+}
+
+# Well-known types have their own proto3 JSON form, so they are inlined rather than described as messages.
+_WELL_KNOWN: dict[str, Schema] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]{1,9})?s$", "example": "1.5s"},
+    "google.protobuf.FieldMask": {"type": "string", "description": "Comma-separated field paths."},
+    "google.protobuf.Empty": {"type": "object"},
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.ListValue": {"type": "array", "items": {}},
+    "google.protobuf.Any": {
+        "type": "object",
+        "properties": {"@type": {"type": "string"}},
+        "required": ["@type"],
+        "additionalProperties": True,
+    },
+    "google.protobuf.DoubleValue": _SCALARS[FieldProto.TYPE_DOUBLE],
+    "google.protobuf.FloatValue": _SCALARS[FieldProto.TYPE_FLOAT],
+    "google.protobuf.Int64Value": _SCALARS[FieldProto.TYPE_INT64],
+    "google.protobuf.UInt64Value": _SCALARS[FieldProto.TYPE_UINT64],
+    "google.protobuf.Int32Value": _SCALARS[FieldProto.TYPE_INT32],
+    "google.protobuf.UInt32Value": _SCALARS[FieldProto.TYPE_UINT32],
+    "google.protobuf.BoolValue": _SCALARS[FieldProto.TYPE_BOOL],
+    "google.protobuf.StringValue": _SCALARS[FieldProto.TYPE_STRING],
+    "google.protobuf.BytesValue": _SCALARS[FieldProto.TYPE_BYTES],
+}
+
+# The REST error body: the transcoder's convert_grpc_status turns grpc-status-details-bin into this JSON.
+STATUS_MESSAGE = "google.rpc.Status"
+# The details the server attaches (see docs/api.md, Errors), each tagged with its Any `@type`.
+ERROR_DETAILS = ("google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.RetryInfo")
+
+# (HTTP status, response name, description): the gRPC codes the transcoder maps to each HTTP status.
+ERROR_RESPONSES = (
+    (
+        "400",
+        "InvalidRequest",
+        "INVALID_ARGUMENT (with google.rpc.BadRequest field violations) or FAILED_PRECONDITION "
+        "(a refused redemption, e.g. VOUCHER_EXHAUSTED, VOUCHER_EXPIRED); malformed JSON or an unknown "
+        "query parameter.",
+    ),
+    ("401", "Unauthenticated", "UNAUTHENTICATED: a missing, malformed, unknown or revoked key (API_KEY_INVALID)."),
+    (
+        "403",
+        "PermissionDenied",
+        "PERMISSION_DENIED (PERMISSION_MISSING): ErrorInfo metadata `permission` names the one needed.",
+    ),
+    ("404", "NotFound", "NOT_FOUND, e.g. VOUCHER_NOT_FOUND; also an unknown path."),
+    (
+        "409",
+        "Conflict",
+        "ALREADY_EXISTS (VOUCHER_CODE_TAKEN, IDEMPOTENCY_KEY_REUSED) or ABORTED (CONCURRENT_UPDATE, retry).",
+    ),
+    (
+        "429",
+        "ResourceExhausted",
+        "RESOURCE_EXHAUSTED: over the plan's request rate (RATE_LIMITED, with google.rpc.RetryInfo) or a quota "
+        "(PLAN_QUOTA_EXCEEDED).",
+    ),
+    ("503", "Unavailable", "UNAVAILABLE: the database or every API server replica is unreachable; retry."),
+)
+# Responses that need no credentials can't be refused for them.
+_AUTH_RESPONSES = {"401", "403"}
+DEFAULT_RESPONSE = ("Error", "Any other error, e.g. INTERNAL (500) with a generic message.")
+
+# Health answers 503 with its own body ("status": "DOWN" and the failing component), not a google.rpc.Status.
+_SERVICES_ANSWERING_503_WITH_THEIR_BODY = {"vauchflow.v1.HealthService"}
+
+
+def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
+    descriptor_set = descriptor_pb2.FileDescriptorSet()
+    descriptor_set.ParseFromString(path.read_bytes())
+    return descriptor_set
+
+
+def http_bindings(method: descriptor_pb2.MethodDescriptorProto) -> list[tuple[str, str, str]]:
+    """(HTTP method, path template, body) of the method's google.api.http rule and its additional bindings."""
+    if not method.options.HasExtension(annotations_pb2.http):
+        return []
+    rule = method.options.Extensions[annotations_pb2.http]
+    return [_binding(rule)] + [_binding(extra) for extra in rule.additional_bindings]
+
+
+def _binding(rule: http_pb2.HttpRule) -> tuple[str, str, str]:
+    pattern = rule.WhichOneof("pattern")
+    if pattern == "custom":
+        return rule.custom.kind.lower(), rule.custom.path, rule.body
+    if pattern not in HTTP_METHODS:
+        raise ValueError(f"HttpRule without a route: {rule}")
+    return pattern, getattr(rule, pattern), rule.body
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\{([^}=]+)(?:=([^}]*))?\}")
+
+
+def path_variables(template: str) -> list[tuple[str, str]]:
+    """(field path, segment pattern or "") of each variable in a google.api.http path template, in order."""
+    return [(match.group(1), match.group(2) or "") for match in _TEMPLATE_VARIABLE.finditer(template)]
+
+
+def openapi_path(template: str) -> str:
+    """The OpenAPI path for a template: `{name=shops/*}` becomes `{name}`; custom verbs (`:redeem`) stay."""
+    return _TEMPLATE_VARIABLE.sub(lambda match: "{" + match.group(1) + "}", template)
+
+
+def _clean_comment(text: str) -> str:
+    lines = [line[1:] if line.startswith(" ") else line for line in text.splitlines()]
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _summary(comment: str, method_name: str) -> str:
+    if not comment:
+        words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", method_name)
+        return " ".join([words[0]] + [word.lower() for word in words[1:]]) if words else method_name
+    paragraph = " ".join(comment.split("\n\n")[0].split())
+    sentence = re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0]
+    return sentence
+
+
+class _Walker:
+    def __init__(self, descriptor_set: descriptor_pb2.FileDescriptorSet, permissions: Mapping[str, str]) -> None:
+        self.permissions = permissions
+        self.messages: dict[str, descriptor_pb2.DescriptorProto] = {}
+        self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
+        self.comments: dict[tuple[str, tuple[int, ...]], str] = {}
+        # Full name -> (file name, location path), to find an element's comment.
+        self.locations: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self.files = list(descriptor_set.file)
+        for file in self.files:
+            for location in file.source_code_info.location:
+                comment = location.leading_comments or location.trailing_comments
+                if comment.strip():
+                    self.comments[(file.name, tuple(location.path))] = _clean_comment(comment)
+            prefix = f"{file.package}." if file.package else ""
+            for index, message in enumerate(file.message_type):
+                self._index_message(file.name, prefix + message.name, message, (_FILE_MESSAGE, index))
+            for index, enum in enumerate(file.enum_type):
+                self._index_enum(file.name, prefix + enum.name, enum, (_FILE_ENUM, index))
+        self.pending: list[str] = []
+        self.schemas: dict[str, Schema] = {}
+
+    def _index_message(
+        self, file: str, name: str, message: descriptor_pb2.DescriptorProto, path: tuple[int, ...]
+    ) -> None:
+        self.messages[name] = message
+        self.locations[name] = (file, path)
+        for index, nested in enumerate(message.nested_type):
+            self._index_message(file, f"{name}.{nested.name}", nested, (*path, _MESSAGE_NESTED, index))
+        for index, enum in enumerate(message.enum_type):
+            self._index_enum(file, f"{name}.{enum.name}", enum, (*path, _MESSAGE_ENUM, index))
+
+    def _index_enum(self, file: str, name: str, enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...]) -> None:
+        self.enums[name] = enum
+        self.locations[name] = (file, path)
+
+    def comment(self, name: str, *subpath: int) -> str:
+        file, path = self.locations[name]
+        return self.comments.get((file, (*path, *subpath)), "")
+
+    def field_comment(self, message_name: str, field: FieldProto) -> str:
+        index = list(self.messages[message_name].field).index(field)
+        return self.comment(message_name, _MESSAGE_FIELD, index)
+
+    # ---- schemas ----
+
+    def ref(self, type_name: str) -> Schema:
+        name = type_name.lstrip(".")
+        if name in _WELL_KNOWN:
+            return dict(_WELL_KNOWN[name])
+        if name not in self.messages and name not in self.enums:
+            raise KeyError(f"{name} is not in the descriptor set (was it built with --include_imports?)")
+        if name not in self.schemas and name not in self.pending:
+            self.pending.append(name)
+        return {"$ref": SCHEMA_REF + name}
+
+    def value_schema(self, field: FieldProto) -> Schema:
+        """The schema of one value of the field (an element, if it is repeated)."""
+        if field.type in (FieldProto.TYPE_MESSAGE, FieldProto.TYPE_ENUM):
+            return self.ref(field.type_name)
+        return dict(_SCALARS[field.type])
+
+    def map_entry(self, field: FieldProto) -> descriptor_pb2.DescriptorProto | None:
+        if field.type != FieldProto.TYPE_MESSAGE or field.label != FieldProto.LABEL_REPEATED:
+            return None
+        entry = self.messages.get(field.type_name.lstrip("."))
+        return entry if entry is not None and entry.options.map_entry else None
+
+    def field_schema(self, message_name: str, field: FieldProto) -> Schema:
+        entry = self.map_entry(field)
+        if entry is not None:
+            schema: Schema = {"type": "object", "additionalProperties": self.value_schema(entry.field[1])}
+        elif field.label == FieldProto.LABEL_REPEATED:
+            schema = {"type": "array", "items": self.value_schema(field)}
+        else:
+            schema = self.value_schema(field)
+        notes = [self.field_comment(message_name, field)]
+        message = self.messages[message_name]
+        if field.HasField("oneof_index") and not field.proto3_optional:
+            oneof = message.oneof_decl[field.oneof_index].name
+            members = [f"`{other.name}`" for other in message.field if _in_oneof(other, field.oneof_index)]
+            notes.append(f"Member of oneof `{oneof}`: set at most one of {', '.join(members)}.")
+        if field.proto3_optional:
+            notes.append("Optional: absent and zero are different.")
+        return _describe(schema, "\n\n".join(note for note in notes if note))
+
+    def message_schema(self, name: str) -> Schema:
+        message = self.messages[name]
+        properties = {field.name: self.field_schema(name, field) for field in message.field}
+        if name == STATUS_MESSAGE:
+            details = properties["details"]
+            properties["details"] = {**details, "items": self.error_detail_schema()}
+        schema: Schema = {"type": "object", "properties": properties}
+        oneofs = [
+            (index, oneof.name)
+            for index, oneof in enumerate(message.oneof_decl)
+            if not any(f.proto3_optional for f in message.field if _in_oneof(f, index))
+        ]
+        if oneofs:
+            schema["x-oneof"] = {
+                oneof: [f.name for f in message.field if _in_oneof(f, index)] for index, oneof in oneofs
+            }
+        return _describe(schema, self.comment(name))
+
+    def enum_schema(self, name: str) -> Schema:
+        enum = self.enums[name]
+        lines = [self.comment(name)] if self.comment(name) else []
+        for index, value in enumerate(enum.value):
+            value_comment = self.comment(name, _ENUM_VALUE, index)
+            if value_comment:
+                lines.append(f"- `{value.name}`: {' '.join(value_comment.split())}")
+        schema: Schema = {"type": "string", "enum": [value.name for value in enum.value]}
+        return _describe(schema, "\n".join(lines))
+
+    def error_detail_schema(self) -> Schema:
+        variants = []
+        for name in ERROR_DETAILS:
+            tag = {
+                "type": "object",
+                "required": ["@type"],
+                "properties": {"@type": {"type": "string", "enum": [f"type.googleapis.com/{name}"]}},
+            }
+            variants.append({"allOf": [tag, self.ref(name)]})
+        return {"oneOf": variants}
+
+    def drain(self) -> None:
+        while self.pending:
+            name = self.pending.pop(0)
+            if name in self.messages:
+                self.schemas[name] = self.message_schema(name)
+            else:
+                self.schemas[name] = self.enum_schema(name)
+
+    # ---- operations ----
+
+    def resolve(self, message_name: str, field_path: str) -> tuple[str, FieldProto]:
+        """The message holding the last field of a dotted path, and that field."""
+        parts = field_path.split(".")
+        for depth, part in enumerate(parts):
+            message = self.messages[message_name]
+            field = next((f for f in message.field if f.name == part), None)
+            if field is None:
+                raise ValueError(f"{field_path!r} is not a field path of {message_name}")
+            if depth == len(parts) - 1:
+                return message_name, field
+            if field.type != FieldProto.TYPE_MESSAGE or field.label == FieldProto.LABEL_REPEATED:
+                raise ValueError(f"{field_path!r}: {part} is not a singular message field")
+            message_name = field.type_name.lstrip(".")
+        raise AssertionError("unreachable")
+
+    def query_fields(
+        self, message_name: str, prefix: str, bound: set[str], seen: tuple[str, ...]
+    ) -> Iterator[tuple[str, str, FieldProto]]:
+        """(dotted name, containing message, field) of every field the transcoder accepts as a query parameter:
+        scalars, enums and repeated scalars, nested messages as dotted names; maps and repeated messages can't be."""
+        for field in self.messages[message_name].field:
+            name = prefix + field.name
+            if name in bound:
+                continue
+            is_message = field.type == FieldProto.TYPE_MESSAGE
+            well_known = field.type_name.lstrip(".") in _WELL_KNOWN
+            if is_message and not well_known:
+                child = field.type_name.lstrip(".")
+                if field.label == FieldProto.LABEL_REPEATED or child in seen:
+                    continue
+                yield from self.query_fields(child, name + ".", bound, (*seen, child))
+            elif not (is_message and field.label == FieldProto.LABEL_REPEATED):
+                yield name, message_name, field
+
+    def operation(
+        self,
+        service_name: str,
+        method: descriptor_pb2.MethodDescriptorProto,
+        method_path: tuple[int, ...],
+        verb: str,
+        template: str,
+        body: str,
+        operation_id: str,
+    ) -> Schema:
+        request = method.input_type.lstrip(".")
+        full_method = f"/{service_name}/{method.name}"
+        permission = self.permissions.get(full_method)
+        comment = self.comment(service_name, *method_path)
+
+        parameters = []
+        variables = path_variables(template)
+        for field_path, pattern in variables:
+            holder, field = self.resolve(request, field_path)
+            notes = [self.field_comment(holder, field)]
+            if "." in field_path:
+                notes.append(f"The request field `{field_path}`, taken from the path.")
+            if pattern and pattern != "*":
+                notes.append(f"Matches the path pattern `{pattern}`.")
+            parameters.append(
+                _describe(
+                    {"name": field_path, "in": "path", "required": True, "schema": self.value_schema(field)},
+                    "\n\n".join(note for note in notes if note),
+                )
+            )
+        path_bound = {field_path for field_path, _ in variables}
+        if body != "*":
+            bound = path_bound | ({body} if body else set())
+            for name, holder, field in self.query_fields(request, "", bound, (request,)):
+                parameters.append(_query_parameter(name, self.field_schema(holder, field)))
+
+        result: Schema = {
+            "operationId": operation_id,
+            "tags": [service_name.rsplit(".", 1)[-1]],
+            "summary": _summary(comment, method.name),
+            "description": _operation_description(comment, permission, method),
+            "responses": self.responses(method, full_method, permission),
+        }
+        if permission is not None:
+            result["x-required-permission"] = permission
+        if permission == PUBLIC:
+            result["security"] = []
+        if parameters:
+            result["parameters"] = parameters
+        if body:
+            result["requestBody"] = self.request_body(request, body, path_bound)
+        return result
+
+    def request_body(self, request: str, body: str, path_bound: set[str]) -> Schema:
+        if body == "*":
+            message = self.messages[request]
+            if not any(field.name in path_bound for field in message.field):
+                schema, required = self.ref(request), False
+            else:
+                properties = {
+                    field.name: self.field_schema(request, field)
+                    for field in message.field
+                    if field.name not in path_bound
+                }
+                schema = _describe(
+                    {"type": "object", "properties": properties},
+                    f"`{request}` without the fields taken from the path.",
+                )
+                required = False
+        else:
+            holder, field = self.resolve(request, body)
+            schema, required = self.field_schema(holder, field), True
+            from_path = sorted(f"`{name}`" for name in path_bound if name.startswith(body + "."))
+            if from_path:
+                schema = _describe(schema, f"The request field `{body}`; {', '.join(from_path)} comes from the path.")
+        return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+    def responses(self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None) -> Schema:
+        response = self.ref(method.output_type)
+        description = "OK"
+        if method.server_streaming:
+            description = "OK: a stream of these messages."
+        result: Schema = {"200": {"description": description, "content": {"application/json": {"schema": response}}}}
+        for status, name, _ in ERROR_RESPONSES:
+            if permission == PUBLIC and status in _AUTH_RESPONSES:
+                continue
+            result[status] = {"$ref": RESPONSE_REF + name}
+        if full_method.split("/")[1] in _SERVICES_ANSWERING_503_WITH_THEIR_BODY:
+            result["503"] = {
+                "description": "Down: the same body with `status` DOWN (and the failing component, if any).",
+                "content": {"application/json": {"schema": response}},
+            }
+        result["default"] = {"$ref": RESPONSE_REF + DEFAULT_RESPONSE[0]}
+        return result
+
+
+def _in_oneof(field: FieldProto, index: int) -> bool:
+    return field.HasField("oneof_index") and field.oneof_index == index
+
+
+def _query_parameter(name: str, schema: Schema) -> Schema:
+    """A query parameter, with the field's description beside it rather than inside its schema."""
+    description = schema.get("description", "")
+    schema = {key: value for key, value in schema.items() if key != "description"}
+    if list(schema) == ["allOf"]:
+        schema = schema["allOf"][0]
+    return _describe({"name": name, "in": "query", "schema": schema}, description)
+
+
+def _describe(schema: Schema, description: str) -> Schema:
+    if not description:
+        return schema
+    if "$ref" in schema:
+        # OpenAPI 3.0 ignores siblings of $ref; allOf keeps the description.
+        return {"allOf": [schema], "description": description}
+    if "description" in schema:
+        description = f"{description}\n\n{schema['description']}"
+    return {**schema, "description": description}
+
+
+def _operation_description(comment: str, permission: str | None, method: descriptor_pb2.MethodDescriptorProto) -> str:
+    parts = [comment] if comment else []
+    if permission == OPERATOR:
+        parts.append(
+            "Authorised by the platform operator token (`VAUCHFLOW_ADMIN_TOKEN`), not a tenant API key."
+        )
+    elif permission == PUBLIC:
+        parts.append("Needs no credentials.")
+    elif permission is not None:
+        parts.append(f"Requires an API key with the `{permission}` permission.")
+    parts.append(f"gRPC: `{method.name}`.")
+    return "\n\n".join(parts)
+
+
+def build_document(descriptor_set: descriptor_pb2.FileDescriptorSet, permissions: Mapping[str, str]) -> Schema:
+    """The OpenAPI document for every HTTP-annotated RPC in the descriptor set.
+
+    permissions maps a full gRPC method name ("/pkg.Service/Method") to the permission it needs, or to
+    OPERATOR / PUBLIC.
+    """
+    walker = _Walker(descriptor_set, permissions)
+    paths: dict[str, dict[str, Schema]] = {}
+    tags: dict[str, Schema] = {}
+    for file in walker.files:
+        prefix = f"{file.package}." if file.package else ""
+        for service_index, service in enumerate(file.service):
+            service_name = prefix + service.name
+            walker.locations[service_name] = (file.name, (_FILE_SERVICE, service_index))
+            for method_index, method in enumerate(service.method):
+                bindings = http_bindings(method)
+                for binding_index, (verb, template, body) in enumerate(bindings):
+                    operation_id = f"{service.name}_{method.name}"
+                    if binding_index:
+                        operation_id += str(binding_index + 1)
+                    path = openapi_path(template)
+                    if verb in paths.get(path, {}):
+                        raise ValueError(f"{verb.upper()} {path} is bound to two RPCs")
+                    paths.setdefault(path, {})[verb] = walker.operation(
+                        service_name,
+                        method,
+                        (_SERVICE_METHOD, method_index),
+                        verb,
+                        template,
+                        body,
+                        operation_id,
+                    )
+                if bindings:
+                    tags[service.name] = _describe({"name": service.name}, walker.comment(service_name))
+    if STATUS_MESSAGE not in walker.messages:
+        raise KeyError(f"{STATUS_MESSAGE} is not in the descriptor set; include google/rpc/status.proto")
+    error = walker.ref(STATUS_MESSAGE)
+    walker.drain()
+
+    responses = {
+        name: {"description": f"{description} Body: `google.rpc.Status`.", "content": {"application/json": {"schema": error}}}
+        for _, name, description in ERROR_RESPONSES
+    }
+    responses[DEFAULT_RESPONSE[0]] = {
+        "description": f"{DEFAULT_RESPONSE[1]} Body: `google.rpc.Status`.",
+        "content": {"application/json": {"schema": error}},
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Vauchflow API",
+            "version": "v1",
+            "description": (
+                "REST/JSON transcoded by the Envoy gateway from the gRPC API (`protos/vauchflow/v1`). "
+                "Field names are the proto names (snake_case), enums are sent by name, 64-bit integers as "
+                "strings, timestamps as RFC 3339. Every error body is a JSON `google.rpc.Status` with a "
+                "`google.rpc.ErrorInfo` detail (domain `vauchflow.com`). Guide: docs/api.md. "
+                "Generated from the protos by `make generate`; do not edit."
+            ),
+        },
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "local dev stack (Envoy)"}],
+        "tags": [tags[name] for name in sorted(tags)],
+        "security": [{SECURITY_SCHEME: []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "vf_sk_...",
+                    "description": (
+                        "`Authorization: Bearer vf_sk_...`: a tenant API key, or for TenantService the platform "
+                        "operator token (`VAUCHFLOW_ADMIN_TOKEN`)."
+                    ),
+                }
+            },
+            "responses": responses,
+            "schemas": walker.schemas,
+        },
+    }
+
+
+def render(document: Schema) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_document(descriptor_set_path: Path, out: Path) -> None:
+    """Writes the OpenAPI document for the descriptor set, with the server's permission table."""
+    document = build_document(load_descriptor_set(descriptor_set_path), REQUIRED_PERMISSION)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(document), encoding="utf-8")
