@@ -34,6 +34,11 @@ class HealthChecker:
         components = {name: UP if ok else DOWN for name, ok in zip(checks, results)}
         return HealthReport(UP if all(results) else DOWN, components)
 
+    async def readiness(self) -> HealthReport:
+        """Ready to serve when PostgreSQL answers; redemption works without Redis, so it doesn't count here."""
+        db_up = await self._db.ping()
+        return HealthReport(UP if db_up else DOWN, {"db": UP if db_up else DOWN})
+
     async def _redis_up(self) -> bool:
         assert self._redis is not None
         try:

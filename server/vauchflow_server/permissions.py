@@ -46,6 +46,8 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}RedemptionService/ListRedemptions": REDEMPTIONS_READ,
     f"{_V1}RedemptionService/RollbackRedemption": REDEMPTIONS_WRITE,
     f"{_V1}HealthService/Check": PUBLIC,
+    f"{_V1}HealthService/CheckLiveness": PUBLIC,
+    f"{_V1}HealthService/CheckReadiness": PUBLIC,
     "/grpc.health.v1.Health/Check": PUBLIC,
     "/grpc.health.v1.Health/Watch": PUBLIC,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,

@@ -5,11 +5,13 @@ Ports and the data folder are overridden so the test never touches a developer's
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -74,7 +76,9 @@ def _redeem_once(target: str, operator_token: str) -> redemption_pb2.Redemption:
 
 
 def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT")}
+    port_variables = ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT", "VAUCHFLOW_PUBLIC_PORT",
+                      "VAUCHFLOW_ENVOY_ADMIN_PORT")  # fmt: skip
+    ports = {name: free_port() for name in port_variables}
     data_dir = tmp_path / "data"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.pop("VAUCHFLOW_ADMIN_TOKEN", None)
@@ -103,10 +107,17 @@ def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Pat
         assert token_file, output
         redemption = _redeem_once(target, Path(token_file[1]).read_text().strip())
         assert redemption.id
+        # Envoy serves the public port: health over REST, and the same API over gRPC.
+        health_url = f"http://127.0.0.1:{ports['VAUCHFLOW_PUBLIC_PORT']}/actuator/health"
+        with urllib.request.urlopen(health_url, timeout=5) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["status"] == "UP"
+        assert is_serving(f"127.0.0.1:{ports['VAUCHFLOW_PUBLIC_PORT']}")
 
         started_processes = descendants_and_self(make.pid)
         names = " ".join(process.command for process in started_processes)
         assert "postgres" in names and "redis-server" in names and "vauchflow_server" in names, names
+        assert "envoy" in names, names
         # make itself turns a SIGTERM into death by signal after its child exits, so the signal goes to the dev
         # stack (the pid it records in its data folder), as a process manager would stop it.
         devstack_pid = int((data_dir / "devstack.pid").read_text())

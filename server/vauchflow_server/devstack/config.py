@@ -23,6 +23,10 @@ class DevstackConfig:
     grpc_host: str
     grpc_port: int
     admin_token: str | None
+    # Envoy's public port (REST, gRPC, /actuator/health) and admin port; API replicas behind it.
+    public_port: int = 8080
+    envoy_admin_port: int = 9901
+    api_replicas: int = 1
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -46,7 +50,15 @@ class DevstackConfig:
             grpc_host=environ.get("VAUCHFLOW_GRPC_HOST") or "127.0.0.1",
             grpc_port=_port(environ, "VAUCHFLOW_GRPC_PORT", 50051),
             admin_token=admin_token,
+            public_port=_port(environ, "VAUCHFLOW_PUBLIC_PORT", 8080),
+            envoy_admin_port=_port(environ, "VAUCHFLOW_ENVOY_ADMIN_PORT", 9901),
+            api_replicas=_replicas(environ),
         )
+
+    @property
+    def api_ports(self) -> tuple[int, ...]:
+        """Replica i listens on grpc_port + i."""
+        return tuple(self.grpc_port + i for i in range(self.api_replicas))
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -60,3 +72,19 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+MAX_API_REPLICAS = 16
+
+
+def _replicas(environ: Mapping[str, str]) -> int:
+    raw = environ.get("VAUCHFLOW_API_REPLICAS")
+    if not raw:
+        return 1
+    try:
+        replicas = int(raw)
+    except ValueError:
+        raise ConfigError(f"VAUCHFLOW_API_REPLICAS must be a number, got {raw!r}") from None
+    if not 1 <= replicas <= MAX_API_REPLICAS:
+        raise ConfigError(f"VAUCHFLOW_API_REPLICAS must be between 1 and {MAX_API_REPLICAS}, got {replicas}")
+    return replicas

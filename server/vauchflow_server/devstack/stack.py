@@ -1,4 +1,5 @@
-"""The dev stack: PostgreSQL, Redis, migrations and the API server, started in order and stopped in reverse.
+"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas and Envoy, started in order and stopped
+in reverse.
 
 Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
 and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked
@@ -35,6 +36,8 @@ from vauchflow_server.devstack.child_process import (
     wait_until,
 )
 from vauchflow_server.devstack.config import DevstackConfig
+from vauchflow_server.devstack.envoy import EmbeddedEnvoy
+from vauchflow_server.devstack.envoy_config import GatewaySettings
 from vauchflow_server.devstack.postgres import EmbeddedPostgres
 from vauchflow_server.devstack.redis import EmbeddedRedis
 from vauchflow_server.devstack.secret_files import read_or_create_secret
@@ -79,10 +82,15 @@ class DevStack:
         return self.config.data_dir / "app-db-password"
 
     @property
-    def grpc_target(self) -> str:
+    def grpc_targets(self) -> tuple[str, ...]:
+        """Where each API server replica can be reached."""
         host = self.config.grpc_host
         connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
-        return f"{connect_host}:{self.config.grpc_port}"
+        return tuple(f"{connect_host}:{port}" for port in self.config.api_ports)
+
+    @property
+    def grpc_target(self) -> str:
+        return self.grpc_targets[0]
 
     def start(self) -> None:
         """Brings every piece up; on failure stops what it started and raises."""
@@ -132,14 +140,28 @@ class DevStack:
             "REDIS_URL": redis_url,
             "VAUCHFLOW_ADMIN_TOKEN": admin_token,
             "VAUCHFLOW_GRPC_HOST": config.grpc_host,
-            "VAUCHFLOW_GRPC_PORT": str(config.grpc_port),
         }
-        server = start_child(self.server_command, name="api-server", env=env)
-        self._children.append(
-            _Child("api-server", server, lambda: stop_child(server, name="api-server", timeout=30))
+        for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
+            name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
+            server = start_child(self.server_command, name=name, env={**env, "VAUCHFLOW_GRPC_PORT": str(port)})
+            self._children.append(
+                _Child(name, server, lambda server=server, name=name: stop_child(server, name=name, timeout=30))
+            )
+            wait_until(lambda target=target: self.stop_requested.is_set() or grpc_serving(target), process=server,
+                       name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+            self._check_stop_requested()
+
+        gateway = EmbeddedEnvoy(
+            config.data_dir / "envoy",
+            GatewaySettings(
+                public_port=config.public_port,
+                admin_port=config.envoy_admin_port,
+                api_addresses=tuple(("127.0.0.1", port) for port in config.api_ports),
+            ),
         )
-        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.grpc_target), process=server,
-                   name="api-server", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        gateway.start(timeout=config.ready_timeout)
+        assert gateway.process is not None
+        self._children.append(_Child("envoy", gateway.process, gateway.stop))
         self._check_stop_requested()
         self._database_shown = without_password(owner_dsn)
         self._redis_shown = without_password(redis_url)
@@ -158,7 +180,8 @@ class DevStack:
 
     def _require_free_ports(self) -> None:
         config = self.config
-        wanted = [("VAUCHFLOW_GRPC_PORT", config.grpc_port)]
+        wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
+        wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
         if config.owner_database_url is None:
             wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
         if config.redis_url is None:
@@ -184,7 +207,9 @@ class DevStack:
         return "\n".join(
             [
                 "Vauchflow dev stack is up.",
-                f"  gRPC API server    {self.grpc_target}  (grpc.health.v1 SERVING)",
+                f"  REST + gRPC        http://127.0.0.1:{self.config.public_port}  (Envoy; try /actuator/health)",
+                f"  Envoy admin        http://127.0.0.1:{self.config.envoy_admin_port}  (/stats/prometheus)",
+                f"  API servers        {', '.join(self.grpc_targets)}  (direct gRPC)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
                 f"  Redis              {self._redis_shown}",
                 f"  operator token     {token_source}",

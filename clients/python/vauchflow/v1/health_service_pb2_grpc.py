@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class HealthServiceStub:
-    """Health in the Spring Boot actuator shape; needs no credentials.
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503.
     """
 
     def __init__(self, channel):
@@ -40,14 +40,39 @@ class HealthServiceStub:
                 request_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckRequest.SerializeToString,
                 response_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckResponse.FromString,
                 _registered_method=True)
+        self.CheckLiveness = channel.unary_unary(
+                '/vauchflow.v1.HealthService/CheckLiveness',
+                request_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessResponse.FromString,
+                _registered_method=True)
+        self.CheckReadiness = channel.unary_unary(
+                '/vauchflow.v1.HealthService/CheckReadiness',
+                request_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessResponse.FromString,
+                _registered_method=True)
 
 
 class HealthServiceServicer:
-    """Health in the Spring Boot actuator shape; needs no credentials.
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503.
     """
 
     def Check(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every component: "db" (PostgreSQL) and "redis".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckLiveness(self, request, context):
+        """Whether the process is alive and answering; restart it when this fails.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckReadiness(self, request, context):
+        """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -60,6 +85,16 @@ def add_HealthServiceServicer_to_server(servicer, server):
                     request_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckRequest.FromString,
                     response_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckResponse.SerializeToString,
             ),
+            'CheckLiveness': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckLiveness,
+                    request_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessResponse.SerializeToString,
+            ),
+            'CheckReadiness': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckReadiness,
+                    request_deserializer=vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vauchflow.v1.HealthService', rpc_method_handlers)
@@ -69,7 +104,7 @@ def add_HealthServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class HealthService:
-    """Health in the Spring Boot actuator shape; needs no credentials.
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503.
     """
 
     @staticmethod
@@ -89,6 +124,60 @@ class HealthService:
             '/vauchflow.v1.HealthService/Check',
             vauchflow_dot_v1_dot_health__service__pb2.CheckRequest.SerializeToString,
             vauchflow_dot_v1_dot_health__service__pb2.CheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckLiveness(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.HealthService/CheckLiveness',
+            vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessRequest.SerializeToString,
+            vauchflow_dot_v1_dot_health__service__pb2.CheckLivenessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckReadiness(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.HealthService/CheckReadiness',
+            vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessRequest.SerializeToString,
+            vauchflow_dot_v1_dot_health__service__pb2.CheckReadinessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,29 +27,56 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class HealthServiceStub:
-    """Health in the Spring Boot actuator shape; needs no credentials."""
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> HealthServiceAsyncStub: ...
     Check: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckRequest, _health_service_pb2.CheckResponse]
+    """Every component: "db" (PostgreSQL) and "redis"."""
+    CheckLiveness: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse]
+    """Whether the process is alive and answering; restart it when this fails."""
+    CheckReadiness: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse]
+    """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
 @_typing.type_check_only
 class HealthServiceAsyncStub(HealthServiceStub):
-    """Health in the Spring Boot actuator shape; needs no credentials."""
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Check: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckRequest, _health_service_pb2.CheckResponse]  # type: ignore[assignment]
+    """Every component: "db" (PostgreSQL) and "redis"."""
+    CheckLiveness: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse]  # type: ignore[assignment]
+    """Whether the process is alive and answering; restart it when this fails."""
+    CheckReadiness: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse]  # type: ignore[assignment]
+    """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
 class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Health in the Spring Boot actuator shape; needs no credentials."""
+    """Health in the Spring Boot actuator shape; needs no credentials. Over REST a DOWN status is HTTP 503."""
 
     @_abc_1.abstractmethod
     def Check(
         self,
         request: _health_service_pb2.CheckRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_health_service_pb2.CheckResponse, _abc.Awaitable[_health_service_pb2.CheckResponse]]: ...
+    ) -> _typing.Union[_health_service_pb2.CheckResponse, _abc.Awaitable[_health_service_pb2.CheckResponse]]:
+        """Every component: "db" (PostgreSQL) and "redis"."""
+
+    @_abc_1.abstractmethod
+    def CheckLiveness(
+        self,
+        request: _health_service_pb2.CheckLivenessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_health_service_pb2.CheckLivenessResponse, _abc.Awaitable[_health_service_pb2.CheckLivenessResponse]]:
+        """Whether the process is alive and answering; restart it when this fails."""
+
+    @_abc_1.abstractmethod
+    def CheckReadiness(
+        self,
+        request: _health_service_pb2.CheckReadinessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_health_service_pb2.CheckReadinessResponse, _abc.Awaitable[_health_service_pb2.CheckReadinessResponse]]:
+        """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
 def add_HealthServiceServicer_to_server(servicer: HealthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

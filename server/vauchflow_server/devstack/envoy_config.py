@@ -1,0 +1,126 @@
+"""Renders gateway/envoy.yaml.template for a set of API server replicas.
+
+The template holds the configuration; this module fills in what varies between machines and runs: ports, the
+replicas' addresses, the descriptor set's path, and the JSON bodies of Envoy's own replies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+REPO = Path(__file__).resolve().parents[3]
+TEMPLATE = REPO / "gateway" / "envoy.yaml.template"
+DESCRIPTOR_SET = REPO / "gateway" / "generated" / "vauchflow.pb"
+
+# Envoy's own replies (no route, bad JSON, no healthy upstream, ...), as google.rpc.Status JSON bodies:
+# HTTP status → (gRPC code number, ErrorInfo reason).
+LOCAL_REPLY_REASONS: dict[int, tuple[int, str]] = {
+    400: (3, "INVALID_REQUEST"),
+    404: (5, "PATH_NOT_FOUND"),
+    405: (12, "METHOD_NOT_ALLOWED"),
+    408: (4, "REQUEST_TIMEOUT"),
+    413: (8, "REQUEST_TOO_LARGE"),
+    431: (8, "REQUEST_HEADERS_TOO_LARGE"),
+    502: (14, "UPSTREAM_UNAVAILABLE"),
+    503: (14, "UPSTREAM_UNAVAILABLE"),
+    504: (4, "UPSTREAM_TIMEOUT"),
+}
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    public_port: int
+    admin_port: int
+    api_addresses: tuple[tuple[str, int], ...]
+    listen_host: str = "127.0.0.1"
+    descriptor_path: Path = DESCRIPTOR_SET
+
+
+def _status_filter(status: int) -> dict:
+    return {
+        "status_code_filter": {
+            "comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"local_reply.{status}"}}
+        }
+    }
+
+
+def _status_body(status: int, grpc_code: int, reason: str) -> dict:
+    return {
+        "code": grpc_code,
+        "message": "%LOCAL_REPLY_BODY%",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "vauchflow.com"}],
+    }
+
+
+def _original_path_filter(**match: object) -> dict:
+    # The transcoder rewrites :path to the gRPC method and keeps the REST path in x-envoy-original-path.
+    return {"header_filter": {"header": {"name": "x-envoy-original-path", **match}}}
+
+
+def _local_reply_mappers() -> list[dict]:
+    mappers: list[dict] = [
+        # Native gRPC clients: the reply travels as grpc-status/grpc-message, so keep the message plain.
+        {
+            "filter": {
+                "and_filter": {
+                    "filters": [
+                        _original_path_filter(present_match=True, invert_match=True),
+                        {
+                            "header_filter": {
+                                "header": {"name": "content-type", "string_match": {"prefix": "application/grpc"}}
+                            }
+                        },
+                    ]
+                }
+            },
+            "body_format_override": {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}},
+        },
+        # When no replica answers, /actuator/health still speaks the Spring Boot shape.
+        {
+            "filter": {
+                "and_filter": {
+                    "filters": [_status_filter(503), _original_path_filter(string_match={"prefix": "/actuator/health"})]
+                }
+            },
+            "body_format_override": {
+                "json_format": {"status": "DOWN", "components": {"api": {"status": "DOWN"}}},
+                "content_type": "application/json",
+            },
+        },
+    ]
+    for status, (grpc_code, reason) in LOCAL_REPLY_REASONS.items():
+        mappers.append(
+            {
+                "filter": _status_filter(status),
+                "body_format_override": {
+                    "json_format": _status_body(status, grpc_code, reason),
+                    "content_type": "application/json",
+                },
+            }
+        )
+    return mappers
+
+
+def _indented_json_lines(items: list[dict], indent: int) -> str:
+    # JSON is valid YAML, so each item can be written as a one-line flow mapping.
+    return "\n".join(" " * indent + "- " + json.dumps(item, sort_keys=True) for item in items)
+
+
+def render(settings: GatewaySettings) -> str:
+    if not settings.api_addresses:
+        raise ValueError("the gateway needs at least one API server address")
+    endpoints = [
+        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+        for host, port in settings.api_addresses
+    ]
+    return Template(TEMPLATE.read_text()).substitute(
+        admin_port=settings.admin_port,
+        public_port=settings.public_port,
+        listen_host=settings.listen_host,
+        descriptor_path=str(settings.descriptor_path),
+        api_endpoints=_indented_json_lines(endpoints, 8),
+        local_reply_mappers=_indented_json_lines(_local_reply_mappers(), 12),
+    )
