@@ -7,7 +7,7 @@ import os
 import secrets
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -125,44 +125,80 @@ async def test_the_migrate_command_needs_database_url() -> None:
 
 
 @pytest.fixture
-async def unprivileged_dsn(postgres: MigratedPostgres, empty_db: str) -> AsyncIterator[str]:
-    """A login role that can create tables in the empty database but is neither superuser nor BYPASSRLS."""
-    role = f"migrator_{uuid.uuid4().hex[:8]}"
-    password = secrets.token_urlsafe(16)
+async def migrator_role(postgres: MigratedPostgres, empty_db: str) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Makes a login role with the given attributes that may create tables in the empty database; its DSN."""
+    made: list[str] = []
     admin = await asyncpg.connect(postgres.owner_dsn("postgres"))
+
+    async def make(attributes: str) -> str:
+        role = f"migrator_{uuid.uuid4().hex[:8]}"
+        password = secrets.token_urlsafe(16)
+        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER {attributes} PASSWORD '{password}'")
+        made.append(role)
+        owner = await asyncpg.connect(empty_db)
+        try:
+            await owner.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+        finally:
+            await owner.close()
+        return _with_user(empty_db, role, password)
+
     try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{password}'")
-        dbname = urlsplit(empty_db).path.lstrip("/")
-        await admin.execute(f'GRANT ALL ON DATABASE "{dbname}" TO {role}')
-        owner_of_db = await asyncpg.connect(empty_db)
-        try:
-            await owner_of_db.execute(f"GRANT ALL ON SCHEMA public TO {role}")
-        finally:
-            await owner_of_db.close()
-        try:
-            yield _with_user(empty_db, role, password)
-        finally:
-            cleanup = await asyncpg.connect(empty_db)
-            try:
-                await cleanup.execute(f"DROP OWNED BY {role}")
-            finally:
-                await cleanup.close()
-            await admin.execute(f'REVOKE ALL ON DATABASE "{dbname}" FROM {role}')
-            await admin.execute(f"DROP ROLE {role}")
+        yield make
     finally:
+        # Roles are cluster-wide: leave none behind.
+        cleanup = await asyncpg.connect(empty_db)
+        try:
+            for role in made:
+                await cleanup.execute(f"REASSIGN OWNED BY {role} TO current_user")
+                await cleanup.execute(f"DROP OWNED BY {role}")
+        finally:
+            await cleanup.close()
+        for role in made:
+            await admin.execute(f"DROP ROLE {role}")
         await admin.close()
 
 
-async def test_a_non_superuser_migrating_role_is_refused(unprivileged_dsn: str, empty_db: str) -> None:
-    conn = await asyncpg.connect(unprivileged_dsn)
+async def test_a_non_superuser_migrating_role_is_refused(migrator_role, empty_db: str) -> None:
+    dsn = await migrator_role("NOBYPASSRLS")
+    conn = await asyncpg.connect(dsn)
     try:
-        # The role can connect and would be able to create tables: only migrate()'s own check stops it.
+        # The role can connect and could create tables: only migrate()'s own check stops it.
         assert await conn.fetchval("SELECT has_schema_privilege('public', 'CREATE')")
     finally:
         await conn.close()
     with pytest.raises(MigrationError, match="superuser or have BYPASSRLS"):
-        await migrate(unprivileged_dsn)
+        await migrate(dsn)
     assert await _public_tables(empty_db) == set()
+
+
+async def test_a_bypassrls_owner_may_migrate_and_its_key_lookup_crosses_tenants(
+    postgres: MigratedPostgres, migrator_role, empty_db: str
+) -> None:
+    """The managed-database case (no superuser): authenticate_api_key() runs with an owner that bypasses RLS,
+    which FORCE ROW LEVEL SECURITY would otherwise restrict like anyone else."""
+    dsn = await migrator_role("BYPASSRLS")
+    assert await migrate(dsn) == [v for v, _ in EXPECTED]
+    owner = await asyncpg.connect(dsn)
+    keys = {}
+    try:
+        for _ in range(2):
+            tenant_id, secret_hash = uuid.uuid4(), secrets.token_bytes(32)
+            await owner.execute("INSERT INTO tenants (id, name, plan) VALUES ($1, 't', 'FREE')", tenant_id)
+            await owner.execute(
+                "INSERT INTO api_keys (tenant_id, id, name, permissions, secret_hash, secret_prefix)"
+                " VALUES ($1, $2, 'k', ARRAY['vouchers:read'], $3, 'vf_sk_abcdef')",
+                tenant_id, uuid.uuid4(), secret_hash,
+            )  # fmt: skip
+            keys[tenant_id] = secret_hash
+    finally:
+        await owner.close()
+    app = await asyncpg.connect(postgres.app_dsn(urlsplit(empty_db).path.lstrip("/")))
+    try:
+        for tenant_id, secret_hash in keys.items():
+            assert await app.fetchval("SELECT tenant_id FROM authenticate_api_key($1)", secret_hash) == tenant_id
+        assert await app.fetchval("SELECT count(*) FROM api_keys") == 0
+    finally:
+        await app.close()
 
 
 async def test_migrating_leaves_the_app_role_unprivileged(empty_db: str) -> None:

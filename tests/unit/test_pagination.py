@@ -61,6 +61,9 @@ def test_tokens_are_url_safe() -> None:
         base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", null]').decode(),
         base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000", 3]').decode(),
         base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode(),
+        # Parseable, but no instant PostgreSQL can take once in UTC.
+        base64.urlsafe_b64encode(b'["9999-12-31T23:59:59-12:00", "00000000-0000-0000-0000-000000000000"]').decode(),
+        base64.urlsafe_b64encode(b'["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"]').decode(),
     ],
 )
 def test_garbage_tokens_are_invalid_argument_on_page_token(token: str) -> None:
