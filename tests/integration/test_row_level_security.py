@@ -199,6 +199,35 @@ async def test_every_table_in_public_is_a_tenant_table_or_explicitly_global(migr
     assert all_tables - tenant_tables == NON_TENANT_TABLES
 
 
+async def test_unique_keys_of_tenant_tables_include_the_tenant(migrated_db: MigratedDatabase) -> None:
+    """A unique key across tenants would let one tenant probe for another's values through conflicts."""
+    # Random 256-bit hashes: a collision is not an oracle anyone can aim.
+    cross_tenant_by_design = {"api_keys (secret_hash)"}
+    conn = await asyncpg.connect(migrated_db.owner_dsn)
+    try:
+        tables = [t for t in await _tenant_tables(conn) if t != "tenants"]
+        keys = await conn.fetch(
+            """SELECT c.conrelid::regclass::text AS tbl, c.contype::text AS contype,
+                      (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                       FROM unnest(c.conkey) WITH ORDINALITY k(num, ord)
+                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num) AS columns
+               FROM pg_constraint c
+               WHERE c.contype IN ('p', 'u') AND c.conrelid::regclass::text = ANY($1)""",
+            tables,
+        )
+    finally:
+        await conn.close()
+    assert {row["tbl"] for row in keys if row["contype"] == "p"} == set(tables), "every tenant table has a key"
+    offending = [
+        f"{row['tbl']} ({', '.join(row['columns'])})"
+        for row in keys
+        if "tenant_id" not in row["columns"]
+    ]
+    assert set(offending) == cross_tenant_by_design
+    # Primary keys lead with tenant_id, so the tables shard by tenant.
+    assert all(row["columns"][0] == "tenant_id" for row in keys if row["contype"] == "p")
+
+
 async def test_the_app_role_owns_nothing_and_cannot_bypass_rls(migrated_db: MigratedDatabase) -> None:
     conn = await asyncpg.connect(migrated_db.owner_dsn)
     try:
