@@ -12,13 +12,11 @@ import pytest
 from google.protobuf import descriptor_pool, message_factory
 from vauchflow.v1 import (
     api_key_service_pb2,
-    api_key_service_pb2_grpc,
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_service_pb2,
     tenant_pb2,
     tenant_service_pb2,
-    tenant_service_pb2_grpc,
     voucher_pb2,
     voucher_service_pb2,
     voucher_service_pb2_grpc,
