@@ -1,7 +1,8 @@
 """`vauchflow-migrate`: apply database migrations as the owner role.
 
-Environment: DATABASE_URL (an owner/superuser connection), VAUCHFLOW_APP_DB_PASSWORD (optional; sets the
-password of the vauchflow_app role the API server logs in as).
+Environment: DATABASE_URL (an owner/superuser connection), VAUCHFLOW_APP_DB_PASSWORD and
+VAUCHFLOW_DELIVERY_DB_PASSWORD (optional; set the passwords of the vauchflow_app role the API server logs in as
+and of the vauchflow_delivery role the webhook delivery service logs in as).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def main() -> int:
         print("DATABASE_URL must name the owner connection", file=sys.stderr)
         return 2
     try:
-        applied = asyncio.run(migrate(dsn, os.environ.get("VAUCHFLOW_APP_DB_PASSWORD")))
+        applied = asyncio.run(
+            migrate(dsn, os.environ.get("VAUCHFLOW_APP_DB_PASSWORD"), os.environ.get("VAUCHFLOW_DELIVERY_DB_PASSWORD"))
+        )
     except MigrationError as error:
         print(f"migration failed: {error}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from vauchflow_server.db.migrate import APP_ROLE
 from vauchflow_server.db.queries import QUERIES
 
 # Tables with no tenant data at all. Anything else in schema public must be isolated by tenant.
-NON_TENANT_TABLES = {"schema_migrations"}
+NON_TENANT_TABLES = {"schema_migrations", "outbox_relay_position"}
 RLS_VIOLATION = "42501"
 
 _TENANT_TABLES_SQL = """

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 APP_ROLE = "vauchflow_app"
+# The webhook delivery service's role: works across tenants (BYPASSRLS) with only the grants it needs.
+DELIVERY_ROLE = "vauchflow_delivery"
 # Arbitrary constant shared by every migrating process.
 _MIGRATION_LOCK_KEY = 0x7661756368666C6F
 
@@ -46,8 +48,8 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def migrate(owner_dsn: str, app_password: str | None = None) -> list[int]:
-    """Applies pending migrations as the owner; returns the versions applied. Sets the app role's password."""
+async def migrate(owner_dsn: str, app_password: str | None = None, delivery_password: str | None = None) -> list[int]:
+    """Applies pending migrations as the owner; returns the versions applied. Sets the roles' passwords."""
     conn = await asyncpg.connect(owner_dsn)
     try:
         can_bypass = await conn.fetchval(
@@ -59,10 +61,11 @@ async def migrate(owner_dsn: str, app_password: str | None = None) -> list[int]:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
         try:
             applied = await _apply_pending(conn)
-            if app_password is not None:
-                # Identifiers and literals can't be bind parameters in ALTER ROLE; quote_literal does it safely.
-                literal = await conn.fetchval("SELECT quote_literal($1)", app_password)
-                await conn.execute(f"ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD {literal}")
+            for role, password in ((APP_ROLE, app_password), (DELIVERY_ROLE, delivery_password)):
+                if password is not None:
+                    # Literals can't be bind parameters in ALTER ROLE; quote_literal does it safely.
+                    literal = await conn.fetchval("SELECT quote_literal($1)", password)
+                    await conn.execute(f"ALTER ROLE {role} WITH LOGIN PASSWORD {literal}")
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
     finally:
