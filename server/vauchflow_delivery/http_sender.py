@@ -17,9 +17,10 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -67,11 +68,20 @@ class AddressBlocked(OSError):
     """Every address of a host is refused by the address policy. An OSError so aiohttp wraps it like DNS errors."""
 
 
+# getaddrinfo's signature as the resolver uses it: (host, port, family) -> [(family, type, proto, name, sockaddr)].
+Lookup = Callable[[str, int, int], Awaitable[list[tuple[Any, ...]]]]
+
+
+async def system_lookup(host: str, port: int, family: int) -> list[tuple[Any, ...]]:
+    return await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+
+
 class PolicyResolver(AbstractResolver):
     """Resolves a host once and returns only the addresses the policy allows, as numeric hosts."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, lookup: Lookup = system_lookup) -> None:
         self._policy = policy
+        self._lookup = lookup
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
@@ -80,9 +90,11 @@ class PolicyResolver(AbstractResolver):
         if literal is not None:
             candidates = [(socket.AF_INET if literal.version == 4 else socket.AF_INET6, str(literal), 0)]
         else:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
-            candidates = [(fam, address[0], address[3] if fam == socket.AF_INET6 else 0) for fam, _, _, _, address in infos
-                          if fam in (socket.AF_INET, socket.AF_INET6)]  # fmt: skip
+            candidates = [
+                (fam, address[0], address[3] if fam == socket.AF_INET6 else 0)
+                for fam, _, _, _, address in await self._lookup(host, port, family)
+                if fam in (socket.AF_INET, socket.AF_INET6)
+            ]
         results: list[ResolveResult] = []
         for fam, address, scope_id in candidates:
             ip = parse_host_ip(address)
@@ -100,7 +112,11 @@ class PolicyResolver(AbstractResolver):
 
 
 class HttpSender:
-    """One connection pool for all webhook requests of a process; use as an async context manager."""
+    """One connection pool for all webhook requests of a process; use as an async context manager.
+
+    ssl_context may add trusted CAs but must keep verification on; lookup replaces getaddrinfo (tests script DNS
+    answers with it, e.g. a rebinding name).
+    """
 
     def __init__(
         self,
@@ -108,10 +124,14 @@ class HttpSender:
         settings: SenderSettings = SenderSettings(),
         *,
         ssl_context: ssl.SSLContext | None = None,
+        lookup: Lookup = system_lookup,
     ) -> None:
         self._policy = policy
+        self._lookup = lookup
         self._settings = settings
-        # Verification stays on; a context is injectable only to trust an extra CA (tests, private PKI).
+        verifies = ssl_context is None or (ssl_context.verify_mode == ssl.CERT_REQUIRED and ssl_context.check_hostname)
+        if not verifies:
+            raise ValueError("webhook TLS must verify certificates and host names")
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._session: aiohttp.ClientSession | None = None
 
@@ -124,7 +144,7 @@ class HttpSender:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            resolver=PolicyResolver(self._policy),
+            resolver=PolicyResolver(self._policy, self._lookup),
             limit=self._settings.max_connections,
             limit_per_host=self._settings.max_connections_per_host,
             ssl=self._ssl_context,
@@ -190,10 +210,14 @@ def _target(url: str) -> URL | None:
     if target.scheme not in ("http", "https") or not target.host or target.user or target.password:
         return None
     host = target.host
-    # Hosts aiohttp treats as IP literals (they skip the resolver) must be IPs parse_host_ip recognises.
-    if (":" in host or host.replace(".", "").isdigit()) and parse_host_ip(host) is None:
-        return None
-    return target
+    ip = parse_host_ip(host)
+    if ip is None:
+        # Hosts aiohttp treats as IP literals (they skip the resolver) must be IPs parse_host_ip recognises.
+        return None if ":" in host or host.replace(".", "").isdigit() else target
+    if "%" in host:
+        return target  # keep the zone id: only an allow-listed link-local address gets this far
+    # Canonical form, as browsers serialise it ("127.1" is 127.0.0.1): aiohttp refuses the legacy spellings.
+    return target.with_host(str(ip))
 
 
 async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> str:

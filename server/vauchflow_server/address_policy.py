@@ -39,7 +39,7 @@ BLOCKED_IPV4 = tuple(
 BLOCKED_IPV6 = tuple(
     ipaddress.IPv6Network(n)
     for n in (
-        "::/8",  # unspecified, loopback, IPv4-compatible and IPv4-translated forms (mapped ones are unwrapped first)
+        "::/8",  # unspecified, loopback, IPv4-compatible and -translated (mapped and NAT64 are unwrapped first)
         "64:ff9b:1::/48",  # local-use NAT64
         "100::/64",  # discard-only
         "2001:2::/48",  # benchmarking
@@ -77,6 +77,9 @@ class AddressPolicy:
         if ip in _IPV4_MAPPED:
             # ::ffff:a.b.c.d is the IPv4 host a.b.c.d itself to a dual-stack socket.
             return self.is_allowed(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip in _NAT64:
+            # Inside ::/8, but a NAT64 gateway forwards it to the embedded IPv4 address.
+            return self.is_allowed(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         if any(ip in net for net in BLOCKED_IPV6):
             return False
         return all(self.is_allowed(v4) for v4 in _embedded_ipv4(ip))
@@ -86,9 +89,7 @@ class AddressPolicy:
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses that a NAT64, 6to4 or Teredo address delivers to."""
-    if ip in _NAT64:
-        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    """IPv4 addresses that a 6to4 or Teredo address (server and client) delivers to."""
     if ip.sixtofour is not None:
         return [ip.sixtofour]
     if ip.teredo is not None:
@@ -106,9 +107,11 @@ def parse_host_ip(host: str) -> IPAddress | None:
     """The IP address a URL host denotes, or None when it is a name.
 
     Accepts what curl, browsers (WHATWG URL) and getaddrinfo/inet_aton accept: dotted quads, 1-3 part short
-    forms ("127.1"), whole numbers ("2130706433"), octal ("0177.0.0.1") and hex ("0x7f.1") parts, a trailing dot,
-    full-width digits and dots, bracketed IPv6 with or without a zone id ("%25eth0" or "%eth0"), and IPv6 with an
-    embedded dotted quad ("::ffff:127.0.0.1"). The returned IPv6 address carries no zone id.
+    forms ("127.1"), whole numbers ("2130706433"), octal ("0177.0.0.1") and hex ("0x7f.1") parts, a trailing
+    dot, full-width digits and dots, "0x" alone (0, as browsers read it), bracketed IPv6 with or without a zone
+    id ("%25eth0" or "%eth0"), and IPv6 with an embedded dotted quad ("::ffff:127.0.0.1"). Where they disagree,
+    the reading that yields an address wins: refusing too much is safe, connecting to a missed one is not.
+    The returned IPv6 address carries no zone id.
     """
     host = unicodedata.normalize("NFKC", host).translate(_DOTS).strip().lower()
     if host.startswith("[") and host.endswith("]"):
