@@ -1,7 +1,10 @@
 """The server interceptor every RPC passes through: authorise, set the principal, map errors.
 
 Handlers are wrapped (rather than authorising inside intercept_service) so the principal contextvar is set in
-the same task that runs the handler, and so every error of every RPC goes through error_mapping.
+the same task that runs the handler, and so every error of every RPC goes through error_mapping. Server-streaming
+handlers (the event stream, health Watch) are wrapped the same way; the error mapping then also covers an error
+raised after some responses were sent. Client-streaming and bidirectional handlers (only reflection, which is
+public) pass through.
 
 Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
 the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
@@ -10,6 +13,7 @@ in strings, which PostgreSQL text and jsonb cannot store (the INSERT would fail 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 
@@ -34,14 +38,22 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            # Streaming methods: only health Watch and reflection today, both public.
+        if handler is None:
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(handler_call_details.method, handler.unary_unary),
-            request_deserializer=_tolerant(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(handler_call_details.method, handler.unary_unary),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler_call_details.method, handler.unary_stream),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        # Client-streaming and bidirectional methods: only reflection today, which is public.
+        return handler
 
     def _wrap(self, method: str, behaviour):
         authenticator = self._authenticator
@@ -58,33 +70,63 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                     current_principal.reset(token)
             except grpc.aio.AbortError:
                 raise
-            except DomainError as error:
-                code, status = error_mapping.to_rpc_status(error)
-                log.info(
-                    "rpc refused",
-                    extra={"action": "rpc_refused", "method": method, "reason": error.reason, "code": code.name},
-                )
-                await error_mapping.abort(context, code, status)
             except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
-                code, status = error_mapping.internal_status()
-                tb = error.__traceback__
-                while tb is not None and tb.tb_next is not None:
-                    tb = tb.tb_next
-                where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
-                # Type and location only: an exception's text can carry SQL or secrets.
-                log.error(
-                    "rpc failed",
-                    extra={
-                        "action": "rpc_failed",
-                        "method": method,
-                        "error_type": type(error).__name__,
-                        "where": where,
-                        "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
-                    },
-                )
-                await error_mapping.abort(context, code, status)
+                await _refuse(context, method, error, started)
 
         return guarded
+
+    def _wrap_stream(self, method: str, behaviour):
+        authenticator = self._authenticator
+
+        async def guarded_stream(request, context: grpc.aio.ServicerContext):
+            started = time.perf_counter()
+            try:
+                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                _check_request(request)
+                # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
+                # so the principal stays set for every step of the stream.
+                current_principal.set(principal)
+                if inspect.isasyncgenfunction(behaviour):
+                    async for response in behaviour(request, context):
+                        yield response
+                else:
+                    # A handler that writes with context.write() and returns.
+                    await behaviour(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+                await _refuse(context, method, error, started)
+
+        return guarded_stream
+
+
+async def _refuse(context: grpc.aio.ServicerContext, method: str, error: Exception, started: float) -> None:
+    """Ends the RPC with the status error_mapping gives the error (raises grpc.aio.AbortError)."""
+    if isinstance(error, DomainError):
+        code, status = error_mapping.to_rpc_status(error)
+        log.info(
+            "rpc refused",
+            extra={"action": "rpc_refused", "method": method, "reason": error.reason, "code": code.name},
+        )
+        await error_mapping.abort(context, code, status)
+        return
+    code, status = error_mapping.internal_status()
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    # Type and location only: an exception's text can carry SQL or secrets.
+    log.error(
+        "rpc failed",
+        extra={
+            "action": "rpc_failed",
+            "method": method,
+            "error_type": type(error).__name__,
+            "where": where,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    await error_mapping.abort(context, code, status)
 
 
 def _tolerant(deserializer):

@@ -1,0 +1,134 @@
+"""The delivery service's configuration, read once from the environment at the entry point and passed down frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vauchflow_server.config import ConfigError, WebhookSettings
+
+from vauchflow_delivery.http_sender import SenderSettings
+from vauchflow_delivery.retry_schedule import DEFAULT_JITTER, RetrySchedule
+
+__all__ = ["ConfigError", "DeliveryConfig"]
+
+DAY_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    # As vauchflow_delivery (BYPASSRLS, narrow grants): the relay and the dispatcher work across tenants.
+    database_url: str
+    # As vauchflow_app (RLS-bound): the event stream reads one tenant's events and authenticates API keys.
+    app_database_url: str
+    webhooks: WebhookSettings
+    retry_schedule: RetrySchedule = RetrySchedule()
+    sender: SenderSettings = SenderSettings()
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50052
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    # How long a claimed attempt belongs to its worker; a crashed worker's attempt is retried after it.
+    # Must exceed the sender's total timeout, or a slow attempt could be sent again while still in flight.
+    delivery_lease_seconds: float = 60.0
+    max_in_flight: int = 64
+    max_in_flight_per_endpoint: int = 4
+    # An endpoint failing without a success for this long is disabled (FAILING) and the tenant told by event.
+    endpoint_disable_after_seconds: float = 5 * DAY_SECONDS
+    # LISTEN/NOTIFY wakes the loops at once; polling covers lost notifications and a dropped listener.
+    poll_interval_seconds: float = 1.0
+    relay_batch_size: int = 500
+    metrics_refresh_seconds: float = 15.0
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 16
+    # SIGTERM: how long in-flight attempts and streams may take before their leases are released.
+    shutdown_grace_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "DeliveryConfig":
+        missing = [name for name in ("DATABASE_URL", "APP_DATABASE_URL") if not env.get(name)]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        # e.g. "5s,30s,1m,2m,...": the wait after each failed attempt (retry_schedule.py has the default).
+        schedule_text = env.get("VAUCHFLOW_WEBHOOK_RETRY_SCHEDULE")
+        jitter = _float(env, "VAUCHFLOW_WEBHOOK_RETRY_JITTER", DEFAULT_JITTER)
+        try:
+            schedule = (
+                RetrySchedule.parse(schedule_text, jitter=jitter)
+                if schedule_text
+                else RetrySchedule(jitter=jitter)
+            )
+        except ValueError as error:
+            raise ConfigError(f"VAUCHFLOW_WEBHOOK_RETRY_SCHEDULE: {error}") from None
+        sender = SenderSettings(
+            connect_timeout=_float(env, "VAUCHFLOW_WEBHOOK_CONNECT_TIMEOUT_SECONDS", SenderSettings.connect_timeout),
+            total_timeout=_float(env, "VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS", SenderSettings.total_timeout),
+        )
+        config = cls(
+            database_url=env["DATABASE_URL"],
+            app_database_url=env["APP_DATABASE_URL"],
+            webhooks=WebhookSettings.from_env(env),
+            retry_schedule=schedule,
+            sender=sender,
+            grpc_host=env.get("VAUCHFLOW_DELIVERY_GRPC_HOST") or cls.grpc_host,
+            grpc_port=_int(env, "VAUCHFLOW_DELIVERY_GRPC_PORT", cls.grpc_port),
+            metrics_host=env.get("VAUCHFLOW_DELIVERY_METRICS_HOST") or cls.metrics_host,
+            metrics_port=_int(env, "VAUCHFLOW_DELIVERY_METRICS_PORT", cls.metrics_port),
+            delivery_lease_seconds=_float(env, "VAUCHFLOW_DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds),
+            max_in_flight=_int(env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT", cls.max_in_flight),
+            max_in_flight_per_endpoint=_int(
+                env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT", cls.max_in_flight_per_endpoint
+            ),
+            endpoint_disable_after_seconds=_float(
+                env, "VAUCHFLOW_ENDPOINT_DISABLE_AFTER_SECONDS", cls.endpoint_disable_after_seconds
+            ),
+            poll_interval_seconds=_float(env, "VAUCHFLOW_DELIVERY_POLL_SECONDS", cls.poll_interval_seconds),
+            relay_batch_size=_int(env, "VAUCHFLOW_RELAY_BATCH_SIZE", cls.relay_batch_size),
+            metrics_refresh_seconds=_float(env, "VAUCHFLOW_METRICS_REFRESH_SECONDS", cls.metrics_refresh_seconds),
+            db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
+            db_pool_max_size=_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
+            shutdown_grace_seconds=_float(env, "VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        positive = {
+            "VAUCHFLOW_DELIVERY_LEASE_SECONDS": self.delivery_lease_seconds,
+            "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT": self.max_in_flight,
+            "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT": self.max_in_flight_per_endpoint,
+            "VAUCHFLOW_ENDPOINT_DISABLE_AFTER_SECONDS": self.endpoint_disable_after_seconds,
+            "VAUCHFLOW_DELIVERY_POLL_SECONDS": self.poll_interval_seconds,
+            "VAUCHFLOW_RELAY_BATCH_SIZE": self.relay_batch_size,
+            "VAUCHFLOW_METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if self.delivery_lease_seconds <= self.sender.total_timeout:
+            # Otherwise an attempt still waiting for its response could be claimed and sent again.
+            raise ConfigError(
+                "VAUCHFLOW_DELIVERY_LEASE_SECONDS must exceed VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS "
+                f"({self.delivery_lease_seconds} <= {self.sender.total_timeout})"
+            )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

@@ -1,0 +1,66 @@
+"""A tenant's events in stream order, from a position on, then live: what SubscribeEvents serves.
+
+Events come in (transaction_id, id) order and only from transactions older than every running one, the rule the
+relay follows, so a reader that resumes after its last event's position sees every later event exactly once, even
+when transactions commit out of id order. One LISTEN for the whole process wakes every open stream; each also
+polls, so a lost notification only delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from uuid import UUID
+
+from vauchflow_server.event_cursor import EventPosition
+
+from vauchflow_delivery.store import EventStore, StoredEvent
+from vauchflow_delivery.wakeups import wait_any
+
+START = EventPosition(0, 0)
+
+
+class OutboxSignal:
+    """Broadcasts "the outbox has new events" to every waiting stream."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    def register(self) -> asyncio.Event:
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        return waiter
+
+    def unregister(self, waiter: asyncio.Event) -> None:
+        self._waiters.discard(waiter)
+
+
+class EventFeed:
+    def __init__(self, store: EventStore, signal: OutboxSignal, *, poll_seconds: float, batch_size: int = 200):
+        self._store = store
+        self._signal = signal
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+
+    async def follow(
+        self, tenant_id: UUID, after: EventPosition, event_types: Sequence[str], stopping: asyncio.Event
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event of tenant_id after `after` whose type is in event_types (all when empty), then each new
+        one as it commits, until stopping is set (the service shuts down; the client resumes elsewhere)."""
+        waiter = self._signal.register()
+        try:
+            position = after
+            while not stopping.is_set():
+                waiter.clear()
+                batch = await self._store.events_after(tenant_id, position, event_types, self._batch_size)
+                for event in batch:
+                    yield event
+                    position = event.position
+                if len(batch) < self._batch_size:
+                    await wait_any(waiter, stopping, timeout=self._poll_seconds)
+        finally:
+            self._signal.unregister(waiter)

@@ -1,0 +1,433 @@
+"""The only module of the delivery service that talks to PostgreSQL; its SQL is in queries.sql, by name.
+
+DeliveryStore runs as vauchflow_delivery (the relay and the dispatcher work across tenants). EventStore runs as
+vauchflow_app: every read sets app.tenant_id for its own transaction (set_config(..., true)), so row-level
+security scopes the event stream exactly as it scopes the API. Driver exceptions become StoreUnavailable (or
+the API's Unavailable for the stream) here; nothing above this module sees asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from vauchflow_server import errors
+from vauchflow_server.db.queries import load
+from vauchflow_server.event_cursor import EventPosition
+from vauchflow_server.events import webhook_endpoint_disabled_event
+from vauchflow_server.secret_box import Sealed
+from vauchflow_server.tenancy import ApiKeyIdentity
+from vauchflow_server.webhook_endpoints import EndpointSecrets
+
+from vauchflow_delivery.wakeups import wait_any
+
+log = logging.getLogger(__name__)
+
+QUERIES = load(Path(__file__).with_name("queries.sql"))
+
+OUTBOX_CHANNEL = "vauchflow_outbox"
+DELIVERIES_CHANNEL = "vauchflow_deliveries"
+# The column's CHECK allows 1,024 characters of response body.
+MAX_RESPONSE_BODY_CHARS = 1024
+MAX_ERROR_CHARS = 200
+
+
+class StoreUnavailable(Exception):
+    """PostgreSQL could not be reached or refused the statement; the caller retries later."""
+
+
+@contextlib.contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as error:
+        # Type only: the text can carry SQL.
+        raise StoreUnavailable(type(error).__name__) from None
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _pool(dsn: str, min_size: int, max_size: int) -> asyncpg.Pool:
+    with _translated_errors():
+        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+
+
+# What the dispatcher works with
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A due delivery, locked but not yet leased: the dispatcher chooses which of these it takes."""
+
+    tenant_id: UUID
+    id: UUID
+    endpoint_id: UUID
+    endpoint_enabled: bool
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A leased attempt: until lease_expiry nobody else sends it."""
+
+    tenant_id: UUID
+    id: UUID
+    endpoint_id: UUID
+    event_id: UUID
+    event_type: str
+    attempt_number: int
+    payload: dict[str, Any]
+    url: str
+    secrets: EndpointSecrets
+    lease_start: datetime
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt as logged: http_status None when no response arrived."""
+
+    http_status: int | None
+    latency_ms: int
+    response_body: str
+    error: str
+
+
+@dataclass(frozen=True)
+class RelayedBatch:
+    events: int
+    deliveries: int
+
+
+@dataclass(frozen=True)
+class BacklogSnapshot:
+    outbox_events: int
+    outbox_lag_seconds: float
+    pending_deliveries: int
+    delivered_within_hour_24h: int
+    decided_24h: int
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: EventPosition
+    event_id: UUID
+    type: str
+    payload: dict[str, Any]
+    create_time: datetime
+
+
+class DeliveryStore:
+    def __init__(self, pool: asyncpg.Pool, dsn: str):
+        self._pool = pool
+        self._dsn = dsn
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "DeliveryStore":
+        return cls(await _pool(dsn, min_size, max_size), dsn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # Relay
+
+    async def relay_batch(self, limit: int) -> RelayedBatch | None:
+        """Turns up to limit committed events into deliveries and moves the position past them, in one
+        transaction. None when another relay holds the position."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                position = await conn.fetchrow(QUERIES["lock_relay_position"])
+                if position is None:
+                    return None
+                events = await conn.fetch(
+                    QUERIES["committed_events_after"], position["transaction_id"], position["event_id"], limit
+                )
+                if not events:
+                    return RelayedBatch(0, 0)
+                status = await conn.execute(
+                    QUERIES["fan_out_events"],
+                    [e["tenant_id"] for e in events],
+                    [e["event_id"] for e in events],
+                    [e["type"] for e in events],
+                )
+                deliveries = int(status.rsplit(" ", 1)[1])
+                last = events[-1]
+                await conn.execute(QUERIES["move_relay_position"], last["transaction_id"], last["id"])
+                if deliveries:
+                    await conn.execute(QUERIES["notify_deliveries"])
+                return RelayedBatch(len(events), deliveries)
+
+    # Dispatcher
+
+    async def claim(
+        self,
+        limit: int,
+        lease_seconds: float,
+        choose: Callable[[Sequence[DueDelivery]], Sequence[DueDelivery]],
+        skip_endpoints: Sequence[UUID] = (),
+    ) -> list[ClaimedDelivery]:
+        """Locks up to limit due deliveries (none of skip_endpoints'), leases the ones choose() keeps and fails
+        those of disabled endpoints, in one short transaction."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(QUERIES["due_deliveries"], limit, list(skip_endpoints))
+                due = [DueDelivery(r["tenant_id"], r["id"], r["endpoint_id"], r["enabled"]) for r in rows]
+                disabled = [d for d in due if not d.endpoint_enabled]
+                if disabled:
+                    await conn.execute(
+                        QUERIES["fail_deliveries_of_disabled_endpoints"],
+                        [d.tenant_id for d in disabled],
+                        [d.id for d in disabled],
+                    )
+                chosen = choose([d for d in due if d.endpoint_enabled])
+                if not chosen:
+                    return []
+                leased = await conn.fetch(
+                    QUERIES["lease_deliveries"],
+                    [d.tenant_id for d in chosen],
+                    [d.id for d in chosen],
+                    float(lease_seconds),
+                )
+        return [_claimed(row) for row in leased]
+
+    async def record_delivered(self, delivery: ClaimedDelivery, attempt: AttemptRecord) -> float | None:
+        """Logs the attempt and marks the delivery DELIVERED; returns the seconds from creation to delivery
+        (None if it was already finished by another attempt)."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._insert_attempt(conn, delivery, attempt)
+                row = await conn.fetchrow(QUERIES["mark_delivered"], delivery.tenant_id, delivery.id)
+                await conn.execute(QUERIES["clear_endpoint_failing"], delivery.tenant_id, delivery.endpoint_id)
+        if row is None:
+            return None
+        return (row["delivered_time"] - row["create_time"]).total_seconds()
+
+    async def record_failure(
+        self,
+        delivery: ClaimedDelivery,
+        attempt: AttemptRecord,
+        *,
+        retry_in: float | None,
+        disable_reason: str | None,
+        disable_after_seconds: float,
+    ) -> "FailureOutcome":
+        """Logs a failed attempt, then in the same transaction: disables the endpoint when disable_reason says
+        so (410) or when it has been failing for disable_after_seconds (telling the tenant by an outbox event,
+        and failing its pending deliveries); otherwise schedules the retry, or fails the delivery when retry_in is
+        None."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self._insert_attempt(conn, delivery, attempt)
+                failing_seconds = await conn.fetchval(
+                    QUERIES["mark_endpoint_failing"], delivery.tenant_id, delivery.endpoint_id
+                )
+                if disable_reason is None and failing_seconds is not None and failing_seconds >= disable_after_seconds:
+                    disable_reason = "FAILING"
+                if disable_reason is not None:
+                    disabled_now = await self._disable_endpoint(conn, delivery, disable_reason)
+                    return FailureOutcome.ENDPOINT_DISABLED if disabled_now else FailureOutcome.FAILED
+                if retry_in is None:
+                    await conn.fetchrow(QUERIES["mark_failed"], delivery.tenant_id, delivery.id, delivery.attempt_number)
+                    return FailureOutcome.FAILED
+                scheduled = await conn.fetchrow(
+                    QUERIES["schedule_retry"], delivery.tenant_id, delivery.id, delivery.attempt_number, float(retry_in)
+                )
+                return FailureOutcome.RETRYING if scheduled else FailureOutcome.SUPERSEDED
+
+    async def _disable_endpoint(self, conn: asyncpg.Connection, delivery: ClaimedDelivery, reason: str) -> bool:
+        url = await conn.fetchval(QUERIES["disable_endpoint"], delivery.tenant_id, delivery.endpoint_id, reason)
+        await conn.execute(QUERIES["fail_pending_deliveries_of_endpoint"], delivery.tenant_id, delivery.endpoint_id)
+        if url is None:
+            return False  # another attempt disabled it first and told the tenant
+        event = webhook_endpoint_disabled_event(delivery.endpoint_id, url, reason)
+        await conn.execute(QUERIES["insert_event"], delivery.tenant_id, event.id, event.type, event.payload)
+        return True
+
+    @staticmethod
+    async def _insert_attempt(conn: asyncpg.Connection, delivery: ClaimedDelivery, attempt: AttemptRecord) -> None:
+        await conn.execute(
+            QUERIES["insert_attempt"],
+            delivery.tenant_id,
+            delivery.id,
+            delivery.attempt_number,
+            attempt.http_status,
+            attempt.latency_ms,
+            attempt.response_body[:MAX_RESPONSE_BODY_CHARS].replace("\0", ""),
+            attempt.error[:MAX_ERROR_CHARS],
+        )
+
+    async def release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """Gives leased attempts back (shutdown): due again at once, not counted as attempts."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                for d in deliveries:
+                    await conn.execute(QUERIES["release_lease"], d.tenant_id, d.id, d.attempt_number)
+
+    async def next_due_in(self) -> float | None:
+        with _translated_errors():
+            return await self._pool.fetchval(QUERIES["next_due_in"])
+
+    # Metrics
+
+    async def backlog(self) -> BacklogSnapshot:
+        with _translated_errors():
+            async with self._pool.acquire() as conn:
+                outbox = await conn.fetchrow(QUERIES["outbox_backlog"])
+                pending = await conn.fetchval(QUERIES["pending_deliveries"])
+                ratio = await conn.fetchrow(QUERIES["delivery_ratio_24h"])
+        return BacklogSnapshot(
+            outbox_events=outbox["events"],
+            outbox_lag_seconds=outbox["lag_seconds"],
+            pending_deliveries=pending,
+            delivered_within_hour_24h=ratio["delivered_within_hour"],
+            decided_24h=ratio["decided"],
+        )
+
+    def listener(self, channels: Sequence[str], on_notify: Callable[[str], None]) -> "Listener":
+        return Listener(self._dsn, channels, on_notify)
+
+
+class FailureOutcome(str, Enum):
+    RETRYING = "retrying"
+    FAILED = "failed"
+    ENDPOINT_DISABLED = "endpoint_disabled"
+    # The lease ran out and another attempt now owns the delivery; this one's outcome changes nothing.
+    SUPERSEDED = "superseded"
+
+
+def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
+    previous = None
+    if row["previous_secret_ciphertext"] is not None:
+        previous = Sealed(
+            bytes(row["previous_secret_ciphertext"]),
+            bytes(row["previous_secret_nonce"]),
+            row["previous_secret_key_version"],
+        )
+    secrets = EndpointSecrets(
+        current=Sealed(bytes(row["secret_ciphertext"]), bytes(row["secret_nonce"]), row["secret_key_version"]),
+        previous=previous,
+        previous_expire_time=row["previous_secret_expire_time"],
+    )
+    return ClaimedDelivery(
+        tenant_id=row["tenant_id"],
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        attempt_number=row["attempt_count"],
+        payload=row["payload"],
+        url=row["url"],
+        secrets=secrets,
+        lease_start=row["lease_start"],
+    )
+
+
+class Listener:
+    """LISTEN on a dedicated connection (a pooled one would hand its notifications to whoever borrows it next),
+    reconnecting after a loss. Callers poll as well, so a notification lost while reconnecting only delays."""
+
+    def __init__(self, dsn: str, channels: Sequence[str], on_notify: Callable[[str], None]):
+        self._dsn = dsn
+        self._channels = tuple(channels)
+        self._on_notify = on_notify
+
+    async def run(self, stopping: asyncio.Event, retry_seconds: float = 1.0) -> None:
+        while not stopping.is_set():
+            lost = asyncio.Event()
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                conn.add_termination_listener(lambda _conn: lost.set())
+                for channel in self._channels:
+                    await conn.add_listener(channel, self._notified)
+                # Whatever was sent while this connection was not listening is found by the callers' next poll.
+                for channel in self._channels:
+                    self._on_notify(channel)
+                await wait_any(stopping, lost, timeout=None)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                log.warning("listener lost", extra={"action": "listen_failed", "error_type": type(error).__name__})
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), timeout=2)
+            if not stopping.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=retry_seconds)
+
+    def _notified(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:
+        self._on_notify(channel)
+
+
+class EventStore:
+    """The event stream's reads, as vauchflow_app under row-level security."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "EventStore":
+        try:
+            return cls(await _pool(dsn, min_size, max_size))
+        except StoreUnavailable:
+            raise errors.Unavailable("the database is unavailable") from None
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @contextlib.contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        try:
+            with _translated_errors():
+                yield
+        except StoreUnavailable:
+            raise errors.Unavailable("the database is unavailable") from None
+
+    async def role_can_bypass_rls(self) -> bool:
+        with self._unavailable():
+            return bool(await self._pool.fetchval(QUERIES["role_can_bypass_rls"]))
+
+    async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None:
+        """What vauchflow_server.auth.Authenticator asks of a database."""
+        with self._unavailable():
+            row = await self._pool.fetchrow(QUERIES["authenticate_api_key"], secret_hash)
+        if row is None:
+            return None
+        return ApiKeyIdentity(row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"])
+
+    async def events_after(
+        self, tenant_id: UUID, after: EventPosition, event_types: Sequence[str], limit: int
+    ) -> list[StoredEvent]:
+        """The tenant's committed events after `after`, in stream order, from transactions that can no longer
+        commit below it."""
+        with self._unavailable():
+            async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute(QUERIES["set_tenant"], str(tenant_id))
+                rows = await conn.fetch(
+                    QUERIES["tenant_events_after"],
+                    tenant_id,
+                    str(after.transaction_id),
+                    after.id,
+                    list(event_types),
+                    limit,
+                )
+        return [
+            StoredEvent(
+                position=EventPosition(int(r["transaction_id"]), r["id"]),
+                event_id=r["event_id"],
+                type=r["type"],
+                payload=r["payload"],
+                create_time=r["create_time"],
+            )
+            for r in rows
+        ]
