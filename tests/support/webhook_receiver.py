@@ -1,8 +1,8 @@
 """A real HTTP receiver on loopback for delivery tests: records every request and answers as the test scripts it.
 
 It runs in its own threads (http.server), so tests that poll synchronously never stall it. It also counts, per
-`webhook-id`, how many requests are in flight at once: two workers sending the same attempt concurrently would
-show as 2.
+`webhook-id`, and per path (one path per endpoint), how many requests are in flight at once: two workers sending the same
+attempt concurrently would show as 2.
 """
 
 from __future__ import annotations
@@ -42,6 +42,15 @@ def always(status: int, **headers: str) -> Responder:
     return lambda _request, _earlier: Reply(status, dict(headers))
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog of 5 would refuse connections under a few dozen concurrent senders.
+    request_queue_size = 256
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A sender that was killed or cut short mid-request is what some tests do on purpose.
+        pass
+
+
 class WebhookReceiver:
     def __init__(self, responder: Responder = always(200), *, hold_seconds: float = 0.0):
         self.responder = responder
@@ -49,7 +58,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
         self._seen: Counter[str] = Counter()
-        self._in_flight: Counter[str] = Counter()
+        self._in_flight: Counter[tuple[str, str]] = Counter()
         self.max_concurrent_per_id = 0
         receiver = self
 
@@ -60,7 +69,7 @@ class WebhookReceiver:
             def log_message(self, *_args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
 
@@ -87,11 +96,12 @@ class WebhookReceiver:
             handler.path, {k.lower(): v for k, v in handler.headers.items()}, body, time.monotonic()
         )
         webhook_id = request.webhook_id
+        sending = (request.path, webhook_id)
         with self._lock:
             earlier = self._seen[webhook_id]
             self._seen[webhook_id] += 1
-            self._in_flight[webhook_id] += 1
-            self.max_concurrent_per_id = max(self.max_concurrent_per_id, self._in_flight[webhook_id])
+            self._in_flight[sending] += 1
+            self.max_concurrent_per_id = max(self.max_concurrent_per_id, self._in_flight[sending])
             self._requests.append(request)
         try:
             if self.hold_seconds:
@@ -99,7 +109,7 @@ class WebhookReceiver:
             reply = self.responder(request, earlier)
         finally:
             with self._lock:
-                self._in_flight[webhook_id] -= 1
+                self._in_flight[sending] -= 1
         handler.send_response(reply.status)
         for name, value in reply.headers.items():
             handler.send_header(name, value)
