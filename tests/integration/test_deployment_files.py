@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_server.config import ServerConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +64,7 @@ class _RecordingEnv(dict[str, str]):
 SECRETS = {
     "POSTGRES_PASSWORD": "owner-secret",
     "VAUCHFLOW_APP_DB_PASSWORD": "app-secret",
+    "VAUCHFLOW_DELIVERY_DB_PASSWORD": "delivery-secret",
     "VAUCHFLOW_ADMIN_TOKEN": "vf_op_0123456789abcdef",
 }
 
@@ -96,6 +98,25 @@ def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() 
     assert f"{config.grpc_port}:{config.grpc_port}" in server["ports"][0]
 
 
+def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_reads() -> None:
+    services = _compose()["services"]
+    webhooks = services["webhooks"]
+    assert webhooks["command"] == ["python", "-m", "vauchflow_delivery"]
+    assert importlib.util.find_spec("vauchflow_delivery.__main__") is not None
+
+    environment = _RecordingEnv(_interpolated(webhooks["environment"], SECRETS))
+    config = DeliveryConfig.from_env(environment)
+    unread = set(environment) - environment.read
+    assert not unread, f"compose sets variables the delivery service never reads: {sorted(unread)}"
+    assert config.database_url.startswith("postgresql://vauchflow_delivery:delivery-secret@postgres:5432/")
+    assert config.app_database_url.startswith("postgresql://vauchflow_app:app-secret@postgres:5432/")
+    assert config.webhooks.key_ring.key(1) == bytes(range(32))
+    assert (config.webhooks.allow_http, config.webhooks.allowed_networks) == (False, ())
+    assert (config.grpc_host, config.grpc_port, config.metrics_port) == ("0.0.0.0", 50052, 9464)
+    assert webhooks["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert "VAUCHFLOW_DELIVERY_DB_PASSWORD" in services["migrate"]["environment"]
+
+
 def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() -> None:
     services = _compose()["services"]
     migrate, postgres = services["migrate"], services["postgres"]
@@ -114,7 +135,7 @@ def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
     services = _compose()["services"]
-    for name in ("postgres", "redis", "server"):
+    for name in ("postgres", "redis", "server", "webhooks"):
         assert services[name]["healthcheck"]["test"], name
 
 

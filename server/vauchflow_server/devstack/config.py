@@ -27,6 +27,10 @@ class DevstackConfig:
     public_port: int = 8080
     envoy_admin_port: int = 9901
     api_replicas: int = 1
+    # The webhook delivery service's gRPC port (None: 50052, or the port after the last API replica when a
+    # replica already takes 50052) and its Prometheus metrics port.
+    delivery_grpc_port: int | None = None
+    delivery_metrics_port: int = 9464
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -53,12 +57,28 @@ class DevstackConfig:
             public_port=_port(environ, "VAUCHFLOW_PUBLIC_PORT", 8080),
             envoy_admin_port=_port(environ, "VAUCHFLOW_ENVOY_ADMIN_PORT", 9901),
             api_replicas=_replicas(environ),
-        )
+            delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
+            delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
+        )._checked()
+
+    def _checked(self) -> DevstackConfig:
+        if self.delivery_grpc_port is not None and self.delivery_grpc_port in self.api_ports:
+            raise ConfigError(
+                f"VAUCHFLOW_DELIVERY_GRPC_PORT {self.delivery_grpc_port} is an API replica's port "
+                f"({', '.join(map(str, self.api_ports))})"
+            )
+        return self
 
     @property
     def api_ports(self) -> tuple[int, ...]:
         """Replica i listens on grpc_port + i."""
         return tuple(self.grpc_port + i for i in range(self.api_replicas))
+
+    @property
+    def delivery_port(self) -> int:
+        if self.delivery_grpc_port is not None:
+            return self.delivery_grpc_port
+        return DEFAULT_DELIVERY_PORT if DEFAULT_DELIVERY_PORT not in self.api_ports else max(self.api_ports) + 1
 
 
 def _port(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -75,6 +95,7 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 MAX_API_REPLICAS = 16
+DEFAULT_DELIVERY_PORT = 50052
 
 
 def _replicas(environ: Mapping[str, str]) -> int:

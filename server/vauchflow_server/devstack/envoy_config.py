@@ -1,4 +1,4 @@
-"""Renders gateway/envoy.yaml.template for a set of API server replicas.
+"""Renders gateway/envoy.yaml.template for a set of API server replicas and webhook delivery service replicas.
 
 The template holds the configuration; this module fills in what varies between machines and runs: ports, the
 replicas' addresses, the descriptor set's path, and the JSON bodies of Envoy's own replies.
@@ -35,6 +35,8 @@ class GatewaySettings:
     public_port: int
     admin_port: int
     api_addresses: tuple[tuple[str, int], ...]
+    # The delivery service's gRPC addresses (the event stream); none: its routes answer 503.
+    webhook_addresses: tuple[tuple[str, int], ...] = ()
     listen_host: str = "127.0.0.1"
     descriptor_path: Path = DESCRIPTOR_SET
 
@@ -109,18 +111,23 @@ def _indented_json_lines(items: list[dict], indent: int) -> str:
     return "\n".join(" " * indent + "- " + json.dumps(item, sort_keys=True) for item in items)
 
 
+def _lb_endpoints(addresses: tuple[tuple[str, int], ...]) -> list[dict]:
+    return [
+        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+        for host, port in addresses
+    ]
+
+
 def render(settings: GatewaySettings) -> str:
     if not settings.api_addresses:
         raise ValueError("the gateway needs at least one API server address")
-    endpoints = [
-        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
-        for host, port in settings.api_addresses
-    ]
     return Template(TEMPLATE.read_text()).substitute(
         admin_port=settings.admin_port,
         public_port=settings.public_port,
         listen_host=settings.listen_host,
         descriptor_path=str(settings.descriptor_path),
-        api_endpoints=_indented_json_lines(endpoints, 8),
+        api_endpoints=_indented_json_lines(_lb_endpoints(settings.api_addresses), 8),
+        # A one-line flow sequence, so an empty list stays a list.
+        webhook_endpoints=json.dumps(_lb_endpoints(settings.webhook_addresses), sort_keys=True),
         local_reply_mappers=_indented_json_lines(_local_reply_mappers(), 12),
     )

@@ -1,5 +1,5 @@
-"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas and Envoy, started in order and stopped
-in reverse.
+"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service and Envoy,
+started in order and stopped in reverse.
 
 Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
 and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked
@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from vauchflow_server.db.migrate import APP_ROLE, migrate
+from vauchflow_server.db.migrate import APP_ROLE, DELIVERY_ROLE, migrate
 from vauchflow_server.devstack.child_process import (
     ChildProcessFailed,
     require_free_port,
@@ -64,6 +64,7 @@ class _Child:
 class DevStack:
     config: DevstackConfig
     server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
+    delivery_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_delivery")
     started_at: float = field(default_factory=time.monotonic)
     # Set by a stop signal; start-up checks it between steps instead of finishing first.
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -80,6 +81,14 @@ class DevStack:
     @property
     def app_password_path(self) -> Path:
         return self.config.data_dir / "app-db-password"
+
+    @property
+    def delivery_password_path(self) -> Path:
+        return self.config.data_dir / "delivery-db-password"
+
+    @property
+    def delivery_target(self) -> str:
+        return f"127.0.0.1:{self.config.delivery_port}"
 
     @property
     def grpc_targets(self) -> tuple[str, ...]:
@@ -106,6 +115,7 @@ class DevStack:
         self._lock_data_dir()
         self._require_free_ports()
         app_password = read_or_create_secret(self.app_password_path)
+        delivery_password = read_or_create_secret(self.delivery_password_path)
         admin_token = config.admin_token or read_or_create_secret(self.operator_token_path, prefix="vf_op_")
 
         if config.owner_database_url is None:
@@ -130,7 +140,7 @@ class DevStack:
             redis_url = config.redis_url
         self._check_stop_requested()
 
-        applied = asyncio.run(migrate(owner_dsn, app_password))
+        applied = asyncio.run(migrate(owner_dsn, app_password, delivery_password))
         log.info("database migrated", extra={"action": "migrate", "applied": applied or "none"})
         self._check_stop_requested()
 
@@ -151,12 +161,31 @@ class DevStack:
                        name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
             self._check_stop_requested()
 
+        # The webhook delivery service: relays the outbox, delivers webhooks, serves the event stream.
+        delivery = start_child(
+            self.delivery_command,
+            name="webhooks",
+            env={
+                **env,
+                "DATABASE_URL": role_dsn(owner_dsn, DELIVERY_ROLE, delivery_password),
+                "APP_DATABASE_URL": app_dsn(owner_dsn, app_password),
+                "VAUCHFLOW_DELIVERY_GRPC_HOST": "127.0.0.1",
+                "VAUCHFLOW_DELIVERY_GRPC_PORT": str(config.delivery_port),
+                "VAUCHFLOW_DELIVERY_METRICS_PORT": str(config.delivery_metrics_port),
+            },
+        )
+        self._children.append(_Child("webhooks", delivery, lambda: stop_child(delivery, name="webhooks", timeout=30)))
+        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.delivery_target), process=delivery,
+                   name="webhooks", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._check_stop_requested()
+
         gateway = EmbeddedEnvoy(
             config.data_dir / "envoy",
             GatewaySettings(
                 public_port=config.public_port,
                 admin_port=config.envoy_admin_port,
                 api_addresses=tuple(("127.0.0.1", port) for port in config.api_ports),
+                webhook_addresses=(("127.0.0.1", config.delivery_port),),
             ),
         )
         gateway.start(timeout=config.ready_timeout)
@@ -182,6 +211,8 @@ class DevStack:
         config = self.config
         wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
         wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
+        wanted += [("VAUCHFLOW_DELIVERY_GRPC_PORT", config.delivery_port),
+                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
         if config.owner_database_url is None:
             wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
         if config.redis_url is None:
@@ -210,6 +241,8 @@ class DevStack:
                 f"  REST + gRPC        http://127.0.0.1:{self.config.public_port}  (Envoy; try /actuator/health)",
                 f"  Envoy admin        http://127.0.0.1:{self.config.envoy_admin_port}  (/stats/prometheus)",
                 f"  API servers        {', '.join(self.grpc_targets)}  (direct gRPC)",
+                f"  webhook service    {self.delivery_target}  (event stream; metrics "
+                f"http://127.0.0.1:{self.config.delivery_metrics_port}/metrics)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
                 f"  Redis              {self._redis_shown}",
                 f"  operator token     {token_source}",
@@ -238,9 +271,14 @@ class DevStack:
 
 def app_dsn(owner_dsn: str, app_password: str) -> str:
     """The owner's URL with the app role's credentials: same host, port, database and options."""
+    return role_dsn(owner_dsn, APP_ROLE, app_password)
+
+
+def role_dsn(owner_dsn: str, role: str, password: str) -> str:
+    """The owner's URL with another role's credentials."""
     parts = urlsplit(owner_dsn)
     host_port = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(APP_ROLE, safe='')}:{quote(app_password, safe='')}@{host_port}"
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host_port}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 

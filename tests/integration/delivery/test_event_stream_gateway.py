@@ -1,0 +1,96 @@
+"""The event stream through the real Envoy gateway: native gRPC, and REST as newline-delimited JSON."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+
+from support.delivery_service import Rows
+from support.event_stream_client import EventStreamReader
+from support.ports import free_port
+from support.services import ApiServer
+from vauchflow_server.devstack import stop_child
+from vauchflow_server.devstack.envoy import EmbeddedEnvoy
+from vauchflow_server.devstack.envoy_config import GatewaySettings
+
+
+def _address(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    return host, int(port)
+
+
+@pytest.fixture
+def gateway(api_server: ApiServer, delivery_services, tmp_path: Path):
+    service = delivery_services()
+    envoy = EmbeddedEnvoy(
+        tmp_path / "envoy",
+        GatewaySettings(
+            public_port=free_port(),
+            admin_port=free_port(),
+            api_addresses=(_address(api_server.target),),
+            webhook_addresses=(_address(service.target),),
+        ),
+    )
+    envoy.start(timeout=60)
+    try:
+        yield envoy
+    finally:
+        assert envoy.process is not None
+        stop_child(envoy.process, name="envoy", timeout=15)
+
+
+def test_grpc_clients_stream_through_the_gateway(rows: Rows, gateway: EmbeddedEnvoy) -> None:
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    history = rows.events(tenant, 2)
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.settings.public_port}") as channel:
+        reader = EventStreamReader(channel, key)
+        assert [e.id for e in reader.take(2)] == history
+        live = rows.events(tenant, 1)
+        [event] = reader.take(1)
+        assert event.id == live[0]
+        reader.cancel()
+        resumed = EventStreamReader(channel, key, after=event.cursor)
+        missed = rows.events(tenant, 2)
+        assert [e.id for e in resumed.take(2)] == missed
+        resumed.cancel()
+
+
+def _rest_stream(gateway: EmbeddedEnvoy, key: str | None, **query: object):
+    url = f"{gateway.public_url}/v1/events:stream"
+    if query:
+        url += "?" + urllib.parse.urlencode(query, doseq=True)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)  # noqa: S310 - loopback
+
+
+def test_rest_clients_get_newline_delimited_json(rows: Rows, gateway: EmbeddedEnvoy) -> None:
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    first = rows.events(tenant, 2, "voucher.created")
+    rows.events(tenant, 1, "redemption.succeeded")
+    with _rest_stream(gateway, key, event_types="voucher.created") as response:
+        assert response.status == 200
+        lines = [json.loads(response.readline()) for _ in range(2)]
+        assert [line["event"]["id"] for line in lines] == first
+        assert lines[0]["event"]["type"] == "voucher.created" and lines[0]["event"]["data"] == {"n": 0}
+        # Live: a new event arrives as one more line.
+        [live] = rows.events(tenant, 1, "voucher.created")
+        assert json.loads(response.readline())["event"]["id"] == live
+    cursor = lines[-1]["event"]["cursor"]
+    with _rest_stream(gateway, key, after=cursor, event_types="voucher.created") as response:
+        assert json.loads(response.readline())["event"]["id"] == live
+
+
+def test_rest_errors_are_json(rows: Rows, gateway: EmbeddedEnvoy) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _rest_stream(gateway, None)
+    assert refused.value.code == 401
+    body = json.loads(refused.value.read())
+    assert body["details"][0]["reason"] == "API_KEY_INVALID"
