@@ -16,6 +16,7 @@ from support.ports import free_port
 from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
 from vauchflow_server.db.migrate import migrate
 from vauchflow_server.devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
+from vauchflow_server.secret_box import generate_key_ring_text
 
 __all__ = ["free_port"]
 
@@ -65,6 +66,7 @@ def api_server(
             admin_token="vf_op_" + secrets.token_urlsafe(24),
             port=free_port(),
             log_path=tmp_path_factory.mktemp("api_server") / "server.log",
+            webhook_keys=generate_key_ring_text(),
         )
         try:
             yield server

@@ -22,8 +22,11 @@ from vauchflow.v1 import (
     tenant_service_pb2_grpc,
     voucher_service_pb2,
     voucher_service_pb2_grpc,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
 )
 
+from vauchflow_server.address_policy import AddressPolicy
 from vauchflow_server.api_key_admin import ApiKeyAdmin
 from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
@@ -36,8 +39,11 @@ from vauchflow_server.servicers.health import HealthServicer
 from vauchflow_server.servicers.redemptions import RedemptionServicer
 from vauchflow_server.servicers.tenants import TenantServicer
 from vauchflow_server.servicers.vouchers import VoucherServicer
+from vauchflow_server.servicers.webhooks import WebhookServicer
 from vauchflow_server.tenant_admin import TenantAdmin
 from vauchflow_server.voucher_admin import VoucherAdmin
+from vauchflow_server.webhook_admin import WebhookAdmin
+from vauchflow_server.webhook_endpoints import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ SERVICE_NAMES = (
     api_key_service_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_name,
     voucher_service_pb2.DESCRIPTOR.services_by_name["VoucherService"].full_name,
     redemption_service_pb2.DESCRIPTOR.services_by_name["RedemptionService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
 )
 
@@ -71,6 +78,11 @@ async def serve(config: ServerConfig) -> None:
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db)), server)
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
             RedemptionServicer(RedemptionEngine(db)), server
+        )
+        webhooks = config.webhooks
+        url_policy = UrlPolicy(AddressPolicy(webhooks.allowed_networks), allow_http=webhooks.allow_http)
+        webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
+            WebhookServicer(WebhookAdmin(db, webhooks.key_ring, url_policy)), server
         )
         health_service_pb2_grpc.add_HealthServiceServicer_to_server(
             HealthServicer(HealthChecker(db, redis_client)), server

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from vauchflow_server.secret_box import KeyRing, KeyRingError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(Exception):
@@ -12,10 +17,50 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """What the API server and the delivery service both need about webhooks. Read by each from its environment."""
+
+    # Encrypts signing secrets at rest; new secrets go under the newest version.
+    key_ring: KeyRing
+    # Addresses endpoints may point at although they are private, loopback, etc. (tests and dev: loopback).
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    # Plain http:// endpoint URLs (only for development and tests: they deliver to loopback receivers).
+    allow_http: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WebhookSettings":
+        """VAUCHFLOW_WEBHOOK_KEYS (required: "1:<base64 32 bytes>,2:..."), VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS
+        (comma-separated CIDRs, default none), VAUCHFLOW_WEBHOOK_ALLOW_HTTP (true/false, default false)."""
+        keys_text = env.get("VAUCHFLOW_WEBHOOK_KEYS")
+        if not keys_text:
+            raise ConfigError(
+                "missing environment variables: VAUCHFLOW_WEBHOOK_KEYS (the webhook secret key ring,"
+                " e.g. 1:<base64 of 32 random bytes>)"
+            )
+        try:
+            key_ring = KeyRing.parse(keys_text)
+        except KeyRingError as error:
+            raise ConfigError(f"VAUCHFLOW_WEBHOOK_KEYS: {error}") from None
+        networks = []
+        for raw in (env.get("VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS") or "").split(","):
+            if raw.strip():
+                try:
+                    networks.append(ipaddress.ip_network(raw.strip()))
+                except ValueError:
+                    raise ConfigError(f"VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS: {raw.strip()!r} is not a CIDR") from None
+        return cls(
+            key_ring=key_ring,
+            allowed_networks=tuple(networks),
+            allow_http=_bool(env, "VAUCHFLOW_WEBHOOK_ALLOW_HTTP", False),
+        )
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     database_url: str
     redis_url: str | None
     admin_token: str
+    webhooks: WebhookSettings
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     db_pool_min_size: int = 2
@@ -34,6 +79,7 @@ class ServerConfig:
             database_url=env["DATABASE_URL"],
             redis_url=env.get("REDIS_URL") or None,
             admin_token=env["VAUCHFLOW_ADMIN_TOKEN"],
+            webhooks=WebhookSettings.from_env(env),
             grpc_host=env.get("VAUCHFLOW_GRPC_HOST", cls.grpc_host),
             grpc_port=_int(env, "VAUCHFLOW_GRPC_PORT", cls.grpc_port),
             db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
@@ -50,3 +96,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")

@@ -1,7 +1,8 @@
 """The one place domain errors become gRPC statuses with google.rpc details.
 
 Every error carries a google.rpc.ErrorInfo (domain "vauchflow.com", an UPPER_SNAKE_CASE reason); invalid input
-also carries google.rpc.BadRequest field violations; retryable errors a RetryInfo. Unexpected exceptions become
+also carries google.rpc.BadRequest field violations; an exceeded plan quota a QuotaFailure (and no RetryInfo:
+retrying does not help until the plan changes); retryable errors a RetryInfo. Unexpected exceptions become
 a generic INTERNAL status: their text may hold SQL or secrets, so it never leaves the process.
 """
 
@@ -19,7 +20,9 @@ _STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.RedemptionDenied: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    errors.QuotaExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionMissing: grpc.StatusCode.PERMISSION_DENIED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
@@ -55,6 +58,11 @@ def to_rpc_status(error: errors.DomainError) -> tuple[grpc.StatusCode, status_pb
                 )
             )
         )
+    if isinstance(error, errors.QuotaExceeded):
+        violation = error_details_pb2.QuotaFailure.Violation(
+            subject=f"plan:{error.plan}", description=error.message
+        )
+        details.append(_packed(error_details_pb2.QuotaFailure(violations=[violation])))
     if code in _RETRY_DELAY_SECONDS:
         delay = duration_pb2.Duration(seconds=_RETRY_DELAY_SECONDS[code])
         details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))

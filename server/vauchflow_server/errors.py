@@ -30,8 +30,27 @@ class RedemptionDenied(DomainError):
     """The voucher exists but cannot be redeemed now; the reason says why."""
 
 
+class FailedPrecondition(DomainError):
+    """The resource is in a state that does not allow this call (a disabled webhook endpoint, say)."""
+
+
 class Conflict(DomainError):
     """The request clashes with existing state (a taken code, a reused idempotency key)."""
+
+
+class QuotaExceeded(DomainError):
+    """The tenant's plan allows no more of a resource; upgrading the plan (or deleting some) helps, retrying doesn't."""
+
+    reason = "PLAN_QUOTA_EXCEEDED"
+
+    def __init__(self, resource: str, plan: str, limit: int):
+        super().__init__(
+            f"the {plan} plan allows at most {limit} {resource.replace('_', ' ')}",
+            metadata={"resource": resource, "plan": plan, "limit": str(limit)},
+        )
+        self.resource = resource
+        self.plan = plan
+        self.limit = limit
 
 
 class Unauthenticated(DomainError):

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import timestamp_pb2
-from vauchflow.v1 import api_key_pb2, redemption_pb2, tenant_pb2, voucher_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
+from vauchflow.v1 import api_key_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 
+from vauchflow_server import event_cursor
 from vauchflow_server.errors import Violations
+from vauchflow_server.events import StoredEvent, public_event_id
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.tenancy import ApiKey, Tenant
 from vauchflow_server.vouchers import ACTIVE, Voucher, VoucherTerms
+from vauchflow_server.webhook_deliveries import Delivery
+from vauchflow_server.webhook_endpoints import EndpointSettings, WebhookEndpoint
 
 _PLAN_PREFIX = "PLAN_"
 _VOUCHER_STATUS_PREFIX = "VOUCHER_STATUS_"
@@ -34,6 +38,11 @@ def _datetime(message: Any, field_name: str, violations: Violations, field_path:
     except (ValueError, OverflowError):
         violations.add(field_path, "is not a valid timestamp")
         return None
+
+
+def optional_datetime(message: Any, field_name: str, violations: Violations, field_path: str) -> datetime | None:
+    """A Timestamp field as an aware datetime, None when unset; a violation when out of range."""
+    return _datetime(message, field_name, violations, field_path)
 
 
 def _optional(message: Any, field_name: str) -> Any:
@@ -213,3 +222,96 @@ def redemption_message(redemption: Redemption) -> redemption_pb2.Redemption:
         rollback_reason=redemption.rollback_reason,
     )
 
+
+
+# Webhooks
+
+
+def endpoint_settings(message: webhook_pb2.WebhookEndpoint) -> EndpointSettings:
+    """A new endpoint's settings. Endpoints start enabled: `enabled` cannot be told apart from unset here."""
+    return EndpointSettings(
+        url=message.url, description=message.description, event_types=tuple(message.event_types), enabled=True
+    )
+
+
+_ENDPOINT_MASKABLE = ("url", "description", "event_types", "enabled")
+
+
+def endpoint_changes(message: webhook_pb2.WebhookEndpoint, mask_paths: list[str]) -> dict[str, Any]:
+    """The fields an UpdateWebhookEndpoint asks to change: those in the mask, or else every field that is set.
+
+    Without a mask, `enabled: false` is indistinguishable from an absent field, so only `enabled: true` counts;
+    disabling needs update_mask "enabled".
+    """
+    violations = Violations()
+    if mask_paths:
+        paths = []
+        for path in mask_paths:
+            if path not in _ENDPOINT_MASKABLE:
+                violations.add("update_mask", f"cannot update {path}")
+            elif path not in paths:
+                paths.append(path)
+    else:
+        paths = [p for p in _ENDPOINT_MASKABLE if _endpoint_field_set(message, p)]
+    violations.raise_if_any()
+    changes: dict[str, Any] = {}
+    for path in paths:
+        value = getattr(message, path)
+        changes[path] = tuple(value) if path == "event_types" else value
+    return changes
+
+
+def _endpoint_field_set(message: webhook_pb2.WebhookEndpoint, path: str) -> bool:
+    value = getattr(message, path)
+    return bool(len(value)) if path == "event_types" else bool(value)
+
+
+def webhook_endpoint_message(endpoint: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
+    settings = endpoint.settings
+    return webhook_pb2.WebhookEndpoint(
+        id=str(endpoint.id),
+        url=settings.url,
+        description=settings.description,
+        event_types=list(settings.event_types),
+        enabled=settings.enabled,
+        disabled_reason=endpoint.disabled_reason,
+        create_time=timestamp(endpoint.create_time),
+        update_time=timestamp(endpoint.update_time),
+    )
+
+
+def event_message(event: StoredEvent) -> webhook_pb2.Event:
+    data = struct_pb2.Struct()
+    data.update(event.payload.get("data") or {})
+    return webhook_pb2.Event(
+        id=event.public_id,
+        type=event.type,
+        create_time=timestamp(event.create_time),
+        data=data,
+        cursor=event_cursor.encode(event.position),
+    )
+
+
+def delivery_message(delivery: Delivery) -> webhook_pb2.WebhookDelivery:
+    return webhook_pb2.WebhookDelivery(
+        id=str(delivery.id),
+        endpoint_id=str(delivery.endpoint_id),
+        event_id=public_event_id(delivery.event_id),
+        event_type=delivery.event_type,
+        status=webhook_pb2.WebhookDeliveryStatus.Value("WEBHOOK_DELIVERY_STATUS_" + delivery.status),
+        attempt_count=delivery.attempt_count,
+        next_attempt_time=timestamp(delivery.next_attempt_time),
+        create_time=timestamp(delivery.create_time),
+        delivered_time=timestamp(delivery.delivered_time),
+        attempts=[
+            webhook_pb2.WebhookDeliveryAttempt(
+                attempt_number=a.attempt_number,
+                attempt_time=timestamp(a.attempt_time),
+                http_status=a.http_status or 0,
+                latency_ms=a.latency_ms,
+                response_body=a.response_body,
+                error=a.error,
+            )
+            for a in delivery.attempts
+        ],
+    )

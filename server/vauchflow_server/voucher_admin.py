@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from vauchflow_server import events, idempotency
+from vauchflow_server import events, idempotency, plans
 from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_server.errors import InvalidArgument, NotFound, Violations
+from vauchflow_server.errors import InvalidArgument, NotFound, QuotaExceeded, Violations
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.vouchers import (
     DISABLED,
@@ -24,6 +24,7 @@ from vauchflow_server.vouchers import (
 )
 
 _CREATE_OPERATION = "CreateVoucher"
+_VOUCHER_QUOTA = "vouchers"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class VoucherAdmin:
                 )
                 if original is not None:
                     return await _require(tx.voucher_by_id(original), code)
+            await _check_voucher_quota(tx)
             voucher = await tx.insert_voucher(voucher_id, code, command.terms)
             await tx.record_event(events.voucher_event(events.VOUCHER_CREATED, voucher))
         return voucher
@@ -111,6 +113,17 @@ class VoucherAdmin:
             updated = await _require(tx.update_voucher_terms(normalized, terms), code)
             await tx.record_event(events.voucher_event(events.VOUCHER_DISABLED, updated))
         return updated
+
+
+async def _check_voucher_quota(tx: TenantTransaction) -> None:
+    plan = await tx.tenant_plan()
+    limit = plans.limits_for(plan).vouchers
+    if limit is None:
+        return
+    # Creators in one tenant queue here, so two can't both take the last slot.
+    await tx.lock_quota(_VOUCHER_QUOTA)
+    if await tx.count_vouchers() >= limit:
+        raise QuotaExceeded(_VOUCHER_QUOTA, plan, limit)
 
 
 async def _require(lookup: Any, code: str) -> Voucher:

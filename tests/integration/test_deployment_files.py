@@ -4,6 +4,7 @@ by schema and against the code, not by starting containers.)"""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import re
 import subprocess
@@ -66,6 +67,7 @@ SECRETS = {
     "VAUCHFLOW_APP_DB_PASSWORD": "app-secret",
     "VAUCHFLOW_DELIVERY_DB_PASSWORD": "delivery-secret",
     "VAUCHFLOW_ADMIN_TOKEN": "vf_op_0123456789abcdef",
+    "VAUCHFLOW_WEBHOOK_KEYS": "1:" + base64.b64encode(bytes(range(32))).decode(),
 }
 
 
@@ -94,6 +96,9 @@ def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() 
     assert config.database_url.startswith("postgresql://vauchflow_app:app-secret@postgres:5432/")
     assert config.redis_url == "redis://redis:6379/0"
     assert config.admin_token == SECRETS["VAUCHFLOW_ADMIN_TOKEN"]
+    assert config.webhooks.key_ring.key(1) == bytes(range(32))
+    # Production: https only, and no private address is allow-listed.
+    assert (config.webhooks.allow_http, config.webhooks.allowed_networks) == (False, ())
     assert (config.grpc_host, config.grpc_port) == ("0.0.0.0", 50051)
     assert f"{config.grpc_port}:{config.grpc_port}" in server["ports"][0]
 

@@ -20,6 +20,8 @@ from vauchflow.v1 import (
     voucher_pb2,
     voucher_service_pb2,
     voucher_service_pb2_grpc,
+    webhook_pb2,
+    webhook_service_pb2,
 )
 
 from support.api_client import (
@@ -33,9 +35,15 @@ from support.api_client import (
 )
 from support.services import ApiServer, MigratedPostgres
 from vauchflow_server import api_key_secrets
+from vauchflow_server.app import SERVICE_NAMES
 from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
-TENANT_METHODS = {method: perm for method, perm in REQUIRED_PERMISSION.items() if perm not in (OPERATOR, PUBLIC)}
+# The API server's tenant RPCs (EventStreamService is served by the webhook delivery service and tested there).
+TENANT_METHODS = {
+    method: perm
+    for method, perm in REQUIRED_PERMISSION.items()
+    if perm not in (OPERATOR, PUBLIC) and method.split("/")[1] in SERVICE_NAMES
+}
 OPERATOR_METHODS = [method for method, perm in REQUIRED_PERMISSION.items() if perm == OPERATOR]
 
 
@@ -80,8 +88,34 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
     def throwaway_key_id() -> str:
         return owner.create_key(["vouchers:read"])[0].id
 
+    def new_endpoint_id() -> str:
+        return owner.webhooks.CreateWebhookEndpoint(
+            webhook_service_pb2.CreateWebhookEndpointRequest(
+                webhook_endpoint=webhook_pb2.WebhookEndpoint(url=f"http://127.0.0.1:9/{uuid.uuid4().hex}")
+            )
+        ).webhook_endpoint.id
+
     voucher = owner.create_voucher()
+    endpoint_id = new_endpoint_id()
+    event_id = owner.webhooks.SendTestEvent(webhook_service_pb2.SendTestEventRequest(id=endpoint_id)).event.id
+    hooks = f"{v1}WebhookService/"
     return {
+        f"{hooks}CreateWebhookEndpoint": lambda: webhook_service_pb2.CreateWebhookEndpointRequest(
+            webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/matrix")
+        ),
+        f"{hooks}GetWebhookEndpoint": lambda: webhook_service_pb2.GetWebhookEndpointRequest(id=endpoint_id),
+        f"{hooks}ListWebhookEndpoints": lambda: webhook_service_pb2.ListWebhookEndpointsRequest(),
+        f"{hooks}UpdateWebhookEndpoint": lambda: webhook_service_pb2.UpdateWebhookEndpointRequest(
+            webhook_endpoint=webhook_pb2.WebhookEndpoint(id=endpoint_id, description="touched")
+        ),
+        f"{hooks}DeleteWebhookEndpoint": lambda: webhook_service_pb2.DeleteWebhookEndpointRequest(id=new_endpoint_id()),
+        f"{hooks}RotateSecret": lambda: webhook_service_pb2.RotateSecretRequest(id=endpoint_id),
+        f"{hooks}SendTestEvent": lambda: webhook_service_pb2.SendTestEventRequest(id=endpoint_id),
+        f"{hooks}ListEvents": lambda: webhook_service_pb2.ListEventsRequest(),
+        f"{hooks}GetEvent": lambda: webhook_service_pb2.GetEventRequest(id=event_id),
+        f"{hooks}ListDeliveries": lambda: webhook_service_pb2.ListDeliveriesRequest(endpoint_id=endpoint_id),
+        f"{hooks}RedeliverEvent": lambda: webhook_service_pb2.RedeliverEventRequest(id=event_id, endpoint_id=endpoint_id),
+        f"{hooks}Recover": lambda: webhook_service_pb2.RecoverRequest(id=endpoint_id),
         f"{v1}ApiKeyService/CreateApiKey": lambda: api_key_service_pb2.CreateApiKeyRequest(
             name="made by matrix", permissions=["vouchers:read"]
         ),

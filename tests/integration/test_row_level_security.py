@@ -91,6 +91,28 @@ INSERTS: dict[str, Insert] = {
         "INSERT INTO outbox_events (tenant_id, event_id, type, payload) VALUES ($1, $2, 'voucher.created', $3)",
         (tenant_id, uuid.uuid4(), json.dumps({"seeded": True})),
     ),
+    "webhook_endpoints": lambda tenant_id, _voucher: (
+        "INSERT INTO webhook_endpoints (tenant_id, id, url, secret_ciphertext, secret_nonce, secret_key_version)"
+        " VALUES ($1, $2, $3, $4, $5, 1)",
+        (tenant_id, uuid.uuid4(), f"https://hooks.example/{_rand()}", secrets.token_bytes(48), secrets.token_bytes(12)),
+    ),
+    # An endpoint and event pair of the tenant's without a delivery yet (the seed leaves one free). Seen from
+    # another tenant the lookups find nothing, and the policy refuses the row before any NOT NULL check.
+    "webhook_deliveries": lambda tenant_id, _voucher: (
+        "WITH pair AS (SELECT ep.id AS endpoint_id, ev.event_id FROM webhook_endpoints ep, outbox_events ev"
+        "              WHERE ep.tenant_id = $1 AND ev.tenant_id = $1 AND NOT EXISTS ("
+        "                  SELECT FROM webhook_deliveries d"
+        "                  WHERE d.tenant_id = $1 AND d.endpoint_id = ep.id AND d.event_id = ev.event_id)"
+        "              LIMIT 1)"
+        " INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status)"
+        " VALUES ($1, $2, (SELECT endpoint_id FROM pair), (SELECT event_id FROM pair), 'voucher.created', 'PENDING')",
+        (tenant_id, uuid.uuid4()),
+    ),
+    "webhook_delivery_attempts": lambda tenant_id, _voucher: (
+        "INSERT INTO webhook_delivery_attempts (tenant_id, delivery_id, attempt_number, http_status, latency_ms)"
+        " VALUES ($1, (SELECT id FROM webhook_deliveries WHERE tenant_id = $1 LIMIT 1), 1, 500, 12)",
+        (tenant_id,),
+    ),
 }
 
 
@@ -107,7 +129,9 @@ async def _seed_tenant(owner: asyncpg.Connection, vouchers: int) -> SeededTenant
         await owner.execute(sql, *args)
         ids.append(args[1])
         codes.append(args[2])
-    for table in ("customer_redemption_counts", "redemptions", "idempotency_keys", "outbox_events"):
+    # Two events and one endpoint: one delivery is seeded, and a second event is left free for the write checks.
+    for table in ("customer_redemption_counts", "redemptions", "idempotency_keys", "outbox_events", "outbox_events",
+                  "webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts"):  # fmt: skip
         await owner.execute(*_unpack(INSERTS[table](tenant_id, ids[0])))
     sql, args = INSERTS["api_keys"](tenant_id, ids[0])
     await owner.execute(sql, *args)
@@ -361,6 +385,8 @@ async def test_with_tenant_a_set_rows_for_b_cannot_be_inserted(seeded, app_conn:
             assert "row-level security" in str(raised.value), table
     # The same statements for the tenant's own id go through, so the refusals above are the policy's.
     for table, insert in INSERTS.items():
+        if not await app_conn.fetchval("SELECT has_table_privilege(current_user, $1, 'INSERT')", table):
+            continue  # written only by the delivery service's role
         own_id = uuid.uuid4() if table == "tenants" else a.id
         async with app_conn.transaction():
             await _as_tenant(app_conn, own_id)

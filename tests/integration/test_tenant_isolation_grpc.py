@@ -13,6 +13,8 @@ from vauchflow.v1 import (
     redemption_service_pb2,
     voucher_pb2,
     voucher_service_pb2,
+    webhook_pb2,
+    webhook_service_pb2,
 )
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
@@ -117,3 +119,12 @@ def test_lists_show_only_the_callers_own_resources(api: ApiSession) -> None:
     assert b.redeem(b_voucher.code).voucher.id == b_voucher.id
     assert b.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
     assert a.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
+    # Webhook endpoints and events too.
+    a.webhooks.CreateWebhookEndpoint(
+        webhook_service_pb2.CreateWebhookEndpointRequest(
+            webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/a")
+        )
+    )
+    assert b.webhooks.ListWebhookEndpoints(webhook_service_pb2.ListWebhookEndpointsRequest()).webhook_endpoints == []
+    b_events = b.webhooks.ListEvents(webhook_service_pb2.ListEventsRequest(page_size=100)).events
+    assert [e.type for e in b_events] == ["voucher.created", "redemption.succeeded"]

@@ -30,6 +30,7 @@ from vauchflow.v1 import (
     voucher_pb2,
     voucher_service_pb2,
     voucher_service_pb2_grpc,
+    webhook_service_pb2_grpc,
 )
 
 from support.services import ApiServer
@@ -70,6 +71,7 @@ class TenantClient:
         self.vouchers = BoundStub(voucher_service_pb2_grpc.VoucherServiceStub(self.channel), self.secret)
         self.redemptions = BoundStub(redemption_service_pb2_grpc.RedemptionServiceStub(self.channel), self.secret)
         self.api_keys = BoundStub(api_key_service_pb2_grpc.ApiKeyServiceStub(self.channel), self.secret)
+        self.webhooks = BoundStub(webhook_service_pb2_grpc.WebhookServiceStub(self.channel), self.secret)
 
     @property
     def id(self) -> str:
@@ -289,6 +291,9 @@ _TENANT_TABLES = (
     ("redemptions", "tenant_id", "id"),
     ("idempotency_keys", "tenant_id", "operation, key"),
     ("outbox_events", "tenant_id", "id"),
+    ("webhook_endpoints", "tenant_id", "id"),
+    ("webhook_deliveries", "tenant_id", "id"),
+    ("webhook_delivery_attempts", "tenant_id", "id"),
 )
 
 

@@ -14,8 +14,11 @@ from support.grpc_health import is_serving
 from support.polling import wait_for
 from vauchflow_server.db.migrate import APP_ROLE
 from vauchflow_server.devstack import EmbeddedPostgres, start_child, stop_child
+from vauchflow_server.secret_box import generate_key_ring_text
 
 TEMPLATE_DATABASE = "vauchflow_template"
+# Tests deliver webhooks to receivers on loopback, over plain http.
+TEST_WEBHOOK_ALLOW_NETWORKS = "127.0.0.0/8,::1/128"
 
 
 class MigratedPostgres:
@@ -74,12 +77,22 @@ class ApiServer:
     app_dsn: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # The webhook secret key ring the server runs with (VAUCHFLOW_WEBHOOK_KEYS), so tests can open ciphertexts.
+    webhook_keys: str = ""
 
 
 def start_api_server(
-    *, database: MigratedDatabase, redis_url: str, admin_token: str, port: int, log_path: Path, timeout: float = 60
+    *,
+    database: MigratedDatabase,
+    redis_url: str,
+    admin_token: str,
+    port: int,
+    log_path: Path,
+    webhook_keys: str | None = None,
+    timeout: float = 60,
 ) -> ApiServer:
     """Starts `python -m vauchflow_server` as the real entry point and waits for grpc.health.v1 SERVING."""
+    webhook_keys = webhook_keys or generate_key_ring_text()
     env = {key: value for key, value in os.environ.items() if not key.startswith("VAUCHFLOW_")}
     env.update(
         DATABASE_URL=database.app_dsn,
@@ -87,6 +100,9 @@ def start_api_server(
         VAUCHFLOW_ADMIN_TOKEN=admin_token,
         VAUCHFLOW_GRPC_HOST="127.0.0.1",
         VAUCHFLOW_GRPC_PORT=str(port),
+        VAUCHFLOW_WEBHOOK_KEYS=webhook_keys,
+        VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS=TEST_WEBHOOK_ALLOW_NETWORKS,
+        VAUCHFLOW_WEBHOOK_ALLOW_HTTP="true",
     )
     process = start_child([sys.executable, "-m", "vauchflow_server"], name="api-server", env=env, log_path=log_path)
     target = f"127.0.0.1:{port}"
@@ -96,4 +112,4 @@ def start_api_server(
     except BaseException:
         stop_child(process, name="api-server", sig=signal.SIGKILL, timeout=10)
         raise
-    return ApiServer(target, admin_token, database.owner_dsn, database.app_dsn, process, log_path)
+    return ApiServer(target, admin_token, database.owner_dsn, database.app_dsn, process, log_path, webhook_keys)

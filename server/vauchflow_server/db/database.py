@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,11 +20,15 @@ import asyncpg
 
 from vauchflow_server import errors
 from vauchflow_server.db.queries import QUERIES
-from vauchflow_server.events import Event
+from vauchflow_server.event_cursor import EventPosition
+from vauchflow_server.events import Event, StoredEvent
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.tenancy import ApiKey, ApiKeyIdentity, Tenant
+from vauchflow_server.secret_box import Sealed
 from vauchflow_server.vouchers import Voucher, VoucherTerms
+from vauchflow_server.webhook_deliveries import Delivery, DeliveryAttempt
+from vauchflow_server.webhook_endpoints import EndpointSecrets, EndpointSettings, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +122,13 @@ class Database:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(QUERIES["set_operator"])
                 yield OperatorTransaction(conn)
+
+    @contextlib.asynccontextmanager
+    async def maintenance_transaction(self) -> AsyncIterator["MaintenanceTransaction"]:
+        """A transaction across every tenant, for maintenance commands run as the owner (which bypasses RLS)."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield MaintenanceTransaction(conn)
 
 
 class _Transaction:
@@ -294,8 +306,207 @@ class TenantTransaction(_Transaction):
 
     # Outbox
 
-    async def record_event(self, event: Event) -> None:
-        await self._conn.execute(QUERIES["insert_event"], self.tenant_id, event.id, event.type, event.payload)
+    async def record_event(self, event: Event) -> StoredEvent:
+        return _stored_event(await self._row("insert_event", self.tenant_id, event.id, event.type, event.payload))
+
+    async def list_events(
+        self,
+        types: tuple[str, ...] | None,
+        start_time: datetime | None,
+        end_time: datetime | None,
+        after: EventPosition | None,
+        limit: int,
+    ) -> list[StoredEvent]:
+        after_txid, after_id = (after.transaction_id, after.id) if after else (None, None)
+        rows = await self._rows(
+            "list_events",
+            self.tenant_id,
+            list(types) if types is not None else None,
+            start_time,
+            end_time,
+            after_txid,
+            after_id,
+            limit,
+        )
+        return [_stored_event(r) for r in rows]
+
+    async def get_event(self, event_id: UUID) -> StoredEvent | None:
+        row = await self._row("get_event", self.tenant_id, event_id)
+        return _stored_event(row) if row else None
+
+    # Plans and quotas
+
+    async def tenant_plan(self) -> str:
+        plan = await self._conn.fetchval(QUERIES["tenant_plan"], self.tenant_id)
+        assert plan is not None, "an authenticated tenant exists"
+        return plan
+
+    async def lock_quota(self, resource: str) -> None:
+        """Until this transaction ends, other creators of `resource` in this tenant wait here."""
+        await self._conn.execute(QUERIES["lock_quota"], str(self.tenant_id), resource)
+
+    async def count_vouchers(self) -> int:
+        return await self._conn.fetchval(QUERIES["count_vouchers"], self.tenant_id)
+
+    async def count_webhook_endpoints(self) -> int:
+        return await self._conn.fetchval(QUERIES["count_webhook_endpoints"], self.tenant_id)
+
+    # Webhook endpoints
+
+    async def insert_webhook_endpoint(
+        self, endpoint_id: UUID, settings: EndpointSettings, secret: Sealed
+    ) -> WebhookEndpoint:
+        row = await self._row(
+            "insert_webhook_endpoint",
+            self.tenant_id,
+            endpoint_id,
+            settings.url,
+            settings.description,
+            list(settings.event_types),
+            settings.enabled,
+            "" if settings.enabled else "MANUAL",
+            secret.ciphertext,
+            secret.nonce,
+            secret.key_version,
+        )
+        return _webhook_endpoint(row)
+
+    async def webhook_endpoint(self, endpoint_id: UUID) -> WebhookEndpoint | None:
+        row = await self._row("get_webhook_endpoint", self.tenant_id, endpoint_id)
+        return _webhook_endpoint(row) if row else None
+
+    async def webhook_endpoint_for_update(self, endpoint_id: UUID) -> tuple[WebhookEndpoint, EndpointSecrets] | None:
+        """Reads and locks the endpoint until the transaction ends."""
+        row = await self._row("get_webhook_endpoint_for_update", self.tenant_id, endpoint_id)
+        return (_webhook_endpoint(row), _endpoint_secrets(row)) if row else None
+
+    async def list_webhook_endpoints(self, after: tuple[datetime, UUID] | None, limit: int) -> list[WebhookEndpoint]:
+        after_time, after_id = after or (None, None)
+        rows = await self._rows("list_webhook_endpoints", self.tenant_id, after_time, after_id, limit)
+        return [_webhook_endpoint(r) for r in rows]
+
+    async def enabled_webhook_endpoints(self) -> list[WebhookEndpoint]:
+        return [_webhook_endpoint(r) for r in await self._rows("list_enabled_webhook_endpoints", self.tenant_id)]
+
+    async def update_webhook_endpoint(
+        self, endpoint_id: UUID, settings: EndpointSettings, disabled_reason: str
+    ) -> WebhookEndpoint | None:
+        row = await self._row(
+            "update_webhook_endpoint",
+            self.tenant_id,
+            endpoint_id,
+            settings.url,
+            settings.description,
+            list(settings.event_types),
+            settings.enabled,
+            disabled_reason,
+        )
+        return _webhook_endpoint(row) if row else None
+
+    async def delete_webhook_endpoint(self, endpoint_id: UUID) -> bool:
+        return await self._row("delete_webhook_endpoint", self.tenant_id, endpoint_id) is not None
+
+    async def rotate_webhook_secret(
+        self, endpoint_id: UUID, current: Sealed, previous: Sealed, previous_lifetime_seconds: float
+    ) -> tuple[WebhookEndpoint, EndpointSecrets]:
+        row = await self._row(
+            "rotate_webhook_secret",
+            self.tenant_id,
+            endpoint_id,
+            current.ciphertext,
+            current.nonce,
+            current.key_version,
+            previous.ciphertext,
+            previous.nonce,
+            previous.key_version,
+            float(previous_lifetime_seconds),
+        )
+        assert row is not None, "called with the endpoint row locked"
+        return _webhook_endpoint(row), _endpoint_secrets(row)
+
+    # Webhook deliveries
+
+    async def insert_webhook_delivery(self, delivery_id: UUID, endpoint_id: UUID, event: StoredEvent) -> Delivery:
+        row = await self._row(
+            "insert_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type
+        )
+        return _delivery(row)
+
+    async def requeue_webhook_delivery(self, delivery_id: UUID, endpoint_id: UUID, event: StoredEvent) -> Delivery:
+        """A PENDING delivery of event to the endpoint, due now unless one was already pending."""
+        row = await self._row(
+            "requeue_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type
+        )
+        if row is None:  # already PENDING: left as it is
+            row = await self._row("get_webhook_delivery_of_event", self.tenant_id, endpoint_id, event.id)
+        return _delivery(row)
+
+    async def endpoints_with_delivery_of(self, event_id: UUID) -> list[UUID]:
+        return [r["endpoint_id"] for r in await self._rows("endpoints_with_delivery_of_event", self.tenant_id, event_id)]
+
+    async def recover_webhook_deliveries(
+        self, endpoint_id: UUID, start_time: datetime | None, end_time: datetime | None
+    ) -> int:
+        status = await self._conn.execute(
+            QUERIES["recover_webhook_deliveries"], self.tenant_id, endpoint_id, start_time, end_time
+        )
+        return int(status.rsplit(" ", 1)[1])
+
+    async def list_webhook_deliveries(
+        self, endpoint_id: UUID, before: tuple[datetime, UUID] | None, limit: int, attempts_each: int
+    ) -> list[Delivery]:
+        """Newest first, each with its newest `attempts_each` attempts (newest first)."""
+        before_time, before_id = before or (None, None)
+        rows = await self._rows("list_webhook_deliveries", self.tenant_id, endpoint_id, before_time, before_id, limit)
+        attempts: dict[UUID, list[DeliveryAttempt]] = {}
+        if rows:
+            for row in await self._rows(
+                "list_webhook_delivery_attempts", self.tenant_id, [r["id"] for r in rows], attempts_each
+            ):
+                attempts.setdefault(row["delivery_id"], []).append(_delivery_attempt(row))
+        return [_delivery(r, tuple(attempts.get(r["id"], ()))) for r in rows]
+
+    async def notify_deliveries(self) -> None:
+        """Wakes the delivery service when this transaction commits."""
+        await self._conn.execute(QUERIES["notify_deliveries"])
+
+
+@dataclass(frozen=True)
+class StoredSecrets:
+    """One endpoint's sealed secrets, as the re-encryption command sees them across tenants."""
+
+    tenant_id: UUID
+    endpoint_id: UUID
+    secrets: EndpointSecrets
+    previous_expired: bool
+
+
+class MaintenanceTransaction(_Transaction):
+    async def can_see_every_tenant(self) -> bool:
+        return bool(await self._conn.fetchval(QUERIES["role_can_bypass_rls"]))
+
+    async def endpoint_secrets_to_reencrypt(
+        self, key_version: int, after: tuple[UUID, UUID] | None, limit: int
+    ) -> list[StoredSecrets]:
+        """Locked until the transaction ends; in (tenant_id, id) order after `after`."""
+        after_tenant, after_id = after or (None, None)
+        rows = await self._rows("endpoint_secrets_to_reencrypt", key_version, after_tenant, after_id, limit)
+        return [StoredSecrets(r["tenant_id"], r["id"], _endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
+
+    async def store_endpoint_secrets(self, tenant_id: UUID, endpoint_id: UUID, secrets: EndpointSecrets) -> None:
+        previous = secrets.previous
+        await self._conn.execute(
+            QUERIES["store_endpoint_secrets"],
+            tenant_id,
+            endpoint_id,
+            secrets.current.ciphertext,
+            secrets.current.nonce,
+            secrets.current.key_version,
+            previous.ciphertext if previous else None,
+            previous.nonce if previous else None,
+            previous.key_version if previous else None,
+            secrets.previous_expire_time if previous else None,
+        )
 
 
 def _terms_args(terms: VoucherTerms) -> tuple[Any, ...]:
@@ -343,6 +554,64 @@ def _voucher(row: asyncpg.Record) -> Voucher:
         status=row["status"],
     )
     return Voucher(row["id"], row["code"], terms, row["redemption_count"], row["create_time"], row["update_time"])
+
+
+def _stored_event(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        id=row["event_id"],
+        type=row["type"],
+        payload=row["payload"],
+        create_time=row["create_time"],
+        position=EventPosition(row["transaction_position"], row["id"]),
+    )
+
+
+def _webhook_endpoint(row: asyncpg.Record) -> WebhookEndpoint:
+    settings = EndpointSettings(
+        url=row["url"], description=row["description"], event_types=tuple(row["event_types"]), enabled=row["enabled"]
+    )
+    return WebhookEndpoint(row["id"], settings, row["disabled_reason"], row["create_time"], row["update_time"])
+
+
+def _endpoint_secrets(row: asyncpg.Record) -> EndpointSecrets:
+    previous = None
+    if row["previous_secret_ciphertext"] is not None:
+        previous = Sealed(
+            bytes(row["previous_secret_ciphertext"]),
+            bytes(row["previous_secret_nonce"]),
+            row["previous_secret_key_version"],
+        )
+    return EndpointSecrets(
+        current=Sealed(bytes(row["secret_ciphertext"]), bytes(row["secret_nonce"]), row["secret_key_version"]),
+        previous=previous,
+        previous_expire_time=row["previous_secret_expire_time"],
+    )
+
+
+def _delivery_attempt(row: asyncpg.Record) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        attempt_number=row["attempt_number"],
+        attempt_time=row["attempt_time"],
+        http_status=row["http_status"],
+        latency_ms=row["latency_ms"],
+        response_body=row["response_body"],
+        error=row["error"],
+    )
+
+
+def _delivery(row: asyncpg.Record, attempts: tuple[DeliveryAttempt, ...] = ()) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        status=row["status"],
+        attempt_count=row["attempt_count"],
+        next_attempt_time=row["next_attempt_time"],
+        create_time=row["create_time"],
+        delivered_time=row["delivered_time"],
+        attempts=attempts,
+    )
 
 
 def _redemption(row: asyncpg.Record) -> Redemption:

@@ -152,7 +152,155 @@ WHERE tenant_id = $1 AND id = $2 AND status = 'SUCCEEDED'
 RETURNING *;
 
 -- name: insert_event
-INSERT INTO outbox_events (tenant_id, event_id, type, payload) VALUES ($1, $2, $3, $4);
+INSERT INTO outbox_events (tenant_id, event_id, type, payload) VALUES ($1, $2, $3, $4)
+RETURNING event_id, type, payload, create_time, transaction_id::text::bigint AS transaction_position, id;
+
+-- name: list_events
+-- Oldest first by (transaction, id). Only events of transactions older than every running one are listed: a
+-- long transaction that holds a lower position and commits later is then never skipped by a client paging on.
+SELECT event_id, type, payload, create_time, transaction_id::text::bigint AS transaction_position, id
+FROM outbox_events
+WHERE tenant_id = $1
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  AND ($2::text[] IS NULL OR type = ANY($2))
+  AND ($3::timestamptz IS NULL OR create_time >= $3)
+  AND ($4::timestamptz IS NULL OR create_time < $4)
+  AND ($5::bigint IS NULL OR (transaction_id, id) > ($5::bigint::text::xid8, $6::bigint))
+ORDER BY transaction_id, id
+LIMIT $7;
+
+-- name: get_event
+SELECT event_id, type, payload, create_time, transaction_id::text::bigint AS transaction_position, id
+FROM outbox_events
+WHERE tenant_id = $1 AND event_id = $2;
+
+-- name: tenant_plan
+SELECT plan FROM tenants WHERE id = $1;
+
+-- name: lock_quota
+-- Serialises creators of one kind of resource in one tenant, so a count-then-insert quota check is exact.
+SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 0));
+
+-- name: count_vouchers
+SELECT count(*) FROM vouchers WHERE tenant_id = $1;
+
+-- name: count_webhook_endpoints
+SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1;
+
+-- name: insert_webhook_endpoint
+INSERT INTO webhook_endpoints (tenant_id, id, url, description, event_types, enabled, disabled_reason,
+                               secret_ciphertext, secret_nonce, secret_key_version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING *;
+
+-- name: get_webhook_endpoint
+SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2;
+
+-- name: get_webhook_endpoint_for_update
+SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE;
+
+-- name: list_webhook_endpoints
+SELECT * FROM webhook_endpoints
+WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (create_time, id) > ($2, $3::uuid))
+ORDER BY create_time, id
+LIMIT $4;
+
+-- name: list_enabled_webhook_endpoints
+SELECT * FROM webhook_endpoints WHERE tenant_id = $1 AND enabled ORDER BY create_time, id;
+
+-- name: update_webhook_endpoint
+-- Re-enabling clears why it was disabled and how long it had been failing.
+UPDATE webhook_endpoints
+SET url = $3, description = $4, event_types = $5, enabled = $6, disabled_reason = $7,
+    failing_since = CASE WHEN $6 AND NOT enabled THEN NULL ELSE failing_since END,
+    update_time = now()
+WHERE tenant_id = $1 AND id = $2
+RETURNING *;
+
+-- name: delete_webhook_endpoint
+-- Its deliveries and their attempts go with it (ON DELETE CASCADE).
+DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: rotate_webhook_secret
+UPDATE webhook_endpoints
+SET secret_ciphertext = $3, secret_nonce = $4, secret_key_version = $5,
+    previous_secret_ciphertext = $6, previous_secret_nonce = $7, previous_secret_key_version = $8,
+    previous_secret_expire_time = now() + make_interval(secs => $9),
+    update_time = now()
+WHERE tenant_id = $1 AND id = $2
+RETURNING *;
+
+-- name: insert_webhook_delivery
+INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status)
+VALUES ($1, $2, $3, $4, $5, 'PENDING')
+RETURNING *;
+
+-- name: requeue_webhook_delivery
+-- Queues the event for the endpoint again: a new PENDING delivery, or the finished one re-opened. A delivery that
+-- is still PENDING is left alone: it may be in flight, and its lease (next_attempt_time) must stand.
+INSERT INTO webhook_deliveries AS d (tenant_id, id, endpoint_id, event_id, event_type, status)
+VALUES ($1, $2, $3, $4, $5, 'PENDING')
+ON CONFLICT (tenant_id, endpoint_id, event_id)
+DO UPDATE SET status = 'PENDING', next_attempt_time = now(), delivered_time = NULL WHERE d.status <> 'PENDING'
+RETURNING *;
+
+-- name: get_webhook_delivery_of_event
+SELECT * FROM webhook_deliveries WHERE tenant_id = $1 AND endpoint_id = $2 AND event_id = $3;
+
+-- name: endpoints_with_delivery_of_event
+SELECT endpoint_id FROM webhook_deliveries WHERE tenant_id = $1 AND event_id = $2;
+
+-- name: recover_webhook_deliveries
+-- Failed deliveries to one endpoint whose event was created in [$3, $4) become PENDING and due now.
+UPDATE webhook_deliveries AS d
+SET status = 'PENDING', next_attempt_time = now()
+FROM outbox_events AS e
+WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status = 'FAILED'
+  AND e.tenant_id = d.tenant_id AND e.event_id = d.event_id
+  AND ($3::timestamptz IS NULL OR e.create_time >= $3)
+  AND ($4::timestamptz IS NULL OR e.create_time < $4);
+
+-- name: list_webhook_deliveries
+-- Newest first.
+SELECT * FROM webhook_deliveries
+WHERE tenant_id = $1 AND endpoint_id = $2
+  AND ($3::timestamptz IS NULL OR (create_time, id) < ($3, $4::uuid))
+ORDER BY create_time DESC, id DESC
+LIMIT $5;
+
+-- name: list_webhook_delivery_attempts
+-- The newest $3 attempts of each delivery in $2, newest first.
+SELECT * FROM (
+    SELECT a.*, row_number() OVER (PARTITION BY a.delivery_id ORDER BY a.id DESC) AS recency
+    FROM webhook_delivery_attempts AS a
+    WHERE a.tenant_id = $1 AND a.delivery_id = ANY($2::uuid[])
+) AS ranked
+WHERE recency <= $3
+ORDER BY delivery_id, id DESC;
+
+-- name: notify_deliveries
+-- Wakes the delivery service's dispatchers when the transaction commits.
+SELECT pg_notify('vauchflow_deliveries', '');
+
+-- name: endpoint_secrets_to_reencrypt
+-- Across tenants (run by the owner): endpoints holding a secret sealed under another key version than $1, or a
+-- previous secret that has expired, after ($2, $3) in key order.
+SELECT tenant_id, id, secret_ciphertext, secret_nonce, secret_key_version,
+       previous_secret_ciphertext, previous_secret_nonce, previous_secret_key_version, previous_secret_expire_time,
+       previous_secret_expire_time <= now() AS previous_expired
+FROM webhook_endpoints
+WHERE (secret_key_version <> $1 OR previous_secret_key_version <> $1 OR previous_secret_expire_time <= now())
+  AND ($2::uuid IS NULL OR (tenant_id, id) > ($2, $3::uuid))
+ORDER BY tenant_id, id
+LIMIT $4
+FOR UPDATE;
+
+-- name: store_endpoint_secrets
+UPDATE webhook_endpoints
+SET secret_ciphertext = $3, secret_nonce = $4, secret_key_version = $5,
+    previous_secret_ciphertext = $6, previous_secret_nonce = $7, previous_secret_key_version = $8,
+    previous_secret_expire_time = $9
+WHERE tenant_id = $1 AND id = $2;
 
 -- name: role_can_bypass_rls
 SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user;

@@ -40,7 +40,8 @@ from vauchflow_server.devstack.envoy import EmbeddedEnvoy
 from vauchflow_server.devstack.envoy_config import GatewaySettings
 from vauchflow_server.devstack.postgres import EmbeddedPostgres
 from vauchflow_server.devstack.redis import EmbeddedRedis
-from vauchflow_server.devstack.secret_files import read_or_create_secret
+from vauchflow_server.devstack.secret_files import read_or_create_secret, write_secret_file
+from vauchflow_server.secret_box import generate_key_ring_text
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,11 @@ class DevStack:
         app_password = read_or_create_secret(self.app_password_path)
         delivery_password = read_or_create_secret(self.delivery_password_path)
         admin_token = config.admin_token or read_or_create_secret(self.operator_token_path, prefix="vf_op_")
+        # The key ring that encrypts webhook signing secrets: generated once, kept beside the other secrets.
+        webhook_keys_path = config.data_dir / "webhook-keys"
+        if not webhook_keys_path.exists():
+            write_secret_file(webhook_keys_path, generate_key_ring_text())
+        webhook_keys = read_or_create_secret(webhook_keys_path)
 
         if config.owner_database_url is None:
             postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
@@ -150,6 +156,10 @@ class DevStack:
             "REDIS_URL": redis_url,
             "VAUCHFLOW_ADMIN_TOKEN": admin_token,
             "VAUCHFLOW_GRPC_HOST": config.grpc_host,
+            "VAUCHFLOW_WEBHOOK_KEYS": webhook_keys,
+            # Development delivers to receivers on this machine, over plain http.
+            "VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
+            "VAUCHFLOW_WEBHOOK_ALLOW_HTTP": "true",
         }
         for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
