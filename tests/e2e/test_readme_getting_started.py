@@ -3,6 +3,7 @@ real server and Envoy."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,6 +25,28 @@ def _clean_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAUCHFLOW") and k != "OPERATOR_TOKEN"}
     env.update(overrides)
     return env
+
+
+def test_readme_curl_getting_started_runs_as_written(api_server, gateway, tmp_path):
+    script = readme_block("Getting started", "sh")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,  # nothing in it: the block must not depend on files beyond .data/operator-token
+        env=_clean_env(VAUCHFLOW=gateway.public_url, OPERATOR_TOKEN=api_server.admin_token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    created, validated, rolled_back, listed = (json.loads(line) for line in result.stdout.splitlines())
+    assert created["voucher"]["code"] == "WELCOME10"
+    assert created["voucher"]["redemption_count"] == "0"
+    assert validated["valid"] is True and validated["reason"] == ""
+    assert validated["discount_amount"] == "500"
+    assert rolled_back["redemption"]["status"] == "REDEMPTION_STATUS_ROLLED_BACK"
+    assert rolled_back["redemption"]["rollback_reason"] == "order cancelled"
+    assert [r["status"] for r in listed["redemptions"]] == ["REDEMPTION_STATUS_ROLLED_BACK"]
+    assert listed["redemptions"][0]["id"] == rolled_back["redemption"]["id"]
 
 
 def test_readme_python_client_runs_as_written(api_server):
