@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test generate migrate lint-protos
+.PHONY: setup run test generate migrate lint-protos api-baseline bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -37,3 +37,8 @@ lint-protos: setup
 # After an intended, released API change: make the current protos the baseline `buf breaking` compares with.
 api-baseline: setup
 	node_modules/.bin/buf build --exclude-source-info -o protos/baseline.binpb
+
+# Redemption benchmark against the pgbench ceiling of the same run; writes docs/performance.md.
+BENCH_ARGS ?=
+bench: setup
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,4 +1,5 @@
-"""Shared fixtures: real PostgreSQL and Redis as child processes, a migrated database per test, the API server.
+"""Shared fixtures: real PostgreSQL and Redis as child processes, a migrated database per test, the API server,
+and the Envoy gateway in front of it.
 
 Every process a fixture starts is stopped in its teardown, and each also dies with the pytest process (see
 vauchflow_server.devstack.child_process), so an interrupted session leaves nothing running.
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from support.gateway import Gateway, start_gateway
 from support.ports import free_port
 from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
 from vauchflow_server.db.migrate import migrate
@@ -75,3 +77,13 @@ def api_server(
             assert returncode == 0, f"API server exited {returncode} on SIGTERM; see {server.log_path}"
     finally:
         postgres.drop_database(database.name)
+
+
+@pytest.fixture(scope="session")
+def gateway(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The real Envoy (public REST + gRPC port, admin port) in front of the session API server."""
+    started = start_gateway(tmp_path_factory.mktemp("gateway"), [api_server.target])
+    try:
+        yield started
+    finally:
+        started.stop()

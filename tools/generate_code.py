@@ -21,6 +21,8 @@ import grpc_tools
 from grpc_tools import protoc
 
 import openapi  # tools/openapi.py, beside this script
+from vauchflow_server.devstack.envoy_config import GatewaySettings
+from vauchflow_server.devstack.envoy_config import render as render_gateway_config
 
 REPO = Path(__file__).resolve().parent.parent
 PROTOS = REPO / "protos"
@@ -28,6 +30,16 @@ CLIENT_ROOT = REPO / "clients" / "python"
 GENERATED_PACKAGE = Path("vauchflow") / "v1"
 DESCRIPTOR_SET = Path("gateway") / "generated" / "vauchflow.pb"
 OPENAPI_DOCUMENT = Path("docs") / "openapi.json"
+# The gateway config of the docker-compose deployment (service names instead of loopback ports).
+COMPOSE_GATEWAY_CONFIG = Path("gateway") / "generated" / "envoy.compose.yaml"
+COMPOSE_GATEWAY = GatewaySettings(
+    public_port=8080,
+    admin_port=9901,
+    api_addresses=(("server", 50051),),
+    webhook_addresses=(("webhooks", 50052),),
+    listen_host="0.0.0.0",
+    descriptor_path=Path("/etc/vauchflow/vauchflow.pb"),
+)
 # google/rpc/error_details.proto must be in the descriptor set or Envoy drops error details from REST bodies.
 EXTRA_DESCRIPTOR_PROTOS = ["google/rpc/error_details.proto", "google/rpc/status.proto"]
 
@@ -75,14 +87,17 @@ def generate(out_root: Path) -> list[Path]:
         ]
     )
     openapi.write_document(descriptor, out_root / OPENAPI_DOCUMENT)
-    generated = [p for p in package_dir.iterdir() if p.is_file()] + [descriptor, out_root / OPENAPI_DOCUMENT]
+    (out_root / COMPOSE_GATEWAY_CONFIG).write_text(render_gateway_config(COMPOSE_GATEWAY))
+    generated = [p for p in package_dir.iterdir() if p.is_file()]
+    generated += [descriptor, out_root / OPENAPI_DOCUMENT, out_root / COMPOSE_GATEWAY_CONFIG]
     return sorted(p.relative_to(out_root) for p in generated)
 
 
 def _committed_files() -> set[Path]:
     package = CLIENT_ROOT / GENERATED_PACKAGE
     files = {p.relative_to(REPO) for p in package.glob("*") if p.is_file()}
-    files.update(path for path in (DESCRIPTOR_SET, OPENAPI_DOCUMENT) if (REPO / path).exists())
+    generated_elsewhere = (DESCRIPTOR_SET, OPENAPI_DOCUMENT, COMPOSE_GATEWAY_CONFIG)
+    files.update(path for path in generated_elsewhere if (REPO / path).exists())
     return files
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -35,8 +36,10 @@ def api_key_not_found(key_id: object) -> NotFound:
 
 
 class ApiKeyAdmin:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, on_revoked: Callable[[UUID], None] = lambda _key_id: None):
         self._db = db
+        # Runs after the revocation commits: this server's authentication cache forgets the key at once.
+        self._on_revoked = on_revoked
 
     async def create(self, tenant_id: UUID, command: CreateApiKey) -> CreatedApiKey:
         violations = Violations()
@@ -84,4 +87,5 @@ class ApiKeyAdmin:
             api_key = await tx.revoke_api_key(ident)
         if api_key is None:
             raise api_key_not_found(key_id)
+        self._on_revoked(api_key.id)
         return api_key

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import time
+from uuid import UUID
 
 import grpc
 import redis.asyncio as redis_asyncio
@@ -28,9 +29,10 @@ from vauchflow.v1 import (
 
 from vauchflow_server.address_policy import AddressPolicy
 from vauchflow_server.api_key_admin import ApiKeyAdmin
+from vauchflow_server.api_key_cache import ApiKeyCache
 from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
-from vauchflow_server.db.database import Database
+from vauchflow_server.db.database import API_KEY_REVOKED_CHANNEL, Database, NotificationListener
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.redemption_engine import RedemptionEngine
 from vauchflow_server.request_boundary import RequestBoundary
@@ -67,14 +69,23 @@ async def serve(config: ServerConfig) -> None:
         config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
     )
     redis_client = redis_asyncio.from_url(config.redis_url) if config.redis_url else None
+    background: list[NotificationListener] = []
     try:
         if await db.role_can_bypass_rls():
             raise StartupError(
                 "DATABASE_URL connects as a superuser or BYPASSRLS role; the server must run as vauchflow_app"
             )
-        server = grpc.aio.server(interceptors=[RequestBoundary(Authenticator(db, config.admin_token))])
+        key_cache = ApiKeyCache(config.api_key_cache_seconds)
+        revocations = db.listener(
+            API_KEY_REVOKED_CHANNEL, on_notify=lambda key_id: key_cache.evict_key(UUID(key_id)), on_connect=key_cache.clear
+        )
+        revocations.start()
+        background.append(revocations)
+        server = grpc.aio.server(interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache))])
         tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(TenantAdmin(db)), server)
-        api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(ApiKeyAdmin(db)), server)
+        api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(
+            ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
+        )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db)), server)
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
             RedemptionServicer(RedemptionEngine(db)), server
@@ -115,6 +126,8 @@ async def serve(config: ServerConfig) -> None:
         await server.stop(config.shutdown_grace_seconds)
         log.info("server stopped", extra={"action": "server_stopped"})
     finally:
+        for task in background:
+            await task.stop()
         if redis_client is not None:
             await redis_client.aclose()
         await db.close()

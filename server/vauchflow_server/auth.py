@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Iterable
 
 from vauchflow_server import api_key_secrets
+from vauchflow_server.api_key_cache import ApiKeyCache
 from vauchflow_server.errors import PermissionMissing, Unauthenticated
 from vauchflow_server.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_server.tenancy import OPERATOR as OPERATOR_PRINCIPAL
@@ -26,9 +27,10 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
 class Authenticator:
     """db needs one method: `authenticate_api_key(secret_hash) -> ApiKeyIdentity | None`."""
 
-    def __init__(self, db, admin_token: str):
+    def __init__(self, db, admin_token: str, cache: ApiKeyCache | None = None):
         self._db = db
         self._admin_token = admin_token.encode()
+        self._cache = cache if cache is not None else ApiKeyCache(ttl_seconds=0)
 
     async def authorize(self, method: str, metadata: Iterable[tuple[str, str | bytes]]) -> Principal:
         required = REQUIRED_PERMISSION.get(method)
@@ -46,7 +48,12 @@ class Authenticator:
         if not api_key_secrets.is_well_formed(token):
             # Rejected on shape and checksum alone: no database lookup for garbage.
             raise Unauthenticated("the API key is malformed")
-        identity = await self._db.authenticate_api_key(api_key_secrets.hash_secret(token))
+        secret_hash = api_key_secrets.hash_secret(token)
+        identity = self._cache.get(secret_hash)
+        if identity is None:
+            identity = await self._db.authenticate_api_key(secret_hash)
+            if identity is not None:
+                self._cache.put(secret_hash, identity)
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")
         if required not in identity.permissions:

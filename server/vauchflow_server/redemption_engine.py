@@ -102,15 +102,11 @@ class RedemptionEngine:
         self, tx: TenantTransaction, code: str, command: RedeemVoucher, redemption_id: UUID
     ) -> RedeemResult:
         now = self._clock()
-        voucher = await tx.take_redemption(code, now)
+        voucher = await tx.voucher_by_code(code)
         if voucher is None:
-            current = await tx.voucher_by_code(code)
-            if current is None:
-                raise voucher_not_found(command.code)
-            # The UPDATE refused for a reason voucher_denial can name; if the state moved on since (a
-            # concurrent rollback), the redemption still lost the race for the last unit.
-            raise errors.denied(voucher_denial(current, now) or errors.VOUCHER_EXHAUSTED)
-        denial = order_denial(voucher, command.order)
+            raise voucher_not_found(command.code)
+        # Refusals known from the voucher as read cost no write and no lock (a sold-out voucher stays cheap).
+        denial = voucher_denial(voucher, now) or order_denial(voucher, command.order)
         if denial:
             raise errors.denied(denial)
         limit = voucher.terms.per_customer_limit
@@ -119,22 +115,29 @@ class RedemptionEngine:
                 raise InvalidArgument.single("customer_id", "is required: this voucher has a per-customer limit")
             if not await tx.take_customer_redemption(voucher.id, command.customer_id, limit):
                 raise errors.denied(errors.CUSTOMER_LIMIT_REACHED)
-        redemption = await tx.insert_redemption(
-            Redemption(
-                id=redemption_id,
-                voucher_id=voucher.id,
-                voucher_code=voucher.code,
-                customer_id=command.customer_id,
-                order=command.order,
-                discount_amount=discount_amount(voucher, command.order),
-                status="SUCCEEDED",
-                metadata=command.metadata,
-            )
+        redemption = Redemption(
+            id=redemption_id,
+            voucher_id=voucher.id,
+            voucher_code=voucher.code,
+            customer_id=command.customer_id,
+            order=command.order,
+            discount_amount=discount_amount(voucher, command.order),
+            status="SUCCEEDED",
+            metadata=command.metadata,
         )
-        await tx.record_event(events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption))
-        if voucher.remaining == 0:
-            await tx.record_event(events.voucher_event(events.VOUCHER_EXHAUSTED, voucher))
-        return RedeemResult(redemption, voucher)
+        stored = await tx.insert_redemption(redemption, events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption))
+        # The atomic conditional UPDATE comes last, so the voucher's row lock is held only until COMMIT. It
+        # re-checks everything that can change under concurrency; if it refuses, the raise rolls back the rows above.
+        taken = await tx.take_redemption(voucher.id, now, command.order)
+        if taken is None:
+            current = await tx.voucher_by_id(voucher.id)
+            reason = current and (voucher_denial(current, now) or order_denial(current, command.order))
+            # No nameable reason left means the state moved on (a concurrent rollback): the race for the last
+            # unit was still lost.
+            raise errors.denied(reason or errors.VOUCHER_EXHAUSTED)
+        if taken.remaining == 0:
+            await tx.record_event(events.voucher_event(events.VOUCHER_EXHAUSTED, taken))
+        return RedeemResult(stored, taken)
 
     async def get(self, tenant_id: UUID, redemption_id: str) -> Redemption:
         ident = _parse_id(redemption_id)

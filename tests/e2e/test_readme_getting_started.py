@@ -1,7 +1,9 @@
-"""The README's getting-started block, run exactly as written against a real server."""
+"""The README's getting-started blocks (curl over REST, and the Python client), run exactly as written against a
+real server and Envoy."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,19 +13,50 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def getting_started_code() -> str:
+def readme_block(heading: str, language: str) -> str:
     readme = (REPO / "README.md").read_text()
-    section = readme.split("## Getting started", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) == 1, "the getting-started section holds exactly one python block"
+    section = readme.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1, f"the section {heading!r} holds exactly one {language} block"
     return blocks[0]
 
 
-def test_readme_getting_started_runs_as_written(api_server):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAUCHFLOW_")}
-    env.update(VAUCHFLOW_TARGET=api_server.target, VAUCHFLOW_ADMIN_TOKEN=api_server.admin_token)
+def _clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAUCHFLOW") and k != "OPERATOR_TOKEN"}
+    env.update(overrides)
+    return env
+
+
+def test_readme_curl_getting_started_runs_as_written(api_server, gateway, tmp_path):
+    script = readme_block("Getting started", "sh")
     result = subprocess.run(
-        [sys.executable, "-c", getting_started_code()], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,  # nothing in it: the block must not depend on files beyond .data/operator-token
+        env=_clean_env(VAUCHFLOW=gateway.public_url, OPERATOR_TOKEN=api_server.admin_token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    created, validated, rolled_back, listed = (json.loads(line) for line in result.stdout.splitlines())
+    assert created["voucher"]["code"] == "WELCOME10"
+    assert created["voucher"]["redemption_count"] == "0"
+    assert validated["valid"] is True and validated["reason"] == ""
+    assert validated["discount_amount"] == "500"
+    assert rolled_back["redemption"]["status"] == "REDEMPTION_STATUS_ROLLED_BACK"
+    assert rolled_back["redemption"]["rollback_reason"] == "order cancelled"
+    assert [r["status"] for r in listed["redemptions"]] == ["REDEMPTION_STATUS_ROLLED_BACK"]
+    assert listed["redemptions"][0]["id"] == rolled_back["redemption"]["id"]
+
+
+def test_readme_python_client_runs_as_written(api_server):
+    result = subprocess.run(
+        [sys.executable, "-c", readme_block("Using the Python client", "python")],
+        cwd=REPO,
+        env=_clean_env(VAUCHFLOW_TARGET=api_server.target, VAUCHFLOW_ADMIN_TOKEN=api_server.admin_token),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_server.config import ServerConfig
+from vauchflow_server.devstack.envoy import envoy_binary
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -100,7 +101,8 @@ def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() 
     # Production: https only, and no private address is allow-listed.
     assert (config.webhooks.allow_http, config.webhooks.allowed_networks) == (False, ())
     assert (config.grpc_host, config.grpc_port) == ("0.0.0.0", 50051)
-    assert f"{config.grpc_port}:{config.grpc_port}" in server["ports"][0]
+    assert server["expose"] == [str(config.grpc_port)]
+    assert "ports" not in server, "the API server is reached through the gateway"
 
 
 def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_reads() -> None:
@@ -140,7 +142,7 @@ def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
     services = _compose()["services"]
-    for name in ("postgres", "redis", "server", "webhooks"):
+    for name in ("postgres", "redis", "server", "webhooks", "envoy"):
         assert services[name]["healthcheck"]["test"], name
 
 
@@ -155,3 +157,27 @@ def test_dockerfile_builds_the_server_image_as_a_non_root_user() -> None:
     assert keywords["CMD"] == '["python", "-m", "vauchflow_server"]'
     assert keywords["USER"] not in ("root", "0")
     assert "pip install /app/clients/python" in dockerfile and "pip install /app" in dockerfile
+
+
+def test_envoy_service_loads_the_generated_gateway_config_that_points_at_the_server(tmp_path: Path) -> None:
+    services = _compose()["services"]
+    envoy = services["envoy"]
+    config_path = envoy["command"][envoy["command"].index("-c") + 1]
+    mount_source, mount_target = envoy["volumes"][0].split(":")[:2]
+    assert mount_source == "./gateway/generated"
+    local_config = REPO / "gateway" / "generated" / Path(config_path).relative_to(mount_target)
+    rendered = local_config.read_text()
+    server_port = services["server"]["environment"]["VAUCHFLOW_GRPC_PORT"]
+    assert f'"address": "server", "port_value": {server_port}' in rendered
+    assert "type: STRICT_DNS" in rendered
+    assert envoy["ports"] == ["8080:8080"] and "port_value: 8080" in rendered
+    descriptor_inside = f"{mount_target}/vauchflow.pb"
+    assert descriptor_inside in rendered
+    # Envoy itself validates the file, with the descriptor set at its path in this checkout.
+    checkable = tmp_path / "envoy.yaml"
+    checkable.write_text(rendered.replace(descriptor_inside, str(REPO / "gateway" / "generated" / "vauchflow.pb")))
+    result = subprocess.run(
+        [str(envoy_binary()), "--mode", "validate", "-c", str(checkable), "-l", "error"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

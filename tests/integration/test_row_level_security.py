@@ -446,6 +446,36 @@ async def test_the_servers_own_settings_statements_are_transaction_local(
     assert await app_conn.fetchval("SELECT nullif(current_setting('app.operator', true), '')") is None
 
 
+async def test_a_pooled_connection_carries_no_tenant_into_its_next_use(seeded, migrated_db: MigratedDatabase) -> None:
+    """The pool skips asyncpg's reset query, so nothing but transaction-local settings may exist: after each kind of
+    server transaction (committed, failed, operator), the same single connection sees no tenant and no rows."""
+    a, _ = seeded
+    db = await Database.connect(migrated_db.app_dsn, min_size=1, max_size=1)
+    try:
+
+        async def leftover_visibility() -> tuple[object, object, int]:
+            async with db._pool.acquire() as conn:  # the pool's only connection: the one just used
+                return (
+                    await conn.fetchval("SELECT nullif(current_setting('app.tenant_id', true), '')"),
+                    await conn.fetchval("SELECT nullif(current_setting('app.operator', true), '')"),
+                    await conn.fetchval("SELECT count(*) FROM vouchers"),
+                )
+
+        async with db.tenant_transaction(a.id) as tx:
+            assert len(await tx.list_vouchers(None, 100)) == len(a.voucher_ids)
+        assert await leftover_visibility() == (None, None, 0)
+        with pytest.raises(ZeroDivisionError):
+            async with db.tenant_transaction(a.id) as tx:
+                await tx.list_vouchers(None, 100)
+                1 / 0
+        assert await leftover_visibility() == (None, None, 0)
+        async with db.operator_transaction() as tx:
+            assert len(await tx.list_tenants(None, 100)) == 2
+        assert await leftover_visibility() == (None, None, 0)
+    finally:
+        await db.close()
+
+
 # --- The one path across tenants: authenticate_api_key() ----------------------------------------------------------
 
 

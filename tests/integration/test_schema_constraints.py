@@ -13,6 +13,7 @@ import pytest
 from support.services import MigratedDatabase
 from vauchflow_server import errors
 from vauchflow_server.db.database import CheckViolation, Database
+from vauchflow_server.redemption_rules import Order
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -91,7 +92,8 @@ async def test_the_app_role_hits_the_same_check_and_the_database_layer_names_it(
             updated = await tx.update_voucher_terms(voucher.code, dataclasses.replace(voucher.terms, max_redemptions=2))
             assert updated is not None and updated.terms.max_redemptions == 2
             # Exhausted now: the server's atomic take refuses rather than tripping the CHECK.
-            assert await tx.take_redemption(voucher.code, datetime.now(timezone.utc)) is None
+            order = Order(id="", amount=10_000, currency=None)
+            assert await tx.take_redemption(voucher.id, datetime.now(timezone.utc), order) is None
     finally:
         await db.close()
     assert await owner.fetchval("SELECT (redemption_count, max_redemptions) FROM vouchers WHERE id = $1",

@@ -7,10 +7,11 @@ _translated_errors); nothing above this module sees asyncpg.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,15 +74,105 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _release_connection(conn: asyncpg.Connection) -> None:
+    """Replaces asyncpg's default reset query (a round trip on every release, ~1 per request).
+
+    Nothing session-level is ever left on a pooled connection: tenant and operator settings are
+    transaction-local (set_config(..., true)), and no pooled connection LISTENs, holds advisory locks or cursors.
+    A connection is only ever handed back inside a transaction if a bug or a cancellation cut one short; roll that
+    back rather than pass it on.
+    """
+    if conn.is_in_transaction():
+        await conn.execute(QUERIES["rollback"])
+
+
+@contextlib.asynccontextmanager
+async def _transaction(conn: asyncpg.Connection, begin: str) -> AsyncIterator[None]:
+    await conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        try:
+            await conn.execute(QUERIES["rollback"])
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            conn.terminate()  # a connection that can't roll back never goes back to the pool
+        raise
+    await conn.execute(QUERIES["commit"])
+
+
+API_KEY_REVOKED_CHANNEL = "vauchflow_api_key_revoked"
+
+
+class NotificationListener:
+    """LISTENs on one channel over a dedicated connection (never a pooled one), reconnecting when it drops.
+
+    `on_connect` runs after every (re)connection: notifications sent while disconnected are lost, so callers
+    resynchronise there (e.g. drop a cache).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        channel: str,
+        on_notify: Callable[[str], None],
+        on_connect: Callable[[], None],
+        retry_seconds: float = 1.0,
+    ):
+        self._dsn, self._channel = dsn, channel
+        self._on_notify, self._on_connect = on_notify, on_connect
+        self._retry_seconds = retry_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"listen:{self._channel}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda _conn: closed.set())
+                await conn.add_listener(self._channel, lambda _c, _pid, _channel, payload: self._on_notify(payload))
+                self._on_connect()
+                self.connected.set()
+                await closed.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning(
+                    "listener disconnected",
+                    extra={"action": "listen_failed", "channel": self._channel, "error_type": type(error).__name__},
+                )
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+            await asyncio.sleep(self._retry_seconds)
+
+
 class Database:
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool, dsn: str = ""):
         self._pool = pool
+        self._dsn = dsn
+
+    def listener(
+        self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]
+    ) -> NotificationListener:
+        return NotificationListener(self._dsn, channel, on_notify, on_connect)
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "Database":
         with _translated_errors():
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
-        return cls(pool)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_release_connection
+            )
+        return cls(pool, dsn)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -111,16 +202,15 @@ class Database:
     async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator["TenantTransaction"]:
         """A transaction that sees only tenant_id's rows."""
         with _translated_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(QUERIES["set_tenant"], str(tenant_id))
+            begin = QUERIES["begin_as_tenant"].format(tenant_id=UUID(str(tenant_id)))
+            async with self._pool.acquire() as conn, _transaction(conn, begin):
                 yield TenantTransaction(conn, tenant_id)
 
     @contextlib.asynccontextmanager
     async def operator_transaction(self) -> AsyncIterator["OperatorTransaction"]:
         """A transaction for the platform operator's tenancy calls: sees every tenant row, no tenant data."""
         with _translated_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(QUERIES["set_operator"])
+            async with self._pool.acquire() as conn, _transaction(conn, QUERIES["begin_as_operator"]):
                 yield OperatorTransaction(conn)
 
     @contextlib.asynccontextmanager
@@ -201,7 +291,10 @@ class TenantTransaction(_Transaction):
 
     async def revoke_api_key(self, key_id: UUID) -> ApiKey | None:
         row = await self._row("revoke_api_key", self.tenant_id, key_id)
-        return _api_key(row) if row else None
+        if row is None:
+            return None
+        await self._conn.execute(QUERIES["notify_api_key_revoked"], str(key_id))
+        return _api_key(row)
 
     # Idempotency keys
 
@@ -247,9 +340,10 @@ class TenantTransaction(_Transaction):
         row = await self._row("update_voucher_terms", self.tenant_id, code, *_terms_args(terms))
         return _voucher(row) if row else None
 
-    async def take_redemption(self, code: str, now: datetime) -> Voucher | None:
-        """Counts one redemption if the voucher is active, in its window and not exhausted; None otherwise."""
-        row = await self._row("take_redemption", self.tenant_id, code, now)
+    async def take_redemption(self, voucher_id: UUID, now: datetime, order: Order) -> Voucher | None:
+        """Counts one redemption if the voucher is active, in its window, not exhausted and applies to the order;
+        None otherwise."""
+        row = await self._row("take_redemption", self.tenant_id, voucher_id, now, order.amount, order.currency)
         return _voucher(row) if row else None
 
     async def give_back_redemption(self, voucher_id: UUID) -> Voucher | None:
@@ -273,7 +367,8 @@ class TenantTransaction(_Transaction):
 
     # Redemptions
 
-    async def insert_redemption(self, redemption: Redemption) -> Redemption:
+    async def insert_redemption(self, redemption: Redemption, event: Event) -> Redemption:
+        """The redemption row and its outbox event, in one round trip."""
         row = await self._row(
             "insert_redemption",
             self.tenant_id,
@@ -286,6 +381,9 @@ class TenantTransaction(_Transaction):
             redemption.order.currency,
             redemption.discount_amount,
             redemption.metadata,
+            event.id,
+            event.type,
+            event.payload,
         )
         return _redemption(row)
 

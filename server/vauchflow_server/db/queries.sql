@@ -8,6 +8,20 @@ SELECT set_config('app.tenant_id', $1::text, true);
 -- name: set_operator
 SELECT set_config('app.operator', 'on', true);
 
+-- name: begin_as_tenant
+-- One round trip opens the transaction and sets its tenant. A template, formatted only with the canonical text of
+-- a uuid.UUID (hex digits and dashes), because a multi-statement string can't take bind parameters.
+BEGIN; SELECT set_config('app.tenant_id', '{tenant_id}', true);
+
+-- name: begin_as_operator
+BEGIN; SELECT set_config('app.operator', 'on', true);
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;
+
 -- name: authenticate_api_key
 SELECT key_id, tenant_id, permissions, revoked FROM authenticate_api_key($1);
 
@@ -56,6 +70,10 @@ UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
 WHERE tenant_id = $1 AND id = $2
 RETURNING *;
 
+-- name: notify_api_key_revoked
+-- Delivered at COMMIT to every server's listener, which drops the key from its authentication cache.
+SELECT pg_notify('vauchflow_api_key_revoked', $1::text);
+
 -- name: claim_idempotency_key
 -- A concurrent transaction with the same key blocks here until the first one commits or rolls back.
 INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, response)
@@ -95,15 +113,19 @@ WHERE tenant_id = $1 AND code = $2
 RETURNING *;
 
 -- name: take_redemption
--- DESIGN.md invariant 1: one atomic conditional UPDATE. Concurrent redeemers queue on the row lock and re-check
--- the condition after it, so the count can never pass max_redemptions (and the CHECK constraint backs this up).
+-- DESIGN.md invariant 1: one atomic conditional UPDATE with a row-count check. Concurrent redeemers queue on the
+-- row lock and re-check the condition after it, so the count can never pass max_redemptions (the CHECK constraint
+-- backs this up). The engine runs it last in its transaction, so the row lock is held only until COMMIT.
+-- The order conditions mirror redemption_rules.order_denial.
 UPDATE vouchers
 SET redemption_count = redemption_count + 1, update_time = now()
-WHERE tenant_id = $1 AND code = $2
+WHERE tenant_id = $1 AND id = $2
   AND status = 'ACTIVE'
   AND (max_redemptions IS NULL OR redemption_count < max_redemptions)
   AND (valid_from IS NULL OR valid_from <= $3)
   AND (valid_until IS NULL OR $3 < valid_until)
+  AND (min_order_amount IS NULL OR min_order_amount <= $4)
+  AND (currency IS NULL OR currency = $5 OR ($5::text IS NULL AND amount_off IS NULL))
 RETURNING *;
 
 -- name: give_back_redemption
@@ -129,10 +151,17 @@ SELECT redemption_count FROM customer_redemption_counts
 WHERE tenant_id = $1 AND voucher_id = $2 AND customer_id = $3;
 
 -- name: insert_redemption
-INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
-                         discount_amount, status, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCEEDED', $10)
-RETURNING *;
+-- The redemption row and its redemption.succeeded outbox event together (invariant 4), in one statement.
+WITH redemption AS (
+    INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
+                             discount_amount, status, metadata)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCEEDED', $10)
+    RETURNING *
+), event AS (
+    INSERT INTO outbox_events (tenant_id, event_id, type, payload)
+    SELECT tenant_id, $11, $12, $13 FROM redemption
+)
+SELECT * FROM redemption;
 
 -- name: get_redemption
 SELECT * FROM redemptions WHERE tenant_id = $1 AND id = $2;

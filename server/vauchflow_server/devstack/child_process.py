@@ -8,10 +8,10 @@ SIGKILLed parent does not leave PostgreSQL or Redis running. (The kernel ties th
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,16 +22,21 @@ from typing import IO
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-
 
 class ChildProcessFailed(RuntimeError):
     """A child process could not be started, did not become ready, or exited early."""
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+# util-linux's setpriv sets the parent-death signal and execs the program. Doing it with a preexec_fn instead
+# would make Popen fork() (not vfork) and run Python in the child, which deadlocks when a gRPC process forks
+# while grpc's own threads hold the locks its fork handlers need (seen in the test suite).
+_SETPRIV = shutil.which("setpriv")
+
+
+def _dying_with_parent(argv: Sequence[str]) -> list[str]:
+    if _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
 def start_child(
@@ -48,14 +53,13 @@ def start_child(
         output = open(log_path, "ab")  # noqa: SIM115 - closed below; the child keeps its own descriptor
     try:
         process = subprocess.Popen(
-            list(argv),
+            _dying_with_parent(argv),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT if output is not None else None,
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
     except OSError as error:
         raise ChildProcessFailed(f"cannot start {name} ({argv[0]}): {error}") from error

@@ -6,7 +6,10 @@ replicas' addresses, the descriptor set's path, and the JSON bodies of Envoy's o
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -121,13 +124,58 @@ def _lb_endpoints(addresses: tuple[tuple[str, int], ...]) -> list[dict]:
 def render(settings: GatewaySettings) -> str:
     if not settings.api_addresses:
         raise ValueError("the gateway needs at least one API server address")
+    # IP addresses (the dev stack) are STATIC; names (docker compose services) are re-resolved with STRICT_DNS, so
+    # `docker compose up --scale server=3` spreads over every replica the name resolves to.
+    cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.api_addresses) else "STRICT_DNS"
+    webhook_cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.webhook_addresses) else "STRICT_DNS"
     return Template(TEMPLATE.read_text()).substitute(
         admin_port=settings.admin_port,
         public_port=settings.public_port,
         listen_host=settings.listen_host,
         descriptor_path=str(settings.descriptor_path),
         api_endpoints=_indented_json_lines(_lb_endpoints(settings.api_addresses), 8),
+        api_cluster_type=cluster_type,
         # A one-line flow sequence, so an empty list stays a list.
         webhook_endpoints=json.dumps(_lb_endpoints(settings.webhook_addresses), sort_keys=True),
+        webhook_cluster_type=webhook_cluster_type,
         local_reply_mappers=_indented_json_lines(_local_reply_mappers(), 12),
     )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prints a rendered config, e.g. for a deployment: `--api server:50051 --listen 0.0.0.0 --descriptor ...`."""
+    parser = argparse.ArgumentParser(description="Render the Vauchflow Envoy configuration")
+    parser.add_argument("--api", action="append", required=True, type=_address, help="host:port, repeatable")
+    parser.add_argument("--webhooks", action="append", default=[], type=_address, help="host:port, repeatable")
+    parser.add_argument("--public-port", type=int, default=8080)
+    parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument("--listen", default="127.0.0.1")
+    parser.add_argument("--descriptor", type=Path, default=DESCRIPTOR_SET)
+    args = parser.parse_args(argv)
+    settings = GatewaySettings(
+        public_port=args.public_port,
+        admin_port=args.admin_port,
+        api_addresses=tuple(args.api),
+        webhook_addresses=tuple(args.webhooks),
+        listen_host=args.listen,
+        descriptor_path=args.descriptor,
+    )
+    sys.stdout.write(render(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

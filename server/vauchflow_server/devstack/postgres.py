@@ -96,7 +96,10 @@ class EmbeddedPostgres:
             raise ChildProcessFailed(f"PostgreSQL is already running (pid {self._process.pid})")
         require_free_port(self.port, "PostgreSQL port")
         self.initialize()
-        settings = [] if self.durable else ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        # Room for several API replicas' pools plus a 100-client pgbench ceiling run (bench/).
+        settings = ["max_connections=300"]
+        if not self.durable:
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         argv = as_unprivileged(
             [
                 str(self.bin_dir / "postgres"),

@@ -73,6 +73,9 @@ class DevStack:
     _lock_file: IO[str] | None = None
     # Where PostgreSQL (owner URL without its password) and Redis are, for the summary.
     _database_shown: str = ""
+    # Connection URLs (with passwords) once started, for tools that drive the stack (bench/).
+    owner_dsn: str = ""
+    app_dsn: str = ""
     _redis_shown: str = ""
 
     @property
@@ -203,6 +206,7 @@ class DevStack:
         self._children.append(_Child("envoy", gateway.process, gateway.stop))
         self._check_stop_requested()
         self._database_shown = without_password(owner_dsn)
+        self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
         self._redis_shown = without_password(redis_url)
 
     def stop(self) -> None:
@@ -236,6 +240,10 @@ class DevStack:
     def _check_stop_requested(self) -> None:
         if self.stop_requested.is_set():
             raise StartInterrupted
+
+    def child_pids(self) -> dict[str, int]:
+        """Name → PID of every running child (bench/ samples their CPU time)."""
+        return {child.name: child.process.pid for child in self._children}
 
     def dead_child(self) -> _Child | None:
         return next((child for child in self._children if child.process.poll() is not None), None)

@@ -1,0 +1,51 @@
+"""A short-lived cache of API key lookups, so a busy key costs no database round trip per request.
+
+Only keys that authenticated are cached (an attacker's guesses can't fill it). Revocation evicts at once on the
+server that revoked the key, and on every other replica when the database's notification arrives; the TTL bounds
+how stale an entry can be if that notification is ever missed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from uuid import UUID
+
+from vauchflow_server.tenancy import ApiKeyIdentity
+
+
+class ApiKeyCache:
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, ApiKeyIdentity]] = OrderedDict()
+
+    def get(self, secret_hash: bytes) -> ApiKeyIdentity | None:
+        entry = self._entries.get(secret_hash)
+        if entry is None:
+            return None
+        expires, identity = entry
+        if self._clock() >= expires:
+            del self._entries[secret_hash]
+            return None
+        return identity
+
+    def put(self, secret_hash: bytes, identity: ApiKeyIdentity) -> None:
+        if identity.revoked or self._ttl <= 0:
+            return
+        self._entries[secret_hash] = (self._clock() + self._ttl, identity)
+        self._entries.move_to_end(secret_hash)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def evict_key(self, key_id: UUID) -> None:
+        for secret_hash in [h for h, (_, identity) in self._entries.items() if identity.key_id == key_id]:
+            del self._entries[secret_hash]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

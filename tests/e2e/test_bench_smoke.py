@@ -1,0 +1,26 @@
+"""The benchmark still runs end to end (tiny durations): every scenario, the pgbench ceiling, the correctness
+check. Speed itself is measured by `make bench`, never asserted by a test."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_benchmark_runs_and_checks_correctness():
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--duration", "0.5", "--warmup", "0.2", "--vouchers", "5", "--no-write"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Correctness: correct" in result.stdout
+    for scenario in ("grpc_spread_32", "rest_spread_32", "grpc_hot_100", "pgbench_spread_32", "pgbench_hot_100"):
+        assert re.search(rf"\| {scenario} \| [\d,]+ \|", result.stdout), scenario
+    assert re.search(r"\d\.\d\d × pgbench_spread_32", result.stdout)

@@ -1,0 +1,76 @@
+"""The rendered gateway configuration: Envoy itself accepts it (`--mode validate`), it carries the transcoder
+settings the REST contract depends on, and a running gateway's admin serves Prometheus stats on loopback only."""
+
+from __future__ import annotations
+
+import pytest
+from ruamel.yaml import YAML
+
+from support.gateway import http_get
+from vauchflow_server.devstack.child_process import ChildProcessFailed
+from vauchflow_server.devstack.envoy import validate_config
+from vauchflow_server.devstack.envoy_config import GatewaySettings, render
+
+
+def settings(replicas: int) -> GatewaySettings:
+    return GatewaySettings(
+        public_port=18080,
+        admin_port=19901,
+        api_addresses=tuple(("127.0.0.1", 50051 + index) for index in range(replicas)),
+    )
+
+
+def http_filters(config: dict) -> dict[str, dict]:
+    (listener,) = config["static_resources"]["listeners"]
+    (manager,) = listener["filter_chains"][0]["filters"]
+    return {f["name"]: f["typed_config"] for f in manager["typed_config"]["http_filters"]}
+
+
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_envoy_validates_the_rendered_config(tmp_path, replicas):
+    path = tmp_path / "envoy.yaml"
+    path.write_text(render(settings(replicas)))
+
+    validate_config(path)
+
+    config = YAML(typ="safe").load(path.read_text())
+    clusters = {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
+    assert set(clusters) == {"api", "webhooks"}
+    endpoints = clusters["api"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert [e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints] == [
+        50051 + index for index in range(replicas)
+    ]
+
+
+def test_envoy_validation_rejects_a_broken_config(tmp_path):
+    # Proves the check above can fail: an unknown field in the transcoder's typed config.
+    path = tmp_path / "envoy.yaml"
+    path.write_text(render(settings(1)).replace("convert_grpc_status: true", "convert_grpc_statuz: true"))
+
+    with pytest.raises(ChildProcessFailed, match="convert_grpc_statuz"):
+        validate_config(path)
+
+
+def test_transcoder_settings_and_loopback_admin():
+    config = YAML(typ="safe").load(render(settings(1)))
+    transcoder = http_filters(config)["envoy.filters.http.grpc_json_transcoder"]
+
+    assert transcoder["convert_grpc_status"] is True
+    assert transcoder["print_options"]["preserve_proto_field_names"] is True
+    assert transcoder["print_options"]["always_print_primitive_fields"] is True
+    assert transcoder["print_options"]["always_print_enums_as_ints"] is False
+    assert transcoder["request_validation_options"]["reject_unknown_method"] is True
+    assert transcoder["request_validation_options"]["reject_unknown_query_parameters"] is True
+    descriptor = settings(1).descriptor_path
+    assert transcoder["proto_descriptor"] == str(descriptor) and descriptor.is_file()
+    assert descriptor.stat().st_size > 0
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+
+
+def test_admin_serves_prometheus_stats(gateway):
+    response = http_get(gateway.admin_url + "/stats/prometheus")
+
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE envoy_cluster_upstream_rq_total counter" in response.text
+    assert 'envoy_cluster_upstream_rq_total{envoy_cluster_name="api"}' in response.text
