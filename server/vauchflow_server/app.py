@@ -34,6 +34,7 @@ from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
 from vauchflow_server.db.database import API_KEY_REVOKED_CHANNEL, Database, NotificationListener
 from vauchflow_server.health import HealthChecker
+from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption_engine import RedemptionEngine
 from vauchflow_server.request_boundary import RequestBoundary
 from vauchflow_server.servicers.api_keys import ApiKeyServicer
@@ -81,7 +82,12 @@ async def serve(config: ServerConfig) -> None:
         )
         revocations.start()
         background.append(revocations)
-        server = grpc.aio.server(interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache))])
+        metrics = ServerMetrics()
+        if config.metrics_port is not None:
+            metrics.serve(config.metrics_host, config.metrics_port)
+        server = grpc.aio.server(
+            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics)]
+        )
         tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(TenantAdmin(db)), server)
         api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server

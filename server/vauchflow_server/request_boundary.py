@@ -24,6 +24,7 @@ from vauchflow_server.auth import Authenticator
 from google.protobuf.message import Message
 
 from vauchflow_server.errors import DomainError, FieldViolation, InvalidArgument
+from vauchflow_server.metrics import ServerMetrics, method_name
 from vauchflow_server.tenancy import current_principal
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ _UNREADABLE = object()
 
 
 class RequestBoundary(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator):
+    def __init__(self, authenticator: Authenticator, metrics: ServerMetrics | None = None):
         self._authenticator = authenticator
+        self._metrics = metrics or ServerMetrics()
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -57,9 +59,12 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, behaviour):
         authenticator = self._authenticator
+        requests = self._metrics.rpc_requests
+        duration = self._metrics.rpc_duration.labels(method_name(method))
 
         async def guarded(request, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
+            code = "OK"
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
                 _check_request(request)
@@ -69,9 +74,14 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 finally:
                     current_principal.reset(token)
             except grpc.aio.AbortError:
+                code = "ABORTED_BY_HANDLER"
                 raise
             except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+                code = _code_name(error)
                 await _refuse(context, method, error, started)
+            finally:
+                requests.labels(method_name(method), code).inc()
+                duration.observe(time.perf_counter() - started)
 
         return guarded
 
@@ -98,6 +108,12 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 await _refuse(context, method, error, started)
 
         return guarded_stream
+
+
+def _code_name(error: Exception) -> str:
+    if isinstance(error, DomainError):
+        return error_mapping.status_code_of(error).name
+    return grpc.StatusCode.INTERNAL.name
 
 
 async def _refuse(context: grpc.aio.ServicerContext, method: str, error: Exception, started: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 import signal
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def start_api_server(
     port: int,
     log_path: Path,
     webhook_keys: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
     timeout: float = 60,
 ) -> ApiServer:
     """Starts `python -m vauchflow_server` as the real entry point and waits for grpc.health.v1 SERVING."""
@@ -104,6 +106,7 @@ def start_api_server(
         VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS=TEST_WEBHOOK_ALLOW_NETWORKS,
         VAUCHFLOW_WEBHOOK_ALLOW_HTTP="true",
     )
+    env.update(extra_env or {})
     process = start_child([sys.executable, "-m", "vauchflow_server"], name="api-server", env=env, log_path=log_path)
     target = f"127.0.0.1:{port}"
     try:

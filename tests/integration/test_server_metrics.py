@@ -1,0 +1,54 @@
+"""The API server's Prometheus endpoint counts RPCs by method and status code."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import signal
+import urllib.request
+
+import grpc
+from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
+
+from support.polling import wait_for
+from support.ports import free_port
+from support.services import start_api_server
+from vauchflow_server.devstack import stop_child
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    match = re.search(rf"^{name}\{{{selector}\}} ([0-9.e+]+)$", text, flags=re.MULTILINE)
+    return float(match[1]) if match else 0.0
+
+
+def test_rpcs_are_counted_by_method_and_code(migrated_db, redis_server, tmp_path):
+    metrics_port = free_port()
+    server = start_api_server(
+        database=migrated_db, redis_url=redis_server.url, admin_token="vf_op_" + secrets.token_urlsafe(24),
+        port=free_port(), log_path=tmp_path / "server.log", extra_env={"VAUCHFLOW_METRICS_PORT": str(metrics_port)},
+    )  # fmt: skip
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = voucher_service_pb2_grpc.VoucherServiceStub(channel)
+            for _ in range(3):
+                try:
+                    request = voucher_service_pb2.GetVoucherRequest(code="X")
+                    stub.GetVoucher(request, metadata=[("authorization", "Bearer nope")])
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        wait_for(
+            lambda: _sample(_scrape(metrics_port), "vauchflow_rpc_requests_total",
+                            method="VoucherService/GetVoucher", code="UNAUTHENTICATED") == 3,
+            what="three refused GetVoucher calls counted", timeout=10,
+        )  # fmt: skip
+        text = _scrape(metrics_port)
+        assert _sample(text, "vauchflow_rpc_duration_seconds_count", method="VoucherService/GetVoucher") == 3
+        assert "nope" not in text  # credentials never become label values
+    finally:
+        assert stop_child(server.process, name="api-server", sig=signal.SIGTERM, timeout=30) == 0
