@@ -102,6 +102,9 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_GRPC_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_PUBLIC_PORT": str(_free_port()),
         "VAUCHFLOW_ENVOY_ADMIN_PORT": str(_free_port()),
+        "VAUCHFLOW_DELIVERY_GRPC_PORT": str(_free_port()),
+        "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
+        "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
