@@ -73,6 +73,8 @@ class ServerConfig:
     # Prometheus /metrics on its own port; None: not served.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
+    event_loop: str = "uvloop"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
@@ -94,7 +96,15 @@ class ServerConfig:
             api_key_cache_seconds=float(env.get("VAUCHFLOW_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds)),
             metrics_host=env.get("VAUCHFLOW_METRICS_HOST", cls.metrics_host),
             metrics_port=_int(env, "VAUCHFLOW_METRICS_PORT", 0) or None,
+            event_loop=_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
