@@ -19,8 +19,10 @@ import platform
 import socket
 import statistics
 import sys
+import re
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +36,9 @@ sys.path.insert(0, str(REPO / "bench"))
 from loadgen import Outcome, Scenario, run  # noqa: E402
 from pgbench_ceiling import PgbenchResult, run_pgbench  # noqa: E402
 from vauchflow.v1 import (  # noqa: E402
+    redemption_pb2,
+    redemption_service_pb2,
+    redemption_service_pb2_grpc,
     tenant_service_pb2,
     tenant_service_pb2_grpc,
     voucher_pb2,
@@ -47,6 +52,7 @@ from vauchflow_server.devstack.stack import DevStack  # noqa: E402
 
 SPREAD_PREFIX = "BENCH-"
 HOT_PREFIX = "HOT-"
+FLASH_SOLD_OUT = "FLASH-SOLD-OUT"
 HUGE_LIMIT = 1_000_000_000
 
 
@@ -106,6 +112,7 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
+        "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
     stack.start()
@@ -131,6 +138,20 @@ def create_fixtures(target: str, admin_token: str, spread_vouchers: int) -> tupl
                 ),
                 metadata=key,
             )
+        # A flash sale whose single unit is gone: every redeem is refused by the Redis pre-gate.
+        vouchers.CreateVoucher(
+            voucher_service_pb2.CreateVoucherRequest(
+                voucher=voucher_pb2.Voucher(code=FLASH_SOLD_OUT, discount=voucher_pb2.Discount(percent_off=10),
+                                            max_redemptions=1, flash_sale=True)
+            ),
+            metadata=key,
+        )  # fmt: skip
+        redemption_service_pb2_grpc.RedemptionServiceStub(channel).RedeemVoucher(
+            redemption_service_pb2.RedeemVoucherRequest(
+                code=FLASH_SOLD_OUT, order=redemption_pb2.Order(id="sell-out", amount=10_000, currency="EUR")
+            ),
+            metadata=key,
+        )
     return created.tenant.id, created.secret
 
 
@@ -175,6 +196,34 @@ async def check_correctness(owner_dsn: str, tenant_id: str) -> list[str]:
         if row["max_redemptions"] is not None and row["redemption_count"] > row["max_redemptions"]:
             problems.append(f"{row['code']}: count {row['redemption_count']} > max {row['max_redemptions']}")
     return problems
+
+
+async def flash_voucher_state(owner_dsn: str, tenant_id: str) -> tuple:
+    """What a PostgreSQL write to the sold-out flash sale would change: its row and its redemptions."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        voucher = await conn.fetchrow(
+            "SELECT id, redemption_count, update_time, xmin::text AS version FROM vouchers"
+            " WHERE tenant_id = $1 AND code = $2",
+            tenant_id, FLASH_SOLD_OUT,
+        )  # fmt: skip
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM redemptions WHERE tenant_id = $1 AND voucher_id = $2", tenant_id, voucher["id"]
+        )
+        return tuple(voucher.values()) + (rows,)
+    finally:
+        await conn.close()
+
+
+def gate_decisions(metrics_ports: tuple[int, ...]) -> dict[str, float]:
+    """The API servers' flash-sale gate counters, summed over replicas."""
+    totals: dict[str, float] = {}
+    for port in metrics_ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        for decision, value in re.findall(r'^vauchflow_flash_sale_gate_total\{decision="(\w+)"\} (\S+)$', text, re.M):
+            totals[decision] = totals.get(decision, 0.0) + float(value)
+    return totals
 
 
 def with_ratio(row: Row, ceiling: Row, label: str) -> Row:
@@ -228,11 +277,13 @@ def main() -> int:
             spread = tuple(f"{SPREAD_PREFIX}{n:06d}" for n in range(1, args.vouchers + 1))
             hot = (f"{HOT_PREFIX}000001",)
 
-            def scenario(name: str, protocol: str, target: str, codes: tuple[str, ...], concurrency: int) -> Row:
+            def scenario(name: str, protocol: str, target: str, codes: tuple[str, ...], concurrency: int,
+                         expected_error: str = "") -> Row:  # fmt: skip
                 row = run_scenario(
-                    Scenario(name, protocol, target, api_key, codes, concurrency, args.duration, args.warmup),
+                    Scenario(name, protocol, target, api_key, codes, concurrency, args.duration, args.warmup,
+                             expected_error),
                     server_pids,
-                )
+                )  # fmt: skip
                 print(f"  {name}: {row.throughput:,.0f}/s p99 {row.p99_ms:.1f} ms", flush=True)
                 return row
 
@@ -255,7 +306,20 @@ def main() -> int:
                                              clients=100, **common))  # fmt: skip
             print(f"  pgbench: spread {pg_spread.throughput:,.0f}/s, hot {pg_hot.throughput:,.0f}/s", flush=True)
 
+            # Last, a sold-out flash sale: the gate answers from Redis; PostgreSQL must see no write at all.
+            flash_before = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
+            gate_before = gate_decisions(stack.config.api_metrics_ports)
+            flash_100 = scenario("flash_sold_out_100", "grpc", stack.grpc_targets[0], (FLASH_SOLD_OUT,), 100,
+                                 expected_error="FAILED_PRECONDITION")  # fmt: skip
+            gate_after = gate_decisions(stack.config.api_metrics_ports)
+            flash_after = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
+            gate_delta = {k: gate_after.get(k, 0.0) - gate_before.get(k, 0.0) for k in gate_after}
+
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
+            if flash_after != flash_before:
+                problems.append(f"{FLASH_SOLD_OUT}: PostgreSQL changed during the sold-out scenario")
+            if gate_delta.get("admitted", 0) or gate_delta.get("bypassed", 0) or not gate_delta.get("rejected"):
+                problems.append(f"{FLASH_SOLD_OUT}: requests reached PostgreSQL past the gate ({gate_delta})")
         finally:
             stack.stop()
 
@@ -266,6 +330,7 @@ def main() -> int:
         with_ratio(rest_32, grpc_32, "grpc_spread_32"),
         with_ratio(rest_100, grpc_100, "grpc_spread_100"),
         with_ratio(hot_100, pg_hot, "pgbench_hot_100"),
+        with_ratio(flash_100, grpc_100, "grpc_spread_100"),
         pg_spread,
         pg_hot,
     ]
@@ -281,6 +346,8 @@ def main() -> int:
         f"Load generator headroom: a trivial RPC ran at {liveness.throughput:,.0f}/s, "
         f"{loadgen_headroom:.1f} × the redemption rate at the same concurrency\n"
         f"Correctness: {verdict}\n"
+        f"Sold-out flash sale: the gate refused {gate_delta.get('rejected', 0):,.0f} requests from Redis, admitted "
+        f"{gate_delta.get('admitted', 0):,.0f} to PostgreSQL; the voucher's row and redemptions did not change\n"
     )
     print()
     print(table)
@@ -298,7 +365,9 @@ def write_report(table: str, summary: str) -> None:
         "# Performance\n\n"
         "Measured by `make bench` (`bench/run.py`). Each figure stands beside its ceiling from the same run; the\n"
         "machine is shared and noisy, so compare ratios, not absolute numbers. Throughput counts successful\n"
-        "redemptions per second; latency is measured by the load generator, end to end.\n\n"
+        "redemptions per second (for `flash_sold_out_100`, answered requests: every one is a VOUCHER_EXHAUSTED refusal\n"
+        "from the Redis pre-gate, compared with the PostgreSQL path at the same concurrency); latency is measured by\n"
+        "the load generator, end to end.\n\n"
         f"{table}\n\n```\n{summary}```\n\n"
         "Ceilings: `pgbench_*` run the server's own SQL for one redemption (API key lookup, then a transaction\n"
         "with `set_config('app.tenant_id', ..., true)`, the conditional UPDATE, the redemption row and the outbox\n"

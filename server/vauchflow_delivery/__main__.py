@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+import uvloop
 from vauchflow_server import errors
 from vauchflow_server.logs import configure_logging
 
@@ -24,6 +25,7 @@ def main() -> int:
     except ConfigError as error:
         log.error("bad configuration", extra={"action": "config_invalid", "problem": str(error)})
         return 2
+    uvloop.install()  # as in the API server: cheaper socket I/O per query and per request
     try:
         return asyncio.run(serve(config))
     except (StartupError, errors.Unavailable, StoreUnavailable, OSError) as error:

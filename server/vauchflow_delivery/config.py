@@ -32,8 +32,8 @@ class DeliveryConfig:
     # How long a claimed attempt belongs to its worker; a crashed worker's attempt is retried after it.
     # Must exceed the sender's total timeout, or a slow attempt could be sent again while still in flight.
     delivery_lease_seconds: float = 60.0
-    max_in_flight: int = 64
-    max_in_flight_per_endpoint: int = 4
+    max_in_flight: int = 128
+    max_in_flight_per_endpoint: int = 32
     # An endpoint failing without a success for this long is disabled (FAILING) and the tenant told by event.
     endpoint_disable_after_seconds: float = 5 * DAY_SECONDS
     # LISTEN/NOTIFY wakes the loops at once; polling covers lost notifications and a dropped listener.

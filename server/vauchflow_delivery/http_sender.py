@@ -45,7 +45,7 @@ class SenderSettings:
     connect_timeout: float = 5.0
     total_timeout: float = 15.0
     max_connections: int = 100
-    max_connections_per_host: int = 4
+    max_connections_per_host: int = 32
 
 
 @dataclass(frozen=True)

@@ -73,15 +73,23 @@ INSERT INTO webhook_delivery_attempts (tenant_id, delivery_id, attempt_number, h
                                        response_body, error)
 VALUES ($1, $2, $3, $4, $5, $6, $7);
 
--- name: mark_delivered
+-- name: record_delivered
+-- The attempt, the delivery's success and the endpoint's recovery in one atomic statement (one round trip: at
+-- 1,000 deliveries/s the round trips of a BEGIN ... COMMIT per delivery were the dispatcher's bottleneck).
 -- Whoever's attempt succeeded, the delivery is done (a lease that ran out may have let two attempts overlap).
-UPDATE webhook_deliveries SET status = 'DELIVERED', delivered_time = now()
-WHERE tenant_id = $1 AND id = $2 AND status = 'PENDING'
-RETURNING create_time, delivered_time;
-
--- name: clear_endpoint_failing
-UPDATE webhook_endpoints SET failing_since = NULL
-WHERE tenant_id = $1 AND id = $2 AND failing_since IS NOT NULL;
+WITH attempt AS (
+    INSERT INTO webhook_delivery_attempts (tenant_id, delivery_id, attempt_number, http_status, latency_ms,
+                                           response_body, error)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+), delivered AS (
+    UPDATE webhook_deliveries SET status = 'DELIVERED', delivered_time = now()
+    WHERE tenant_id = $1 AND id = $2 AND status = 'PENDING'
+    RETURNING create_time, delivered_time
+), recovered AS (
+    UPDATE webhook_endpoints SET failing_since = NULL
+    WHERE tenant_id = $1 AND id = $8 AND failing_since IS NOT NULL
+)
+SELECT create_time, delivered_time FROM delivered;
 
 -- name: schedule_retry
 -- Only the attempt that holds the lease decides what comes next.

@@ -205,10 +205,17 @@ class DeliveryStore:
         """Logs the attempt and marks the delivery DELIVERED; returns the seconds from creation to delivery
         (None if it was already finished by another attempt)."""
         with _translated_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
-                await self._insert_attempt(conn, delivery, attempt)
-                row = await conn.fetchrow(QUERIES["mark_delivered"], delivery.tenant_id, delivery.id)
-                await conn.execute(QUERIES["clear_endpoint_failing"], delivery.tenant_id, delivery.endpoint_id)
+            row = await self._pool.fetchrow(
+                QUERIES["record_delivered"],
+                delivery.tenant_id,
+                delivery.id,
+                delivery.attempt_number,
+                attempt.http_status,
+                attempt.latency_ms,
+                _clean_body(attempt.response_body),
+                attempt.error[:MAX_ERROR_CHARS],
+                delivery.endpoint_id,
+            )
         if row is None:
             return None
         return (row["delivered_time"] - row["create_time"]).total_seconds()
@@ -263,7 +270,7 @@ class DeliveryStore:
             delivery.attempt_number,
             attempt.http_status,
             attempt.latency_ms,
-            attempt.response_body[:MAX_RESPONSE_BODY_CHARS].replace("\0", ""),
+            _clean_body(attempt.response_body),
             attempt.error[:MAX_ERROR_CHARS],
         )
 
@@ -431,3 +438,8 @@ class EventStore:
             )
             for r in rows
         ]
+
+
+def _clean_body(body: str) -> str:
+    """At most 1 KiB of a response body, without NUL characters (PostgreSQL text cannot hold them)."""
+    return body[:MAX_RESPONSE_BODY_CHARS].replace("\0", "")

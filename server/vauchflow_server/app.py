@@ -33,6 +33,8 @@ from vauchflow_server.api_key_cache import ApiKeyCache
 from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
 from vauchflow_server.db.database import API_KEY_REVOKED_CHANNEL, Database, NotificationListener
+from vauchflow_server.flash_sale_gate import FlashSaleGate
+from vauchflow_server.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption_engine import RedemptionEngine
@@ -70,7 +72,7 @@ async def serve(config: ServerConfig) -> None:
         config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
     )
     redis_client = redis_asyncio.from_url(config.redis_url) if config.redis_url else None
-    background: list[NotificationListener] = []
+    background: list[NotificationListener | FlashSaleReconciler] = []
     try:
         if await db.role_can_bypass_rls():
             raise StartupError(
@@ -85,6 +87,11 @@ async def serve(config: ServerConfig) -> None:
         metrics = ServerMetrics()
         if config.metrics_port is not None:
             metrics.serve(config.metrics_host, config.metrics_port)
+        gate = FlashSaleGate(redis_client, metrics) if redis_client is not None else None
+        if gate is not None:
+            reconciler = FlashSaleReconciler(db, gate, metrics, config.flash_sale_reconcile_seconds)
+            reconciler.start()
+            background.append(reconciler)
         server = grpc.aio.server(
             interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics)]
         )
@@ -92,9 +99,9 @@ async def serve(config: ServerConfig) -> None:
         api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )
-        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db)), server)
+        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db, gate)), server)
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
-            RedemptionServicer(RedemptionEngine(db)), server
+            RedemptionServicer(RedemptionEngine(db, gate=gate, metrics=metrics)), server
         )
         webhooks = config.webhooks
         url_policy = UrlPolicy(AddressPolicy(webhooks.allowed_networks), allow_http=webhooks.allow_http)

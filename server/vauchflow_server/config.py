@@ -73,6 +73,8 @@ class ServerConfig:
     # Prometheus /metrics on its own port; None: not served.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # How often flash-sale counters in Redis are compared with PostgreSQL and corrected (flash_sale_reconciliation).
+    flash_sale_reconcile_seconds: float = 30.0
     # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
     event_loop: str = "uvloop"
 
@@ -96,6 +98,9 @@ class ServerConfig:
             api_key_cache_seconds=float(env.get("VAUCHFLOW_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds)),
             metrics_host=env.get("VAUCHFLOW_METRICS_HOST", cls.metrics_host),
             metrics_port=_int(env, "VAUCHFLOW_METRICS_PORT", 0) or None,
+            flash_sale_reconcile_seconds=_positive_float(
+                env, "VAUCHFLOW_FLASH_SALE_RECONCILE_SECONDS", cls.flash_sale_reconcile_seconds
+            ),
             event_loop=_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
         )
 
@@ -115,6 +120,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -103,6 +103,7 @@ def voucher_data(voucher: Voucher) -> dict[str, Any]:
         "min_order_amount": terms.min_order_amount,
         "metadata": terms.metadata,
         "status": terms.status,
+        "flash_sale": terms.flash_sale,
         "redemption_count": voucher.redemption_count,
     }
 

@@ -36,7 +36,20 @@ async def claim(tx: Any, operation: str, request_id: str, request_hash: bytes, n
     """None when this request owns the key and must do the work; otherwise the id of the original resource."""
     if await tx.claim_idempotency_key(operation, request_id, request_hash, new_resource_id):
         return None
-    stored_hash, resource_id = await tx.idempotency_record(operation, request_id)
+    record = await tx.idempotency_record(operation, request_id)
+    assert record is not None, "the claim failed, so the key exists"
+    return _checked(record, request_hash)
+
+
+async def lookup(tx: Any, operation: str, request_id: str, request_hash: bytes) -> UUID | None:
+    """The id of the original resource if request_id was used (and committed) before; None otherwise. Writes
+    nothing: for a request refused before any write (a sold-out flash sale), which must still replay a success."""
+    record = await tx.idempotency_record(operation, request_id)
+    return _checked(record, request_hash) if record is not None else None
+
+
+def _checked(record: tuple[bytes, UUID], request_hash: bytes) -> UUID:
+    stored_hash, resource_id = record
     if stored_hash != request_hash:
         raise Conflict(
             "this request_id was already used with a different request", reason="IDEMPOTENCY_KEY_REUSED"

@@ -116,6 +116,7 @@ def voucher_terms(message: voucher_pb2.Voucher, violations: Violations) -> Vouch
         min_order_amount=_optional(message, "min_order_amount"),
         metadata=dict(message.metadata),
         status=_status_name(message.status, violations, "voucher.status") or ACTIVE,
+        flash_sale=message.flash_sale,
     )
 
 
@@ -129,6 +130,7 @@ _MASKABLE = (
     "min_order_amount",
     "metadata",
     "status",
+    "flash_sale",
 )
 
 
@@ -155,6 +157,8 @@ def voucher_changes(message: voucher_pb2.Voucher, mask_paths: list[str]) -> dict
             changes["metadata"] = dict(message.metadata)
         elif path == "status":
             changes["status"] = _status_name(message.status, violations, "voucher.status") or ACTIVE
+        elif path == "flash_sale":
+            changes["flash_sale"] = message.flash_sale
         elif path in ("valid_from", "valid_until"):
             changes[path] = _datetime(message, path, violations, f"voucher.{path}")
         else:
@@ -170,6 +174,8 @@ def _is_set(message: voucher_pb2.Voucher, path: str) -> bool:
         return bool(message.metadata)
     if path == "status":
         return message.status != voucher_pb2.VOUCHER_STATUS_UNSPECIFIED
+    if path == "flash_sale":
+        return message.flash_sale  # without a mask only true reads as set; turning it off needs the mask
     return message.HasField(path)
 
 
@@ -186,6 +192,7 @@ def voucher_message(voucher: Voucher) -> voucher_pb2.Voucher:
         update_time=timestamp(voucher.update_time),
         valid_from=timestamp(terms.valid_from),
         valid_until=timestamp(terms.valid_until),
+        flash_sale=terms.flash_sale,
     )
     if terms.percent_off is not None:
         message.discount.percent_off = terms.percent_off

@@ -3,6 +3,12 @@
 Redeem is one transaction: the atomic conditional UPDATE of the voucher's count (DESIGN.md invariant 1), the
 per-customer limit as a conditional upsert, the redemption row and its outbox events. Any denial raises, which
 rolls the whole transaction back, so a refused redemption leaves no trace.
+
+Flash-sale vouchers (invariant 2) are gated before that transaction: the Redis pre-gate takes one unit of stock,
+or refuses as VOUCHER_EXHAUSTED without any SQL. The gate is asked first for every code (keyed by tenant and code),
+and answers "no counter" for ordinary vouchers; PostgreSQL's read then tells whether a counter must be built.
+Whatever happens after a unit is taken — a denial, an error, a cancellation, an idempotent replay — the unit is
+settled exactly once: kept when PostgreSQL counted it (or proved none was left), given back otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from uuid import UUID
 
 from vauchflow_server import errors, events, idempotency
 from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_server.errors import InvalidArgument, NotFound, Violations
+from vauchflow_server.errors import InvalidArgument, NotFound, RedemptionDenied, Violations
+from vauchflow_server.flash_sale_gate import Decision, FlashSaleGate, StockClaim
+from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.redemption_rules import (
     Order,
@@ -26,7 +34,7 @@ from vauchflow_server.redemption_rules import (
 )
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.voucher_admin import voucher_not_found
-from vauchflow_server.vouchers import Voucher, check_metadata, normalize_code
+from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, normalize_code
 
 _REDEEM_OPERATION = "RedeemVoucher"
 MAX_ROLLBACK_REASON_LENGTH = 500
@@ -52,6 +60,8 @@ class Validation:
 class RedeemResult:
     redemption: Redemption
     voucher: Voucher
+    # The original result of an earlier request with the same request_id.
+    replayed: bool = False
 
 
 def redemption_not_found(redemption_id: object) -> NotFound:
@@ -67,9 +77,19 @@ def _parse_id(raw: str) -> UUID:
 
 
 class RedemptionEngine:
-    def __init__(self, db: Database, clock=lambda: datetime.now(timezone.utc)):
+    def __init__(
+        self,
+        db: Database,
+        clock=lambda: datetime.now(timezone.utc),
+        *,
+        gate: FlashSaleGate | None = None,
+        metrics: ServerMetrics | None = None,
+    ):
         self._db = db
         self._clock = clock
+        # None: no Redis configured; flash sales run on PostgreSQL alone.
+        self._gate = gate
+        self._metrics = metrics or ServerMetrics()
 
     async def validate(self, tenant_id: UUID, code: str, order: Order, customer_id: str) -> Validation:
         _check_request(order, customer_id, {}, "")
@@ -87,6 +107,45 @@ class RedemptionEngine:
     async def redeem(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult:
         _check_request(command.order, command.customer_id, command.metadata, command.request_id)
         code = normalize_code(command.code)
+        outcome = "SUCCEEDED"
+        try:
+            return await self._redeem(tenant_id, code, command)
+        except RedemptionDenied as denial:
+            outcome = denial.reason
+            raise
+        except BaseException:
+            outcome = "ERROR"
+            raise
+        finally:
+            self._metrics.redemptions.labels(outcome).inc()
+
+    async def _redeem(self, tenant_id: UUID, code: str, command: RedeemVoucher) -> RedeemResult:
+        claim = self._gate.claim(tenant_id, code) if self._gate is not None else None
+        if claim is not None and await claim.take() is Decision.SOLD_OUT:
+            # Sold out: no SQL, except that a retry of a request that did succeed must still get its result.
+            if command.request_id:
+                replayed = await self._replay_only(tenant_id, command)
+                if replayed is not None:
+                    return replayed
+            raise errors.denied(errors.VOUCHER_EXHAUSTED)
+        try:
+            result = await self._redeem_in_transaction(tenant_id, code, command, claim)
+        except RedemptionDenied as denial:
+            # PostgreSQL's own count found none left: the counter was too high, and keeping the unit lowers it.
+            if claim is not None:
+                await claim.settle(give_back=denial.reason != errors.VOUCHER_EXHAUSTED)
+            raise
+        except BaseException:
+            if claim is not None:
+                await claim.settle(give_back=True)
+            raise
+        if claim is not None:
+            await claim.settle(give_back=result.replayed)  # a replay took nothing new
+        return result
+
+    async def _redeem_in_transaction(
+        self, tenant_id: UUID, code: str, command: RedeemVoucher, claim: StockClaim | None
+    ) -> RedeemResult:
         redemption_id = uuid.uuid4()
         async with self._db.tenant_transaction(tenant_id) as tx:
             if command.request_id:
@@ -95,16 +154,26 @@ class RedemptionEngine:
                 )
                 if original is not None:
                     return await _replay(tx, original)
-            result = await self._redeem_in(tx, code, command, redemption_id)
+            result = await self._redeem_in(tx, code, command, redemption_id, claim)
         return result
 
+    async def _replay_only(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult | None:
+        """The original result if request_id already redeemed (read only: nothing is claimed or written)."""
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            original = await idempotency.lookup(
+                tx, _REDEEM_OPERATION, command.request_id, idempotency.fingerprint(command)
+            )
+            return await _replay(tx, original) if original is not None else None
+
     async def _redeem_in(
-        self, tx: TenantTransaction, code: str, command: RedeemVoucher, redemption_id: UUID
+        self, tx: TenantTransaction, code: str, command: RedeemVoucher, redemption_id: UUID, claim: StockClaim | None
     ) -> RedeemResult:
         now = self._clock()
         voucher = await tx.voucher_by_code(code)
         if voucher is None:
             raise voucher_not_found(command.code)
+        if claim is not None:
+            await self._gate_checked(tx, voucher, claim)
         # Refusals known from the voucher as read cost no write and no lock (a sold-out voucher stays cheap).
         denial = voucher_denial(voucher, now) or order_denial(voucher, command.order)
         if denial:
@@ -139,6 +208,24 @@ class RedemptionEngine:
             await tx.record_event(events.voucher_event(events.VOUCHER_EXHAUSTED, taken))
         return RedeemResult(stored, taken)
 
+    async def _gate_checked(self, tx: TenantTransaction, voucher: Voucher, claim: StockClaim) -> None:
+        """Brings the gate's answer in line with the voucher as PostgreSQL has it."""
+        if not voucher.terms.flash_sale:
+            if claim.decision is Decision.ADMITTED:
+                # A counter left from before flash_sale was turned off (its deletion failed): drop it.
+                await claim.settle(give_back=True)
+                assert self._gate is not None
+                await self._gate.forget(tx.tenant_id, voucher.code)
+            return
+        if claim.decision is Decision.MISSING and voucher.terms.status == ACTIVE:
+            # Built from this transaction's read; if a redemption commits before the counter exists, the counter
+            # is one too high, which PostgreSQL corrects (see flash_sale_gate.py).
+            decision = await claim.build_and_take(voucher.remaining or 0)
+            if decision is Decision.SOLD_OUT:
+                raise errors.denied(errors.VOUCHER_EXHAUSTED)
+        if claim.decision is Decision.BYPASSED:
+            self._metrics.flash_sale_gate.labels(Decision.BYPASSED.value).inc()
+
     async def get(self, tenant_id: UUID, redemption_id: str) -> Redemption:
         ident = _parse_id(redemption_id)
         async with self._db.tenant_transaction(tenant_id) as tx:
@@ -163,16 +250,27 @@ class RedemptionEngine:
         if len(reason) > MAX_ROLLBACK_REASON_LENGTH:
             raise InvalidArgument.single("reason", f"at most {MAX_ROLLBACK_REASON_LENGTH} characters")
         ident = _parse_id(redemption_id)
-        async with self._db.tenant_transaction(tenant_id) as tx:
-            redemption = await tx.roll_back_redemption(ident, reason)
-            if redemption is None:
-                if await tx.get_redemption(ident) is None:
-                    raise redemption_not_found(redemption_id)
-                raise errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK)
-            await tx.give_back_redemption(redemption.voucher_id)
-            if redemption.customer_id:
-                await tx.give_back_customer_redemption(redemption.voucher_id, redemption.customer_id)
-            await tx.record_event(events.redemption_event(events.REDEMPTION_ROLLED_BACK, redemption))
+        claim: StockClaim | None = None
+        try:
+            async with self._db.tenant_transaction(tenant_id) as tx:
+                redemption = await tx.roll_back_redemption(ident, reason)
+                if redemption is None:
+                    if await tx.get_redemption(ident) is None:
+                        raise redemption_not_found(redemption_id)
+                    raise errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK)
+                voucher = await tx.give_back_redemption(redemption.voucher_id)
+                if redemption.customer_id:
+                    await tx.give_back_customer_redemption(redemption.voucher_id, redemption.customer_id)
+                await tx.record_event(events.redemption_event(events.REDEMPTION_ROLLED_BACK, redemption))
+                if self._gate is not None and voucher is not None and voucher.terms.flash_sale:
+                    # Held from before COMMIT until the unit is back in Redis (see flash_sale_gate._HOLD).
+                    claim = await self._gate.hold_for_return(tenant_id, voucher.code)
+        except BaseException:
+            if claim is not None:
+                await claim.settle(give_back=False)
+            raise
+        if claim is not None:
+            await claim.settle(give_back=True)
         return redemption
 
 
@@ -189,4 +287,4 @@ async def _replay(tx: TenantTransaction, redemption_id: UUID) -> RedeemResult:
     assert redemption is not None, "an idempotency key commits only with its redemption"
     voucher = await tx.voucher_by_id(redemption.voucher_id)
     assert voucher is not None
-    return RedeemResult(redemption, voucher)
+    return RedeemResult(redemption, voucher, replayed=True)

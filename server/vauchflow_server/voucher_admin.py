@@ -10,6 +10,7 @@ from uuid import UUID
 from vauchflow_server import events, idempotency, plans
 from vauchflow_server.db.database import Database, TenantTransaction
 from vauchflow_server.errors import InvalidArgument, NotFound, QuotaExceeded, Violations
+from vauchflow_server.flash_sale_gate import FlashSaleGate
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.vouchers import (
     DISABLED,
@@ -45,8 +46,9 @@ def voucher_not_found(code: str) -> NotFound:
 
 
 class VoucherAdmin:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, gate: FlashSaleGate | None = None):
         self._db = db
+        self._gate = gate
 
     async def create(self, tenant_id: UUID, command: CreateVoucher) -> Voucher:
         violations = Violations()
@@ -100,6 +102,7 @@ class VoucherAdmin:
             became_disabled = current.terms.status != DISABLED and terms.status == DISABLED
             event_type = events.VOUCHER_DISABLED if became_disabled else events.VOUCHER_UPDATED
             await tx.record_event(events.voucher_event(event_type, updated))
+        await self._forget_counter(tenant_id, current, updated)
         return updated
 
     async def disable(self, tenant_id: UUID, code: str) -> Voucher:
@@ -112,7 +115,13 @@ class VoucherAdmin:
             terms = apply_changes(current.terms, {"status": DISABLED})
             updated = await _require(tx.update_voucher_terms(normalized, terms), code)
             await tx.record_event(events.voucher_event(events.VOUCHER_DISABLED, updated))
+        await self._forget_counter(tenant_id, current, updated)
         return updated
+
+    async def _forget_counter(self, tenant_id: UUID, before: Voucher, after: Voucher) -> None:
+        """After COMMIT: a flash-sale counter built from the old terms is dropped and rebuilt from the new ones."""
+        if self._gate is not None and (before.terms.flash_sale or after.terms.flash_sale):
+            await self._gate.forget(tenant_id, after.code)
 
 
 async def _check_voucher_quota(tx: TenantTransaction) -> None:

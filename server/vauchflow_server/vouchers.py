@@ -41,6 +41,8 @@ class VoucherTerms:
     min_order_amount: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     status: str = ACTIVE
+    # Redeems first ask the Redis pre-gate (flash_sale_gate.py); PostgreSQL still enforces max_redemptions.
+    flash_sale: bool = False
 
 
 UPDATABLE_FIELDS = frozenset(f.name for f in fields(VoucherTerms)) | {"discount"}
@@ -100,6 +102,8 @@ def check_terms(terms: VoucherTerms, violations: Violations, prefix: str = "vouc
         violations.add(f"{prefix}.min_order_amount", f"must be between 0 and {MAX_AMOUNT}")
     if terms.valid_from and terms.valid_until and terms.valid_until <= terms.valid_from:
         violations.add(f"{prefix}.valid_until", "must be after valid_from")
+    if terms.flash_sale and terms.max_redemptions is None:
+        violations.add(f"{prefix}.flash_sale", "requires max_redemptions (the stock the sale counts down)")
     if terms.status not in STATUSES:
         violations.add(f"{prefix}.status", "must be VOUCHER_STATUS_ACTIVE or VOUCHER_STATUS_DISABLED")
     check_metadata(terms.metadata, violations, f"{prefix}.metadata")

@@ -78,7 +78,7 @@ def _redeem_once(target: str, operator_token: str) -> redemption_pb2.Redemption:
 def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port_variables = ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT", "VAUCHFLOW_PUBLIC_PORT",
                       "VAUCHFLOW_ENVOY_ADMIN_PORT", "VAUCHFLOW_DELIVERY_GRPC_PORT",
-                      "VAUCHFLOW_DELIVERY_METRICS_PORT")  # fmt: skip
+                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT")  # fmt: skip
     ports = {name: free_port() for name in port_variables}
     data_dir = tmp_path / "data"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}

@@ -305,9 +305,10 @@ class TenantTransaction(_Transaction):
         )
         return row is not None
 
-    async def idempotency_record(self, operation: str, key: str) -> tuple[bytes, UUID]:
+    async def idempotency_record(self, operation: str, key: str) -> tuple[bytes, UUID] | None:
         row = await self._row("get_idempotency_key", self.tenant_id, operation, key)
-        assert row is not None, "called only after a failed claim, so the key exists"
+        if row is None:
+            return None
         return bytes(row["request_hash"]), UUID(bytes(row["response"]).decode())
 
     # Vouchers
@@ -619,6 +620,7 @@ def _terms_args(terms: VoucherTerms) -> tuple[Any, ...]:
         terms.min_order_amount,
         terms.metadata,
         terms.status,
+        terms.flash_sale,
     )
 
 
@@ -650,6 +652,7 @@ def _voucher(row: asyncpg.Record) -> Voucher:
         min_order_amount=row["min_order_amount"],
         metadata=row["metadata"],
         status=row["status"],
+        flash_sale=row["flash_sale"],
     )
     return Voucher(row["id"], row["code"], terms, row["redemption_count"], row["create_time"], row["update_time"])
 

@@ -86,8 +86,8 @@ SELECT request_hash, response FROM idempotency_keys WHERE tenant_id = $1 AND ope
 
 -- name: insert_voucher
 INSERT INTO vouchers (tenant_id, id, code, percent_off, amount_off, currency, max_redemptions, per_customer_limit,
-                      valid_from, valid_until, min_order_amount, metadata, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                      valid_from, valid_until, min_order_amount, metadata, status, flash_sale)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING *;
 
 -- name: get_voucher_by_code
@@ -108,7 +108,8 @@ LIMIT $4;
 -- name: update_voucher_terms
 UPDATE vouchers
 SET percent_off = $3, amount_off = $4, currency = $5, max_redemptions = $6, per_customer_limit = $7,
-    valid_from = $8, valid_until = $9, min_order_amount = $10, metadata = $11, status = $12, update_time = now()
+    valid_from = $8, valid_until = $9, min_order_amount = $10, metadata = $11, status = $12, flash_sale = $13,
+    update_time = now()
 WHERE tenant_id = $1 AND code = $2
 RETURNING *;
 

@@ -31,6 +31,8 @@ class DevstackConfig:
     # replica already takes 50052) and its Prometheus metrics port.
     delivery_grpc_port: int | None = None
     delivery_metrics_port: int = 9464
+    # API replica i serves Prometheus metrics on api_metrics_port + i.
+    api_metrics_port: int = 9465
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -59,6 +61,7 @@ class DevstackConfig:
             api_replicas=_replicas(environ),
             delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
             delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
+            api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -73,6 +76,10 @@ class DevstackConfig:
     def api_ports(self) -> tuple[int, ...]:
         """Replica i listens on grpc_port + i."""
         return tuple(self.grpc_port + i for i in range(self.api_replicas))
+
+    @property
+    def api_metrics_ports(self) -> tuple[int, ...]:
+        return tuple(self.api_metrics_port + i for i in range(self.api_replicas))
 
     @property
     def delivery_port(self) -> int:

@@ -166,7 +166,9 @@ class DevStack:
         }
         for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
-            server = start_child(self.server_command, name=name, env={**env, "VAUCHFLOW_GRPC_PORT": str(port)})
+            replica_env = {**env, "VAUCHFLOW_GRPC_PORT": str(port),
+                           "VAUCHFLOW_METRICS_PORT": str(config.api_metrics_ports[index])}  # fmt: skip
+            server = start_child(self.server_command, name=name, env=replica_env)
             self._children.append(
                 _Child(name, server, lambda server=server, name=name: stop_child(server, name=name, timeout=30))
             )
@@ -224,6 +226,7 @@ class DevStack:
     def _require_free_ports(self) -> None:
         config = self.config
         wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
+        wanted += [("VAUCHFLOW_METRICS_PORT", port) for port in config.api_metrics_ports]
         wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
         wanted += [("VAUCHFLOW_DELIVERY_GRPC_PORT", config.delivery_port),
                    ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
@@ -259,6 +262,8 @@ class DevStack:
                 f"  REST + gRPC        http://127.0.0.1:{self.config.public_port}  (Envoy; try /actuator/health)",
                 f"  Envoy admin        http://127.0.0.1:{self.config.envoy_admin_port}  (/stats/prometheus)",
                 f"  API servers        {', '.join(self.grpc_targets)}  (direct gRPC)",
+                f"  API metrics        "
+                f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.api_metrics_ports)}",
                 f"  webhook service    {self.delivery_target}  (event stream; metrics "
                 f"http://127.0.0.1:{self.config.delivery_metrics_port}/metrics)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
