@@ -70,6 +70,9 @@ class ServerConfig:
     # How long an API key lookup is reused. Revocation evicts at once (locally, and on other replicas by
     # NOTIFY); this bounds staleness only if a notification is missed. 0 disables the cache.
     api_key_cache_seconds: float = 5.0
+    # How long any one Redis call (rate limit, flash-sale gate, health) may take, connecting included: a hung
+    # Redis must not stall requests, and rate limits fail open when it doesn't answer in time.
+    redis_timeout_seconds: float = 0.1
     # Prometheus /metrics on its own port; None: not served.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -96,6 +99,7 @@ class ServerConfig:
             db_pool_max_size=_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
             shutdown_grace_seconds=float(env.get("VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds)),
             api_key_cache_seconds=float(env.get("VAUCHFLOW_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds)),
+            redis_timeout_seconds=float(env.get("VAUCHFLOW_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds)),
             metrics_host=env.get("VAUCHFLOW_METRICS_HOST", cls.metrics_host),
             metrics_port=_int(env, "VAUCHFLOW_METRICS_PORT", 0) or None,
             flash_sale_reconcile_seconds=_positive_float(
