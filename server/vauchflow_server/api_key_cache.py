@@ -1,8 +1,9 @@
 """A short-lived cache of API key lookups, so a busy key costs no database round trip per request.
 
 Only keys that authenticated are cached (an attacker's guesses can't fill it). Revocation evicts at once on the
-server that revoked the key, and on every other replica when the database's notification arrives; the TTL bounds
-how stale an entry can be if that notification is ever missed.
+server that revoked the key, and on every other replica when the database's notification arrives; so does a change
+of the tenant's plan or limits, which the entries carry for the rate limiter. The TTL bounds how stale an entry
+can be if a notification is ever missed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class ApiKeyCache:
 
     def evict_key(self, key_id: UUID) -> None:
         for secret_hash in [h for h, (_, identity) in self._entries.items() if identity.key_id == key_id]:
+            del self._entries[secret_hash]
+
+    def evict_tenant(self, tenant_id: UUID) -> None:
+        """The tenant's plan or limits changed: its keys carry the old ones."""
+        for secret_hash in [h for h, (_, identity) in self._entries.items() if identity.tenant_id == tenant_id]:
             del self._entries[secret_hash]
 
     def clear(self) -> None:

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import grpc
 import redis.asyncio as redis_asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import (
@@ -32,11 +34,17 @@ from vauchflow_server.api_key_admin import ApiKeyAdmin
 from vauchflow_server.api_key_cache import ApiKeyCache
 from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
-from vauchflow_server.db.database import API_KEY_REVOKED_CHANNEL, Database, NotificationListener
+from vauchflow_server.db.database import (
+    API_KEY_REVOKED_CHANNEL,
+    TENANT_CHANGED_CHANNEL,
+    Database,
+    NotificationListener,
+)
 from vauchflow_server.flash_sale_gate import FlashSaleGate
 from vauchflow_server.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
+from vauchflow_server.rate_limiter import RateLimiter
 from vauchflow_server.redemption_engine import RedemptionEngine
 from vauchflow_server.request_boundary import RequestBoundary
 from vauchflow_server.servicers.api_keys import ApiKeyServicer
@@ -66,12 +74,32 @@ class StartupError(Exception):
     """The server cannot start safely."""
 
 
+def _redis_client(config: ServerConfig) -> redis_asyncio.Redis | None:
+    """The process's one Redis client (rate limits, the flash-sale gate, health).
+
+    Every call gives up after redis_timeout_seconds and is retried at most once, at once (a pooled connection may
+    have died with a restarted Redis), so an unreachable or hung Redis costs a request a fraction of a second.
+    The pool holds at most 64 connections; a burst of requests waits for a free one rather than opening hundreds.
+    """
+    if not config.redis_url:
+        return None
+    pool = redis_asyncio.BlockingConnectionPool.from_url(
+        config.redis_url,
+        max_connections=64,
+        timeout=1.0,
+        socket_timeout=config.redis_timeout_seconds,
+        socket_connect_timeout=config.redis_timeout_seconds,
+        retry=Retry(NoBackoff(), 1),
+    )
+    return redis_asyncio.Redis.from_pool(pool)
+
+
 async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
     db = await Database.connect(
         config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
     )
-    redis_client = redis_asyncio.from_url(config.redis_url) if config.redis_url else None
+    redis_client = _redis_client(config)
     background: list[NotificationListener | FlashSaleReconciler] = []
     try:
         if await db.role_can_bypass_rls():
@@ -84,6 +112,13 @@ async def serve(config: ServerConfig) -> None:
         )
         revocations.start()
         background.append(revocations)
+        tenant_changes = db.listener(
+            TENANT_CHANGED_CHANNEL,
+            on_notify=lambda tenant_id: key_cache.evict_tenant(UUID(tenant_id)),
+            on_connect=key_cache.clear,
+        )
+        tenant_changes.start()
+        background.append(tenant_changes)
         metrics = ServerMetrics()
         if config.metrics_port is not None:
             metrics.serve(config.metrics_host, config.metrics_port)
@@ -92,10 +127,13 @@ async def serve(config: ServerConfig) -> None:
             reconciler = FlashSaleReconciler(db, gate, metrics, config.flash_sale_reconcile_seconds)
             reconciler.start()
             background.append(reconciler)
+        rate_limiter = RateLimiter(redis_client, metrics) if redis_client is not None else None
         server = grpc.aio.server(
-            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics)]
+            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics, rate_limiter)]
         )
-        tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(TenantAdmin(db)), server)
+        tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(
+            TenantServicer(TenantAdmin(db, on_changed=key_cache.evict_tenant)), server
+        )
         api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )

@@ -60,4 +60,6 @@ class Authenticator:
             raise PermissionMissing(
                 f"the API key lacks the permission {required}", metadata={"permission": required}
             )
-        return Principal(identity.tenant_id, identity.key_id, identity.permissions)
+        return Principal(
+            identity.tenant_id, identity.key_id, identity.permissions, identity.plan, identity.rate_limit
+        )

@@ -53,6 +53,20 @@ class QuotaExceeded(DomainError):
         self.limit = limit
 
 
+class RateLimited(DomainError):
+    """The API key sent requests faster than its plan allows; retrying after `retry_after` seconds helps."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float, plan: str, requests_per_second: int, burst: int):
+        super().__init__(
+            f"too many requests: this API key may send {requests_per_second} per second (bursts of {burst});"
+            f" retry in {retry_after:.3f} s",
+            metadata={"plan": plan, "requests_per_second": str(requests_per_second), "burst": str(burst)},
+        )
+        self.retry_after = retry_after
+
+
 class Unauthenticated(DomainError):
     reason = "API_KEY_INVALID"
 

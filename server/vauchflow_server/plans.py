@@ -1,9 +1,12 @@
-"""What each plan allows: quotas on stored resources and (later) a request rate. One frozen table, read by the
-use cases that create quota-limited resources."""
+"""What each plan allows: a request rate per API key, and quotas on stored resources. One frozen table of plan
+defaults, and the per-tenant overrides (set by the operator through UpdateTenant) that replace them.
+
+Read by the use cases that create quota-limited resources, and by the rate limiter through the principal.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 
@@ -12,21 +15,78 @@ class PlanLimits:
     # None means unlimited.
     webhook_endpoints: int | None
     vouchers: int | None
-    # Sustained API requests per second per tenant. Not enforced yet: the rate limiter (Redis) will read it.
-    # None means unlimited.
+    # Sustained API requests per second per API key; None means unlimited (no rate limit at all).
     requests_per_second: int | None = None
+    # How many requests a key may send at once, above the sustained rate (the bucket size). Meaningful only with a
+    # rate; a rate without a burst allows DEFAULT_BURST_SECONDS worth of requests at once.
+    burst: int | None = None
 
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        if self.requests_per_second is None:
+            return None
+        burst = self.burst if self.burst is not None else self.requests_per_second * DEFAULT_BURST_SECONDS
+        return RateLimit(self.requests_per_second, max(burst, 1))
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What the rate limiter enforces for one API key."""
+
+    requests_per_second: int
+    burst: int
+
+
+@dataclass(frozen=True)
+class LimitOverrides:
+    """A tenant's own limits (the tenants columns); None means the plan's default."""
+
+    requests_per_second: int | None = None
+    burst: int | None = None
+    max_vouchers: int | None = None
+    max_webhook_endpoints: int | None = None
+
+    def is_empty(self) -> bool:
+        return self == NO_OVERRIDES
+
+
+NO_OVERRIDES = LimitOverrides()
+DEFAULT_BURST_SECONDS = 2
 
 LIMITS: MappingProxyType[str, PlanLimits] = MappingProxyType(
     {
-        "FREE": PlanLimits(webhook_endpoints=1, vouchers=100),
-        "STARTER": PlanLimits(webhook_endpoints=5, vouchers=10_000),
-        "GROWTH": PlanLimits(webhook_endpoints=20, vouchers=100_000),
-        "SCALE": PlanLimits(webhook_endpoints=100, vouchers=1_000_000),
+        "FREE": PlanLimits(webhook_endpoints=1, vouchers=100, requests_per_second=10, burst=20),
+        "STARTER": PlanLimits(webhook_endpoints=5, vouchers=10_000, requests_per_second=50, burst=100),
+        "GROWTH": PlanLimits(webhook_endpoints=20, vouchers=100_000, requests_per_second=200, burst=500),
+        # A SCALE key's flash-sale burst of 1,000 requests goes through unthrottled.
+        "SCALE": PlanLimits(webhook_endpoints=100, vouchers=1_000_000, requests_per_second=500, burst=2_000),
+        # Unlimited until the operator sets limits for the tenant.
         "ENTERPRISE": PlanLimits(webhook_endpoints=None, vouchers=None),
     }
 )
 
+# Sane ceilings for overrides (UpdateTenant refuses larger values); they also fit the columns' types.
+MAX_REQUESTS_PER_SECOND = 1_000_000
+MAX_BURST = 10_000_000
+MAX_VOUCHERS = 1_000_000_000
+MAX_WEBHOOK_ENDPOINTS = 100_000
+
 
 def limits_for(plan: str) -> PlanLimits:
+    """The plan's defaults."""
     return LIMITS[plan]
+
+
+def effective_limits(plan: str, overrides: LimitOverrides = NO_OVERRIDES) -> PlanLimits:
+    """What a tenant on `plan` may do: each override replaces the plan's default for that one limit."""
+    defaults = LIMITS[plan]
+    changes: dict[str, int] = {}
+    if overrides.requests_per_second is not None:
+        changes["requests_per_second"] = overrides.requests_per_second
+    if overrides.burst is not None:
+        changes["burst"] = overrides.burst
+    if overrides.max_vouchers is not None:
+        changes["vouchers"] = overrides.max_vouchers
+    if overrides.max_webhook_endpoints is not None:
+        changes["webhook_endpoints"] = overrides.max_webhook_endpoints
+    return replace(defaults, **changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from vauchflow.v1 import api_key_pb2, redemption_pb2, tenant_pb2, voucher_pb2, w
 from vauchflow_server import event_cursor
 from vauchflow_server.errors import Violations
 from vauchflow_server.events import StoredEvent, public_event_id
+from vauchflow_server.plans import LimitOverrides
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.tenancy import ApiKey, Tenant
@@ -71,7 +73,29 @@ def tenant_message(tenant: Tenant) -> tenant_pb2.Tenant:
         plan=tenant_pb2.Plan.Value(_PLAN_PREFIX + tenant.plan),
         create_time=timestamp(tenant.create_time),
         update_time=timestamp(tenant.update_time),
+        # Only the overrides; an absent field means the plan's default.
+        limits=tenant_pb2.TenantLimits(
+            **{name: value for name, value in dataclasses.asdict(tenant.limits).items() if value is not None}
+        ),
     )
+
+
+TENANT_LIMIT_FIELDS = tuple(field.name for field in dataclasses.fields(LimitOverrides))
+
+
+def tenant_limit_changes(message: tenant_pb2.Tenant, mask_paths: set[str]) -> dict[str, int | None]:
+    """The limits an UpdateTenant changes: limit name → new value, None to clear it (back to the plan's default).
+
+    "limits" in the mask replaces every limit with the request's (absent fields are cleared), "limits.<name>" just
+    that one; without a mask, every limit set in the request.
+    """
+    limits = message.limits
+    if not mask_paths:
+        return {name: getattr(limits, name) for name in TENANT_LIMIT_FIELDS if limits.HasField(name)}
+    names = TENANT_LIMIT_FIELDS if "limits" in mask_paths else [
+        name for name in TENANT_LIMIT_FIELDS if f"limits.{name}" in mask_paths
+    ]
+    return {name: getattr(limits, name) if limits.HasField(name) else None for name in names}
 
 
 def api_key_message(api_key: ApiKey) -> api_key_pb2.ApiKey:

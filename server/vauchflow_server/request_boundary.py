@@ -1,10 +1,14 @@
-"""The server interceptor every RPC passes through: authorise, set the principal, map errors.
+"""The server interceptor every RPC passes through: authorise, rate-limit, set the principal, map errors.
 
 Handlers are wrapped (rather than authorising inside intercept_service) so the principal contextvar is set in
 the same task that runs the handler, and so every error of every RPC goes through error_mapping. Server-streaming
 handlers (the event stream, health Watch) are wrapped the same way; the error mapping then also covers an error
 raised after some responses were sent. Client-streaming and bidirectional handlers (only reflection, which is
 public) pass through.
+
+Requests made with a tenant API key are then counted against the key's request rate (rate_limiter.py; the limit
+comes with the principal, from the cached key lookup): over it, RESOURCE_EXHAUSTED / RATE_LIMITED with the delay.
+Operator and public RPCs are not rate-limited.
 
 Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
 the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
@@ -23,9 +27,10 @@ from vauchflow_server import error_mapping
 from vauchflow_server.auth import Authenticator
 from google.protobuf.message import Message
 
-from vauchflow_server.errors import DomainError, FieldViolation, InvalidArgument
+from vauchflow_server.errors import DomainError, FieldViolation, InvalidArgument, RateLimited
 from vauchflow_server.metrics import ServerMetrics, method_name
-from vauchflow_server.tenancy import current_principal
+from vauchflow_server.rate_limiter import RateLimiter
+from vauchflow_server.tenancy import Principal, current_principal
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +39,15 @@ _UNREADABLE = object()
 
 
 class RequestBoundary(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator, metrics: ServerMetrics | None = None):
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        metrics: ServerMetrics | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ):
         self._authenticator = authenticator
         self._metrics = metrics or ServerMetrics()
+        self._rate_limiter = rate_limiter
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -57,8 +68,20 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         # Client-streaming and bidirectional methods: only reflection today, which is public.
         return handler
 
+    async def _admit(self, principal: Principal) -> None:
+        """Raises RateLimited when the principal's API key has no request left for now."""
+        limit = principal.rate_limit
+        if self._rate_limiter is None or principal.key_id is None or limit is None:
+            return
+        decision = await self._rate_limiter.check(principal.key_id, limit)
+        if not decision.allowed:
+            plan = principal.plan or "UNKNOWN"
+            self._metrics.rate_limited.labels(plan).inc()
+            raise RateLimited(decision.retry_after, plan, limit.requests_per_second, limit.burst)
+
     def _wrap(self, method: str, behaviour):
         authenticator = self._authenticator
+        admit = self._admit
         requests = self._metrics.rpc_requests
         duration = self._metrics.rpc_duration.labels(method_name(method))
 
@@ -67,6 +90,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             code = "OK"
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                await admit(principal)
                 _check_request(request)
                 token = current_principal.set(principal)
                 try:
@@ -87,11 +111,13 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
 
     def _wrap_stream(self, method: str, behaviour):
         authenticator = self._authenticator
+        admit = self._admit
 
         async def guarded_stream(request, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                await admit(principal)
                 _check_request(request)
                 # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
                 # so the principal stays set for every step of the stream.

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from vauchflow_server.plans import NO_OVERRIDES, LimitOverrides, RateLimit, effective_limits
+
 PLANS = ("FREE", "STARTER", "GROWTH", "SCALE", "ENTERPRISE")
 DEFAULT_PLAN = "FREE"
 
@@ -18,6 +20,8 @@ class Tenant:
     plan: str
     create_time: datetime
     update_time: datetime
+    # The operator's overrides of the plan's limits (none: the plan's defaults).
+    limits: LimitOverrides = NO_OVERRIDES
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,13 @@ class ApiKeyIdentity:
     tenant_id: UUID
     permissions: frozenset[str]
     revoked: bool
+    # The tenant's plan and overrides, so the request rate needs no lookup of its own (cached with the key).
+    plan: str = DEFAULT_PLAN
+    limits: LimitOverrides = NO_OVERRIDES
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return effective_limits(self.plan, self.limits).rate_limit
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class Principal:
     tenant_id: UUID | None
     key_id: UUID | None
     permissions: frozenset[str]
+    # The tenant's plan and the request rate its keys may use (None: unlimited, and for the operator).
+    plan: str | None = None
+    rate_limit: RateLimit | None = None
 
     @property
     def is_operator(self) -> bool:

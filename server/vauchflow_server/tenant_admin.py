@@ -1,12 +1,14 @@
-"""The platform operator's use cases: create, read, list and re-plan tenants."""
+"""The platform operator's use cases: create, read, list and re-plan tenants, and set their own limits."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from vauchflow_server import api_key_secrets, idempotency
+from vauchflow_server import api_key_secrets, idempotency, plans
 from vauchflow_server.db.database import Database
 from vauchflow_server.errors import Conflict, InvalidArgument, NotFound, Violations
 from vauchflow_server.pagination import Page, make_page, page_request
@@ -51,8 +53,9 @@ def _parse_id(raw: str) -> UUID:
 
 
 class TenantAdmin:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, on_changed: Callable[[UUID], None] = lambda tenant_id: None):
         self._db = db
+        self._on_changed = on_changed
 
     async def create(self, command: CreateTenant) -> CreatedTenant:
         violations = Violations()
@@ -100,13 +103,19 @@ class TenantAdmin:
             rows = await tx.list_tenants(request.after, request.size + 1)
         return make_page(rows, request, lambda t: (t.create_time, t.id))
 
-    async def update(self, tenant_id: str, name: str | None, plan: str | None) -> Tenant:
+    async def update(
+        self, tenant_id: str, name: str | None, plan: str | None, limits: Mapping[str, int | None] | None = None
+    ) -> Tenant:
+        """limits: limit name (a LimitOverrides field) → the tenant's own value, or None for the plan's default."""
+        limits = dict(limits or {})
         violations = Violations()
         if name is not None:
             _check_name(name, violations, "tenant.name")
         if plan is not None and plan not in PLANS:
             violations.add("tenant.plan", f"must be one of {', '.join(PLANS)}")
-        if name is None and plan is None:
+        for limit, value in limits.items():
+            _check_limit(limit, value, violations)
+        if name is None and plan is None and not limits:
             violations.add("update_mask", "names no field to change")
         violations.raise_if_any()
         ident = _parse_id(tenant_id)
@@ -114,6 +123,32 @@ class TenantAdmin:
             current = await tx.get_tenant(ident)
             if current is None:
                 raise tenant_not_found(tenant_id)
-            updated = await tx.update_tenant(ident, name.strip() if name else current.name, plan or current.plan)
+            updated = await tx.update_tenant(
+                ident,
+                name.strip() if name else current.name,
+                plan or current.plan,
+                dataclasses.replace(current.limits, **limits),
+            )
         assert updated is not None
+        # This server forgets the tenant's cached keys at once; the others when the database's notification arrives.
+        self._on_changed(ident)
         return updated
+
+
+# The smallest and largest value each limit override may take.
+_LIMIT_RANGES = {
+    "requests_per_second": (1, plans.MAX_REQUESTS_PER_SECOND),
+    "burst": (1, plans.MAX_BURST),
+    "max_vouchers": (0, plans.MAX_VOUCHERS),
+    "max_webhook_endpoints": (0, plans.MAX_WEBHOOK_ENDPOINTS),
+}
+
+
+def _check_limit(limit: str, value: int | None, violations: Violations) -> None:
+    if value is None:
+        return
+    low, high = _LIMIT_RANGES[limit]
+    if value < low:
+        violations.add(f"tenant.limits.{limit}", "must be positive" if low > 0 else "must not be negative")
+    elif value > high:
+        violations.add(f"tenant.limits.{limit}", f"must be at most {high:,}")

@@ -125,8 +125,8 @@ class VoucherAdmin:
 
 
 async def _check_voucher_quota(tx: TenantTransaction) -> None:
-    plan = await tx.tenant_plan()
-    limit = plans.limits_for(plan).vouchers
+    plan, overrides = await tx.tenant_limits()
+    limit = plans.effective_limits(plan, overrides).vouchers
     if limit is None:
         return
     # Creators in one tenant queue here, so two can't both take the last slot.

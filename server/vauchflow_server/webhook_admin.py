@@ -310,8 +310,8 @@ async def _require(tx: TenantTransaction, endpoint_id: UUID) -> WebhookEndpoint:
 
 
 async def _check_endpoint_quota(tx: TenantTransaction) -> None:
-    plan = await tx.tenant_plan()
-    limit = plans.limits_for(plan).webhook_endpoints
+    plan, overrides = await tx.tenant_limits()
+    limit = plans.effective_limits(plan, overrides).webhook_endpoints
     if limit is None:
         return
     await tx.lock_quota(_ENDPOINT_QUOTA)

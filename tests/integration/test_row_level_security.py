@@ -22,6 +22,7 @@ from support.services import MigratedDatabase
 from vauchflow_server.db.database import Database
 from vauchflow_server.db.migrate import APP_ROLE
 from vauchflow_server.db.queries import QUERIES
+from vauchflow_server.plans import LimitOverrides
 
 # Tables with no tenant data at all. Anything else in schema public must be isolated by tenant.
 NON_TENANT_TABLES = {"schema_migrations", "outbox_relay_position"}
@@ -486,7 +487,11 @@ async def test_authenticate_api_key_returns_only_the_matching_key(
     for tenant in (a, b):
         rows = await app_conn.fetch("SELECT * FROM authenticate_api_key($1)", tenant.api_key_hash)
         assert [(r["key_id"], r["tenant_id"], r["revoked"]) for r in rows] == [(tenant.api_key_id, tenant.id, False)]
-        assert set(rows[0].keys()) == {"key_id", "tenant_id", "permissions", "revoked"}
+        # The key, and its own tenant's plan and limit overrides (for the rate limiter): nothing else.
+        assert set(rows[0].keys()) == {
+            "key_id", "tenant_id", "permissions", "revoked",
+            "plan", "requests_per_second", "burst", "max_vouchers", "max_webhook_endpoints",
+        }  # fmt: skip
     for unknown in (hashlib.sha256(b"nobody").digest(), b"", None):
         assert await app_conn.fetch("SELECT * FROM authenticate_api_key($1)", unknown) == []
     # With tenant A set, the function still answers for B's key (it runs before any tenant is known)...
@@ -502,6 +507,7 @@ async def test_authenticate_api_key_returns_only_the_matching_key(
         identity = await db.authenticate_api_key(a.api_key_hash)
         assert identity is not None and (identity.key_id, identity.tenant_id) == (a.api_key_id, a.id)
         assert identity.permissions == frozenset({"vouchers:read"}) and not identity.revoked
+        assert (identity.plan, identity.limits) == ("FREE", LimitOverrides())
         assert await db.authenticate_api_key(hashlib.sha256(b"nobody").digest()) is None
     finally:
         await db.close()

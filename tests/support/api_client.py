@@ -112,7 +112,9 @@ class ApiSession:
         self.tenants = BoundStub(tenant_service_pb2_grpc.TenantServiceStub(self.channel), server.admin_token)
         self._extra_channels: list[grpc.Channel] = []
 
-    def new_tenant(self, name: str | None = None, plan: int = tenant_pb2.PLAN_GROWTH) -> TenantClient:
+    def new_tenant(self, name: str | None = None, plan: int = tenant_pb2.PLAN_SCALE) -> TenantClient:
+        """SCALE unless asked otherwise: its burst (2,000 requests) lets the concurrency tests' 1,000 simultaneous
+        calls through the rate limiter; tests of limits and quotas choose their plan."""
         created = self.tenants.CreateTenant(
             tenant_service_pb2.CreateTenantRequest(name=name or f"tenant {uuid.uuid4().hex[:8]}", plan=plan)
         )

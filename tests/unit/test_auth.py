@@ -10,6 +10,7 @@ from vauchflow_server import api_key_secrets
 from vauchflow_server.auth import ANONYMOUS, Authenticator, bearer_token
 from vauchflow_server.errors import PermissionMissing, Unauthenticated
 from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_server.plans import LimitOverrides, RateLimit
 from vauchflow_server.tenancy import ApiKeyIdentity, Principal
 
 ADMIN_TOKEN = "vf_op_the-operator-token-for-tests"
@@ -28,7 +29,9 @@ class FakeKeyStore:
 
     def add(self, permissions, *, revoked: bool = False) -> tuple[str, ApiKeyIdentity]:
         new = api_key_secrets.generate()
-        identity = ApiKeyIdentity(uuid.uuid4(), uuid.uuid4(), frozenset(permissions), revoked)
+        identity = ApiKeyIdentity(
+            uuid.uuid4(), uuid.uuid4(), frozenset(permissions), revoked, "STARTER", LimitOverrides(burst=300)
+        )
         self.keys[new.secret_hash] = identity
         return new.secret, identity
 
@@ -54,7 +57,10 @@ def bearer(token: str) -> list[tuple[str, str]]:
 async def test_a_valid_key_with_the_permission_yields_its_tenant(auth: Authenticator, store: FakeKeyStore) -> None:
     secret, identity = store.add(["vouchers:write"])
     principal = await auth.authorize(CREATE_VOUCHER, bearer(secret))
-    assert principal == Principal(identity.tenant_id, identity.key_id, identity.permissions)
+    # The tenant's plan and effective request rate come with the key (the STARTER rate, the tenant's own burst).
+    assert principal == Principal(
+        identity.tenant_id, identity.key_id, identity.permissions, "STARTER", RateLimit(requests_per_second=50, burst=300)
+    )
     assert not principal.is_operator
     assert store.calls == [api_key_secrets.hash_secret(secret)]
 

@@ -51,6 +51,7 @@ def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo:
         (errors.PermissionMissing("no"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING"),
         (errors.Unavailable("db down"), grpc.StatusCode.UNAVAILABLE, "SERVICE_UNAVAILABLE"),
         (errors.Aborted("retry"), grpc.StatusCode.ABORTED, "CONCURRENT_UPDATE"),
+        (errors.RateLimited(0.1, "FREE", 10, 20), grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED"),
         (InvalidArgument.single("voucher.code", "must not be empty"), grpc.StatusCode.INVALID_ARGUMENT,
          "INVALID_ARGUMENT"),  # fmt: skip
         # A domain error without a mapping is a bug, not a client's fault.
@@ -109,6 +110,26 @@ def test_retryable_errors_carry_retry_info(error) -> None:
     _, status = error_mapping.to_rpc_status(error)
     [retry] = unpack(status, error_details_pb2.RetryInfo)
     assert retry.HasField("retry_delay")
+
+
+def test_rate_limited_is_resource_exhausted_with_the_exact_delay_and_a_retry_after_in_whole_seconds() -> None:
+    code, status = error_mapping.to_rpc_status(errors.RateLimited(0.25, "FREE", 10, 20))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    info = error_info(status)
+    assert (info.reason, dict(info.metadata)) == (
+        "RATE_LIMITED", {"plan": "FREE", "requests_per_second": "10", "burst": "20"}
+    )
+    [retry] = unpack(status, error_details_pb2.RetryInfo)
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (0, 250_000_000)
+    assert error_mapping.retry_after_seconds(status) == 1  # HTTP Retry-After: whole seconds, rounded up
+    _, status = error_mapping.to_rpc_status(errors.RateLimited(2.0001, "SCALE", 500, 2000))
+    assert error_mapping.retry_after_seconds(status) == 3
+
+
+def test_only_errors_that_ask_to_wait_get_a_retry_after() -> None:
+    assert error_mapping.retry_after_seconds(error_mapping.to_rpc_status(errors.Unavailable("db down"))[1]) == 1
+    for error in (errors.Aborted("retry now"), errors.QuotaExceeded("vouchers", "FREE", 100), errors.NotFound("x")):
+        assert error_mapping.retry_after_seconds(error_mapping.to_rpc_status(error)[1]) is None
 
 
 def test_internal_status_is_generic() -> None:

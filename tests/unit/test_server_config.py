@@ -57,3 +57,8 @@ def test_the_server_refuses_to_start_without_a_key_ring() -> None:
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2
     assert "VAUCHFLOW_WEBHOOK_KEYS" in result.stdout + result.stderr
+
+
+def test_redis_calls_time_out_quickly_by_default() -> None:
+    assert ServerConfig.from_env(BASE).redis_timeout_seconds == 0.1
+    assert ServerConfig.from_env({**BASE, "VAUCHFLOW_REDIS_TIMEOUT_SECONDS": "0.25"}).redis_timeout_seconds == 0.25

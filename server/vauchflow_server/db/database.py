@@ -23,6 +23,7 @@ from vauchflow_server import errors
 from vauchflow_server.db.queries import QUERIES
 from vauchflow_server.event_cursor import EventPosition
 from vauchflow_server.events import Event, StoredEvent
+from vauchflow_server.plans import LimitOverrides
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.tenancy import ApiKey, ApiKeyIdentity, Tenant
@@ -101,6 +102,8 @@ async def _transaction(conn: asyncpg.Connection, begin: str) -> AsyncIterator[No
 
 
 API_KEY_REVOKED_CHANNEL = "vauchflow_api_key_revoked"
+# A tenant's plan or limits changed (payload: the tenant id); cached API keys carry them.
+TENANT_CHANGED_CHANNEL = "vauchflow_tenant_changed"
 
 
 class NotificationListener:
@@ -196,7 +199,9 @@ class Database:
             row = await self._pool.fetchrow(QUERIES["authenticate_api_key"], secret_hash)
         if row is None:
             return None
-        return ApiKeyIdentity(row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"])
+        return ApiKeyIdentity(
+            row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"], row["plan"], _limits(row)
+        )
 
     @contextlib.asynccontextmanager
     async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator["TenantTransaction"]:
@@ -252,9 +257,22 @@ class OperatorTransaction(_Transaction):
         after_time, after_id = after or (None, None)
         return [_tenant(r) for r in await self._rows("list_tenants", after_time, after_id, limit)]
 
-    async def update_tenant(self, tenant_id: UUID, name: str, plan: str) -> Tenant | None:
-        row = await self._row("update_tenant", tenant_id, name, plan)
-        return _tenant(row) if row else None
+    async def update_tenant(self, tenant_id: UUID, name: str, plan: str, limits: LimitOverrides) -> Tenant | None:
+        """Also tells every server (at commit) to drop the tenant's cached API keys."""
+        row = await self._row(
+            "update_tenant",
+            tenant_id,
+            name,
+            plan,
+            limits.requests_per_second,
+            limits.burst,
+            limits.max_vouchers,
+            limits.max_webhook_endpoints,
+        )
+        if row is None:
+            return None
+        await self._conn.execute(QUERIES["notify_tenant_changed"], str(tenant_id))
+        return _tenant(row)
 
     async def enter_tenant(self, tenant_id: UUID) -> "TenantTransaction":
         """Continues this transaction as tenant_id (to create a new tenant's first key with it)."""
@@ -435,10 +453,11 @@ class TenantTransaction(_Transaction):
 
     # Plans and quotas
 
-    async def tenant_plan(self) -> str:
-        plan = await self._conn.fetchval(QUERIES["tenant_plan"], self.tenant_id)
-        assert plan is not None, "an authenticated tenant exists"
-        return plan
+    async def tenant_limits(self) -> tuple[str, LimitOverrides]:
+        """The tenant's plan and its overrides of the plan's limits."""
+        row = await self._row("tenant_limits", self.tenant_id)
+        assert row is not None, "an authenticated tenant exists"
+        return row["plan"], _limits(row)
 
     async def lock_quota(self, resource: str) -> None:
         """Until this transaction ends, other creators of `resource` in this tenant wait here."""
@@ -625,7 +644,16 @@ def _terms_args(terms: VoucherTerms) -> tuple[Any, ...]:
 
 
 def _tenant(row: asyncpg.Record) -> Tenant:
-    return Tenant(row["id"], row["name"], row["plan"], row["create_time"], row["update_time"])
+    return Tenant(row["id"], row["name"], row["plan"], row["create_time"], row["update_time"], _limits(row))
+
+
+def _limits(row: asyncpg.Record) -> LimitOverrides:
+    return LimitOverrides(
+        requests_per_second=row["requests_per_second"],
+        burst=row["burst"],
+        max_vouchers=row["max_vouchers"],
+        max_webhook_endpoints=row["max_webhook_endpoints"],
+    )
 
 
 def _api_key(row: asyncpg.Record) -> ApiKey:

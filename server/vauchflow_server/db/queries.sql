@@ -23,7 +23,8 @@ COMMIT;
 ROLLBACK;
 
 -- name: authenticate_api_key
-SELECT key_id, tenant_id, permissions, revoked FROM authenticate_api_key($1);
+SELECT key_id, tenant_id, permissions, revoked, plan, requests_per_second, burst, max_vouchers, max_webhook_endpoints
+FROM authenticate_api_key($1);
 
 -- name: insert_tenant
 INSERT INTO tenants (id, name, plan, creation_request_id, creation_request_hash)
@@ -44,9 +45,15 @@ ORDER BY create_time, id
 LIMIT $3;
 
 -- name: update_tenant
-UPDATE tenants SET name = $2, plan = $3, update_time = now()
+UPDATE tenants
+SET name = $2, plan = $3, requests_per_second = $4, burst = $5, max_vouchers = $6, max_webhook_endpoints = $7,
+    update_time = now()
 WHERE id = $1
 RETURNING *;
+
+-- name: notify_tenant_changed
+-- Sent on commit: every server drops the cached API keys of the tenant, whose plan or limits they carry.
+SELECT pg_notify('vauchflow_tenant_changed', $1::text);
 
 -- name: insert_api_key
 INSERT INTO api_keys (tenant_id, id, name, permissions, secret_hash, secret_prefix)
@@ -204,8 +211,8 @@ SELECT event_id, type, payload, create_time, transaction_id::text::bigint AS tra
 FROM outbox_events
 WHERE tenant_id = $1 AND event_id = $2;
 
--- name: tenant_plan
-SELECT plan FROM tenants WHERE id = $1;
+-- name: tenant_limits
+SELECT plan, requests_per_second, burst, max_vouchers, max_webhook_endpoints FROM tenants WHERE id = $1;
 
 -- name: lock_quota
 -- Serialises creators of one kind of resource in one tenant, so a count-then-insert quota check is exact.

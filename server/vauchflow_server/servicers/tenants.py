@@ -33,12 +33,16 @@ class TenantServicer(tenant_service_pb2_grpc.TenantServiceServicer):
 
     async def UpdateTenant(self, request: pb.UpdateTenantRequest, context) -> pb.UpdateTenantResponse:
         paths = set(request.update_mask.paths)
-        unknown = paths - {"name", "plan"}
+        unknown = paths - _UPDATABLE
         if unknown:
             violations = Violations()
             violations.add("update_mask", f"cannot update {', '.join(sorted(unknown))}")
             violations.raise_if_any()
         name = request.tenant.name if ("name" in paths or (not paths and request.tenant.name)) else None
         plan = convert.plan_name(request.tenant.plan) if ("plan" in paths or not paths) else None
-        tenant = await self._tenants.update(request.tenant.id, name, plan)
+        limits = convert.tenant_limit_changes(request.tenant, paths)
+        tenant = await self._tenants.update(request.tenant.id, name, plan, limits)
         return pb.UpdateTenantResponse(tenant=convert.tenant_message(tenant))
+
+
+_UPDATABLE = {"name", "plan", "limits", *(f"limits.{name}" for name in convert.TENANT_LIMIT_FIELDS)}
