@@ -34,11 +34,17 @@ from vauchflow_server.api_key_admin import ApiKeyAdmin
 from vauchflow_server.api_key_cache import ApiKeyCache
 from vauchflow_server.auth import Authenticator
 from vauchflow_server.config import ServerConfig
-from vauchflow_server.db.database import API_KEY_REVOKED_CHANNEL, Database, NotificationListener
+from vauchflow_server.db.database import (
+    API_KEY_REVOKED_CHANNEL,
+    TENANT_CHANGED_CHANNEL,
+    Database,
+    NotificationListener,
+)
 from vauchflow_server.flash_sale_gate import FlashSaleGate
 from vauchflow_server.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
+from vauchflow_server.rate_limiter import RateLimiter
 from vauchflow_server.redemption_engine import RedemptionEngine
 from vauchflow_server.request_boundary import RequestBoundary
 from vauchflow_server.servicers.api_keys import ApiKeyServicer
@@ -106,6 +112,13 @@ async def serve(config: ServerConfig) -> None:
         )
         revocations.start()
         background.append(revocations)
+        tenant_changes = db.listener(
+            TENANT_CHANGED_CHANNEL,
+            on_notify=lambda tenant_id: key_cache.evict_tenant(UUID(tenant_id)),
+            on_connect=key_cache.clear,
+        )
+        tenant_changes.start()
+        background.append(tenant_changes)
         metrics = ServerMetrics()
         if config.metrics_port is not None:
             metrics.serve(config.metrics_host, config.metrics_port)
@@ -114,10 +127,13 @@ async def serve(config: ServerConfig) -> None:
             reconciler = FlashSaleReconciler(db, gate, metrics, config.flash_sale_reconcile_seconds)
             reconciler.start()
             background.append(reconciler)
+        rate_limiter = RateLimiter(redis_client, metrics) if redis_client is not None else None
         server = grpc.aio.server(
-            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics)]
+            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics, rate_limiter)]
         )
-        tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(TenantAdmin(db)), server)
+        tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(
+            TenantServicer(TenantAdmin(db, on_changed=key_cache.evict_tenant)), server
+        )
         api_key_service_pb2_grpc.add_ApiKeyServiceServicer_to_server(
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )
