@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
 import threading
@@ -447,7 +448,9 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def second_replica(api_server: ApiServer, redis_server: EmbeddedRedis, tmp_path_factory) -> Iterator[tuple[ApiServer, int]]:
+def second_replica(
+    api_server: ApiServer, redis_server: EmbeddedRedis, tmp_path_factory
+) -> Iterator[tuple[ApiServer, int]]:
     """Another API server on the session database, with a long key cache (60 s) and its metrics served."""
     metrics_port = free_port()
     server = start_api_server(
@@ -515,3 +518,30 @@ def test_with_redis_stopped_requests_fail_open_and_are_counted(
         return any(outcome(r) == "RESOURCE_EXHAUSTED/RATE_LIMITED" for r in results)
 
     wait_for(limited_again, what="rate limits enforced again after Redis restarted", timeout=15)
+
+
+def test_a_hung_redis_stalls_no_request_for_long(api: ApiSession, redis_server: EmbeddedRedis, second_replica) -> None:
+    """Redis stopped with SIGSTOP accepts connections but never answers: the short Redis timeout and the back-off
+    keep requests fast, and they fail open."""
+    server, metrics_port = second_replica
+    tenant = api.new_tenant("Hung GmbH", plan=tenant_pb2.PLAN_FREE)
+    code = tenant.create_voucher().code
+    assert redis_server.process is not None
+    timings = []
+    with grpc.insecure_channel(server.target) as channel:
+        get = grpc_get(tenant.with_key(tenant.secret, channel), code)
+        assert outcome(get()) == "OK"  # connected and the key cached before Redis hangs
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(FREE_RATE.burst * 2):
+                started = time.monotonic()
+                assert outcome(get()) == "OK"
+                timings.append(time.monotonic() - started)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    median = sorted(timings)[len(timings) // 2]
+    print(f"hung Redis: slowest request {max(timings) * 1000:.0f} ms, median {median * 1000:.0f} ms")
+    # At worst a call and its one retry time out (2 x 0.1 s); after that the limiter leaves Redis alone.
+    assert max(timings) < 1.0, timings
+    assert median < 0.1, timings
+    assert _sample(_scrape(metrics_port), "vauchflow_rate_limit_fail_open_total") >= FREE_RATE.burst * 2

@@ -59,7 +59,7 @@ async def test_a_valid_key_with_the_permission_yields_its_tenant(auth: Authentic
     principal = await auth.authorize(CREATE_VOUCHER, bearer(secret))
     # The tenant's plan and effective request rate come with the key (the STARTER rate, the tenant's own burst).
     assert principal == Principal(
-        identity.tenant_id, identity.key_id, identity.permissions, "STARTER", RateLimit(requests_per_second=50, burst=300)
+        identity.tenant_id, identity.key_id, identity.permissions, "STARTER", RateLimit(50, burst=300)
     )
     assert not principal.is_operator
     assert store.calls == [api_key_secrets.hash_secret(secret)]
