@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from loadgen import Outcome, Scenario, run  # noqa: E402
 from pgbench_ceiling import PgbenchResult, run_pgbench  # noqa: E402
+import webhook_delivery  # noqa: E402
 from vauchflow.v1 import (  # noqa: E402
     redemption_pb2,
     redemption_service_pb2,
@@ -44,6 +45,9 @@ from vauchflow.v1 import (  # noqa: E402
     voucher_pb2,
     voucher_service_pb2,
     voucher_service_pb2_grpc,
+    webhook_pb2,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
 )
 
 from vauchflow_server.devstack.config import DevstackConfig  # noqa: E402
@@ -226,6 +230,16 @@ def gate_decisions(metrics_ports: tuple[int, ...]) -> dict[str, float]:
     return totals
 
 
+def create_webhook_endpoint(target: str, api_key: str, url: str) -> None:
+    with grpc.insecure_channel(target) as channel:
+        webhook_service_pb2_grpc.WebhookServiceStub(channel).CreateWebhookEndpoint(
+            webhook_service_pb2.CreateWebhookEndpointRequest(
+                webhook_endpoint=webhook_pb2.WebhookEndpoint(url=url, event_types=[webhook_delivery.EVENT_TYPE])
+            ),
+            metadata=[("authorization", f"Bearer {api_key}")],
+        )
+
+
 def with_ratio(row: Row, ceiling: Row, label: str) -> Row:
     return Row(**{**row.__dict__, "ceiling": label, "ratio": row.throughput / ceiling.throughput})
 
@@ -263,6 +277,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--replicas", type=int, default=1, help="API server processes behind Envoy")
     parser.add_argument("--vouchers", type=int, default=500, help="vouchers the spread load is spread over")
+    parser.add_argument("--webhook-rate", type=int, default=1000, help="outbox events committed per second")
     parser.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
 
@@ -315,6 +330,25 @@ def main() -> int:
             flash_after = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
             gate_delta = {k: gate_after.get(k, 0.0) - gate_before.get(k, 0.0) for k in gate_after}
 
+            # Webhooks: outbox events committed at a steady rate, delivered to a loopback receiver.
+            with webhook_delivery.Receiver() as receiver:
+                create_webhook_endpoint(stack.grpc_targets[0], api_key, f"http://127.0.0.1:{receiver.port}/hook")
+                figures = webhook_delivery.measure(
+                    stack.owner_dsn, tenant_id, receiver, args.webhook_rate, args.duration, drain=30
+                )
+            delivery_pid = stack.child_pids().get("webhooks")
+            webhooks_row = Row(
+                name=f"webhook_delivery_{args.webhook_rate}_per_s",
+                throughput=figures.throughput,
+                p50_ms=figures.p50_ms,
+                p99_ms=figures.p99_ms,
+                errors=figures.sent - figures.delivered,
+                loadgen_cpu=float("nan"),
+                server_cpu=float("nan"),
+            )
+            print(f"  webhooks: {figures.delivered:,}/{figures.sent:,} delivered, {figures.throughput:,.0f}/s, "
+                  f"commit-to-delivery p99 {figures.p99_ms:,.0f} ms (delivery service pid {delivery_pid})", flush=True)
+
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
             if flash_after != flash_before:
                 problems.append(f"{FLASH_SOLD_OUT}: PostgreSQL changed during the sold-out scenario")
@@ -331,6 +365,7 @@ def main() -> int:
         with_ratio(rest_100, grpc_100, "grpc_spread_100"),
         with_ratio(hot_100, pg_hot, "pgbench_hot_100"),
         with_ratio(flash_100, grpc_100, "grpc_spread_100"),
+        Row(**{**webhooks_row.__dict__, "ceiling": "the offered rate", "ratio": webhooks_row.throughput / args.webhook_rate}),
         pg_spread,
         pg_hot,
     ]
@@ -372,6 +407,9 @@ def write_report(table: str, summary: str) -> None:
         "Ceilings: `pgbench_*` run the server's own SQL for one redemption (API key lookup, then a transaction\n"
         "with `set_config('app.tenant_id', ..., true)`, the conditional UPDATE, the redemption row and the outbox\n"
         "event) on the same database as the same role, with RLS. REST rows compare with direct gRPC.\n"
+        "The webhook row commits outbox events at a fixed rate (as the owner, in 10 ms batches) and counts their\n"
+        "arrival at a loopback receiver: throughput from first commit to last arrival, latency commit-to-arrival,\n"
+        "`errors` = events not delivered within the run plus 30 s.\n"
         "CPU columns are cores used on average during the scenario: on 2 cores, load generator and server share the\n"
         "machine, so a generator using most of a core takes capacity the server would otherwise have.\n"
     )
