@@ -30,7 +30,7 @@ CHANNELS = 4
 class Scenario:
     name: str
     protocol: str  # "grpc" | "rest" | "grpc_liveness"
-    target: str  # host:port
+    target: str  # host:port, or several separated by commas (direct gRPC to each replica)
     api_key: str
     codes: tuple[str, ...]
     concurrency: int
@@ -97,8 +97,14 @@ def _order(rng: random.Random) -> redemption_pb2.Order:
     return redemption_pb2.Order(id=f"o-{rng.getrandbits(48):x}", amount=10_000, currency="EUR")
 
 
+def _channels(scenario: Scenario) -> list[grpc.aio.Channel]:
+    targets = scenario.target.split(",")
+    count = max(CHANNELS, len(targets))
+    return [grpc.aio.insecure_channel(targets[i % len(targets)]) for i in range(count)]
+
+
 async def _grpc_redeemer(scenario: Scenario):
-    channels = [grpc.aio.insecure_channel(scenario.target) for _ in range(CHANNELS)]
+    channels = _channels(scenario)
     stubs = [redemption_service_pb2_grpc.RedemptionServiceStub(c) for c in channels]
     metadata = (("authorization", f"Bearer {scenario.api_key}"),)
 
@@ -118,7 +124,7 @@ async def _grpc_redeemer(scenario: Scenario):
 
 
 async def _grpc_liveness(scenario: Scenario):
-    channels = [grpc.aio.insecure_channel(scenario.target) for _ in range(CHANNELS)]
+    channels = _channels(scenario)
     stubs = [health_service_pb2_grpc.HealthServiceStub(c) for c in channels]
     request = health_service_pb2.CheckLivenessRequest()
 

@@ -289,6 +289,7 @@ def main() -> int:
             tenant_id, api_key = create_fixtures(stack.grpc_targets[0], admin_token, args.vouchers)
             server_pids = [pid for name, pid in stack.child_pids().items() if name.startswith("api-server")]
             public = f"127.0.0.1:{stack.config.public_port}"
+            direct = ",".join(stack.grpc_targets)  # direct gRPC spreads over every replica
             spread = tuple(f"{SPREAD_PREFIX}{n:06d}" for n in range(1, args.vouchers + 1))
             hot = (f"{HOT_PREFIX}000001",)
 
@@ -305,12 +306,12 @@ def main() -> int:
             print("running scenarios...", flush=True)
             # The load generator's own ceiling: a trivial RPC; if it is far above redemption, the generator
             # is not what limits the redemption figures.
-            liveness = scenario("grpc_liveness_32 (loadgen check)", "grpc_liveness", stack.grpc_targets[0], (), 32)
-            grpc_32 = scenario("grpc_spread_32", "grpc", stack.grpc_targets[0], spread, 32)
-            grpc_100 = scenario("grpc_spread_100", "grpc", stack.grpc_targets[0], spread, 100)
+            liveness = scenario("grpc_liveness_32 (loadgen check)", "grpc_liveness", direct, (), 32)
+            grpc_32 = scenario("grpc_spread_32", "grpc", direct, spread, 32)
+            grpc_100 = scenario("grpc_spread_100", "grpc", direct, spread, 100)
             rest_32 = scenario("rest_spread_32", "rest", public, spread, 32)
             rest_100 = scenario("rest_spread_100", "rest", public, spread, 100)
-            hot_100 = scenario("grpc_hot_100", "grpc", stack.grpc_targets[0], hot, 100)
+            hot_100 = scenario("grpc_hot_100", "grpc", direct, hot, 100)
 
             key_hash = hashlib.sha256(api_key.encode()).hexdigest()
             common = dict(bin_dir=_bin_dir(), app_dsn=stack.app_dsn, tenant_id=tenant_id,
@@ -324,7 +325,7 @@ def main() -> int:
             # Last, a sold-out flash sale: the gate answers from Redis; PostgreSQL must see no write at all.
             flash_before = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
             gate_before = gate_decisions(stack.config.api_metrics_ports)
-            flash_100 = scenario("flash_sold_out_100", "grpc", stack.grpc_targets[0], (FLASH_SOLD_OUT,), 100,
+            flash_100 = scenario("flash_sold_out_100", "grpc", direct, (FLASH_SOLD_OUT,), 100,
                                  expected_error="FAILED_PRECONDITION")  # fmt: skip
             gate_after = gate_decisions(stack.config.api_metrics_ports)
             flash_after = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))

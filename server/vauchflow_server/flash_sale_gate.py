@@ -121,6 +121,10 @@ return 1
 _REDIS_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 
 
+PLAIN_MEMORY_SECONDS = 2.0
+_MAX_PLAIN_MEMORY = 100_000
+
+
 class Decision(enum.Enum):
     ADMITTED = "admitted"  # a unit is held for this request
     SOLD_OUT = "rejected"  # none left: refuse without PostgreSQL
@@ -209,9 +213,21 @@ class FlashSaleGate:
         self._hold_script = client.register_script(_HOLD)
         self._snapshot_script = client.register_script(_SNAPSHOT)
         self._correct_script = client.register_script(_CORRECT)
+        # Vouchers PostgreSQL has just shown are not flash sales: their redeems skip the Redis round trip for a
+        # moment. A voucher made a flash sale on another replica is gated here after at most PLAIN_MEMORY_SECONDS;
+        # until then PostgreSQL alone decides, which is still exact.
+        self._plain_until: dict[tuple[UUID, str], float] = {}
 
-    def claim(self, tenant_id: UUID, code: str) -> StockClaim:
+    def claim(self, tenant_id: UUID, code: str) -> StockClaim | None:
+        """A claim for the voucher, or None when it is known not to be a flash sale (no gate needed)."""
+        if self._plain_until.get((tenant_id, code), 0.0) > time.monotonic():
+            return None
         return StockClaim(self, VoucherKey(tenant_id, code))
+
+    def remember_plain(self, tenant_id: UUID, code: str) -> None:
+        if len(self._plain_until) >= _MAX_PLAIN_MEMORY:
+            self._plain_until.clear()
+        self._plain_until[(tenant_id, code)] = time.monotonic() + PLAIN_MEMORY_SECONDS
 
     async def _take(self, claim: StockClaim, remaining: int | None) -> Decision:
         # `bypassed` is counted by the engine, once it knows the voucher is a flash sale.
@@ -270,6 +286,7 @@ class FlashSaleGate:
 
     async def forget(self, tenant_id: UUID, code: str) -> None:
         """Drops the counter after the voucher's terms changed (committed); the next redeem rebuilds it."""
+        self._plain_until.pop((tenant_id, code), None)
         key = VoucherKey(tenant_id, code)
         try:
             await self._call(self._client.delete(key.stock))

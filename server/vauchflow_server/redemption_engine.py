@@ -13,6 +13,7 @@ settled exactly once: kept when PostgreSQL counted it (or proved none was left),
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -174,6 +175,8 @@ class RedemptionEngine:
             raise voucher_not_found(command.code)
         if claim is not None:
             await self._gate_checked(tx, voucher, claim)
+        if self._gate is not None and not voucher.terms.flash_sale:
+            self._gate.remember_plain(tx.tenant_id, code)
         # Refusals known from the voucher as read cost no write and no lock (a sold-out voucher stays cheap).
         denial = voucher_denial(voucher, now) or order_denial(voucher, command.order)
         if denial:
@@ -194,18 +197,22 @@ class RedemptionEngine:
             status="SUCCEEDED",
             metadata=command.metadata,
         )
-        stored = await tx.insert_redemption(redemption, events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption))
-        # The atomic conditional UPDATE comes last, so the voucher's row lock is held only until COMMIT. It
-        # re-checks everything that can change under concurrency; if it refuses, the raise rolls back the rows above.
-        taken = await tx.take_redemption(voucher.id, now, command.order)
-        if taken is None:
+        # The atomic conditional UPDATE, the redemption row and its events in one statement, last, so the
+        # voucher's row lock is held only until COMMIT. It re-checks everything that can change under concurrency.
+        if_exhausted = dataclasses.replace(voucher, redemption_count=voucher.terms.max_redemptions or 0)
+        redeemed = await tx.redeem(
+            redemption,
+            now,
+            events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption),
+            events.voucher_event(events.VOUCHER_EXHAUSTED, if_exhausted),
+        )
+        if redeemed is None:
             current = await tx.voucher_by_id(voucher.id)
             reason = current and (voucher_denial(current, now) or order_denial(current, command.order))
             # No nameable reason left means the state moved on (a concurrent rollback): the race for the last
             # unit was still lost.
             raise errors.denied(reason or errors.VOUCHER_EXHAUSTED)
-        if taken.remaining == 0:
-            await tx.record_event(events.voucher_event(events.VOUCHER_EXHAUSTED, taken))
+        taken, stored = redeemed
         return RedeemResult(stored, taken)
 
     async def _gate_checked(self, tx: TenantTransaction, voucher: Voucher, claim: StockClaim) -> None:

@@ -8,6 +8,7 @@ _translated_errors); nothing above this module sees asyncpg.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import json
 import logging
@@ -386,25 +387,34 @@ class TenantTransaction(_Transaction):
 
     # Redemptions
 
-    async def insert_redemption(self, redemption: Redemption, event: Event) -> Redemption:
-        """The redemption row and its outbox event, in one round trip."""
+    async def redeem(
+        self, redemption: Redemption, now: datetime, succeeded: Event, exhausted: Event
+    ) -> tuple[Voucher, Redemption] | None:
+        """Counts the redemption (see the `redeem` query) and stores it with its events; None when the voucher's
+        conditional UPDATE refused (then nothing was written)."""
+        order = redemption.order
         row = await self._row(
-            "insert_redemption",
+            "redeem",
             self.tenant_id,
-            redemption.id,
             redemption.voucher_id,
-            redemption.voucher_code,
+            now,
+            order.amount,
+            order.currency,
+            redemption.id,
             redemption.customer_id,
-            redemption.order.id,
-            redemption.order.amount,
-            redemption.order.currency,
+            order.id,
             redemption.discount_amount,
             redemption.metadata,
-            event.id,
-            event.type,
-            event.payload,
+            succeeded.id,
+            succeeded.type,
+            succeeded.payload,
+            exhausted.id,
+            exhausted.type,
+            exhausted.payload,
         )
-        return _redemption(row)
+        if row is None:
+            return None
+        return _voucher(row), dataclasses.replace(redemption, create_time=row["redemption_create_time"])
 
     async def get_redemption(self, redemption_id: UUID) -> Redemption | None:
         row = await self._row("get_redemption", self.tenant_id, redemption_id)

@@ -136,6 +136,39 @@ WHERE tenant_id = $1 AND id = $2
   AND (currency IS NULL OR currency = $5 OR ($5::text IS NULL AND amount_off IS NULL))
 RETURNING *;
 
+-- name: redeem
+-- One redemption in one statement (DESIGN.md invariants 1 and 4): the atomic conditional UPDATE with its row-count
+-- check (no row from `taken` → nothing below is inserted and the engine rolls back), the redemption row, its
+-- redemption.succeeded event, and voucher.exhausted when this took the last unit. Concurrent redeemers queue on
+-- the row lock and re-check the condition after it, so the count can never pass max_redemptions (the CHECK
+-- constraint backs this up). The engine runs it last in its transaction, so the lock is held only until COMMIT.
+-- The order conditions mirror redemption_rules.order_denial.
+WITH taken AS (
+    UPDATE vouchers
+    SET redemption_count = redemption_count + 1, update_time = now()
+    WHERE tenant_id = $1 AND id = $2
+      AND status = 'ACTIVE'
+      AND (max_redemptions IS NULL OR redemption_count < max_redemptions)
+      AND (valid_from IS NULL OR valid_from <= $3)
+      AND (valid_until IS NULL OR $3 < valid_until)
+      AND (min_order_amount IS NULL OR min_order_amount <= $4)
+      AND (currency IS NULL OR currency = $5 OR ($5::text IS NULL AND amount_off IS NULL))
+    RETURNING *
+), redemption AS (
+    INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
+                             discount_amount, status, metadata)
+    SELECT tenant_id, $6, id, code, $7, $8, $4, $5, $9, 'SUCCEEDED', $10 FROM taken
+    RETURNING create_time
+), events AS (
+    -- One INSERT, so redemption.succeeded gets the lower outbox id (causal order); the second row only when this
+    -- redemption took the voucher's last unit.
+    INSERT INTO outbox_events (tenant_id, event_id, type, payload)
+    SELECT $1::uuid, $11::uuid, $12::text, $13::jsonb FROM redemption
+    UNION ALL
+    SELECT tenant_id, $14::uuid, $15::text, $16::jsonb FROM taken WHERE redemption_count = max_redemptions
+)
+SELECT taken.*, redemption.create_time AS redemption_create_time FROM taken, redemption;
+
 -- name: give_back_redemption
 UPDATE vouchers
 SET redemption_count = redemption_count - 1, update_time = now()
@@ -157,19 +190,6 @@ WHERE tenant_id = $1 AND voucher_id = $2 AND customer_id = $3 AND redemption_cou
 -- name: customer_redemption_count
 SELECT redemption_count FROM customer_redemption_counts
 WHERE tenant_id = $1 AND voucher_id = $2 AND customer_id = $3;
-
--- name: insert_redemption
--- The redemption row and its redemption.succeeded outbox event together (invariant 4), in one statement.
-WITH redemption AS (
-    INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
-                             discount_amount, status, metadata)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCEEDED', $10)
-    RETURNING *
-), event AS (
-    INSERT INTO outbox_events (tenant_id, event_id, type, payload)
-    SELECT tenant_id, $11, $12, $13 FROM redemption
-)
-SELECT * FROM redemption;
 
 -- name: get_redemption
 SELECT * FROM redemptions WHERE tenant_id = $1 AND id = $2;
