@@ -139,7 +139,12 @@ async def serve(config: ServerConfig) -> None:
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db, gate)), server)
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
-            RedemptionServicer(RedemptionEngine(db, gate=gate, metrics=metrics)), server
+            RedemptionServicer(
+                RedemptionEngine(
+                    db, gate=gate, metrics=metrics, per_voucher_concurrency=config.redeem_concurrency_per_voucher
+                )
+            ),
+            server,
         )
         webhooks = config.webhooks
         url_policy = UrlPolicy(AddressPolicy(webhooks.allowed_networks), allow_http=webhooks.allow_http)

@@ -78,6 +78,8 @@ class ServerConfig:
     metrics_port: int | None = None
     # How often flash-sale counters in Redis are compared with PostgreSQL and corrected (flash_sale_reconciliation).
     flash_sale_reconcile_seconds: float = 30.0
+    # How many redemptions of one voucher this process sends to PostgreSQL at once (voucher_queue.py); 0: no limit.
+    redeem_concurrency_per_voucher: int = 8
     # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
     event_loop: str = "uvloop"
 
@@ -104,6 +106,9 @@ class ServerConfig:
             metrics_port=_int(env, "VAUCHFLOW_METRICS_PORT", 0) or None,
             flash_sale_reconcile_seconds=_positive_float(
                 env, "VAUCHFLOW_FLASH_SALE_RECONCILE_SECONDS", cls.flash_sale_reconcile_seconds
+            ),
+            redeem_concurrency_per_voucher=_int(
+                env, "VAUCHFLOW_REDEEM_CONCURRENCY_PER_VOUCHER", cls.redeem_concurrency_per_voucher
             ),
             event_loop=_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
         )

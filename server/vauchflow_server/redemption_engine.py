@@ -35,6 +35,7 @@ from vauchflow_server.redemption_rules import (
 )
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.voucher_admin import voucher_not_found
+from vauchflow_server.voucher_queue import PerVoucherLimit
 from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, normalize_code
 
 _REDEEM_OPERATION = "RedeemVoucher"
@@ -85,8 +86,10 @@ class RedemptionEngine:
         *,
         gate: FlashSaleGate | None = None,
         metrics: ServerMetrics | None = None,
+        per_voucher_concurrency: int = 0,
     ):
         self._db = db
+        self._voucher_limit = PerVoucherLimit(per_voucher_concurrency)
         self._clock = clock
         # None: no Redis configured; flash sales run on PostgreSQL alone.
         self._gate = gate
@@ -130,7 +133,8 @@ class RedemptionEngine:
                     return replayed
             raise errors.denied(errors.VOUCHER_EXHAUSTED)
         try:
-            result = await self._redeem_in_transaction(tenant_id, code, command, claim)
+            async with self._voucher_limit.slot((tenant_id, code)):
+                result = await self._redeem_in_transaction(tenant_id, code, command, claim)
         except RedemptionDenied as denial:
             # PostgreSQL's own count found none left: the counter was too high, and keeping the unit lowers it.
             if claim is not None:
