@@ -9,7 +9,7 @@ from uuid import UUID
 
 from vauchflow_server import api_key_secrets, idempotency
 from vauchflow_server.db.database import Database
-from vauchflow_server.errors import NotFound, Violations
+from vauchflow_server.errors import NotFound, PermissionMissing, Violations
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.permissions import ALL_PERMISSIONS
 from vauchflow_server.tenancy import ApiKey
@@ -41,7 +41,10 @@ class ApiKeyAdmin:
         # Runs after the revocation commits: this server's authentication cache forgets the key at once.
         self._on_revoked = on_revoked
 
-    async def create(self, tenant_id: UUID, command: CreateApiKey) -> CreatedApiKey:
+    async def create(
+        self, tenant_id: UUID, command: CreateApiKey, caller_permissions: frozenset[str]
+    ) -> CreatedApiKey:
+        """caller_permissions: what the creating key holds; a key can't hand out more than it has."""
         violations = Violations()
         if not command.name.strip():
             violations.add("name", "must not be empty")
@@ -54,6 +57,12 @@ class ApiKeyAdmin:
             violations.add("permissions", f"unknown permissions {unknown}; known: {', '.join(ALL_PERMISSIONS)}")
         idempotency.check_key(command.request_id, violations)
         violations.raise_if_any()
+        beyond = sorted(set(command.permissions) - caller_permissions)
+        if beyond:
+            raise PermissionMissing(
+                f"an API key can only grant permissions it holds itself; missing {', '.join(beyond)}",
+                metadata={"permission": beyond[0]},
+            )
 
         key_id = uuid.uuid4()
         async with self._db.tenant_transaction(tenant_id) as tx:

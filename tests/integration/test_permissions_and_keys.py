@@ -116,8 +116,9 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
         f"{hooks}ListDeliveries": lambda: webhook_service_pb2.ListDeliveriesRequest(endpoint_id=endpoint_id),
         f"{hooks}RedeliverEvent": lambda: webhook_service_pb2.RedeliverEventRequest(id=event_id, endpoint_id=endpoint_id),
         f"{hooks}Recover": lambda: webhook_service_pb2.RecoverRequest(id=endpoint_id),
+        # Only permissions the calling key holds can be granted (see the escalation test below).
         f"{v1}ApiKeyService/CreateApiKey": lambda: api_key_service_pb2.CreateApiKeyRequest(
-            name="made by matrix", permissions=["vouchers:read"]
+            name="made by matrix", permissions=["api_keys:write"]
         ),
         f"{v1}ApiKeyService/ListApiKeys": lambda: api_key_service_pb2.ListApiKeysRequest(),
         f"{v1}ApiKeyService/RevokeApiKey": lambda: api_key_service_pb2.RevokeApiKeyRequest(id=throwaway_key_id()),
@@ -299,3 +300,22 @@ def test_no_api_key_secret_in_a_database_dump_or_the_server_log(
         random_part = secret[len(api_key_secrets.PREFIX):]
         assert random_part not in dump.stdout, f"the {label}'s secret is in the database dump"
         assert random_part not in log, f"the {label}'s secret is in the server log"
+
+
+def test_a_key_cannot_create_a_key_with_permissions_it_does_not_hold(api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    _, key_manager_secret = tenant.create_key(["api_keys:write"], name="key manager")
+    key_manager = tenant.with_key(key_manager_secret)
+    for permissions in (["vouchers:write"], ["api_keys:write", "redemptions:write"], list(ALL_PERMISSIONS)):
+        with pytest.raises(grpc.RpcError) as raised:
+            key_manager.api_keys.CreateApiKey(
+                api_key_service_pb2.CreateApiKeyRequest(name="escalated", permissions=permissions)
+            )
+        assert_error(raised.value, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING")
+    # Within its own permissions it still works, and nothing was created by the refused calls.
+    created = key_manager.api_keys.CreateApiKey(
+        api_key_service_pb2.CreateApiKeyRequest(name="another manager", permissions=["api_keys:write"])
+    )
+    assert list(created.api_key.permissions) == ["api_keys:write"]
+    listed = tenant.api_keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest()).api_keys
+    assert sorted(k.name for k in listed) == sorted(["default", "key manager", "another manager"])

@@ -5,7 +5,7 @@ from vauchflow.v1 import api_key_service_pb2_grpc
 
 from vauchflow_server import proto_convert as convert
 from vauchflow_server.api_key_admin import ApiKeyAdmin, CreateApiKey
-from vauchflow_server.tenancy import current_tenant_id
+from vauchflow_server.tenancy import current_principal, current_tenant_id
 
 
 class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
@@ -16,7 +16,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
         command = CreateApiKey(
             name=request.name, permissions=tuple(request.permissions), request_id=request.request_id
         )
-        created = await self._api_keys.create(current_tenant_id(), command)
+        created = await self._api_keys.create(current_tenant_id(), command, current_principal.get().permissions)
         return pb.CreateApiKeyResponse(api_key=convert.api_key_message(created.api_key), secret=created.secret)
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
