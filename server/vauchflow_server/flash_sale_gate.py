@@ -50,8 +50,11 @@ _COUNTER_TTL_SECONDS = 24 * 3600
 _LEASE_SECONDS = 120.0
 _KEY_PATTERN = re.compile(r"^vf:\{([0-9a-f-]{36}):([A-Z0-9_-]{1,64})\}:stock$")
 
+# Every script is idempotent per lease id: the Redis client retries a call whose reply was lost, and a retried take
+# or settle must not take or give back a second unit.
 # KEYS: stock, leases. ARGV: lease id, lease deadline. → 1 admitted, 0 sold out, -1 no counter.
 _TAKE = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
 local units = redis.call('HGET', KEYS[1], 'units')
 if not units then return -1 end
 if tonumber(units) <= 0 then return 0 end
@@ -65,6 +68,7 @@ return 1
 # As _TAKE, after creating the counter with ARGV[4] units unless one exists (never overwrites a live counter).
 # The version starts from a clock value so a rebuilt counter never repeats a version the reconciliation saw.
 _BUILD_AND_TAKE = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'units', ARGV[4], 'version', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[6])
@@ -81,8 +85,8 @@ return 1
 # KEYS: stock, leases. ARGV: lease id, 1 to give the unit back. Ends the lease; gives back only to a live counter
 # (a missing one is rebuilt from PostgreSQL, which already counts the unit as free). → 1 if a unit went back.
 _SETTLE = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+local held = redis.call('ZREM', KEYS[2], ARGV[1])
+if held == 1 and ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'units', 1)
   redis.call('HINCRBY', KEYS[1], 'version', 1)
   return 1
@@ -243,6 +247,10 @@ class FlashSaleGate:
                 args += [remaining, time.time_ns() // 1000, _COUNTER_TTL_SECONDS]
                 result = await self._call(self._build_and_take_script(keys=[key.stock, key.leases], args=args))
         except _REDIS_ERRORS as error:
+            # A timeout leaves it unknown whether the script ran. Keep the lease: settling it later gives the unit
+            # back, or keeps it counted, only if the take happened (the scripts are idempotent per lease), so an
+            # unanswered take can never leave the counter too low.
+            claim._hold(lease)
             self._failed("take", key, error)
             return Decision.BYPASSED
         if result == 1:
