@@ -41,13 +41,6 @@ async def claim(tx: Any, operation: str, request_id: str, request_hash: bytes, n
     return _checked(record, request_hash)
 
 
-async def lookup(tx: Any, operation: str, request_id: str, request_hash: bytes) -> UUID | None:
-    """The id of the original resource if request_id was used (and committed) before; None otherwise. Writes
-    nothing: for a request refused before any write (a sold-out flash sale), which must still replay a success."""
-    record = await tx.idempotency_record(operation, request_id)
-    return _checked(record, request_hash) if record is not None else None
-
-
 def _checked(record: tuple[bytes, UUID], request_hash: bytes) -> UUID:
     stored_hash, resource_id = record
     if stored_hash != request_hash:

@@ -128,9 +128,7 @@ class RedemptionEngine:
         if claim is not None and await claim.take() is Decision.SOLD_OUT:
             # Sold out: no SQL, except that a retry of a request that did succeed must still get its result.
             if command.request_id:
-                replayed = await self._replay_only(tenant_id, command)
-                if replayed is not None:
-                    return replayed
+                return await self._replay_only(tenant_id, command)
             raise errors.denied(errors.VOUCHER_EXHAUSTED)
         try:
             async with self._voucher_limit.slot((tenant_id, code)):
@@ -162,13 +160,17 @@ class RedemptionEngine:
             result = await self._redeem_in(tx, code, command, redemption_id, claim)
         return result
 
-    async def _replay_only(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult | None:
-        """The original result if request_id already redeemed (read only: nothing is claimed or written)."""
+    async def _replay_only(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult:
+        """For a request the gate found sold out: the original result if request_id already redeemed, otherwise
+        VOUCHER_EXHAUSTED. The key is claimed as a redeem would claim it, so a first request with this key still
+        in its transaction is waited for (and replayed); the claim is always rolled back: nothing is written."""
         async with self._db.tenant_transaction(tenant_id) as tx:
-            original = await idempotency.lookup(
-                tx, _REDEEM_OPERATION, command.request_id, idempotency.fingerprint(command)
+            original = await idempotency.claim(
+                tx, _REDEEM_OPERATION, command.request_id, idempotency.fingerprint(command), uuid.uuid4()
             )
-            return await _replay(tx, original) if original is not None else None
+            if original is None:
+                raise errors.denied(errors.VOUCHER_EXHAUSTED)  # rolls the claim back
+            return await _replay(tx, original)
 
     async def _redeem_in(
         self, tx: TenantTransaction, code: str, command: RedeemVoucher, redemption_id: UUID, claim: StockClaim | None

@@ -8,6 +8,7 @@ corrections without waiting.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import signal
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 import redis
@@ -26,6 +28,7 @@ from google.protobuf import field_mask_pb2
 from vauchflow.v1 import (
     health_service_pb2,
     health_service_pb2_grpc,
+    redemption_pb2,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
     tenant_pb2,
@@ -534,3 +537,65 @@ def test_reconciliation_drops_the_counter_of_a_voucher_no_longer_on_flash_sale(
     flash.redis.hset(stock_key(tenant, voucher.code), mapping={"units": 0, "version": 1})
     wait_for(lambda: redis_units(flash, tenant, voucher.code) is None, what="the stray counter dropped", timeout=15)
     tenant.redeem(voucher.code)
+
+
+def test_a_duplicate_of_an_admitted_redeem_gets_its_result_even_though_the_gate_is_sold_out(
+    api: ApiSession, db: OwnerDatabase, flash: FlashServer
+) -> None:
+    """Double submit of the last unit: the duplicate finds the gate sold out while the first is still in its
+    transaction; it waits for the first's idempotency key and replays its redemption instead of refusing."""
+    tenant = api.new_tenant()
+    voucher = flash_voucher(tenant, stock=1)
+    warm_key(tenant, voucher.code)
+    request = redemption_service_pb2.RedeemVoucherRequest(
+        code=voucher.code, order=redemption_pb2.Order(amount=1000, currency="EUR"), request_id="double-submit"
+    )
+    owner_dsn = flash.server.owner_dsn
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_voucher_row() -> None:
+        async def hold() -> None:
+            conn = await asyncpg.connect(owner_dsn)
+            try:
+                async with conn.transaction():
+                    await conn.execute("SELECT 1 FROM vouchers WHERE id = $1 FOR UPDATE", uuid.UUID(voucher.id))
+                    locked.set()
+                    await asyncio.get_running_loop().run_in_executor(None, release.wait, 30)
+            finally:
+                await conn.close()
+
+        asyncio.run(hold())
+
+    def lock_waiters() -> int:
+        return db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'vauchflow_app' AND wait_event_type = 'Lock'"
+        )
+
+    results: dict[str, Any] = {}
+
+    def redeem(name: str) -> None:
+        try:
+            results[name] = tenant.redemptions.RedeemVoucher(request)
+        except grpc.RpcError as error:
+            results[name] = error
+
+    holder = threading.Thread(target=hold_voucher_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        first = threading.Thread(target=redeem, args=("first",))
+        first.start()
+        wait_for(lambda: lock_waiters() >= 1, what="the first redeem waits on the voucher row", timeout=10)
+        assert redis_units(flash, tenant, voucher.code) == 0  # its unit is taken: the gate is sold out
+        duplicate = threading.Thread(target=redeem, args=("duplicate",))
+        duplicate.start()
+        wait_for(lambda: lock_waiters() >= 2, what="the duplicate waits on the first's request_id", timeout=10)
+    finally:
+        release.set()
+        holder.join(30)
+    first.join(30)
+    duplicate.join(30)
+    assert not isinstance(results["first"], grpc.RpcError), results["first"]
+    assert not isinstance(results["duplicate"], grpc.RpcError), results["duplicate"]
+    assert results["duplicate"].redemption.id == results["first"].redemption.id
+    assert redemption_rows(db, tenant, voucher.code) == 1
