@@ -111,6 +111,8 @@ class RedemptionEngine:
     async def redeem(self, tenant_id: UUID, command: RedeemVoucher) -> RedeemResult:
         _check_request(command.order, command.customer_id, command.metadata, command.request_id)
         code = normalize_code(command.code)
+        # Codes are case-insensitive, so "summer" and "SUMMER" are the same request for idempotency too.
+        command = dataclasses.replace(command, code=code)
         outcome = "SUCCEEDED"
         try:
             return await self._redeem(tenant_id, code, command)

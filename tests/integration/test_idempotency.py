@@ -341,3 +341,15 @@ def test_overlong_request_id_is_invalid(api: ApiSession, db: OwnerDatabase) -> N
         error = expect_rpc_error(call, request)
         assert_invalid(error, "request_id")
     assert db.tenant_snapshot(tenant.id) == before
+
+
+def test_a_redeem_replayed_with_the_code_in_another_case_is_the_same_request(
+    api: ApiSession, db: OwnerDatabase
+) -> None:
+    tenant = api.new_tenant()
+    voucher = tenant.create_voucher(max_redemptions=5)
+    rid = request_id()
+    first = tenant.redemptions.RedeemVoucher(redeem_request(voucher.code, rid))
+    replay = tenant.redemptions.RedeemVoucher(redeem_request(voucher.code.lower(), rid))
+    assert replay.redemption == first.redemption
+    assert voucher_count(db, voucher.id) == 1
