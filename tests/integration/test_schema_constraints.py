@@ -11,9 +11,10 @@ import asyncpg
 import pytest
 
 from support.services import MigratedDatabase
-from vauchflow_server import errors
+from vauchflow_server import errors, events
 from vauchflow_server.db.database import CheckViolation, Database
 from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -91,9 +92,12 @@ async def test_the_app_role_hits_the_same_check_and_the_database_layer_names_it(
             voucher = await tx.voucher_by_id(voucher_id)
             updated = await tx.update_voucher_terms(voucher.code, dataclasses.replace(voucher.terms, max_redemptions=2))
             assert updated is not None and updated.terms.max_redemptions == 2
-            # Exhausted now: the server's atomic take refuses rather than tripping the CHECK.
+            # Exhausted now: the server's atomic redeem statement refuses (and writes nothing) rather than tripping
+            # the CHECK.
             order = Order(id="", amount=10_000, currency=None)
-            assert await tx.take_redemption(voucher.id, datetime.now(timezone.utc), order) is None
+            redemption = Redemption(uuid.uuid4(), voucher.id, voucher.code, "", order, 0, "SUCCEEDED")
+            event = events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption)
+            assert await tx.redeem(redemption, datetime.now(timezone.utc), event, event) is None
     finally:
         await db.close()
     assert await owner.fetchval("SELECT (redemption_count, max_redemptions) FROM vouchers WHERE id = $1",

@@ -360,12 +360,6 @@ class TenantTransaction(_Transaction):
         row = await self._row("update_voucher_terms", self.tenant_id, code, *_terms_args(terms))
         return _voucher(row) if row else None
 
-    async def take_redemption(self, voucher_id: UUID, now: datetime, order: Order) -> Voucher | None:
-        """Counts one redemption if the voucher is active, in its window, not exhausted and applies to the order;
-        None otherwise."""
-        row = await self._row("take_redemption", self.tenant_id, voucher_id, now, order.amount, order.currency)
-        return _voucher(row) if row else None
-
     async def give_back_redemption(self, voucher_id: UUID) -> Voucher | None:
         row = await self._row("give_back_redemption", self.tenant_id, voucher_id)
         return _voucher(row) if row else None

@@ -120,22 +120,6 @@ SET percent_off = $3, amount_off = $4, currency = $5, max_redemptions = $6, per_
 WHERE tenant_id = $1 AND code = $2
 RETURNING *;
 
--- name: take_redemption
--- DESIGN.md invariant 1: one atomic conditional UPDATE with a row-count check. Concurrent redeemers queue on the
--- row lock and re-check the condition after it, so the count can never pass max_redemptions (the CHECK constraint
--- backs this up). The engine runs it last in its transaction, so the row lock is held only until COMMIT.
--- The order conditions mirror redemption_rules.order_denial.
-UPDATE vouchers
-SET redemption_count = redemption_count + 1, update_time = now()
-WHERE tenant_id = $1 AND id = $2
-  AND status = 'ACTIVE'
-  AND (max_redemptions IS NULL OR redemption_count < max_redemptions)
-  AND (valid_from IS NULL OR valid_from <= $3)
-  AND (valid_until IS NULL OR $3 < valid_until)
-  AND (min_order_amount IS NULL OR min_order_amount <= $4)
-  AND (currency IS NULL OR currency = $5 OR ($5::text IS NULL AND amount_off IS NULL))
-RETURNING *;
-
 -- name: redeem
 -- One redemption in one statement (DESIGN.md invariants 1 and 4): the atomic conditional UPDATE with its row-count
 -- check (no row from `taken` → nothing below is inserted and the engine rolls back), the redemption row, its
