@@ -176,9 +176,12 @@ async def serve(config: ServerConfig) -> None:
             loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()
 
-        # Stop accepting, let in-flight RPCs finish within the grace period, then cancel what remains.
+        # Report NOT_SERVING and keep serving while load balancers notice (Envoy's health check needs up to two
+        # intervals), so requests they still send here succeed instead of being cancelled; then stop accepting,
+        # let in-flight RPCs finish within the grace period, and cancel what remains.
         log.info("server draining", extra={"action": "server_draining", "grace_s": config.shutdown_grace_seconds})
         await grpc_health.enter_graceful_shutdown()
+        await asyncio.sleep(config.shutdown_drain_delay_seconds)
         await server.stop(config.shutdown_grace_seconds)
         log.info("server stopped", extra={"action": "server_stopped"})
     finally:

@@ -67,6 +67,9 @@ class ServerConfig:
     db_pool_max_size: int = 16
     # SIGTERM: how long in-flight RPCs may take to finish before they are cancelled.
     shutdown_grace_seconds: float = 10.0
+    # SIGTERM: how long the server keeps accepting RPCs after reporting NOT_SERVING, so load balancers stop
+    # routing to it first (Envoy checks every second and needs two failures).
+    shutdown_drain_delay_seconds: float = 2.5
     # How long an API key lookup is reused. Revocation evicts at once (locally, and on other replicas by
     # NOTIFY); this bounds staleness only if a notification is missed. 0 disables the cache.
     api_key_cache_seconds: float = 5.0
@@ -100,6 +103,9 @@ class ServerConfig:
             db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
             db_pool_max_size=_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
             shutdown_grace_seconds=float(env.get("VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds)),
+            shutdown_drain_delay_seconds=float(
+                env.get("VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS", cls.shutdown_drain_delay_seconds)
+            ),
             api_key_cache_seconds=float(env.get("VAUCHFLOW_API_KEY_CACHE_SECONDS", cls.api_key_cache_seconds)),
             redis_timeout_seconds=float(env.get("VAUCHFLOW_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds)),
             metrics_host=env.get("VAUCHFLOW_METRICS_HOST", cls.metrics_host),
