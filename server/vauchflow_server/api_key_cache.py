@@ -22,6 +22,9 @@ class ApiKeyCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, ApiKeyIdentity]] = OrderedDict()
+        # Bumped by every eviction. A lookup that started before an eviction may have read the state from before
+        # the change (a revocation committing meanwhile): such a result must not be cached.
+        self.generation = 0
 
     def get(self, secret_hash: bytes) -> ApiKeyIdentity | None:
         entry = self._entries.get(secret_hash)
@@ -33,8 +36,11 @@ class ApiKeyCache:
             return None
         return identity
 
-    def put(self, secret_hash: bytes, identity: ApiKeyIdentity) -> None:
+    def put(self, secret_hash: bytes, identity: ApiKeyIdentity, looked_up_at_generation: int | None = None) -> None:
+        """looked_up_at_generation: `generation` when the lookup began; an eviction since then skips the put."""
         if identity.revoked or self._ttl <= 0:
+            return
+        if looked_up_at_generation is not None and looked_up_at_generation != self.generation:
             return
         self._entries[secret_hash] = (self._clock() + self._ttl, identity)
         self._entries.move_to_end(secret_hash)
@@ -42,15 +48,18 @@ class ApiKeyCache:
             self._entries.popitem(last=False)
 
     def evict_key(self, key_id: UUID) -> None:
+        self.generation += 1
         for secret_hash in [h for h, (_, identity) in self._entries.items() if identity.key_id == key_id]:
             del self._entries[secret_hash]
 
     def evict_tenant(self, tenant_id: UUID) -> None:
         """The tenant's plan or limits changed: its keys carry the old ones."""
+        self.generation += 1
         for secret_hash in [h for h, (_, identity) in self._entries.items() if identity.tenant_id == tenant_id]:
             del self._entries[secret_hash]
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()
 
     def __len__(self) -> int:

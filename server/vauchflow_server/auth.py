@@ -51,9 +51,10 @@ class Authenticator:
         secret_hash = api_key_secrets.hash_secret(token)
         identity = self._cache.get(secret_hash)
         if identity is None:
+            generation = self._cache.generation
             identity = await self._db.authenticate_api_key(secret_hash)
             if identity is not None:
-                self._cache.put(secret_hash, identity)
+                self._cache.put(secret_hash, identity, looked_up_at_generation=generation)
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")
         if required not in identity.permissions:

@@ -93,3 +93,25 @@ async def test_the_authenticator_asks_the_database_once_per_ttl_and_again_after_
     with pytest.raises(Unauthenticated):
         await authenticator.authorize(METHOD, metadata)
     assert store.lookups == 2
+
+
+class EvictingStore(CountingStore):
+    """A revocation lands while the lookup is in flight: the lookup still returns the pre-revocation row."""
+
+    def __init__(self, found: ApiKeyIdentity, cache: ApiKeyCache):
+        super().__init__(found)
+        self.cache = cache
+
+    async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None:
+        self.cache.evict_key(self.found.key_id)
+        return await super().authenticate_api_key(secret_hash)
+
+
+async def test_a_lookup_that_raced_an_eviction_is_not_cached():
+    secret = api_key_secrets.generate().secret
+    key = identity()
+    cache = ApiKeyCache(ttl_seconds=60)
+    store = EvictingStore(key, cache)
+    authenticator = Authenticator(store, "operator-token-0123456789", cache)
+    await authenticator.authorize(METHOD, [("authorization", f"Bearer {secret}")])
+    assert len(cache) == 0  # the stale answer served this one request but was not kept
