@@ -38,6 +38,8 @@ class DeliveryConfig:
     endpoint_disable_after_seconds: float = 5 * DAY_SECONDS
     # LISTEN/NOTIFY wakes the loops at once; polling covers lost notifications and a dropped listener.
     poll_interval_seconds: float = 1.0
+    # An open event stream re-checks its API key this often; a revoked key's stream ends within about this long.
+    stream_reauthorize_seconds: float = 5.0
     relay_batch_size: int = 500
     metrics_refresh_seconds: float = 15.0
     db_pool_min_size: int = 2
@@ -76,6 +78,9 @@ class DeliveryConfig:
             metrics_host=env.get("VAUCHFLOW_DELIVERY_METRICS_HOST") or cls.metrics_host,
             metrics_port=_int(env, "VAUCHFLOW_DELIVERY_METRICS_PORT", cls.metrics_port),
             delivery_lease_seconds=_float(env, "VAUCHFLOW_DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds),
+            stream_reauthorize_seconds=_float(
+                env, "VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS", cls.stream_reauthorize_seconds
+            ),
             max_in_flight=_int(env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT", cls.max_in_flight),
             max_in_flight_per_endpoint=_int(
                 env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT", cls.max_in_flight_per_endpoint
@@ -102,6 +107,7 @@ class DeliveryConfig:
             "VAUCHFLOW_DELIVERY_POLL_SECONDS": self.poll_interval_seconds,
             "VAUCHFLOW_RELAY_BATCH_SIZE": self.relay_batch_size,
             "VAUCHFLOW_METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
+            "VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS": self.stream_reauthorize_seconds,
         }
         for name, value in positive.items():
             if value <= 0:

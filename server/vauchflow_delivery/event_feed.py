@@ -9,7 +9,8 @@ polls, so a lost notification only delays.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from uuid import UUID
 
 from vauchflow_server.event_cursor import EventPosition
@@ -47,14 +48,27 @@ class EventFeed:
         self._batch_size = batch_size
 
     async def follow(
-        self, tenant_id: UUID, after: EventPosition, event_types: Sequence[str], stopping: asyncio.Event
+        self,
+        tenant_id: UUID,
+        after: EventPosition,
+        event_types: Sequence[str],
+        stopping: asyncio.Event,
+        still_allowed: Callable[[], Awaitable[None]] | None = None,
+        recheck_seconds: float = 5.0,
     ) -> AsyncIterator[StoredEvent]:
         """Every event of tenant_id after `after` whose type is in event_types (all when empty), then each new
-        one as it commits, until stopping is set (the service shuts down; the client resumes elsewhere)."""
+        one as it commits, until stopping is set (the service shuts down; the client resumes elsewhere).
+
+        still_allowed, awaited at least every recheck_seconds, raises when the caller may no longer read (its
+        key was revoked): that error ends the stream."""
         waiter = self._signal.register()
+        checked_at = time.monotonic()
         try:
             position = after
             while not stopping.is_set():
+                if still_allowed is not None and time.monotonic() - checked_at >= recheck_seconds:
+                    await still_allowed()
+                    checked_at = time.monotonic()
                 waiter.clear()
                 batch = await self._store.events_after(tenant_id, position, event_types, self._batch_size)
                 for event in batch:

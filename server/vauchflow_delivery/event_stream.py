@@ -9,6 +9,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc, webhook_pb2
 
 from vauchflow_server import event_cursor
+from vauchflow_server.auth import Authenticator
 from vauchflow_server.errors import FieldViolation, InvalidArgument
 from vauchflow_server.events import EVENT_TYPES
 from vauchflow_server.tenancy import current_tenant_id
@@ -17,16 +18,32 @@ from vauchflow_delivery.event_feed import START, EventFeed
 from vauchflow_delivery.store import StoredEvent
 
 
+SUBSCRIBE_METHOD = "/vauchflow.v1.EventStreamService/SubscribeEvents"
+
+
 class EventStreamServicer(event_stream_service_pb2_grpc.EventStreamServiceServicer):
-    def __init__(self, feed: EventFeed, stopping: asyncio.Event):
+    def __init__(
+        self, feed: EventFeed, stopping: asyncio.Event, authenticator: Authenticator, reauthorize_seconds: float
+    ):
         self._feed = feed
         self._stopping = stopping
+        self._authenticator = authenticator
+        self._reauthorize_seconds = reauthorize_seconds
 
     async def SubscribeEvents(self, request: event_stream_service_pb2.SubscribeEventsRequest, context):
         tenant_id = current_tenant_id()
         after = event_cursor.decode(request.after, "after") if request.after else START
         event_types = _checked_event_types(request.event_types)
-        async for event in self._feed.follow(tenant_id, after, event_types, self._stopping):
+        metadata = tuple(context.invocation_metadata() or ())
+
+        async def still_allowed() -> None:
+            # A stream outlives its opening check: a revoked key (or one that lost events:read) ends it.
+            await self._authenticator.authorize(SUBSCRIBE_METHOD, metadata)
+
+        events = self._feed.follow(
+            tenant_id, after, event_types, self._stopping, still_allowed, self._reauthorize_seconds
+        )
+        async for event in events:
             yield event_stream_service_pb2.SubscribeEventsResponse(event=to_proto(event))
 
 

@@ -103,7 +103,7 @@ async def _run(
     authenticator = Authenticator(events, secrets.token_urlsafe(32))
     server = grpc.aio.server(interceptors=[RequestBoundary(authenticator)])
     event_stream_service_pb2_grpc.add_EventStreamServiceServicer_to_server(
-        EventStreamServicer(feed, stopping), server
+        EventStreamServicer(feed, stopping, authenticator, config.stream_reauthorize_seconds), server
     )
     grpc_health = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(grpc_health, server)

@@ -122,3 +122,19 @@ def test_health_watch_still_streams_without_credentials(stream_channel) -> None:
     watch = health_pb2_grpc.HealthStub(stream_channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     watch.cancel()
+
+
+def test_an_open_stream_ends_when_its_key_is_revoked(rows: Rows, delivery_services) -> None:
+    service = delivery_services(VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS="0.2")
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    with grpc.insecure_channel(service.target) as channel:
+        reader = EventStreamReader(channel, key)
+        first = rows.events(tenant, 1)
+        assert [e.id for e in reader.take(1)] == first
+        rows.execute("UPDATE api_keys SET revoke_time = now() WHERE tenant_id = $1", tenant)
+        error = reader.finished_with(timeout=10)
+        assert error is not None, "the stream kept going after its key was revoked"
+        assert_error(error, grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID")
+        rows.events(tenant, 1)
+        assert reader.pending() == 1  # only the end-of-stream marker: no event arrived after the revocation
