@@ -27,6 +27,7 @@ from vauchflow_delivery.http_sender import HttpSender, SendResult
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.retry_schedule import RetrySchedule
 from vauchflow_delivery.signing import SecretFormatError, webhook_headers
+from vauchflow_delivery.success_batch import SuccessRecorder
 from vauchflow_delivery.store import (
     AttemptRecord,
     ClaimedDelivery,
@@ -89,6 +90,7 @@ class Dispatcher:
         metrics: DeliveryMetrics,
     ):
         self._store = store
+        self._successes = SuccessRecorder(store)
         self._sender = sender
         self._key_ring = key_ring
         self._schedule = schedule
@@ -232,7 +234,7 @@ class Dispatcher:
         decision = decide(result, delivery.attempt_number, self._schedule)
         try:
             if decision.delivered:
-                seconds = await self._store.record_delivered(delivery, attempt)
+                seconds = await self._successes.record(delivery, attempt)
                 outcome = outcomes.DELIVERED
                 if seconds is not None:
                     self._metrics.time_to_delivery.observe(seconds)
@@ -288,6 +290,12 @@ class Dispatcher:
     async def drain(self, grace_seconds: float) -> None:
         """After run() returned: lets in-flight attempts finish within grace_seconds, then cuts their requests
         short and gives their leases back."""
+        try:
+            await self._drain_attempts(grace_seconds)
+        finally:
+            await self._successes.drain()
+
+    async def _drain_attempts(self, grace_seconds: float) -> None:
         if not self._attempts:
             return
         log.info("draining attempts", extra={"action": "dispatcher_draining", "in_flight": self.in_flight})

@@ -74,22 +74,26 @@ INSERT INTO webhook_delivery_attempts (tenant_id, delivery_id, attempt_number, h
 VALUES ($1, $2, $3, $4, $5, $6, $7);
 
 -- name: record_delivered
--- The attempt, the delivery's success and the endpoint's recovery in one atomic statement (one round trip: at
--- 1,000 deliveries/s the round trips of a BEGIN ... COMMIT per delivery were the dispatcher's bottleneck).
--- Whoever's attempt succeeded, the delivery is done (a lease that ran out may have let two attempts overlap).
+-- Successful attempts, many at once: each attempt row, each delivery's success and each endpoint's recovery, in
+-- one atomic statement and one commit (every commit waits for a WAL flush; at 1,000 deliveries/s a commit per
+-- delivery was the dispatcher's bottleneck). Whoever's attempt succeeded, the delivery is done (a lease that ran
+-- out may have let two attempts overlap). Arrays: tenant ids, delivery ids, attempt numbers, statuses, latencies,
+-- bodies, errors, endpoint ids — one element per attempt.
 WITH attempt AS (
     INSERT INTO webhook_delivery_attempts (tenant_id, delivery_id, attempt_number, http_status, latency_ms,
                                            response_body, error)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[])
 ), delivered AS (
-    UPDATE webhook_deliveries SET status = 'DELIVERED', delivered_time = now()
-    WHERE tenant_id = $1 AND id = $2 AND status = 'PENDING'
-    RETURNING create_time, delivered_time
+    UPDATE webhook_deliveries AS d SET status = 'DELIVERED', delivered_time = now()
+    FROM unnest($1::uuid[], $2::uuid[]) AS x (tenant_id, id)
+    WHERE d.tenant_id = x.tenant_id AND d.id = x.id AND d.status = 'PENDING'
+    RETURNING d.id, d.create_time, d.delivered_time
 ), recovered AS (
-    UPDATE webhook_endpoints SET failing_since = NULL
-    WHERE tenant_id = $1 AND id = $8 AND failing_since IS NOT NULL
+    UPDATE webhook_endpoints AS e SET failing_since = NULL
+    FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $8::uuid[])) AS y (tenant_id, endpoint_id)
+    WHERE e.tenant_id = y.tenant_id AND e.id = y.endpoint_id AND e.failing_since IS NOT NULL
 )
-SELECT create_time, delivered_time FROM delivered;
+SELECT id, create_time, delivered_time FROM delivered;
 
 -- name: schedule_retry
 -- Only the attempt that holds the lease decides what comes next.

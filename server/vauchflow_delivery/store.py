@@ -201,24 +201,24 @@ class DeliveryStore:
                 )
         return [_claimed(row) for row in leased]
 
-    async def record_delivered(self, delivery: ClaimedDelivery, attempt: AttemptRecord) -> float | None:
-        """Logs the attempt and marks the delivery DELIVERED; returns the seconds from creation to delivery
-        (None if it was already finished by another attempt)."""
+    async def record_delivered(
+        self, successes: Sequence[tuple[ClaimedDelivery, AttemptRecord]]
+    ) -> dict[UUID, float]:
+        """Logs the attempts and marks their deliveries DELIVERED, in one statement; returns, per delivery this
+        call finished, the seconds from creation to delivery (absent if another attempt had finished it)."""
         with _translated_errors():
-            row = await self._pool.fetchrow(
+            rows = await self._pool.fetch(
                 QUERIES["record_delivered"],
-                delivery.tenant_id,
-                delivery.id,
-                delivery.attempt_number,
-                attempt.http_status,
-                attempt.latency_ms,
-                _clean_body(attempt.response_body),
-                attempt.error[:MAX_ERROR_CHARS],
-                delivery.endpoint_id,
+                [d.tenant_id for d, _ in successes],
+                [d.id for d, _ in successes],
+                [d.attempt_number for d, _ in successes],
+                [a.http_status for _, a in successes],
+                [a.latency_ms for _, a in successes],
+                [_clean_body(a.response_body) for _, a in successes],
+                [a.error[:MAX_ERROR_CHARS] for _, a in successes],
+                [d.endpoint_id for d, _ in successes],
             )
-        if row is None:
-            return None
-        return (row["delivered_time"] - row["create_time"]).total_seconds()
+        return {row["id"]: (row["delivered_time"] - row["create_time"]).total_seconds() for row in rows}
 
     async def record_failure(
         self,
