@@ -23,10 +23,10 @@ from uuid import UUID
 import asyncpg
 
 from vauchflow_server import errors
+from vauchflow_server.db.database import endpoint_secrets
 from vauchflow_server.db.queries import load
 from vauchflow_server.event_cursor import EventPosition
 from vauchflow_server.events import webhook_endpoint_disabled_event
-from vauchflow_server.secret_box import Sealed
 from vauchflow_server.tenancy import ApiKeyIdentity
 from vauchflow_server.webhook_endpoints import EndpointSecrets
 
@@ -314,18 +314,7 @@ class FailureOutcome(str, Enum):
 
 
 def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
-    previous = None
-    if row["previous_secret_ciphertext"] is not None:
-        previous = Sealed(
-            bytes(row["previous_secret_ciphertext"]),
-            bytes(row["previous_secret_nonce"]),
-            row["previous_secret_key_version"],
-        )
-    secrets = EndpointSecrets(
-        current=Sealed(bytes(row["secret_ciphertext"]), bytes(row["secret_nonce"]), row["secret_key_version"]),
-        previous=previous,
-        previous_expire_time=row["previous_secret_expire_time"],
-    )
+    secrets = endpoint_secrets(row)
     return ClaimedDelivery(
         tenant_id=row["tenant_id"],
         id=row["id"],

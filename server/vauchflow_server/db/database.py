@@ -500,7 +500,7 @@ class TenantTransaction(_Transaction):
     async def webhook_endpoint_for_update(self, endpoint_id: UUID) -> tuple[WebhookEndpoint, EndpointSecrets] | None:
         """Reads and locks the endpoint until the transaction ends."""
         row = await self._row("get_webhook_endpoint_for_update", self.tenant_id, endpoint_id)
-        return (_webhook_endpoint(row), _endpoint_secrets(row)) if row else None
+        return (_webhook_endpoint(row), endpoint_secrets(row)) if row else None
 
     async def list_webhook_endpoints(self, after: tuple[datetime, UUID] | None, limit: int) -> list[WebhookEndpoint]:
         after_time, after_id = after or (None, None)
@@ -544,7 +544,7 @@ class TenantTransaction(_Transaction):
             float(previous_lifetime_seconds),
         )
         assert row is not None, "called with the endpoint row locked"
-        return _webhook_endpoint(row), _endpoint_secrets(row)
+        return _webhook_endpoint(row), endpoint_secrets(row)
 
     # Webhook deliveries
 
@@ -613,7 +613,7 @@ class MaintenanceTransaction(_Transaction):
         """Locked until the transaction ends; in (tenant_id, id) order after `after`."""
         after_tenant, after_id = after or (None, None)
         rows = await self._rows("endpoint_secrets_to_reencrypt", key_version, after_tenant, after_id, limit)
-        return [StoredSecrets(r["tenant_id"], r["id"], _endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
+        return [StoredSecrets(r["tenant_id"], r["id"], endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
 
     async def store_endpoint_secrets(self, tenant_id: UUID, endpoint_id: UUID, secrets: EndpointSecrets) -> None:
         previous = secrets.previous
@@ -706,7 +706,9 @@ def _webhook_endpoint(row: asyncpg.Record) -> WebhookEndpoint:
     return WebhookEndpoint(row["id"], settings, row["disabled_reason"], row["create_time"], row["update_time"])
 
 
-def _endpoint_secrets(row: asyncpg.Record) -> EndpointSecrets:
+def endpoint_secrets(row: asyncpg.Record) -> EndpointSecrets:
+    """An endpoint row's sealed signing secrets (shared with the delivery service's store, which reads the same
+    columns)."""
     previous = None
     if row["previous_secret_ciphertext"] is not None:
         previous = Sealed(
