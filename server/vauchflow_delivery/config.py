@@ -38,6 +38,8 @@ class DeliveryConfig:
     endpoint_disable_after_seconds: float = 5 * DAY_SECONDS
     # LISTEN/NOTIFY wakes the loops at once; polling covers lost notifications and a dropped listener.
     poll_interval_seconds: float = 1.0
+    # The relay polls the outbox (a read-only index probe) this often: the delay it adds before a delivery.
+    outbox_poll_seconds: float = 0.02
     # An open event stream re-checks its API key this often; a revoked key's stream ends within about this long.
     stream_reauthorize_seconds: float = 5.0
     relay_batch_size: int = 500
@@ -89,6 +91,7 @@ class DeliveryConfig:
                 env, "VAUCHFLOW_ENDPOINT_DISABLE_AFTER_SECONDS", cls.endpoint_disable_after_seconds
             ),
             poll_interval_seconds=_float(env, "VAUCHFLOW_DELIVERY_POLL_SECONDS", cls.poll_interval_seconds),
+            outbox_poll_seconds=_float(env, "VAUCHFLOW_DELIVERY_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
             relay_batch_size=_int(env, "VAUCHFLOW_RELAY_BATCH_SIZE", cls.relay_batch_size),
             metrics_refresh_seconds=_float(env, "VAUCHFLOW_METRICS_REFRESH_SECONDS", cls.metrics_refresh_seconds),
             db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
@@ -105,6 +108,7 @@ class DeliveryConfig:
             "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT": self.max_in_flight_per_endpoint,
             "VAUCHFLOW_ENDPOINT_DISABLE_AFTER_SECONDS": self.endpoint_disable_after_seconds,
             "VAUCHFLOW_DELIVERY_POLL_SECONDS": self.poll_interval_seconds,
+            "VAUCHFLOW_DELIVERY_OUTBOX_POLL_SECONDS": self.outbox_poll_seconds,
             "VAUCHFLOW_RELAY_BATCH_SIZE": self.relay_batch_size,
             "VAUCHFLOW_METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
             "VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS": self.stream_reauthorize_seconds,

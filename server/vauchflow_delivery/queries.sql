@@ -8,6 +8,14 @@
 -- SKIP LOCKED: when another relay holds the position, this one has nothing to do.
 SELECT transaction_id::text AS transaction_id, event_id FROM outbox_relay_position FOR UPDATE SKIP LOCKED;
 
+-- name: committed_events_waiting
+-- The relay's poll: read-only and cheap (one index probe), so it can run every few milliseconds.
+SELECT EXISTS (
+    SELECT 1 FROM outbox_events AS o, outbox_relay_position AS p
+    WHERE (o.transaction_id, o.id) > (p.transaction_id, p.event_id)
+      AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+);
+
 -- name: committed_events_after
 -- Only transactions older than every running one: a transaction still running may hold a lower id, and
 -- reading past it would skip its events once it commits.
@@ -35,6 +43,11 @@ UPDATE outbox_relay_position SET transaction_id = $1::text::xid8, event_id = $2;
 -- name: notify_deliveries
 -- Sent at commit, so a woken dispatcher sees the new rows.
 SELECT pg_notify('vauchflow_deliveries', '');
+
+-- name: notify_events_relayed
+-- Wakes the event streams of every delivery service replica. Only the relay notifies (a few times a second at
+-- most): a NOTIFY serialises commits, so the transactions that write events never send one.
+SELECT pg_notify('vauchflow_events_relayed', '');
 
 -- Dispatcher
 

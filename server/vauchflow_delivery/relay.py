@@ -4,6 +4,9 @@ Events are read in (transaction_id, id) order, and only from transactions older 
 event whose transaction commits after a higher-numbered one is still relayed (DESIGN.md invariant 4). Several
 relays may run (one per service replica): the position row is locked with SKIP LOCKED, so one works at a time
 and the others find nothing to do.
+
+Nothing wakes the relay: it polls with a read-only query every `poll_seconds` (20 ms by default). Waking it by a
+NOTIFY from the writers would serialise their commits (see migration 0005); the poll costs one index probe.
 """
 
 from __future__ import annotations
@@ -24,16 +27,10 @@ class OutboxRelay:
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Called on NOTIFY vauchflow_outbox (a commit added events)."""
-        self._wake.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
         log.info("relay started", extra={"action": "relay_started"})
         while not stopping.is_set():
-            self._wake.clear()
             try:
                 more = await self.relay_once()
             except StoreUnavailable as error:
@@ -41,11 +38,13 @@ class OutboxRelay:
                 more = False
             if more:
                 continue
-            await wait_any(stopping, self._wake, timeout=self._poll_seconds)
+            await wait_any(stopping, timeout=self._poll_seconds)
         log.info("relay stopped", extra={"action": "relay_stopped"})
 
     async def relay_once(self) -> bool:
         """One batch; True when a full batch was relayed (there may be more)."""
+        if not await self._store.committed_events_waiting():
+            return False
         batch = await self._store.relay_batch(self._batch_size)
         if batch is None or batch.events == 0:
             return False

@@ -29,7 +29,7 @@ from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
-from vauchflow_delivery.store import DELIVERIES_CHANNEL, OUTBOX_CHANNEL, DeliveryStore, EventStore
+from vauchflow_delivery.store import DELIVERIES_CHANNEL, EVENTS_RELAYED_CHANNEL, DeliveryStore, EventStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def _run(
     # Set by a stop signal: no more claims, relays or stream reads.
     stopping = asyncio.Event()
     relay = OutboxRelay(
-        store, metrics, batch_size=config.relay_batch_size, poll_seconds=config.poll_interval_seconds
+        store, metrics, batch_size=config.relay_batch_size, poll_seconds=config.outbox_poll_seconds
     )
     dispatcher = Dispatcher(
         store,
@@ -93,8 +93,7 @@ async def _run(
     feed = EventFeed(events, outbox_signal, poll_seconds=config.poll_interval_seconds)
 
     def notified(channel: str) -> None:
-        if channel == OUTBOX_CHANNEL:
-            relay.wake()
+        if channel == EVENTS_RELAYED_CHANNEL:
             outbox_signal.notify()
         elif channel == DELIVERIES_CHANNEL:
             dispatcher.wake()
@@ -120,7 +119,7 @@ async def _run(
         ),
     }
     listener = asyncio.create_task(
-        store.listener((OUTBOX_CHANNEL, DELIVERIES_CHANNEL), notified).run(listener_stopping), name="listener"
+        store.listener((EVENTS_RELAYED_CHANNEL, DELIVERIES_CHANNEL), notified).run(listener_stopping), name="listener"
     )
     exit_code = 0
     try:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 QUERIES = load(Path(__file__).with_name("queries.sql"))
 
-OUTBOX_CHANNEL = "vauchflow_outbox"
+EVENTS_RELAYED_CHANNEL = "vauchflow_events_relayed"
 DELIVERIES_CHANNEL = "vauchflow_deliveries"
 # The column's CHECK allows 1,024 characters of response body.
 MAX_RESPONSE_BODY_CHARS = 1024
@@ -142,6 +142,12 @@ class DeliveryStore:
 
     # Relay
 
+    async def committed_events_waiting(self) -> bool:
+        """Whether the relay has committed events to pass (a read-only check, no transaction id used)."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn:
+                return bool(await conn.fetchval(QUERIES["committed_events_waiting"]))
+
     async def relay_batch(self, limit: int) -> RelayedBatch | None:
         """Turns up to limit committed events into deliveries and moves the position past them, in one
         transaction. None when another relay holds the position."""
@@ -166,6 +172,7 @@ class DeliveryStore:
                 await conn.execute(QUERIES["move_relay_position"], last["transaction_id"], last["id"])
                 if deliveries:
                     await conn.execute(QUERIES["notify_deliveries"])
+                await conn.execute(QUERIES["notify_events_relayed"])
                 return RelayedBatch(len(events), deliveries)
 
     # Dispatcher

@@ -216,6 +216,35 @@ async def test_migrating_leaves_the_app_role_unprivileged(empty_db: str) -> None
     assert APP_ROLE not in {row["owner"] for row in owners}
 
 
+async def test_no_trigger_sends_a_notify_from_the_transactions_that_write_events(empty_db: str) -> None:
+    """A NOTIFY serialises the commits of every transaction that sends one, so redemptions (which write outbox
+    events) must not: the delivery relay polls instead. Checked on the schema and on a real insert."""
+    await migrate(empty_db)
+    conn = await asyncpg.connect(empty_db)
+    listener = await asyncpg.connect(empty_db)
+    heard: list[str] = []
+    try:
+        triggers = await conn.fetch(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox_events'::regclass AND NOT tgisinternal"
+        )
+        for channel in ("vauchflow_outbox", "vauchflow_events_relayed", "vauchflow_deliveries"):
+            await listener.add_listener(channel, lambda _c, _p, channel, _payload: heard.append(channel))
+        tenant = await conn.fetchval(
+            "INSERT INTO tenants (id, name, plan) VALUES (gen_random_uuid(), 't', 'FREE') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO outbox_events (tenant_id, event_id, type, payload)"
+            " VALUES ($1, gen_random_uuid(), 'voucher.created', '{}')",
+            tenant,
+        )
+        await listener.execute("SELECT 1")  # a round trip: a notification sent at that commit would be here by now
+    finally:
+        await listener.close()
+        await conn.close()
+    assert [t["tgname"] for t in triggers] == []
+    assert heard == []
+
+
 async def test_a_freshly_migrated_database_matches_the_test_template(
     migrated_db: MigratedDatabase, empty_db: str
 ) -> None:
