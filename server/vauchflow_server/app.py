@@ -141,7 +141,12 @@ async def serve(config: ServerConfig) -> None:
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
             RedemptionServicer(
                 RedemptionEngine(
-                    db, gate=gate, metrics=metrics, per_voucher_concurrency=config.redeem_concurrency_per_voucher
+                    db,
+                    gate=gate,
+                    metrics=metrics,
+                    per_voucher_concurrency=config.redeem_concurrency_per_voucher,
+                    max_batch=config.redeem_batch_max,
+                    batches_in_flight=config.redeem_batches_in_flight,
                 )
             ),
             server,

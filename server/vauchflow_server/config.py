@@ -83,6 +83,10 @@ class ServerConfig:
     flash_sale_reconcile_seconds: float = 30.0
     # How many redemptions of one voucher this process sends to PostgreSQL at once (voucher_queue.py); 0: no limit.
     redeem_concurrency_per_voucher: int = 8
+    # Concurrent redeems of one tenant share transactions (redemption_batches.py): at most this many per batch
+    # (0: every redeem alone), with at most this many of the tenant's batches in PostgreSQL at once.
+    redeem_batch_max: int = 64
+    redeem_batches_in_flight: int = 2
     # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
     event_loop: str = "uvloop"
 
@@ -116,6 +120,10 @@ class ServerConfig:
             redeem_concurrency_per_voucher=_int(
                 env, "VAUCHFLOW_REDEEM_CONCURRENCY_PER_VOUCHER", cls.redeem_concurrency_per_voucher
             ),
+            redeem_batch_max=_at_least(env, "VAUCHFLOW_REDEEM_BATCH_MAX", 0, cls.redeem_batch_max),
+            redeem_batches_in_flight=_at_least(
+                env, "VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT", 1, cls.redeem_batches_in_flight
+            ),
             event_loop=_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
         )
 
@@ -135,6 +143,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _at_least(env: Mapping[str, str], name: str, minimum: int, default: int) -> int:
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -9,12 +9,19 @@ or refuses as VOUCHER_EXHAUSTED without any SQL. The gate is asked first for eve
 and answers "no counter" for ordinary vouchers; PostgreSQL's read then tells whether a counter must be built.
 Whatever happens after a unit is taken — a denial, an error, a cancellation, an idempotent replay — the unit is
 settled exactly once: kept when PostgreSQL counted it (or proved none was left), given back otherwise.
+
+Under load a tenant's concurrent redeems share transactions (redemption_batches.py): one transaction claims
+their request_ids, reads and locks their vouchers, decides each in arrival order with the same rules, and writes
+them in one statement. Whatever a batch does not handle — per-customer limits, a flash-sale counter to build or
+drop, a request_id already used — runs alone in its own transaction, as above, after the batch commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from uuid import UUID
@@ -25,6 +32,7 @@ from vauchflow_server.errors import InvalidArgument, NotFound, RedemptionDenied,
 from vauchflow_server.flash_sale_gate import Decision, FlashSaleGate, StockClaim
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.pagination import Page, make_page, page_request
+from vauchflow_server.redemption_batches import Pending, RedemptionBatcher
 from vauchflow_server.redemption_rules import (
     Order,
     check_order,
@@ -66,6 +74,19 @@ class RedeemResult:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A redeem waiting for a batch: its normalised code, its gate claim (if any) and its new redemption id."""
+
+    code: str
+    command: RedeemVoucher
+    claim: StockClaim | None
+    redemption_id: UUID
+
+
+_Decided = tuple[Pending[_Queued, RedeemResult], "RedeemResult | Exception"]
+
+
 def redemption_not_found(redemption_id: object) -> NotFound:
     return NotFound(f"no redemption with id {redemption_id}", reason="REDEMPTION_NOT_FOUND")
 
@@ -87,9 +108,17 @@ class RedemptionEngine:
         gate: FlashSaleGate | None = None,
         metrics: ServerMetrics | None = None,
         per_voucher_concurrency: int = 0,
+        max_batch: int = 64,
+        batches_in_flight: int = 2,
     ):
         self._db = db
         self._voucher_limit = PerVoucherLimit(per_voucher_concurrency)
+        # max_batch 0: every redeem in its own transaction.
+        self._batcher: RedemptionBatcher[_Queued, RedeemResult] | None = (
+            RedemptionBatcher(self._redeem_batch, max_batch=max_batch, batches_in_flight=batches_in_flight)
+            if max_batch > 0
+            else None
+        )
         self._clock = clock
         # None: no Redis configured; flash sales run on PostgreSQL alone.
         self._gate = gate
@@ -133,8 +162,11 @@ class RedemptionEngine:
                 return await self._replay_only(tenant_id, command)
             raise errors.denied(errors.VOUCHER_EXHAUSTED)
         try:
-            async with self._voucher_limit.slot((tenant_id, code)):
-                result = await self._redeem_in_transaction(tenant_id, code, command, claim)
+            if self._batcher is not None:
+                result = await self._batcher.submit(tenant_id, _Queued(code, command, claim, uuid.uuid4()))
+            else:
+                async with self._voucher_limit.slot((tenant_id, code)):
+                    result = await self._redeem_in_transaction(tenant_id, code, command, claim)
         except RedemptionDenied as denial:
             # PostgreSQL's own count found none left: the counter was too high, and keeping the unit lowers it.
             if claim is not None:
@@ -148,10 +180,155 @@ class RedemptionEngine:
             await claim.settle(give_back=result.replayed)  # a replay took nothing new
         return result
 
+    async def _redeem_batch(self, tenant_id: UUID, batch: list[Pending[_Queued, RedeemResult]]) -> None:
+        """Runs one batch (see redemption_batches.py) and answers every redeem in it: from the batch once it has
+        committed, or alone. If the batch fails as a whole, each of its redeems runs alone."""
+        try:
+            decided, alone = await self._decide_batch(tenant_id, batch)
+        except Exception:
+            decided, alone = [], batch
+        for pending, outcome in decided:
+            if isinstance(outcome, Exception):
+                pending.fail(outcome)
+            else:
+                pending.resolve(outcome)
+        if alone:
+            await asyncio.gather(*(self._redeem_alone(tenant_id, pending) for pending in alone))
+
+    async def _redeem_alone(self, tenant_id: UUID, pending: Pending[_Queued, RedeemResult]) -> None:
+        if pending.outcome.done():
+            return  # its caller went away before it ran
+        queued = pending.item
+        try:
+            async with self._voucher_limit.slot((tenant_id, queued.code)):
+                result = await self._redeem_in_transaction(
+                    tenant_id, queued.code, queued.command, queued.claim, queued.redemption_id
+                )
+        except Exception as error:
+            pending.fail(error)
+        else:
+            pending.resolve(result)
+
+    async def _decide_batch(
+        self, tenant_id: UUID, batch: list[Pending[_Queued, RedeemResult]]
+    ) -> tuple[list[_Decided], list[Pending[_Queued, RedeemResult]]]:
+        """One transaction for the batch: (redeems decided here, answered after COMMIT; redeems to run alone)."""
+        decided: list[_Decided] = []
+        alone: list[Pending[_Queued, RedeemResult]] = []
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            # A request_id twice in one batch: the first is decided here, the second replays it afterwards.
+            first_with_key: dict[str, Pending[_Queued, RedeemResult]] = {}
+            for pending in batch:
+                key = pending.item.command.request_id
+                if key and key in first_with_key:
+                    alone.append(pending)
+                elif key:
+                    first_with_key[key] = pending
+            owned: set[str] = set()
+            if first_with_key:
+                owned = await tx.claim_idempotency_keys(
+                    _REDEEM_OPERATION,
+                    [(key, idempotency.fingerprint(p.item.command), p.item.redemption_id)
+                     for key, p in sorted(first_with_key.items())],
+                )  # fmt: skip
+                # A key owned by an earlier request: run alone after COMMIT, which replays (or refuses) it.
+                alone += [p for key, p in first_with_key.items() if key not in owned]
+            released: list[str] = []  # keys claimed above for redeems this batch does not write
+            waiting = set(map(id, alone))
+            ready = [p for p in batch if id(p) not in waiting]
+            unsettled = [p for p in ready if p.item.claim is not None and p.item.claim.decision is not Decision.ADMITTED]
+            if unsettled:
+                # The gate had no counter: a flash sale's counter is built (in its own transaction) before it waits
+                # for the row, as a redeem alone would; so look before locking, without a lock.
+                peeked = await tx.vouchers_by_codes(sorted({p.item.code for p in unsettled}))
+                for pending in unsettled:
+                    voucher = peeked.get(pending.item.code)
+                    if voucher is not None and not self._batchable(voucher, pending.item.claim):
+                        alone.append(pending)
+                        waiting.add(id(pending))
+                        if pending.item.command.request_id in owned:
+                            released.append(pending.item.command.request_id)
+                ready = [p for p in ready if id(p) not in waiting]
+            vouchers = await tx.vouchers_for_batch(sorted({p.item.code for p in ready})) if ready else {}
+            now = self._clock()
+            winners: list[tuple[Pending[_Queued, RedeemResult], Redemption, Voucher]] = []
+            for pending in ready:
+                queued = pending.item
+                voucher = vouchers.get(queued.code)
+                if voucher is None or not self._batchable(voucher, queued.claim):
+                    if voucher is None:
+                        decided.append((pending, voucher_not_found(queued.command.code)))
+                    else:
+                        alone.append(pending)
+                    if queued.command.request_id:
+                        released.append(queued.command.request_id)
+                    continue
+                if self._gate is not None and not voucher.terms.flash_sale:
+                    self._gate.remember_plain(tenant_id, queued.code)
+                denial = voucher_denial(voucher, now) or order_denial(voucher, queued.command.order)
+                if denial:
+                    decided.append((pending, errors.denied(denial)))
+                    if queued.command.request_id:
+                        released.append(queued.command.request_id)
+                    continue
+                redemption = self._new_redemption(queued.redemption_id, voucher, queued.command)
+                voucher = vouchers[queued.code] = dataclasses.replace(
+                    voucher, redemption_count=voucher.redemption_count + 1
+                )
+                winners.append((pending, redemption, voucher))
+            if winners or released:
+                batch_events = []
+                for _, redemption, voucher in winners:
+                    batch_events.append(events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption))
+                    if voucher.remaining == 0:
+                        batch_events.append(events.voucher_event(events.VOUCHER_EXHAUSTED, voucher))
+                redeemed_at = await tx.redeem_batch(
+                    Counter(redemption.voucher_id for _, redemption, _ in winners),
+                    [redemption for _, redemption, _ in winners],
+                    batch_events,
+                    _REDEEM_OPERATION,
+                    released,
+                )
+                for pending, redemption, voucher in winners:
+                    result = RedeemResult(
+                        dataclasses.replace(redemption, create_time=redeemed_at),
+                        dataclasses.replace(voucher, update_time=redeemed_at),
+                    )
+                    decided.append((pending, result))
+        return decided, alone
+
+    def _batchable(self, voucher: Voucher, claim: StockClaim | None) -> bool:
+        """Whether a batch can decide this redeem: not with a per-customer limit, nor when the gate's answer must
+        first be brought in line with the voucher (a counter to build or drop, Redis unavailable)."""
+        if voucher.terms.per_customer_limit is not None:
+            return False
+        if claim is None:
+            return True  # known plain, or no Redis: PostgreSQL alone decides, which is exact
+        if voucher.terms.flash_sale:
+            return claim.decision is Decision.ADMITTED
+        return claim.decision is Decision.MISSING
+
+    def _new_redemption(self, redemption_id: UUID, voucher: Voucher, command: RedeemVoucher) -> Redemption:
+        return Redemption(
+            id=redemption_id,
+            voucher_id=voucher.id,
+            voucher_code=voucher.code,
+            customer_id=command.customer_id,
+            order=command.order,
+            discount_amount=discount_amount(voucher, command.order),
+            status="SUCCEEDED",
+            metadata=command.metadata,
+        )
+
     async def _redeem_in_transaction(
-        self, tenant_id: UUID, code: str, command: RedeemVoucher, claim: StockClaim | None
+        self,
+        tenant_id: UUID,
+        code: str,
+        command: RedeemVoucher,
+        claim: StockClaim | None,
+        redemption_id: UUID | None = None,
     ) -> RedeemResult:
-        redemption_id = uuid.uuid4()
+        redemption_id = redemption_id or uuid.uuid4()
         async with self._db.tenant_transaction(tenant_id) as tx:
             if command.request_id:
                 original = await idempotency.claim(
@@ -195,16 +372,7 @@ class RedemptionEngine:
                 raise InvalidArgument.single("customer_id", "is required: this voucher has a per-customer limit")
             if not await tx.take_customer_redemption(voucher.id, command.customer_id, limit):
                 raise errors.denied(errors.CUSTOMER_LIMIT_REACHED)
-        redemption = Redemption(
-            id=redemption_id,
-            voucher_id=voucher.id,
-            voucher_code=voucher.code,
-            customer_id=command.customer_id,
-            order=command.order,
-            discount_amount=discount_amount(voucher, command.order),
-            status="SUCCEEDED",
-            metadata=command.metadata,
-        )
+        redemption = self._new_redemption(redemption_id, voucher, command)
         # The atomic conditional UPDATE, the redemption row and its events in one statement, last, so the
         # voucher's row lock is held only until COMMIT. It re-checks everything that can change under concurrency.
         if_exhausted = dataclasses.replace(voucher, redemption_count=voucher.terms.max_redemptions or 0)

@@ -12,7 +12,7 @@ import dataclasses
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -409,6 +409,60 @@ class TenantTransaction(_Transaction):
         if row is None:
             return None
         return _voucher(row), dataclasses.replace(redemption, create_time=row["redemption_create_time"])
+
+    async def claim_idempotency_keys(
+        self, operation: str, claims: Sequence[tuple[str, bytes, UUID]]
+    ) -> set[str]:
+        """Claims (key, request hash, resource id) for a redemption batch; returns the keys this transaction owns."""
+        rows = await self._rows(
+            "claim_idempotency_keys",
+            self.tenant_id,
+            operation,
+            [key for key, _, _ in claims],
+            [request_hash for _, request_hash, _ in claims],
+            [str(resource_id).encode() for _, _, resource_id in claims],
+        )
+        return {row["key"] for row in rows}
+
+    async def vouchers_by_codes(self, codes: Sequence[str]) -> dict[str, Voucher]:
+        return {row["code"]: _voucher(row) for row in await self._rows("vouchers_by_codes", self.tenant_id, codes)}
+
+    async def vouchers_for_batch(self, codes: Sequence[str]) -> dict[str, Voucher]:
+        """The vouchers with these codes, locked until the transaction ends."""
+        return {row["code"]: _voucher(row) for row in await self._rows("vouchers_for_batch", self.tenant_id, codes)}
+
+    async def redeem_batch(
+        self,
+        units: Mapping[UUID, int],
+        redemptions: Sequence[Redemption],
+        events: Sequence[Event],
+        operation: str,
+        released_keys: Sequence[str],
+    ) -> datetime:
+        """Writes a batch decided on locked vouchers (see the `redeem_batch` query); returns its time, which is
+        every redemption's create_time and every counted voucher's update_time."""
+        row = await self._row(
+            "redeem_batch",
+            self.tenant_id,
+            list(units),
+            list(units.values()),
+            [r.id for r in redemptions],
+            [r.voucher_id for r in redemptions],
+            [r.voucher_code for r in redemptions],
+            [r.customer_id for r in redemptions],
+            [r.order.id for r in redemptions],
+            [r.order.amount for r in redemptions],
+            [r.order.currency for r in redemptions],
+            [r.discount_amount for r in redemptions],
+            [r.metadata for r in redemptions],
+            [e.id for e in events],
+            [e.type for e in events],
+            [e.payload for e in events],
+            operation,
+            list(released_keys),
+        )
+        assert row is not None
+        return row["redeemed_at"]
 
     async def get_redemption(self, redemption_id: UUID) -> Redemption | None:
         row = await self._row("get_redemption", self.tenant_id, redemption_id)

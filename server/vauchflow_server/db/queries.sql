@@ -153,6 +153,54 @@ WITH taken AS (
 )
 SELECT taken.*, redemption.create_time AS redemption_create_time FROM taken, redemption;
 
+-- name: vouchers_by_codes
+SELECT * FROM vouchers WHERE tenant_id = $1 AND code = ANY ($2::text[]);
+
+-- name: vouchers_for_batch
+-- A redemption batch's vouchers, locked until COMMIT in id order (so two batches never wait on each other in a
+-- circle). Locked, they cannot change before the batch's write: its decisions stay true.
+SELECT * FROM vouchers WHERE tenant_id = $1 AND code = ANY ($2::text[]) ORDER BY id FOR UPDATE;
+
+-- name: claim_idempotency_keys
+-- A batch's keys, claimed in key order (no lock cycle with another batch); returns the keys this transaction now
+-- owns. Like claim_idempotency_key, a key another transaction is inserting is waited for.
+INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, response)
+SELECT $1, $2, k.key, k.request_hash, k.response
+FROM unnest($3::text[], $4::bytea[], $5::bytea[]) AS k (key, request_hash, response)
+ORDER BY k.key
+ON CONFLICT (tenant_id, operation, key) DO NOTHING
+RETURNING key;
+
+-- name: redeem_batch
+-- A batch's redemptions in one statement (DESIGN.md invariants 1 and 4): each voucher's count goes up by the
+-- redemptions the engine decided on the locked rows (vouchers_for_batch), the redemption rows and events are
+-- inserted in decision order, and the keys claimed for redemptions that were not written are released. The
+-- CHECK constraint on redemption_count still refuses any count past max_redemptions.
+WITH taken AS (
+    UPDATE vouchers AS v
+    SET redemption_count = v.redemption_count + t.units, update_time = now()
+    FROM unnest($2::uuid[], $3::int[]) AS t (voucher_id, units)
+    WHERE v.tenant_id = $1 AND v.id = t.voucher_id
+), redemption AS (
+    INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
+                             discount_amount, status, metadata)
+    SELECT $1, r.id, r.voucher_id, r.voucher_code, r.customer_id, r.order_id, r.order_amount, r.currency,
+           r.discount_amount, 'SUCCEEDED', r.metadata
+    FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
+                $12::jsonb[]) WITH ORDINALITY
+         AS r (id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency, discount_amount, metadata,
+               position)
+    ORDER BY r.position
+), events AS (
+    INSERT INTO outbox_events (tenant_id, event_id, type, payload)
+    SELECT $1, e.event_id, e.type, e.payload
+    FROM unnest($13::uuid[], $14::text[], $15::jsonb[]) WITH ORDINALITY AS e (event_id, type, payload, position)
+    ORDER BY e.position
+), released AS (
+    DELETE FROM idempotency_keys WHERE tenant_id = $1 AND operation = $16 AND key = ANY ($17::text[])
+)
+SELECT now() AS redeemed_at;
+
 -- name: give_back_redemption
 UPDATE vouchers
 SET redemption_count = redemption_count - 1, update_time = now()
