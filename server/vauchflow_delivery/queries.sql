@@ -66,16 +66,23 @@ FOR UPDATE OF d SKIP LOCKED;
 
 -- name: lease_deliveries
 -- next_attempt_time becomes the lease's expiry: if this worker dies, the attempt is due again after it.
-UPDATE webhook_deliveries AS d
-SET attempt_count = d.attempt_count + 1, next_attempt_time = now() + make_interval(secs => $3)
-FROM webhook_endpoints AS w, outbox_events AS o
-WHERE (d.tenant_id, d.id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
-  AND w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
-  AND o.tenant_id = d.tenant_id AND o.event_id = d.event_id
-RETURNING d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count, o.payload, w.url,
-          w.secret_ciphertext, w.secret_nonce, w.secret_key_version,
-          w.previous_secret_ciphertext, w.previous_secret_nonce, w.previous_secret_key_version,
-          w.previous_secret_expire_time, now() AS lease_start;
+-- The UPDATE finds its rows by primary key alone, then the endpoint and payload are joined (foreign keys make
+-- both exist). Joined inside the UPDATE, the planner could reach the rows through the endpoint's index and read
+-- every delivery the endpoint ever had, per row leased: under load, that made leasing the dispatcher's limit.
+WITH leased AS (
+    UPDATE webhook_deliveries AS d
+    SET attempt_count = d.attempt_count + 1, next_attempt_time = now() + make_interval(secs => $3)
+    FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id)
+    WHERE d.tenant_id = k.tenant_id AND d.id = k.id
+    RETURNING d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count
+)
+SELECT l.tenant_id, l.id, l.endpoint_id, l.event_id, l.event_type, l.attempt_count, o.payload, w.url,
+       w.secret_ciphertext, w.secret_nonce, w.secret_key_version,
+       w.previous_secret_ciphertext, w.previous_secret_nonce, w.previous_secret_key_version,
+       w.previous_secret_expire_time, now() AS lease_start
+FROM leased AS l
+JOIN webhook_endpoints AS w ON w.tenant_id = l.tenant_id AND w.id = l.endpoint_id
+JOIN outbox_events AS o ON o.tenant_id = l.tenant_id AND o.event_id = l.event_id;
 
 -- name: fail_deliveries_of_disabled_endpoints
 UPDATE webhook_deliveries SET status = 'FAILED'
