@@ -57,6 +57,7 @@ from vauchflow_server.devstack.stack import DevStack  # noqa: E402
 SPREAD_PREFIX = "BENCH-"
 HOT_PREFIX = "HOT-"
 FLASH_SOLD_OUT = "FLASH-SOLD-OUT"
+PLAIN_SOLD_OUT = "PLAIN-SOLD-OUT"  # the same refusal without the gate: PostgreSQL decides it
 HUGE_LIMIT = 1_000_000_000
 
 
@@ -142,20 +143,22 @@ def create_fixtures(target: str, admin_token: str, spread_vouchers: int) -> tupl
                 ),
                 metadata=key,
             )
-        # A flash sale whose single unit is gone: every redeem is refused by the Redis pre-gate.
-        vouchers.CreateVoucher(
-            voucher_service_pb2.CreateVoucherRequest(
-                voucher=voucher_pb2.Voucher(code=FLASH_SOLD_OUT, discount=voucher_pb2.Discount(percent_off=10),
-                                            max_redemptions=1, flash_sale=True)
-            ),
-            metadata=key,
-        )  # fmt: skip
-        redemption_service_pb2_grpc.RedemptionServiceStub(channel).RedeemVoucher(
-            redemption_service_pb2.RedeemVoucherRequest(
-                code=FLASH_SOLD_OUT, order=redemption_pb2.Order(id="sell-out", amount=10_000, currency="EUR")
-            ),
-            metadata=key,
-        )
+        # A flash sale whose single unit is gone: every redeem is refused by the Redis pre-gate. Its twin without
+        # the gate is refused by PostgreSQL: the path the gate is compared with.
+        for code, flash_sale in ((FLASH_SOLD_OUT, True), (PLAIN_SOLD_OUT, False)):
+            vouchers.CreateVoucher(
+                voucher_service_pb2.CreateVoucherRequest(
+                    voucher=voucher_pb2.Voucher(code=code, discount=voucher_pb2.Discount(percent_off=10),
+                                                max_redemptions=1, flash_sale=flash_sale)
+                ),
+                metadata=key,
+            )  # fmt: skip
+            redemption_service_pb2_grpc.RedemptionServiceStub(channel).RedeemVoucher(
+                redemption_service_pb2.RedeemVoucherRequest(
+                    code=code, order=redemption_pb2.Order(id="sell-out", amount=10_000, currency="EUR")
+                ),
+                metadata=key,
+            )
     return created.tenant.id, created.secret
 
 
@@ -322,7 +325,10 @@ def main() -> int:
                                              clients=100, **common))  # fmt: skip
             print(f"  pgbench: spread {pg_spread.throughput:,.0f}/s, hot {pg_hot.throughput:,.0f}/s", flush=True)
 
-            # Last, a sold-out flash sale: the gate answers from Redis; PostgreSQL must see no write at all.
+            # Last, a sold-out voucher: first without the gate (PostgreSQL refuses), then a sold-out flash sale,
+            # which the gate answers from Redis; PostgreSQL must see no write at all.
+            pg_sold_out = scenario("pg_sold_out_100", "grpc", direct, (PLAIN_SOLD_OUT,), 100,
+                                   expected_error="FAILED_PRECONDITION")  # fmt: skip
             flash_before = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
             gate_before = gate_decisions(stack.config.api_metrics_ports)
             flash_100 = scenario("flash_sold_out_100", "grpc", direct, (FLASH_SOLD_OUT,), 100,
@@ -365,7 +371,8 @@ def main() -> int:
         with_ratio(rest_32, grpc_32, "grpc_spread_32"),
         with_ratio(rest_100, grpc_100, "grpc_spread_100"),
         with_ratio(hot_100, pg_hot, "pgbench_hot_100"),
-        with_ratio(flash_100, grpc_100, "grpc_spread_100"),
+        with_ratio(pg_sold_out, grpc_100, "grpc_spread_100"),
+        with_ratio(flash_100, pg_sold_out, "pg_sold_out_100"),
         Row(**{**webhooks_row.__dict__, "ceiling": "the offered rate", "ratio": webhooks_row.throughput / args.webhook_rate}),
         pg_spread,
         pg_hot,
@@ -401,9 +408,9 @@ def write_report(table: str, summary: str) -> None:
         "# Performance\n\n"
         "Measured by `make bench` (`bench/run.py`). Each figure stands beside its ceiling from the same run; the\n"
         "machine is shared and noisy, so compare ratios, not absolute numbers. Throughput counts successful\n"
-        "redemptions per second (for `flash_sold_out_100`, answered requests: every one is a VOUCHER_EXHAUSTED refusal\n"
-        "from the Redis pre-gate, compared with the PostgreSQL path at the same concurrency); latency is measured by\n"
-        "the load generator, end to end.\n\n"
+        "redemptions per second (for the `*_sold_out_100` rows, answered requests: every one is a VOUCHER_EXHAUSTED\n"
+        "refusal, from PostgreSQL for `pg_sold_out_100` and from the Redis pre-gate for `flash_sold_out_100`);\n"
+        "latency is measured by the load generator, end to end.\n\n"
         f"{table}\n\n```\n{summary}```\n\n"
         "Ceilings: `pgbench_*` run the server's own SQL for one redemption (API key lookup, then a transaction\n"
         "with `set_config('app.tenant_id', ..., true)`, the conditional UPDATE, the redemption row and the outbox\n"
