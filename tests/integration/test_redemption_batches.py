@@ -206,3 +206,15 @@ async def test_two_servers_batching_over_the_same_vouchers_never_deadlock_or_ove
     )
     assert [(r["redemption_count"], r["rows"]) for r in rows] == [(60, 60)] * 5
     assert await owner.fetchval("SELECT count(*) FROM idempotency_keys WHERE tenant_id = $1", tenant_id) == 300
+
+
+async def test_with_batching_off_each_redeem_has_its_own_transaction_and_the_same_answers(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID
+) -> None:
+    voucher_id = await voucher(owner, tenant_id, "ALONE", max_redemptions=5)
+    engine = RedemptionEngine(db, max_batch=0, per_voucher_concurrency=8)
+    results = await together(engine, tenant_id, [redeem("alone") for _ in range(30)])
+
+    assert Counter(map(reason, results)) == {"SUCCEEDED": 5, errors.VOUCHER_EXHAUSTED: 25}
+    assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 5
+    assert await transactions_used(owner, voucher_id) == 5

@@ -62,3 +62,23 @@ def test_the_server_refuses_to_start_without_a_key_ring() -> None:
 def test_redis_calls_time_out_quickly_by_default() -> None:
     assert ServerConfig.from_env(BASE).redis_timeout_seconds == 0.1
     assert ServerConfig.from_env({**BASE, "VAUCHFLOW_REDIS_TIMEOUT_SECONDS": "0.25"}).redis_timeout_seconds == 0.25
+
+
+def test_redemption_batching_is_on_by_default_and_can_be_turned_off() -> None:
+    default = ServerConfig.from_env(BASE)
+    assert (default.redeem_batch_max, default.redeem_batches_in_flight) == (64, 2)
+    off = ServerConfig.from_env({**BASE, "VAUCHFLOW_REDEEM_BATCH_MAX": "0"})
+    assert off.redeem_batch_max == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"VAUCHFLOW_REDEEM_BATCH_MAX": "-1"}, "VAUCHFLOW_REDEEM_BATCH_MAX must be at least 0"),
+        ({"VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT": "0"}, "VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT must be at least 1"),
+        ({"VAUCHFLOW_REDEEM_BATCH_MAX": "many"}, "must be an integer"),
+    ],
+)
+def test_bad_batch_settings_are_refused(changes: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        ServerConfig.from_env({**BASE, **changes})
