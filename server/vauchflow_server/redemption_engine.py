@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from vauchflow_server.redemptions import Redemption
 from vauchflow_server.voucher_admin import voucher_not_found
 from vauchflow_server.voucher_queue import PerVoucherLimit
 from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, normalize_code
+
+log = logging.getLogger(__name__)
 
 _REDEEM_OPERATION = "RedeemVoucher"
 MAX_ROLLBACK_REASON_LENGTH = 500
@@ -185,7 +188,12 @@ class RedemptionEngine:
         committed, or alone. If the batch fails as a whole, each of its redeems runs alone."""
         try:
             decided, alone = await self._decide_batch(tenant_id, batch)
-        except Exception:
+        except Exception as error:
+            # Type only: an exception's text can carry SQL. Each redeem gets its own answer, alone.
+            log.warning(
+                "redemption batch failed; its redeems run alone",
+                extra={"action": "redeem_batch_failed", "error_type": type(error).__name__, "redeems": len(batch)},
+            )
             decided, alone = [], batch
         for pending, outcome in decided:
             if isinstance(outcome, Exception):

@@ -160,7 +160,11 @@ async def test_each_redeem_in_a_batch_gets_the_answer_it_would_get_alone(
 
 
 async def test_a_batch_that_fails_as_a_whole_runs_each_redeem_alone(
-    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    owner: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     voucher_id = await voucher(owner, tenant_id, "RETRY", max_redemptions=4)
     failures = []
@@ -180,6 +184,9 @@ async def test_a_batch_that_fails_as_a_whole_runs_each_redeem_alone(
     assert Counter(map(reason, results)) == {"SUCCEEDED": 4, errors.VOUCHER_EXHAUSTED: 2}
     assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 4
     assert await transactions_used(owner, voucher_id) == 4  # each ran alone, in its own transaction
+    [warning] = [r for r in caplog.records if getattr(r, "action", "") == "redeem_batch_failed"]
+    assert (warning.error_type, warning.redeems) == ("Aborted", 6)  # as the database layer names a deadlock
+    assert "injected" not in caplog.text  # the exception's text stays out of the log
 
 
 async def test_two_servers_batching_over_the_same_vouchers_never_deadlock_or_overcount(
