@@ -14,10 +14,11 @@ import pytest
 
 from support.services import MigratedDatabase
 from vauchflow_server import errors
-from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.db.database import BatchNotCounted, Database, TenantTransaction
 from vauchflow_server.errors import DomainError
 from vauchflow_server.redemption_engine import RedeemResult, RedeemVoucher, RedemptionEngine
 from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
 
 
 @pytest.fixture
@@ -225,3 +226,20 @@ async def test_with_batching_off_each_redeem_has_its_own_transaction_and_the_sam
     assert Counter(map(reason, results)) == {"SUCCEEDED": 5, errors.VOUCHER_EXHAUSTED: 25}
     assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 5
     assert await transactions_used(owner, voucher_id) == 5
+
+
+async def test_the_batch_write_is_still_a_conditional_update_with_a_row_count_check(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID
+) -> None:
+    """Below the engine: a batch write told to count past max_redemptions is refused and writes nothing."""
+    voucher_id = await voucher(owner, tenant_id, "TWO", max_redemptions=2)
+    order = Order("o", 1_000, "EUR")
+    redemptions = [Redemption(uuid.uuid4(), voucher_id, "TWO", "", order, 100, "SUCCEEDED") for _ in range(3)]
+    with pytest.raises(BatchNotCounted):
+        async with db.tenant_transaction(tenant_id) as tx:
+            await tx.redeem_batch({voucher_id: 3}, redemptions, [], "RedeemVoucher", [])
+    assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 0
+    assert await owner.fetchval("SELECT count(*) FROM redemptions WHERE voucher_id = $1", voucher_id) == 0
+    async with db.tenant_transaction(tenant_id) as tx:
+        await tx.redeem_batch({voucher_id: 2}, redemptions[:2], [], "RedeemVoucher", [])
+    assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 2

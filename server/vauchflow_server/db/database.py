@@ -227,6 +227,10 @@ class Database:
                 yield MaintenanceTransaction(conn)
 
 
+class BatchNotCounted(Exception):
+    """A redemption batch's conditional UPDATE refused a voucher: the batch must roll back (and run alone)."""
+
+
 class _Transaction:
     def __init__(self, conn: asyncpg.Connection):
         self._conn = conn
@@ -440,7 +444,8 @@ class TenantTransaction(_Transaction):
         released_keys: Sequence[str],
     ) -> datetime:
         """Writes a batch decided on locked vouchers (see the `redeem_batch` query); returns its time, which is
-        every redemption's create_time and every counted voucher's update_time."""
+        every redemption's create_time and every counted voucher's update_time. Raises BatchNotCounted (and the
+        transaction must roll back) when a voucher's conditional UPDATE refused."""
         row = await self._row(
             "redeem_batch",
             self.tenant_id,
@@ -462,6 +467,8 @@ class TenantTransaction(_Transaction):
             list(released_keys),
         )
         assert row is not None
+        if row["vouchers_counted"] != len(units):
+            raise BatchNotCounted(f"{len(units) - row['vouchers_counted']} voucher(s) refused the batch's count")
         return row["redeemed_at"]
 
     async def get_redemption(self, redemption_id: UUID) -> Redemption | None:

@@ -174,13 +174,18 @@ RETURNING key;
 -- name: redeem_batch
 -- A batch's redemptions in one statement (DESIGN.md invariants 1 and 4): each voucher's count goes up by the
 -- redemptions the engine decided on the locked rows (vouchers_for_batch), the redemption rows and events are
--- inserted in decision order, and the keys claimed for redemptions that were not written are released. The
--- CHECK constraint on redemption_count still refuses any count past max_redemptions.
+-- inserted in decision order, and the keys claimed for redemptions that were not written are released.
+-- The UPDATE is still conditional, with a row-count check: vouchers_counted must equal the vouchers given, or the
+-- engine rolls the whole batch back (the locked read makes that impossible; this and the CHECK constraint on
+-- redemption_count are the backstops).
 WITH taken AS (
     UPDATE vouchers AS v
     SET redemption_count = v.redemption_count + t.units, update_time = now()
     FROM unnest($2::uuid[], $3::int[]) AS t (voucher_id, units)
     WHERE v.tenant_id = $1 AND v.id = t.voucher_id
+      AND v.status = 'ACTIVE'
+      AND (v.max_redemptions IS NULL OR v.redemption_count + t.units <= v.max_redemptions)
+    RETURNING v.id
 ), redemption AS (
     INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
                              discount_amount, status, metadata)
@@ -199,7 +204,7 @@ WITH taken AS (
 ), released AS (
     DELETE FROM idempotency_keys WHERE tenant_id = $1 AND operation = $16 AND key = ANY ($17::text[])
 )
-SELECT now() AS redeemed_at;
+SELECT now() AS redeemed_at, (SELECT count(*) FROM taken) AS vouchers_counted;
 
 -- name: give_back_redemption
 UPDATE vouchers
