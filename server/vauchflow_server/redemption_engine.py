@@ -77,7 +77,7 @@ class RedeemResult:
     replayed: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Queued:
     """A redeem waiting for a batch: its normalised code, its gate claim (if any) and its new redemption id."""
 
@@ -85,6 +85,19 @@ class _Queued:
     command: RedeemVoucher
     claim: StockClaim | None
     redemption_id: UUID
+    # Set when a batch takes the redeem: from then on the batch settles its gate claim, whether or not the caller
+    # is still waiting (a cancelled caller's redemption may still commit, and its unit must then be kept).
+    taken_by_batch: bool = False
+
+
+@dataclass
+class _BatchProgress:
+    """What a batch transaction has decided so far, kept so a failure can be answered precisely."""
+
+    decided: list["_Decided"] = field(default_factory=list)
+    alone: list[Pending[_Queued, "RedeemResult"]] = field(default_factory=list)
+    # The batch's statements are done and COMMIT was sent: a failure now leaves the outcome unknown.
+    committing: bool = False
 
 
 _Decided = tuple[Pending[_Queued, RedeemResult], "RedeemResult | Exception"]
@@ -164,65 +177,80 @@ class RedemptionEngine:
             if command.request_id:
                 return await self._replay_only(tenant_id, command)
             raise errors.denied(errors.VOUCHER_EXHAUSTED)
+        if self._batcher is not None:
+            queued = _Queued(code, command, claim, uuid.uuid4())
+            try:
+                return await self._batcher.submit(tenant_id, queued)
+            except BaseException:
+                if not queued.taken_by_batch:  # cancelled while queued: nothing ran, the unit goes back
+                    await _settle(claim, None)
+                raise
         try:
-            if self._batcher is not None:
-                result = await self._batcher.submit(tenant_id, _Queued(code, command, claim, uuid.uuid4()))
-            else:
-                async with self._voucher_limit.slot((tenant_id, code)):
-                    result = await self._redeem_in_transaction(tenant_id, code, command, claim)
-        except RedemptionDenied as denial:
-            # PostgreSQL's own count found none left: the counter was too high, and keeping the unit lowers it.
-            if claim is not None:
-                await claim.settle(give_back=denial.reason != errors.VOUCHER_EXHAUSTED)
+            async with self._voucher_limit.slot((tenant_id, code)):
+                result = await self._redeem_in_transaction(tenant_id, code, command, claim)
+        except BaseException as error:
+            await _settle(claim, error)
             raise
-        except BaseException:
-            if claim is not None:
-                await claim.settle(give_back=True)
-            raise
-        if claim is not None:
-            await claim.settle(give_back=result.replayed)  # a replay took nothing new
+        await _settle(claim, result)
         return result
 
     async def _redeem_batch(self, tenant_id: UUID, batch: list[Pending[_Queued, RedeemResult]]) -> None:
         """Runs one batch (see redemption_batches.py) and answers every redeem in it: from the batch once it has
-        committed, or alone. If the batch fails as a whole, each of its redeems runs alone."""
+        committed, or alone. Gate claims are settled here, before answering, callers still waiting or not."""
+        for pending in batch:
+            pending.item.taken_by_batch = True
+        progress = _BatchProgress()
         try:
-            decided, alone = await self._decide_batch(tenant_id, batch)
+            await self._decide_batch(tenant_id, batch, progress)
         except Exception as error:
-            # Type only: an exception's text can carry SQL. Each redeem gets its own answer, alone.
+            # Type only: an exception's text can carry SQL.
             log.warning(
-                "redemption batch failed; its redeems run alone",
-                extra={"action": "redeem_batch_failed", "error_type": type(error).__name__, "redeems": len(batch)},
-            )
-            decided, alone = [], batch
-        for pending, outcome in decided:
+                "redemption batch failed",
+                extra={"action": "redeem_batch_failed", "error_type": type(error).__name__, "redeems": len(batch),
+                       "during_commit": progress.committing},
+            )  # fmt: skip
+            if progress.committing:
+                # The batch may have committed: its redeems get the error (UNAVAILABLE: "may not have been
+                # applied"; a retry with the same request_id tells), not a second attempt that could contradict it.
+                progress.decided = [(pending, error) for pending, _ in progress.decided]
+            else:
+                # Nothing was written: each redeem gets its own answer, alone.
+                progress.decided, progress.alone = [], batch
+        await asyncio.gather(*(_settle(p.item.claim, outcome) for p, outcome in progress.decided if p.item.claim))
+        for pending, outcome in progress.decided:
             if isinstance(outcome, Exception):
                 pending.fail(outcome)
             else:
                 pending.resolve(outcome)
-        if alone:
-            await asyncio.gather(*(self._redeem_alone(tenant_id, pending) for pending in alone))
+        if progress.alone:
+            await asyncio.gather(*(self._redeem_alone(tenant_id, pending) for pending in progress.alone))
 
     async def _redeem_alone(self, tenant_id: UUID, pending: Pending[_Queued, RedeemResult]) -> None:
-        if pending.outcome.done():
-            return  # its caller went away before it ran
         queued = pending.item
+        if pending.outcome.done():  # its caller went away before it ran: nothing runs, the unit goes back
+            await _settle(queued.claim, None)
+            return
         try:
             async with self._voucher_limit.slot((tenant_id, queued.code)):
                 result = await self._redeem_in_transaction(
                     tenant_id, queued.code, queued.command, queued.claim, queued.redemption_id
                 )
         except Exception as error:
+            await _settle(queued.claim, error)
             pending.fail(error)
+        except BaseException:
+            await _settle(queued.claim, None)
+            raise
         else:
+            await _settle(queued.claim, result)
             pending.resolve(result)
 
     async def _decide_batch(
-        self, tenant_id: UUID, batch: list[Pending[_Queued, RedeemResult]]
-    ) -> tuple[list[_Decided], list[Pending[_Queued, RedeemResult]]]:
-        """One transaction for the batch: (redeems decided here, answered after COMMIT; redeems to run alone)."""
-        decided: list[_Decided] = []
-        alone: list[Pending[_Queued, RedeemResult]] = []
+        self, tenant_id: UUID, batch: list[Pending[_Queued, RedeemResult]], progress: _BatchProgress
+    ) -> None:
+        """One transaction for the batch; fills progress with the redeems decided here (answered after COMMIT)
+        and those to run alone."""
+        decided, alone = progress.decided, progress.alone
         async with self._db.tenant_transaction(tenant_id) as tx:
             # A request_id twice in one batch: the first is decided here, the second replays it afterwards.
             first_with_key: dict[str, Pending[_Queued, RedeemResult]] = {}
@@ -303,7 +331,7 @@ class RedemptionEngine:
                         dataclasses.replace(voucher, update_time=redeemed_at),
                     )
                     decided.append((pending, result))
-        return decided, alone
+            progress.committing = True
 
     def _batchable(self, voucher: Voucher, claim: StockClaim | None) -> bool:
         """Whether a batch can decide this redeem: not with a per-customer limit, nor when the gate's answer must
@@ -449,9 +477,11 @@ class RedemptionEngine:
                     if await tx.get_redemption(ident) is None:
                         raise redemption_not_found(redemption_id)
                     raise errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK)
-                voucher = await tx.give_back_redemption(redemption.voucher_id)
+                # The customer's count before the voucher's: a redeem locks them in that order too, so the two
+                # never wait on each other in a circle (the other order deadlocked, answered as ABORTED).
                 if redemption.customer_id:
                     await tx.give_back_customer_redemption(redemption.voucher_id, redemption.customer_id)
+                voucher = await tx.give_back_redemption(redemption.voucher_id)
                 await tx.record_event(events.redemption_event(events.REDEMPTION_ROLLED_BACK, redemption))
                 if self._gate is not None and voucher is not None and voucher.terms.flash_sale:
                     # Held from before COMMIT until the unit is back in Redis (see flash_sale_gate._HOLD).
@@ -479,3 +509,18 @@ async def _replay(tx: TenantTransaction, redemption_id: UUID) -> RedeemResult:
     voucher = await tx.voucher_by_id(redemption.voucher_id)
     assert voucher is not None
     return RedeemResult(redemption, voucher, replayed=True)
+
+
+async def _settle(claim: StockClaim | None, outcome: object) -> None:
+    """Ends a gate claim by what happened to its redeem: a new redemption keeps the unit; a refusal because
+    PostgreSQL found none left keeps it too (the counter was too high, keeping lowers it); anything else — another
+    refusal, an error, a replay, nothing run (None) — gives it back."""
+    if claim is None:
+        return
+    if isinstance(outcome, RedeemResult):
+        give_back = outcome.replayed
+    elif isinstance(outcome, RedemptionDenied):
+        give_back = outcome.reason != errors.VOUCHER_EXHAUSTED
+    else:
+        give_back = True
+    await claim.settle(give_back=give_back)

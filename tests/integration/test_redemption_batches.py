@@ -4,6 +4,7 @@ transactions than redeems, and each answer is the one it would have had alone.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -11,11 +12,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as redis_asyncio
 
 from support.services import MigratedDatabase
 from vauchflow_server import errors
 from vauchflow_server.db.database import BatchNotCounted, Database, TenantTransaction
 from vauchflow_server.errors import DomainError
+from vauchflow_server.flash_sale_gate import FlashSaleGate, VoucherKey
+from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption_engine import RedeemResult, RedeemVoucher, RedemptionEngine
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
@@ -243,3 +247,123 @@ async def test_the_batch_write_is_still_a_conditional_update_with_a_row_count_ch
     async with db.tenant_transaction(tenant_id) as tx:
         await tx.redeem_batch({voucher_id: 2}, redemptions[:2], [], "RedeemVoucher", [])
     assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 2
+
+
+# --- Flash-sale units when the caller goes away: the batch, not the caller, settles them ------------------------
+
+
+@pytest.fixture
+async def gate(redis_server) -> AsyncIterator[FlashSaleGate]:
+    client = redis_asyncio.from_url(redis_server.url)
+    await client.flushall()
+    try:
+        yield FlashSaleGate(client, ServerMetrics())
+    finally:
+        await client.aclose()
+
+
+async def gate_matches_postgres(gate: FlashSaleGate, owner: asyncpg.Connection, tenant: uuid.UUID, code: str):
+    """(Redis units, leases held, PostgreSQL's remaining stock) for a flash-sale voucher."""
+    key = VoucherKey(tenant, code)
+    client = gate._client
+    units = await client.hget(key.stock, "units")
+    leases = await client.zcard(key.leases)
+    remaining = await owner.fetchval(
+        "SELECT max_redemptions - redemption_count FROM vouchers WHERE tenant_id = $1 AND code = $2", tenant, code
+    )
+    return (int(units) if units is not None else None, leases, remaining)
+
+
+async def poll(condition, what: str, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_caller_gone_while_its_redeem_runs_alone_still_gets_its_unit_given_back(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID, gate: FlashSaleGate
+) -> None:
+    """No counter yet, so the redeem runs alone (it builds the counter); its caller is cancelled before that, and
+    the run is then refused (order below the minimum): the unit it took must go back."""
+    await voucher(owner, tenant_id, "SALE", max_redemptions=10, min_order_amount=5_000, flash_sale=True)
+    engine = RedemptionEngine(db, gate=gate, max_batch=64, batches_in_flight=2, per_voucher_concurrency=8)
+    running_alone, go_on = asyncio.Event(), asyncio.Event()
+    real = engine._redeem_in_transaction
+
+    async def held_at_the_start(*args: Any, **kwargs: Any) -> Any:
+        running_alone.set()
+        await go_on.wait()
+        return await real(*args, **kwargs)
+
+    engine._redeem_in_transaction = held_at_the_start  # type: ignore[method-assign]
+    caller = asyncio.create_task(engine.redeem(tenant_id, redeem("sale", 1_000)))
+    await asyncio.wait_for(running_alone.wait(), 15)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    go_on.set()
+
+    async def settled() -> bool:
+        units, leases, remaining = await gate_matches_postgres(gate, owner, tenant_id, "SALE")
+        return units == remaining == 10 and leases == 0
+
+    await poll(settled, "the counter equals PostgreSQL's stock, no unit held")
+
+
+async def test_a_caller_gone_while_its_batch_commits_leaves_its_unit_taken(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID, gate: FlashSaleGate, migrated_db: MigratedDatabase
+) -> None:
+    """The batch holds the unit and is waiting for the voucher's row when its caller is cancelled; the batch
+    then commits the redemption, so the unit must stay taken (given back, the counter would be one too high)."""
+    await voucher(owner, tenant_id, "SALE", max_redemptions=10, flash_sale=True)
+    engine = RedemptionEngine(db, gate=gate, max_batch=64, batches_in_flight=2)
+    await engine.redeem(tenant_id, redeem("sale"))  # builds the counter: 9 left
+    assert await gate_matches_postgres(gate, owner, tenant_id, "SALE") == (9, 0, 9)
+    watcher = await asyncpg.connect(migrated_db.owner_dsn)
+    try:
+        async with owner.transaction():
+            await owner.execute("SELECT 1 FROM vouchers WHERE tenant_id = $1 AND code = 'SALE' FOR UPDATE", tenant_id)
+            caller = asyncio.create_task(engine.redeem(tenant_id, redeem("sale")))
+
+            async def batch_waits_on_the_row() -> bool:
+                return await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'vauchflow_app' AND wait_event_type = 'Lock'"
+                ) > 0
+
+            await poll(batch_waits_on_the_row, "the batch waits on the voucher's row")
+            caller.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+    finally:
+        await watcher.close()
+
+    async def settled() -> bool:
+        return await gate_matches_postgres(gate, owner, tenant_id, "SALE") == (8, 0, 8)
+
+    await poll(settled, "the batch committed the redemption and kept its unit")
+
+
+async def test_a_batch_whose_commit_fails_answers_unavailable_and_runs_nothing_again(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed COMMIT may still have committed: running the redeems again could contradict it, so each gets the
+    error (UNAVAILABLE, "may not have been applied") and a retry with its request_id learns the outcome."""
+    voucher_id = await voucher(owner, tenant_id, "LOST", max_redemptions=10)
+    real = db.tenant_transaction
+    transactions = []
+
+    @contextlib.asynccontextmanager
+    async def commit_lost(tenant: uuid.UUID) -> AsyncIterator[TenantTransaction]:
+        transactions.append(tenant)
+        async with real(tenant) as tx:
+            yield tx
+            raise errors.Unavailable("the connection was lost at COMMIT")  # rolled back: the outcome never known
+
+    monkeypatch.setattr(db, "tenant_transaction", commit_lost)
+    engine = RedemptionEngine(db, max_batch=64, batches_in_flight=1)
+    results = await together(engine, tenant_id, [redeem("lost") for _ in range(4)] + [redeem("missing")])
+
+    assert [reason(r) for r in results] == ["SERVICE_UNAVAILABLE"] * 5
+    assert len(transactions) == 1  # nothing ran again
+    assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 0
