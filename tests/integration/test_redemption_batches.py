@@ -367,3 +367,25 @@ async def test_a_batch_whose_commit_fails_answers_unavailable_and_runs_nothing_a
     assert [reason(r) for r in results] == ["SERVICE_UNAVAILABLE"] * 5
     assert len(transactions) == 1  # nothing ran again
     assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 0
+
+
+async def test_per_customer_redeems_and_rollbacks_of_one_customer_never_deadlock(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID
+) -> None:
+    """Both lock the customer's count and the voucher's row; in opposite orders they deadlocked (ABORTED)."""
+    voucher_id = await voucher(owner, tenant_id, "LOYAL", per_customer_limit=1_000)
+    engine = RedemptionEngine(db, max_batch=64, batches_in_flight=2, per_voucher_concurrency=8)
+    first = await together(engine, tenant_id, [redeem("loyal", customer="ann") for _ in range(40)])
+    assert Counter(map(reason, first)) == {"SUCCEEDED": 40}
+    work = [engine.rollback(tenant_id, str(r.redemption.id), "returned") for r in first]
+    work += [engine.redeem(tenant_id, redeem("loyal", customer="ann")) for _ in range(40)]
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    counts = await owner.fetchrow(
+        "SELECT v.redemption_count AS voucher, c.redemption_count AS customer,"
+        " (SELECT count(*) FROM redemptions r WHERE r.voucher_id = v.id AND r.status = 'SUCCEEDED') AS rows"
+        " FROM vouchers v JOIN customer_redemption_counts c ON c.voucher_id = v.id WHERE v.id = $1",
+        voucher_id,
+    )
+    assert tuple(counts.values()) == (40, 40, 40)
