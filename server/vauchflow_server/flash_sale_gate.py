@@ -264,9 +264,16 @@ class FlashSaleGate:
 
     async def _settle(self, key: VoucherKey, lease: str, give_back: bool) -> None:
         try:
-            returned = await self._call(
-                self._settle_script(keys=[key.stock, key.leases], args=[lease, 1 if give_back else 0])
-            )
+            try:
+                returned = await self._call(
+                    self._settle_script(keys=[key.stock, key.leases], args=[lease, 1 if give_back else 0])
+                )
+            except asyncio.TimeoutError:
+                # Once more (the script is idempotent per lease): a unit not settled stays held until its lease
+                # expires, and a moment's stall of a busy process is more likely than Redis being gone.
+                returned = await self._call(
+                    self._settle_script(keys=[key.stock, key.leases], args=[lease, 1 if give_back else 0])
+                )
         except _REDIS_ERRORS as error:
             # The unit stays taken in Redis (too low) until the lease expires and the reconciliation corrects it.
             self._failed("settle", key, error)

@@ -33,3 +33,25 @@ async def test_a_repeated_take_or_settle_moves_one_unit_only(redis_server):
         assert int(await client.hget(key.stock, "units")) == 5
     finally:
         await client.aclose()
+
+
+async def test_a_settle_that_times_out_once_is_sent_again(redis_server):
+    """A stalled moment (here Redis pausing its clients past the gate's timeout) must not leave a unit held until
+    its lease expires: the settle is sent once more."""
+    client = redis_asyncio.from_url(redis_server.url)
+    admin = redis_asyncio.from_url(redis_server.url)
+    try:
+        gate = FlashSaleGate(client, ServerMetrics(), timeout_seconds=0.5)
+        key = VoucherKey(uuid.uuid4(), "STALLED")
+        await client.hset(key.stock, mapping={"units": 5, "version": 1})
+        claim = gate.claim(key.tenant_id, key.code)
+        assert claim is not None
+        await claim.take()
+        assert claim.holds_unit and int(await client.hget(key.stock, "units")) == 4
+        await admin.execute_command("CLIENT", "PAUSE", 700, "ALL")  # the first settle waits 0.5 s and gives up
+        await claim.settle(give_back=True)
+        assert int(await client.hget(key.stock, "units")) == 5
+        assert await client.zcard(key.leases) == 0
+    finally:
+        await client.aclose()
+        await admin.aclose()
