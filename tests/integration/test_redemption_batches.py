@@ -81,11 +81,12 @@ async def transactions_used(owner: asyncpg.Connection, voucher_id: uuid.UUID) ->
     )
 
 
-async def test_a_stampede_shares_one_transaction_and_never_passes_the_limit(
-    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID
+@pytest.mark.parametrize(("max_batch", "transactions"), [(64, 1), (0, 5)], ids=["batched", "batching off"])
+async def test_a_stampede_never_passes_the_limit_and_batched_shares_one_transaction(
+    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID, max_batch: int, transactions: int
 ) -> None:
     voucher_id = await voucher(owner, tenant_id, "FIVE", max_redemptions=5)
-    engine = RedemptionEngine(db, max_batch=64, batches_in_flight=1)
+    engine = RedemptionEngine(db, max_batch=max_batch, batches_in_flight=1, per_voucher_concurrency=8)
     results = await together(engine, tenant_id, [redeem("five") for _ in range(30)])
 
     assert Counter(map(reason, results)) == {"SUCCEEDED": 5, errors.VOUCHER_EXHAUSTED: 25}
@@ -95,7 +96,7 @@ async def test_a_stampede_shares_one_transaction_and_never_passes_the_limit(
     assert {r.redemption.discount_amount for r in won} == {1_000}
     assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 5
     assert await owner.fetchval("SELECT count(*) FROM redemptions WHERE voucher_id = $1", voucher_id) == 5
-    assert await transactions_used(owner, voucher_id) == 1
+    assert await transactions_used(owner, voucher_id) == transactions
     # The events, in causal order: five redemption.succeeded, then voucher.exhausted once.
     types = await owner.fetch("SELECT type FROM outbox_events WHERE tenant_id = $1 ORDER BY id", tenant_id)
     assert [t["type"] for t in types] == ["redemption.succeeded"] * 5 + ["voucher.exhausted"]
@@ -218,18 +219,6 @@ async def test_two_servers_batching_over_the_same_vouchers_never_deadlock_or_ove
     )
     assert [(r["redemption_count"], r["rows"]) for r in rows] == [(60, 60)] * 5
     assert await owner.fetchval("SELECT count(*) FROM idempotency_keys WHERE tenant_id = $1", tenant_id) == 300
-
-
-async def test_with_batching_off_each_redeem_has_its_own_transaction_and_the_same_answers(
-    db: Database, owner: asyncpg.Connection, tenant_id: uuid.UUID
-) -> None:
-    voucher_id = await voucher(owner, tenant_id, "ALONE", max_redemptions=5)
-    engine = RedemptionEngine(db, max_batch=0, per_voucher_concurrency=8)
-    results = await together(engine, tenant_id, [redeem("alone") for _ in range(30)])
-
-    assert Counter(map(reason, results)) == {"SUCCEEDED": 5, errors.VOUCHER_EXHAUSTED: 25}
-    assert await owner.fetchval("SELECT redemption_count FROM vouchers WHERE id = $1", voucher_id) == 5
-    assert await transactions_used(owner, voucher_id) == 5
 
 
 async def test_the_batch_write_is_still_a_conditional_update_with_a_row_count_check(
