@@ -295,8 +295,10 @@ class DeliveryStore:
     # Metrics
 
     async def backlog(self) -> BacklogSnapshot:
+        """The metrics' figures from one snapshot: read separately, a backlog counted before a relay and a ratio
+        after the delivery that followed it disagreed."""
         with _translated_errors():
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 outbox = await conn.fetchrow(QUERIES["outbox_backlog"])
                 pending = await conn.fetchval(QUERIES["pending_deliveries"])
                 ratio = await conn.fetchrow(QUERIES["delivery_ratio_24h"])

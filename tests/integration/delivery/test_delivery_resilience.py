@@ -176,9 +176,17 @@ def test_metrics_report_outcomes_and_the_share_delivered_within_an_hour(rows: Ro
             " WHERE event_id = (SELECT event_id FROM outbox_events WHERE payload->>'id' = $1)", ancient,
         )  # fmt: skip
 
-        ratio = 'vauchflow_webhook_delivered_within_1h_ratio'
-        # 3 on time + 1 late + 1 failed in the window (the 25-hour-old one is outside it): 3/5.
-        wait_for(lambda: service.metrics().get(ratio) == 0.6, what="ratio 0.6", timeout=TIMEOUT)
+        # 3 on time + 1 late + 1 failed in the window (the 25-hour-old one is outside it): 3/5. The ratio was 3/5
+        # already before the last event was relayed and delivered (a pending delivery is not decided yet), so the
+        # sample awaited is the one that also shows nothing left to relay or deliver.
+        final = {"vauchflow_webhook_delivered_within_1h_ratio": 0.6, "vauchflow_outbox_backlog_events": 0,
+                 "vauchflow_webhook_deliveries_pending": 0}  # fmt: skip
+
+        def reached() -> bool:
+            sample = service.metrics()
+            return {name: sample.get(name) for name in final} == final
+
+        wait_for(reached, what="ratio 0.6 with nothing left to relay or deliver", timeout=TIMEOUT)
         samples = service.metrics()
     assert samples["vauchflow_webhook_deliveries_decided_24h"] == 5
     assert samples['vauchflow_webhook_deliveries_total{outcome="delivered"}'] == 5
