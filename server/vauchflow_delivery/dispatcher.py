@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from vauchflow_server.secret_box import KeyRing, SecretBoxError
@@ -106,7 +107,9 @@ class Dispatcher:
         # The HTTP request of each attempt, so a drain that runs out of time can cut exactly that part short.
         self._sends: dict[UUID, asyncio.Task[SendResult]] = {}
         self._per_endpoint: Counter[UUID] = Counter()
-        self._holding_endpoint_slot: set[UUID] = set()
+        # The attempts (tasks) holding one of their endpoint's slots: per attempt, not per delivery, since a
+        # delivery whose lease ran out can have a second attempt while the first still records its outcome.
+        self._holding_endpoint_slot: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Called on NOTIFY vauchflow_deliveries (new or re-queued deliveries)."""
@@ -124,10 +127,15 @@ class Dispatcher:
             since_last = time.monotonic() - last_claim
             if since_last < self._limits.min_claim_interval_seconds:
                 await wait_any(stopping, timeout=self._limits.min_claim_interval_seconds - since_last)
+                if stopping.is_set():
+                    break
             self._wake.clear()
             capacity = self._limits.max_in_flight - len(self._attempts)
             claimed: list[ClaimedDelivery] = []
             timeout = self._limits.poll_seconds
+            if capacity <= 0:  # every slot taken: a finishing attempt wakes the loop
+                await wait_any(stopping, self._wake, timeout=timeout)
+                continue
             try:
                 if capacity > 0:
                     last_claim = time.monotonic()
@@ -170,13 +178,13 @@ class Dispatcher:
         task = asyncio.create_task(self._attempt(delivery), name=f"attempt-{delivery.id}")
         self._attempts[task] = delivery
         self._per_endpoint[delivery.endpoint_id] += 1
-        self._holding_endpoint_slot.add(delivery.id)
+        self._holding_endpoint_slot.add(task)
         self._metrics.in_flight.set(len(self._attempts))
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         delivery = self._attempts.pop(task)
-        self._release_endpoint_slot(delivery)
+        self._release_endpoint_slot(task, delivery)
         self._metrics.in_flight.set(len(self._attempts))
         if not task.cancelled() and task.exception() is not None:
             log.error(
@@ -186,11 +194,11 @@ class Dispatcher:
             )  # fmt: skip
         self._wake.set()
 
-    def _release_endpoint_slot(self, delivery: ClaimedDelivery) -> None:
+    def _release_endpoint_slot(self, attempt: "asyncio.Task[Any] | None", delivery: ClaimedDelivery) -> None:
         """Once per attempt: when its request is answered (or when the attempt ends without one)."""
-        if delivery.id not in self._holding_endpoint_slot:
+        if attempt not in self._holding_endpoint_slot:
             return
-        self._holding_endpoint_slot.discard(delivery.id)
+        self._holding_endpoint_slot.discard(attempt)
         self._per_endpoint[delivery.endpoint_id] -= 1
         if self._per_endpoint[delivery.endpoint_id] <= 0:
             del self._per_endpoint[delivery.endpoint_id]
@@ -257,7 +265,7 @@ class Dispatcher:
                 # The endpoint took it: the per-endpoint limit is about requests to the endpoint, so its slot is
                 # free while the success waits for its batch commit (several times longer than a loopback send).
                 # A failure keeps the slot until recorded: a 410 or a backoff must apply before the next request.
-                self._release_endpoint_slot(delivery)
+                self._release_endpoint_slot(asyncio.current_task(), delivery)
                 seconds = await self._successes.record(delivery, attempt)
                 outcome = outcomes.DELIVERED
                 if seconds is not None:

@@ -9,11 +9,17 @@
 SELECT transaction_id::text AS transaction_id, event_id FROM outbox_relay_position FOR UPDATE SKIP LOCKED;
 
 -- name: committed_events_waiting
--- The relay's poll: read-only and cheap (one index probe), so it can run every few milliseconds.
+-- The relay's poll: read-only and cheap, so it can run every few milliseconds. The ORDER BY ... LIMIT 1 walks the
+-- (transaction_id, id) index from the position: one probe. A plain EXISTS was planned as a scan of the whole
+-- outbox (nothing ever deletes from it), ~35 ms at 200,000 events and growing.
 SELECT EXISTS (
-    SELECT 1 FROM outbox_events AS o, outbox_relay_position AS p
-    WHERE (o.transaction_id, o.id) > (p.transaction_id, p.event_id)
-      AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    SELECT 1 FROM outbox_relay_position AS p CROSS JOIN LATERAL (
+        SELECT 1 FROM outbox_events AS o
+        WHERE (o.transaction_id, o.id) > (p.transaction_id, p.event_id)
+          AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY o.transaction_id, o.id
+        LIMIT 1
+    ) AS next_event
 );
 
 -- name: committed_events_after
@@ -45,8 +51,9 @@ UPDATE outbox_relay_position SET transaction_id = $1::text::xid8, event_id = $2;
 SELECT pg_notify('vauchflow_deliveries', '');
 
 -- name: notify_events_relayed
--- Wakes the event streams of every delivery service replica. Only the relay notifies (a few times a second at
--- most): a NOTIFY serialises commits, so the transactions that write events never send one.
+-- Wakes the event streams of every delivery service replica. Only the relay notifies (once per relayed batch: at
+-- most one per poll interval while events trickle in): a NOTIFY serialises commits, so the transactions that write
+-- events never send one.
 SELECT pg_notify('vauchflow_events_relayed', '');
 
 -- Dispatcher

@@ -22,23 +22,34 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, store: DeliveryStore, metrics: DeliveryMetrics, *, batch_size: int, poll_seconds: float):
+    def __init__(
+        self,
+        store: DeliveryStore,
+        metrics: DeliveryMetrics,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        retry_after_error_seconds: float = 1.0,
+    ):
         self._store = store
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        # After a failure (PostgreSQL down): not every poll interval, which would be 50 attempts and warnings a second.
+        self._retry_after_error_seconds = retry_after_error_seconds
 
     async def run(self, stopping: asyncio.Event) -> None:
         log.info("relay started", extra={"action": "relay_started"})
         while not stopping.is_set():
+            wait = self._poll_seconds
             try:
                 more = await self.relay_once()
             except StoreUnavailable as error:
                 log.warning("relay failed", extra={"action": "relay_failed", "error_type": str(error)})
-                more = False
+                more, wait = False, max(self._poll_seconds, self._retry_after_error_seconds)
             if more:
                 continue
-            await wait_any(stopping, timeout=self._poll_seconds)
+            await wait_any(stopping, timeout=wait)
         log.info("relay stopped", extra={"action": "relay_stopped"})
 
     async def relay_once(self) -> bool:

@@ -73,7 +73,11 @@ async def _run(
     # Set by a stop signal: no more claims, relays or stream reads.
     stopping = asyncio.Event()
     relay = OutboxRelay(
-        store, metrics, batch_size=config.relay_batch_size, poll_seconds=config.outbox_poll_seconds
+        store,
+        metrics,
+        batch_size=config.relay_batch_size,
+        poll_seconds=config.outbox_poll_seconds,
+        retry_after_error_seconds=config.poll_interval_seconds,
     )
     dispatcher = Dispatcher(
         store,
