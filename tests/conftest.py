@@ -11,6 +11,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 
 from support.gateway import Gateway, start_gateway
@@ -44,6 +45,16 @@ def migrated_db(postgres: MigratedPostgres) -> Iterator[MigratedDatabase]:
         yield database
     finally:
         postgres.drop_database(database.name)
+
+
+@pytest.fixture
+async def owner(migrated_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database as its owner (bypasses row-level security: for setup and checks)."""
+    conn = await asyncpg.connect(migrated_db.owner_dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

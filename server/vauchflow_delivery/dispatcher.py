@@ -131,21 +131,19 @@ class Dispatcher:
                     break
             self._wake.clear()
             capacity = self._limits.max_in_flight - len(self._attempts)
-            claimed: list[ClaimedDelivery] = []
             timeout = self._limits.poll_seconds
             if capacity <= 0:  # every slot taken: a finishing attempt wakes the loop
                 await wait_any(stopping, self._wake, timeout=timeout)
                 continue
             try:
-                if capacity > 0:
-                    last_claim = time.monotonic()
-                    claimed = await self._store.claim(
-                        # Room to pass over rows of endpoints that are full within this batch.
-                        min(capacity * 2, 1000),
-                        self._limits.lease_seconds,
-                        lambda due: self._choose(due, capacity),
-                        skip_endpoints=self._full_endpoints(),
-                    )
+                last_claim = time.monotonic()
+                claimed = await self._store.claim(
+                    # Room to pass over rows of endpoints that are full within this batch.
+                    min(capacity * 2, 1000),
+                    self._limits.lease_seconds,
+                    lambda due: self._choose(due, capacity),
+                    skip_endpoints=self._full_endpoints(),
+                )
                 for delivery in claimed:
                     self._start(delivery)
                 if claimed and len(self._attempts) < self._limits.max_in_flight:

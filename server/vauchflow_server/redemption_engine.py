@@ -291,27 +291,25 @@ class RedemptionEngine:
             for pending in ready:
                 queued = pending.item
                 voucher = vouchers.get(queued.code)
-                if voucher is None or not self._batchable(voucher, queued.claim):
-                    if voucher is None:
-                        decided.append((pending, voucher_not_found(queued.command.code)))
-                    else:
-                        alone.append(pending)
-                    if queued.command.request_id:
-                        released.append(queued.command.request_id)
-                    continue
-                if self._gate is not None and not voucher.terms.flash_sale:
-                    self._gate.remember_plain(tenant_id, queued.code)
-                denial = voucher_denial(voucher, now) or order_denial(voucher, queued.command.order)
-                if denial:
+                if voucher is None:
+                    decided.append((pending, voucher_not_found(queued.command.code)))
+                elif not self._batchable(voucher, queued.claim):
+                    alone.append(pending)
+                else:
+                    if self._gate is not None and not voucher.terms.flash_sale:
+                        self._gate.remember_plain(tenant_id, queued.code)
+                    denial = voucher_denial(voucher, now) or order_denial(voucher, queued.command.order)
+                    if not denial:
+                        redemption = self._new_redemption(queued.redemption_id, voucher, queued.command)
+                        voucher = vouchers[queued.code] = dataclasses.replace(
+                            voucher, redemption_count=voucher.redemption_count + 1
+                        )
+                        winners.append((pending, redemption, voucher))
+                        continue
                     decided.append((pending, errors.denied(denial)))
-                    if queued.command.request_id:
-                        released.append(queued.command.request_id)
-                    continue
-                redemption = self._new_redemption(queued.redemption_id, voucher, queued.command)
-                voucher = vouchers[queued.code] = dataclasses.replace(
-                    voucher, redemption_count=voucher.redemption_count + 1
-                )
-                winners.append((pending, redemption, voucher))
+                # Not written by this batch: the key it claimed for this redeem goes too.
+                if queued.command.request_id:
+                    released.append(queued.command.request_id)
             if winners or released:
                 batch_events = []
                 for _, redemption, voucher in winners:

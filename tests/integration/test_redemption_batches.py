@@ -26,15 +26,6 @@ from vauchflow_server.redemptions import Redemption
 
 
 @pytest.fixture
-async def owner(migrated_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(migrated_db.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def tenant_id(owner: asyncpg.Connection) -> uuid.UUID:
     tenant = uuid.uuid4()
     await owner.execute("INSERT INTO tenants (id, name, plan) VALUES ($1, 'batches', 'SCALE')", tenant)

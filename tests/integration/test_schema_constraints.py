@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -17,15 +16,6 @@ from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-async def owner(migrated_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(migrated_db.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

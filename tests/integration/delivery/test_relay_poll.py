@@ -4,24 +4,12 @@ index probe however long the outbox grows (a plain EXISTS was planned as a scan 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
-from support.services import MigratedDatabase
 from vauchflow_delivery.store import QUERIES
 
 EVENTS = 20_000
-
-
-@pytest.fixture
-async def owner(migrated_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(migrated_db.owner_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def test_the_poll_is_one_index_probe_on_a_long_outbox_and_sees_the_next_event(owner: asyncpg.Connection) -> None:
