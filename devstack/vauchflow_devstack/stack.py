@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -170,9 +171,9 @@ class DevStack:
                            "VAUCHFLOW_METRICS_PORT": str(config.api_metrics_ports[index])}  # fmt: skip
             server = start_child(self.server_command, name=name, env=replica_env)
             self._children.append(
-                _Child(name, server, lambda server=server, name=name: stop_child(server, name=name, timeout=30))
+                _Child(name, server, functools.partial(stop_child, server, name=name, timeout=30))
             )
-            wait_until(lambda target=target: self.stop_requested.is_set() or grpc_serving(target), process=server,
+            wait_until(functools.partial(self._ready_or_stopping, target), process=server,
                        name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
             self._check_stop_requested()
 
@@ -190,7 +191,7 @@ class DevStack:
             },
         )
         self._children.append(_Child("webhooks", delivery, lambda: stop_child(delivery, name="webhooks", timeout=30)))
-        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.delivery_target), process=delivery,
+        wait_until(functools.partial(self._ready_or_stopping, self.delivery_target), process=delivery,
                    name="webhooks", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
         self._check_stop_requested()
 
@@ -239,6 +240,9 @@ class DevStack:
                 require_free_port(port, variable)
             except ChildProcessFailed as error:
                 raise DevstackError(f"{error}; stop what listens there or set {variable} to another port") from None
+
+    def _ready_or_stopping(self, target: str) -> bool:
+        return self.stop_requested.is_set() or grpc_serving(target)
 
     def _check_stop_requested(self) -> None:
         if self.stop_requested.is_set():

@@ -135,8 +135,9 @@ def _parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
     parts = host.split(".")
     if not 1 <= len(parts) <= 4:
         return None
-    numbers = [_ipv4_number(p) for p in parts]
-    if any(n is None for n in numbers):
+    parsed = [_ipv4_number(p) for p in parts]
+    numbers = [n for n in parsed if n is not None]
+    if len(numbers) != len(parsed):
         return None
     *leading, last = numbers
     if any(n > 0xFF for n in leading) or last >= 1 << (8 * (5 - len(numbers))):

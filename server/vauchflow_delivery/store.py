@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,23 @@ import asyncpg
 
 from vauchflow_core import errors
 from vauchflow_core.db import decoders
-from vauchflow_core.db.connection import NotificationListener, StatementFailed, create_pool, translated_errors
+from vauchflow_core.db.connection import Connection, NotificationListener, StatementFailed, create_pool, translated_errors
 from vauchflow_core.db.queries import QUERIES
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import StoredEvent, webhook_endpoint_disabled_event
+
+__all__ = [
+    "AttemptRecord",
+    "BacklogSnapshot",
+    "ClaimedDelivery",
+    "DeliveryStore",
+    "DueDelivery",
+    "EventStore",
+    "FailureOutcome",
+    "RelayedBatch",
+    "StoreUnavailable",
+    "StoredEvent",
+]
 from vauchflow_core.tenancy import ApiKeyIdentity
 from vauchflow_core.webhook_endpoints import EndpointSecrets
 
@@ -242,7 +256,7 @@ class DeliveryStore:
                 )
                 return FailureOutcome.RETRYING if scheduled else FailureOutcome.SUPERSEDED
 
-    async def _disable_endpoint(self, conn: asyncpg.Connection, delivery: ClaimedDelivery, reason: str) -> bool:
+    async def _disable_endpoint(self, conn: Connection, delivery: ClaimedDelivery, reason: str) -> bool:
         url = await conn.fetchval(QUERIES["disable_endpoint"], delivery.tenant_id, delivery.endpoint_id, reason)
         await conn.execute(QUERIES["fail_pending_deliveries_of_endpoint"], delivery.tenant_id, delivery.endpoint_id)
         if url is None:
@@ -252,7 +266,7 @@ class DeliveryStore:
         return True
 
     @staticmethod
-    async def _insert_attempt(conn: asyncpg.Connection, delivery: ClaimedDelivery, attempt: AttemptRecord) -> None:
+    async def _insert_attempt(conn: Connection, delivery: ClaimedDelivery, attempt: AttemptRecord) -> None:
         await conn.execute(
             QUERIES["insert_attempt"],
             delivery.tenant_id,
@@ -285,6 +299,7 @@ class DeliveryStore:
                 outbox = await conn.fetchrow(QUERIES["outbox_backlog"])
                 pending = await conn.fetchval(QUERIES["pending_deliveries"])
                 ratio = await conn.fetchrow(QUERIES["delivery_ratio_24h"])
+        assert outbox is not None and ratio is not None, "aggregates return a row"
         return BacklogSnapshot(
             outbox_events=outbox["events"],
             outbox_lag_seconds=outbox["lag_seconds"],
@@ -303,9 +318,13 @@ class DeliveryStore:
 
         return NotificationListener(
             self._dsn,
-            {channel: lambda _payload, channel=channel: on_notify(channel) for channel in channels},
+            {channel: functools.partial(_notified, on_notify, channel) for channel in channels},
             on_connect=every_channel,
         )
+
+
+def _notified(on_notify: Callable[[str], None], channel: str, _payload: str) -> None:
+    on_notify(channel)
 
 
 class FailureOutcome(str, Enum):
