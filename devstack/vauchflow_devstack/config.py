@@ -33,6 +33,9 @@ class DevstackConfig:
     delivery_metrics_port: int = 9464
     # API replica i serves Prometheus metrics on api_metrics_port + i.
     api_metrics_port: int = 9465
+    # The web service (MCP server, dashboard, status page) behind Envoy, and its Prometheus metrics.
+    web_port: int = 8081
+    web_metrics_port: int = 9468
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -62,6 +65,8 @@ class DevstackConfig:
             delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
             delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
+            web_port=_port(environ, "VAUCHFLOW_WEB_PORT", 8081),
+            web_metrics_port=_port(environ, "VAUCHFLOW_WEB_METRICS_PORT", 9468),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
