@@ -77,6 +77,21 @@ class DevstackConfig:
             )
         return self
 
+    def listening_ports(self) -> list[tuple[str, int]]:
+        """(setting, port) of everything the stack listens on: checked free before start-up, and refused as
+        webhook targets (a tenant's endpoint must never reach Envoy's admin, a metrics port or a database)."""
+        ports = [("VAUCHFLOW_GRPC_PORT", port) for port in self.api_ports]
+        ports += [("VAUCHFLOW_METRICS_PORT", port) for port in self.api_metrics_ports]
+        ports += [("VAUCHFLOW_PUBLIC_PORT", self.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", self.envoy_admin_port)]
+        ports += [("VAUCHFLOW_DELIVERY_GRPC_PORT", self.delivery_port),
+                  ("VAUCHFLOW_DELIVERY_METRICS_PORT", self.delivery_metrics_port)]  # fmt: skip
+        ports += [("VAUCHFLOW_WEB_PORT", self.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", self.web_metrics_port)]
+        if self.owner_database_url is None:
+            ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
+        if self.redis_url is None:
+            ports.append(("VAUCHFLOW_REDIS_PORT", self.redis_port))
+        return ports
+
     @property
     def api_ports(self) -> tuple[int, ...]:
         """Replica i listens on grpc_port + i."""

@@ -166,6 +166,8 @@ class DevStack:
             # Development delivers to receivers on this machine, over plain http.
             "VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
             "VAUCHFLOW_WEBHOOK_ALLOW_HTTP": "true",
+            # ...but never to the stack's own ports.
+            "VAUCHFLOW_WEBHOOK_DENY_PORTS": ",".join(str(port) for _, port in config.listening_ports()),
         }
         for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
@@ -244,17 +246,7 @@ class DevStack:
             self._lock_file = None
 
     def _require_free_ports(self) -> None:
-        config = self.config
-        wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
-        wanted += [("VAUCHFLOW_METRICS_PORT", port) for port in config.api_metrics_ports]
-        wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
-        wanted += [("VAUCHFLOW_DELIVERY_GRPC_PORT", config.delivery_port),
-                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
-        wanted += [("VAUCHFLOW_WEB_PORT", config.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", config.web_metrics_port)]
-        if config.owner_database_url is None:
-            wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
-        if config.redis_url is None:
-            wanted.append(("VAUCHFLOW_REDIS_PORT", config.redis_port))
+        wanted = self.config.listening_ports()
         for variable, port in wanted:
             try:
                 require_free_port(port, variable)

@@ -18,7 +18,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
-from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.rpc.request_boundary import RequestBoundary
 
@@ -58,7 +57,7 @@ async def serve(config: DeliveryConfig) -> int:
             raise StartupError(
                 "APP_DATABASE_URL connects as a superuser or BYPASSRLS role; event streams must read as vauchflow_app"
             )
-        async with HttpSender(AddressPolicy(config.webhooks.allowed_networks), config.sender) as sender:
+        async with HttpSender(config.webhooks.address_policy, config.sender) as sender:
             return await _run(config, store, events, sender, started)
     finally:
         await events.close()
