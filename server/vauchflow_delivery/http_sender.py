@@ -42,7 +42,8 @@ BODY_LIMIT = 1024
 
 @dataclass(frozen=True)
 class SenderSettings:
-    connect_timeout: float = 5.0
+    # Short: a receiver that does not even accept a connection in 2 s is down; waiting longer only holds a slot.
+    connect_timeout: float = 2.0
     total_timeout: float = 15.0
     max_connections: int = 100
     max_connections_per_host: int = 32

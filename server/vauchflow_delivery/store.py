@@ -82,6 +82,7 @@ class DueDelivery:
     id: UUID
     endpoint_id: UUID
     endpoint_enabled: bool
+    plan: str
 
 
 @dataclass(frozen=True)
@@ -180,13 +181,14 @@ class DeliveryStore:
         lease_seconds: float,
         choose: Callable[[Sequence[DueDelivery]], Sequence[DueDelivery]],
         skip_endpoints: Sequence[UUID] = (),
+        skip_tenants: Sequence[UUID] = (),
     ) -> list[ClaimedDelivery]:
-        """Locks up to limit due deliveries (none of skip_endpoints'), leases the ones choose() keeps and fails
-        those of disabled endpoints, in one short transaction."""
+        """Locks up to limit due deliveries (none of skip_endpoints' or skip_tenants'), leases the ones choose()
+        keeps and fails those of disabled endpoints, in one short transaction."""
         with _translated_errors():
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(QUERIES["due_deliveries"], limit, list(skip_endpoints))
-                due = [DueDelivery(r["tenant_id"], r["id"], r["endpoint_id"], r["enabled"]) for r in rows]
+                rows = await conn.fetch(QUERIES["due_deliveries"], limit, list(skip_endpoints), list(skip_tenants))
+                due = [DueDelivery(r["tenant_id"], r["id"], r["endpoint_id"], r["enabled"], r["plan"]) for r in rows]
                 disabled = [d for d in due if not d.endpoint_enabled]
                 if disabled:
                     await conn.execute(

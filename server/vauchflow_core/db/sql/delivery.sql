@@ -57,12 +57,16 @@ SELECT pg_notify('vauchflow_events_relayed', '');
 -- name: due_deliveries
 -- Rows another worker holds are skipped, not waited for. The caller takes some and leases them in the same
 -- transaction; the rest are left untouched when it commits.
-SELECT d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count, w.enabled
+SELECT d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count, w.enabled, t.plan
 FROM webhook_deliveries AS d
 JOIN webhook_endpoints AS w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
+JOIN tenants AS t ON t.id = d.tenant_id
 WHERE d.status = 'PENDING' AND d.next_attempt_time <= now()
   -- Endpoints this worker already sends its per-endpoint limit to.
   AND NOT (d.endpoint_id = ANY ($2::uuid[]))
+  -- Tenants already at their plan's share of this worker: their backlog must not fill the window and hide the
+  -- other tenants' due rows behind it.
+  AND NOT (d.tenant_id = ANY ($3::uuid[]))
 ORDER BY d.next_attempt_time
 LIMIT $1
 FOR UPDATE OF d SKIP LOCKED;
