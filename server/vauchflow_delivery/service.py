@@ -28,6 +28,7 @@ from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
+from vauchflow_delivery.retention import Pruner
 from vauchflow_delivery.store import DELIVERIES_CHANNEL, EVENTS_RELAYED_CHANNEL, DeliveryStore, EventStore
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ async def _run(
         asyncio.create_task(
             metrics.run_refresher(store, stopping, config.metrics_refresh_seconds), name="metrics-refresher"
         ),
+        asyncio.create_task(Pruner(store, metrics, config.retention).run(stopping), name="pruner"),
     }
     listener = asyncio.create_task(
         store.listener((EVENTS_RELAYED_CHANNEL, DELIVERIES_CHANNEL), notified).run(listener_stopping), name="listener"

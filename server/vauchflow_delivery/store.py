@@ -291,6 +291,28 @@ class DeliveryStore:
         with _translated_errors():
             return await self._pool.fetchval(QUERIES["next_due_in"])
 
+    # Retention
+
+    async def prune_idempotency_keys(self, older_than_seconds: float, limit: int) -> int:
+        """Deletes up to limit idempotency keys older than the window; returns how many."""
+        with _translated_errors():
+            status = await self._pool.execute(QUERIES["prune_idempotency_keys"], float(older_than_seconds), limit)
+        return int(status.rsplit(" ", 1)[1])
+
+    async def prune_events(self, older_than_seconds: float, limit: int) -> int:
+        """Deletes up to limit outbox events older than the window, behind the relay and with no pending delivery,
+        with their deliveries and attempts, in one transaction; returns how many events. A short batch (fewer than
+        limit) ends the round."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(QUERIES["prunable_events"], float(older_than_seconds), limit)
+                if not rows:
+                    return 0
+                keys = ([r["tenant_id"] for r in rows], [r["event_id"] for r in rows])
+                await conn.execute(QUERIES["prune_deliveries_of_events"], *keys)
+                status = await conn.execute(QUERIES["prune_events"], *keys)
+        return int(status.rsplit(" ", 1)[1])
+
     # Metrics
 
     async def backlog(self) -> BacklogSnapshot:

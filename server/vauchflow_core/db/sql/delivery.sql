@@ -191,3 +191,35 @@ WHERE tenant_id = $1
 ORDER BY transaction_id, id
 LIMIT $5;
 
+
+-- Retention
+
+-- name: prune_idempotency_keys
+-- A batch at a time (ctid list, not one long DELETE): short locks, short transactions.
+DELETE FROM idempotency_keys
+WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE create_time < now() - make_interval(secs => $1)
+                        LIMIT $2));
+
+-- name: prunable_events
+-- Events older than the window that the relay has passed and that no delivery still waits to send (a PENDING
+-- delivery needs its event's payload). Oldest first. Not locked (that would take UPDATE rights): the deletes
+-- below re-check, so a concurrent pruner or a redelivery can only make them delete less.
+SELECT o.tenant_id, o.event_id
+FROM outbox_events AS o
+WHERE o.create_time < now() - make_interval(secs => $1)
+  AND (o.transaction_id, o.id) <= (SELECT transaction_id, event_id FROM outbox_relay_position)
+  AND NOT EXISTS (SELECT FROM webhook_deliveries AS d
+                  WHERE d.tenant_id = o.tenant_id AND d.event_id = o.event_id AND d.status = 'PENDING')
+ORDER BY o.create_time
+LIMIT $2;
+
+-- name: prune_deliveries_of_events
+-- Their attempts go with them (ON DELETE CASCADE). A delivery re-queued since the read above stays.
+DELETE FROM webhook_deliveries
+WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) AND status <> 'PENDING';
+
+-- name: prune_events
+-- Only events left without deliveries: one re-queued meanwhile keeps its event.
+DELETE FROM outbox_events AS o
+WHERE (o.tenant_id, o.event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+  AND NOT EXISTS (SELECT FROM webhook_deliveries AS d WHERE d.tenant_id = o.tenant_id AND d.event_id = o.event_id);
