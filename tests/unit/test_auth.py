@@ -174,3 +174,17 @@ def test_bearer_token_parsing() -> None:
     assert bearer_token([("authorization", b"Bearer abc")]) is None
     assert bearer_token([("authorization", "Token abc")]) is None
     assert bearer_token([]) is None
+
+
+async def test_an_unknown_key_costs_one_lookup_however_often_it_is_tried(
+    auth: Authenticator, store: FakeKeyStore
+) -> None:
+    stranger = api_key_secrets.generate().secret
+    for _ in range(50):
+        with pytest.raises(Unauthenticated):
+            await auth.authorize(GET_VOUCHER, bearer(stranger))
+    assert store.calls == [api_key_secrets.hash_secret(stranger)]
+    # A real key is still looked up (and only its own hash is ever remembered as unknown).
+    secret, _ = store.add({"vouchers:read"})
+    await auth.authorize(GET_VOUCHER, bearer(secret))
+    assert len(store.calls) == 2

@@ -54,11 +54,15 @@ class Authenticator:
             # Rejected on shape and checksum alone: no database lookup for garbage.
             raise Unauthenticated("the API key is malformed")
         secret_hash = api_key_secrets.hash_secret(token)
+        if self._cache.is_known_unknown(secret_hash):
+            raise Unauthenticated("the API key is unknown or revoked")
         identity = self._cache.get(secret_hash)
         if identity is None:
             generation = self._cache.generation
             identity = await self._db.authenticate_api_key(secret_hash)
-            if identity is not None:
+            if identity is None:
+                self._cache.put_unknown(secret_hash)
+            else:
                 self._cache.put(secret_hash, identity, looked_up_at_generation=generation)
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")
