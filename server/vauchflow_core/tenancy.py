@@ -33,6 +33,21 @@ class ApiKey:
     secret_prefix: str
     create_time: datetime
     revoke_time: datetime | None
+    # The key that minted this one; None for a tenant's first key (made by the platform operator).
+    created_by_key_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyAuditEvent:
+    """One creation or revocation of a key, as the tenant's append-only audit log keeps it."""
+
+    id: int
+    action: str  # CREATED or REVOKED
+    key_id: UUID
+    key_name: str
+    permissions: tuple[str, ...]
+    actor_key_id: UUID | None  # None: the platform operator
+    create_time: datetime
 
 
 @dataclass(frozen=True)

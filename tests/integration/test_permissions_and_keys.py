@@ -36,6 +36,7 @@ from support.api_client import (
 from support.services import MigratedPostgres
 from vauchflow_core import api_key_secrets
 from vauchflow_server.app import SERVICE_NAMES
+from vauchflow_core.plans import limits_for
 from vauchflow_core.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 # The API server's tenant RPCs (EventStreamService is served by the webhook delivery service and tested there).
@@ -75,7 +76,8 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
         return owner.redeem(owner.create_voucher().code).redemption.id
 
     def throwaway_key_id() -> str:
-        return owner.create_key(["vouchers:read"])[0].id
+        # Within api_keys:write alone: a key may revoke only keys whose permissions it holds itself.
+        return owner.create_key(["api_keys:write"])[0].id
 
     def new_endpoint_id() -> str:
         return owner.webhooks.CreateWebhookEndpoint(
@@ -327,3 +329,50 @@ def test_a_key_that_may_only_validate_sees_the_checkouts_view_of_the_voucher(api
         redemption_service_pb2.ValidateVoucherRequest(code=voucher.code, order=order(currency="EUR"))
     )
     assert dict(full.voucher.metadata) == {"internal": "cost centre 7"} and full.voucher.max_redemptions == 5
+
+
+def test_a_key_may_revoke_only_keys_within_its_own_permissions_and_the_audit_log_says_who(
+    api: ApiSession, db: OwnerDatabase
+) -> None:
+    """Issue 16, finding 5: an api_keys:write-only key can't revoke the all-powerful first key."""
+    tenant = api.new_tenant()
+    manager_key, manager_secret = tenant.create_key(["api_keys:write"], name="key manager")
+    manager = tenant.with_key(manager_secret)
+    error = expect_rpc_error(manager.api_keys.RevokeApiKey, api_key_service_pb2.RevokeApiKeyRequest(id=tenant.api_key.id))
+    assert_error(error, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING")
+    assert "vouchers:read" in (error.details() or "")
+    # The default key still works.
+    tenant.vouchers.ListVouchers(voucher_service_pb2.ListVouchersRequest())
+    # Within its permissions it may: the key it minted, and itself.
+    minted = manager.api_keys.CreateApiKey(
+        api_key_service_pb2.CreateApiKeyRequest(name="minted", permissions=["api_keys:write"])
+    ).api_key
+    manager.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=minted.id))
+    # The record: who minted what, and every creation and revocation in order.
+    created_by = db.fetchval("SELECT created_by_key_id::text FROM api_keys WHERE id = $1", uuid.UUID(minted.id))
+    assert created_by == manager_key.id
+    assert db.fetchval("SELECT created_by_key_id FROM api_keys WHERE id = $1", uuid.UUID(tenant.api_key.id)) is None
+    log = db.fetch(
+        "SELECT action, key_id::text, actor_key_id::text FROM api_key_audit_events WHERE tenant_id = $1 ORDER BY id",
+        uuid.UUID(tenant.id),
+    )
+    assert [tuple(r) for r in log] == [
+        ("CREATED", tenant.api_key.id, None),
+        ("CREATED", manager_key.id, tenant.api_key.id),
+        ("CREATED", minted.id, manager_key.id),
+        ("REVOKED", minted.id, manager_key.id),
+    ]
+    # Revoking again changes nothing and logs nothing.
+    manager.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=minted.id))
+    assert db.fetchval("SELECT count(*) FROM api_key_audit_events WHERE tenant_id = $1", uuid.UUID(tenant.id)) == 4
+
+
+def test_a_plan_caps_the_active_keys_and_revoking_one_frees_a_slot(api: ApiSession) -> None:
+    tenant = api.new_tenant(plan=tenant_pb2.PLAN_FREE)
+    cap = limits_for("FREE").active_api_keys
+    assert cap is not None
+    keys = [tenant.create_key(["vouchers:read"], name=f"key {n}")[0] for n in range(cap - 1)]  # + the first key
+    error = expect_rpc_error(tenant.create_key, ["vouchers:read"], name="one too many")
+    assert_error(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "PLAN_QUOTA_EXCEEDED")
+    tenant.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=keys[0].id))
+    tenant.create_key(["vouchers:read"], name="after a revocation")

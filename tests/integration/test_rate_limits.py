@@ -180,7 +180,9 @@ async def test_the_allowance_refills_at_the_rate(redis_client) -> None:
 async def test_a_changed_limit_keeps_the_requests_used_but_never_more_than_a_burst(redis_client) -> None:
     limiter = RateLimiter(redis_client, ServerMetrics())
     key = uuid.uuid4()
-    small, big = RateLimit(requests_per_second=1, burst=20), RateLimit(requests_per_second=1000, burst=100)
+    # The raised rate is slow enough (one per 100 ms) that the time the 80 checks take on a loaded machine can't
+    # refill what they used: at 1,000/s, 80 round trips slower than 1 ms each gave the allowance back.
+    small, big = RateLimit(requests_per_second=1, burst=20), RateLimit(requests_per_second=10, burst=100)
     assert sum([(await limiter.check(key, small)).allowed for _ in range(25)]) == 20
     # Raised: the 20 used count against the new burst, the other 80 are there at once.
     assert sum([(await limiter.check(key, big)).allowed for _ in range(80)]) >= 80
@@ -539,3 +541,20 @@ def test_a_hung_redis_stalls_no_request_for_long(api: ApiSession, redis_server: 
     assert max(timings) < 1.0, timings
     assert median < 0.1, timings
     assert _sample(_scrape(metrics_port), "vauchflow_rate_limit_fail_open_total") >= FREE_RATE.burst * 2
+
+
+def test_a_tenants_keys_share_one_allowance_however_many_it_mints(api: ApiSession) -> None:
+    """Issue 16, finding 1: a tenant with several keys gets its plan's allowance once, not once per key."""
+    tenant = api.new_tenant("Many Keys GmbH", plan=tenant_pb2.PLAN_FREE)
+    code = tenant.create_voucher().code
+    keyed = [tenant.with_key(tenant.create_key(["vouchers:read"], name=f"key {n}")[1]) for n in range(4)]
+    # A slow refill, so the bound below discriminates however slowly this machine sends: per-key limits would
+    # admit four bursts (40) at once, a tenant-wide one a single burst plus one a second.
+    limit = RateLimit(requests_per_second=1, burst=10)
+    set_limits(api, tenant.id, ["limits.requests_per_second", "limits.burst"], requests_per_second=1, burst=10)
+    calls = [grpc_get(client, code) for client in keyed]
+    started = time.monotonic()
+    results = [calls[n % len(calls)]() for n in range(60)]
+    elapsed = time.monotonic() - started
+    accepted = Counter(outcome(r) for r in results)["OK"]
+    assert accepted <= allowance(limit, elapsed) * TOLERANCE, (accepted, elapsed)

@@ -114,6 +114,11 @@ INSERTS: dict[str, Insert] = {
         " VALUES ($1, (SELECT id FROM webhook_deliveries WHERE tenant_id = $1 LIMIT 1), 1, 500, 12)",
         (tenant_id,),
     ),
+    "api_key_audit_events": lambda tenant_id, _voucher: (
+        "INSERT INTO api_key_audit_events (tenant_id, action, key_id, key_name, permissions)"
+        " VALUES ($1, 'CREATED', $2, 'seeded', ARRAY['vouchers:read'])",
+        (tenant_id, uuid.uuid4()),
+    ),
 }
 
 
@@ -132,7 +137,8 @@ async def _seed_tenant(owner: asyncpg.Connection, vouchers: int) -> SeededTenant
         codes.append(args[2])
     # Two events and one endpoint: one delivery is seeded, and a second event is left free for the write checks.
     for table in ("customer_redemption_counts", "redemptions", "idempotency_keys", "outbox_events", "outbox_events",
-                  "webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts"):  # fmt: skip
+                  "webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts",
+                  "api_key_audit_events"):  # fmt: skip
         await owner.execute(*_unpack(INSERTS[table](tenant_id, ids[0])))
     sql, args = INSERTS["api_keys"](tenant_id, ids[0])
     await owner.execute(sql, *args)

@@ -296,6 +296,7 @@ _TENANT_TABLES = (
     ("webhook_endpoints", "tenant_id", "id"),
     ("webhook_deliveries", "tenant_id", "id"),
     ("webhook_delivery_attempts", "tenant_id", "id"),
+    ("api_key_audit_events", "tenant_id", "id"),
 )
 
 

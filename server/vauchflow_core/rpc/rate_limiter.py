@@ -1,10 +1,11 @@
-"""Request rate limits per API key, kept in Redis: GCRA (the generic cell rate algorithm) in one atomic Lua script.
+"""Request rate limits per tenant (every key of a tenant draws on the plan's one allowance, so minting keys never
+multiplies it), kept in Redis: GCRA (the generic cell rate algorithm) in one atomic Lua script.
 
 GCRA stores one number per key, its theoretical arrival time (TAT): when the key's bucket would be empty again if
 requests kept arriving at the allowed rate. A request is admitted when admitting it would not push the TAT more
 than `burst` emission intervals past now; so a fresh key may send `burst` requests at once, then one every
 1/rate seconds. The script reads the clock with Redis's own TIME, so every API server replica decides on one clock.
-Keys are hash-tagged (`vf:{rl:<key id>}`) so the script runs unchanged on Redis Cluster.
+Keys are hash-tagged (`vf:{rl:<tenant id>}`) so the script runs unchanged on Redis Cluster.
 
 Limits fail open: when Redis does not answer (within the client's short socket timeout), the request is allowed,
 counted (rate_limit_fail_open, redis_errors{use="rate_limit"}) and a warning is logged at most once per
@@ -63,8 +64,8 @@ GCRA_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, TimeoutError)
 
 
-def state_key(key_id: UUID) -> str:
-    return f"vf:{{rl:{key_id}}}"
+def state_key(tenant_id: UUID) -> str:
+    return f"vf:{{rl:{tenant_id}}}"
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,14 @@ class RateLimiter:
         self._last_warning = -math.inf
         self._failures_since_warning = 0
 
-    async def check(self, key_id: UUID, limit: RateLimit) -> Decision:
-        """Takes one request of key_id's allowance, if there is one."""
+    async def check(self, tenant_id: UUID, limit: RateLimit) -> Decision:
+        """Takes one request of the tenant's allowance, if there is one."""
         now = self._clock()
         if now < self._redis_down_until:
             return self._fail_open(now, error=None)
         interval_us = max(1, round(1_000_000 / limit.requests_per_second))
         try:
-            allowed, wait_us = await self._run(state_key(key_id), interval_us, limit.burst)
+            allowed, wait_us = await self._run(state_key(tenant_id), interval_us, limit.burst)
         except _REDIS_FAILURES as error:
             self._metrics.redis_errors.labels("rate_limit").inc()
             self._redis_down_until = now + self._retry_interval

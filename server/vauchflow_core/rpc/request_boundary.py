@@ -6,7 +6,7 @@ handlers (the event stream, health Watch) are wrapped the same way; the error ma
 raised after some responses were sent. Client-streaming and bidirectional handlers (only reflection, which is
 public) pass through.
 
-Requests made with a tenant API key are then counted against the key's request rate (rate_limiter.py; the limit
+Requests made with a tenant API key are then counted against the tenant's request rate (rate_limiter.py; the limit
 comes with the principal, from the cached key lookup): over it, RESOURCE_EXHAUSTED / RATE_LIMITED with the delay.
 Operator and public RPCs are not rate-limited.
 
@@ -80,11 +80,11 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         return handler
 
     async def _admit(self, principal: Principal) -> None:
-        """Raises RateLimited when the principal's API key has no request left for now."""
+        """Raises RateLimited when the principal's tenant has no request left for now (all its keys share it)."""
         limit = principal.rate_limit
-        if self._rate_limiter is None or principal.key_id is None or limit is None:
+        if self._rate_limiter is None or principal.tenant_id is None or limit is None:
             return
-        decision = await self._rate_limiter.check(principal.key_id, limit)
+        decision = await self._rate_limiter.check(principal.tenant_id, limit)
         if not decision.allowed:
             plan = principal.plan or "UNKNOWN"
             self._metrics.rate_limited.labels(plan).inc()

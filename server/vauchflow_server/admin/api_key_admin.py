@@ -10,13 +10,15 @@ from uuid import UUID
 from vauchflow_core import api_key_secrets
 
 from vauchflow_server import idempotency
-from vauchflow_server.db.database import Database
-from vauchflow_core.errors import NotFound, PermissionMissing, Violations
+from vauchflow_core import plans
+from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_core.errors import NotFound, PermissionMissing, QuotaExceeded, Violations
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_core.permissions import ALL_PERMISSIONS
 from vauchflow_core.tenancy import ApiKey
 
 _CREATE_OPERATION = "CreateApiKey"
+_KEY_QUOTA = "api_keys"
 MAX_NAME_LENGTH = 200
 
 
@@ -33,6 +35,17 @@ class CreatedApiKey:
     secret: str  # empty on an idempotent replay
 
 
+async def _check_key_quota(tx: TenantTransaction) -> None:
+    plan, _ = await tx.tenant_limits()
+    limit = plans.limits_for(plan).active_api_keys
+    if limit is None:
+        return
+    # Creators in one tenant queue here, so two can't both take the last slot.
+    await tx.lock_quota(_KEY_QUOTA)
+    if await tx.count_active_api_keys() >= limit:
+        raise QuotaExceeded(_KEY_QUOTA, plan, limit)
+
+
 def api_key_not_found(key_id: object) -> NotFound:
     return NotFound(f"no API key with id {key_id}", reason="API_KEY_NOT_FOUND")
 
@@ -44,9 +57,14 @@ class ApiKeyAdmin:
         self._on_revoked = on_revoked
 
     async def create(
-        self, tenant_id: UUID, command: CreateApiKey, caller_permissions: frozenset[str]
+        self,
+        tenant_id: UUID,
+        command: CreateApiKey,
+        caller_permissions: frozenset[str],
+        caller_key_id: UUID | None = None,
     ) -> CreatedApiKey:
-        """caller_permissions: what the creating key holds; a key can't hand out more than it has."""
+        """caller_permissions: what the creating key holds; a key can't hand out more than it has. The new key
+        records caller_key_id as its creator, and the creation goes to the tenant's audit log."""
         violations = Violations()
         if not command.name.strip():
             violations.add("name", "must not be empty")
@@ -76,10 +94,16 @@ class ApiKeyAdmin:
                     existing = await tx.get_api_key(original)
                     assert existing is not None
                     return CreatedApiKey(existing, secret="")
+            await _check_key_quota(tx)
             new_secret = api_key_secrets.generate()
             permissions = tuple(sorted(set(command.permissions)))
             api_key = await tx.insert_api_key(
-                key_id, command.name.strip(), permissions, new_secret.secret_hash, new_secret.display_prefix
+                key_id,
+                command.name.strip(),
+                permissions,
+                new_secret.secret_hash,
+                new_secret.display_prefix,
+                created_by=caller_key_id,
             )
         return CreatedApiKey(api_key, new_secret.secret)
 
@@ -89,13 +113,32 @@ class ApiKeyAdmin:
             rows = await tx.list_api_keys(request.after, request.size + 1)
         return make_page(rows, request, lambda k: (k.create_time, k.id))
 
-    async def revoke(self, tenant_id: UUID, key_id: str) -> ApiKey:
+    async def revoke(
+        self,
+        tenant_id: UUID,
+        key_id: str,
+        caller_permissions: frozenset[str] = frozenset(ALL_PERMISSIONS),
+        caller_key_id: UUID | None = None,
+    ) -> ApiKey:
+        """A key may revoke only keys whose permissions are within its own (an api_keys:write-only key can't
+        revoke the all-powerful first key). Revoking a revoked key changes nothing."""
         try:
             ident = UUID(key_id)
         except ValueError:
             raise api_key_not_found(key_id) from None
         async with self._db.tenant_transaction(tenant_id) as tx:
-            api_key = await tx.revoke_api_key(ident)
+            target = await tx.api_key_for_update(ident)
+            if target is None:
+                raise api_key_not_found(key_id)
+            beyond = sorted(set(target.permissions) - caller_permissions)
+            if beyond:
+                raise PermissionMissing(
+                    f"an API key can only revoke keys whose permissions it holds itself; missing {', '.join(beyond)}",
+                    metadata={"permission": beyond[0]},
+                )
+            if target.revoke_time is not None:
+                return target
+            api_key = await tx.revoke_api_key(ident, revoked_by=caller_key_id)
         if api_key is None:
             raise api_key_not_found(key_id)
         self._on_revoked(api_key.id)

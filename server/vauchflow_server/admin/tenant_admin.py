@@ -87,7 +87,12 @@ class TenantAdmin:
             tenant_tx = await tx.enter_tenant(tenant_id)
             new_secret = api_key_secrets.generate()
             api_key = await tenant_tx.insert_api_key(
-                uuid.uuid4(), FIRST_KEY_NAME, ALL_PERMISSIONS, new_secret.secret_hash, new_secret.display_prefix
+                uuid.uuid4(),
+                FIRST_KEY_NAME,
+                ALL_PERMISSIONS,
+                new_secret.secret_hash,
+                new_secret.display_prefix,
+                created_by=None,  # the platform operator
             )
         return CreatedTenant(tenant, api_key, new_secret.secret)
 

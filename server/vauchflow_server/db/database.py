@@ -48,7 +48,7 @@ from vauchflow_core.events import Event, StoredEvent
 from vauchflow_core.plans import LimitOverrides
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
-from vauchflow_core.tenancy import ApiKey, ApiKeyIdentity, Tenant
+from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, ApiKeyIdentity, Tenant
 from vauchflow_core.secret_box import Sealed
 from vauchflow_server.vouchers import Voucher, VoucherTerms
 from vauchflow_core.webhook_deliveries import Delivery, DeliveryAttempt
@@ -190,12 +190,38 @@ class TenantTransaction(_Transaction):
     # API keys
 
     async def insert_api_key(
-        self, key_id: UUID, name: str, permissions: tuple[str, ...], secret_hash: bytes, secret_prefix: str
+        self,
+        key_id: UUID,
+        name: str,
+        permissions: tuple[str, ...],
+        secret_hash: bytes,
+        secret_prefix: str,
+        created_by: UUID | None,
     ) -> ApiKey:
+        """Also records the creation in the tenant's audit log (created_by None: the platform operator)."""
         row = await self._one(
-            "insert_api_key", self.tenant_id, key_id, name, list(permissions), secret_hash, secret_prefix
+            "insert_api_key", self.tenant_id, key_id, name, list(permissions), secret_hash, secret_prefix, created_by
         )
+        await self._conn.execute(
+            QUERIES["insert_api_key_audit_event"], self.tenant_id, "CREATED", key_id, name, list(permissions),
+            created_by,
+        )  # fmt: skip
         return _api_key(row)
+
+    async def api_key_for_update(self, key_id: UUID) -> ApiKey | None:
+        row = await self._row("get_api_key_for_update", self.tenant_id, key_id)
+        return _api_key(row) if row else None
+
+    async def count_active_api_keys(self) -> int:
+        return int(await self._conn.fetchval(QUERIES["count_active_api_keys"], self.tenant_id))
+
+    async def list_api_key_audit_events(self, before_id: int | None, limit: int) -> list[ApiKeyAuditEvent]:
+        rows = await self._rows("list_api_key_audit_events", self.tenant_id, before_id, limit)
+        return [
+            ApiKeyAuditEvent(r["id"], r["action"], r["key_id"], r["key_name"], tuple(r["permissions"]),
+                             r["actor_key_id"], r["create_time"])  # fmt: skip
+            for r in rows
+        ]
 
     async def get_api_key(self, key_id: UUID) -> ApiKey | None:
         row = await self._row("get_api_key", self.tenant_id, key_id)
@@ -209,12 +235,19 @@ class TenantTransaction(_Transaction):
         after_time, after_id = after or (None, None)
         return [_api_key(r) for r in await self._rows("list_api_keys", self.tenant_id, after_time, after_id, limit)]
 
-    async def revoke_api_key(self, key_id: UUID) -> ApiKey | None:
+    async def revoke_api_key(self, key_id: UUID, revoked_by: UUID | None) -> ApiKey | None:
+        """Revokes and records who did it (None: the platform operator); call it with the key locked and not yet
+        revoked (api_key_for_update), so the audit log gets one entry per revocation."""
         row = await self._row("revoke_api_key", self.tenant_id, key_id)
         if row is None:
             return None
         await self._conn.execute(QUERIES["notify_api_key_revoked"], str(key_id))
-        return _api_key(row)
+        api_key = _api_key(row)
+        await self._conn.execute(
+            QUERIES["insert_api_key_audit_event"], self.tenant_id, "REVOKED", key_id, api_key.name,
+            list(api_key.permissions), revoked_by,
+        )  # fmt: skip
+        return api_key
 
     # Idempotency keys
 
@@ -618,6 +651,7 @@ def _api_key(row: asyncpg.Record) -> ApiKey:
         secret_prefix=row["secret_prefix"],
         create_time=row["create_time"],
         revoke_time=row["revoke_time"],
+        created_by_key_id=row["created_by_key_id"],
     )
 
 

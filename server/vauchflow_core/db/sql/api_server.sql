@@ -49,9 +49,23 @@ RETURNING *;
 SELECT pg_notify('vauchflow_tenant_changed', $1::text);
 
 -- name: insert_api_key
-INSERT INTO api_keys (tenant_id, id, name, permissions, secret_hash, secret_prefix)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO api_keys (tenant_id, id, name, permissions, secret_hash, secret_prefix, created_by_key_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
+
+-- name: count_active_api_keys
+SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoke_time IS NULL;
+
+-- name: insert_api_key_audit_event
+INSERT INTO api_key_audit_events (tenant_id, action, key_id, key_name, permissions, actor_key_id)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: list_api_key_audit_events
+-- Newest first.
+SELECT * FROM api_key_audit_events
+WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC
+LIMIT $3;
 
 -- name: get_api_key
 SELECT * FROM api_keys WHERE tenant_id = $1 AND id = $2;
@@ -69,6 +83,9 @@ LIMIT $4;
 UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
 WHERE tenant_id = $1 AND id = $2
 RETURNING *;
+
+-- name: get_api_key_for_update
+SELECT * FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE;
 
 -- name: notify_api_key_revoked
 -- Delivered at COMMIT to every server's listener, which drops the key from its authentication cache.

@@ -16,7 +16,8 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
         command = CreateApiKey(
             name=request.name, permissions=tuple(request.permissions), request_id=request.request_id
         )
-        created = await self._api_keys.create(current_tenant_id(), command, current_principal.get().permissions)
+        caller = current_principal.get()
+        created = await self._api_keys.create(current_tenant_id(), command, caller.permissions, caller.key_id)
         return pb.CreateApiKeyResponse(api_key=convert.api_key_message(created.api_key), secret=created.secret)
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
@@ -26,5 +27,6 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
         )
 
     async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context) -> pb.RevokeApiKeyResponse:
-        api_key = await self._api_keys.revoke(current_tenant_id(), request.id)
+        caller = current_principal.get()
+        api_key = await self._api_keys.revoke(current_tenant_id(), request.id, caller.permissions, caller.key_id)
         return pb.RevokeApiKeyResponse(api_key=convert.api_key_message(api_key))
