@@ -50,6 +50,10 @@ class DeliveryConfig:
     # SIGTERM: how long in-flight attempts and streams may take before their leases are released.
     shutdown_grace_seconds: float = 10.0
     retention: RetentionSettings = RetentionSettings()
+    # Optional: with it, opening an event stream counts against the tenant's request rate and the open-stream cap
+    # holds across replicas; without it, the cap holds per process.
+    redis_url: str | None = None
+    redis_timeout_seconds: float = 0.1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "DeliveryConfig":
@@ -79,6 +83,8 @@ class DeliveryConfig:
         if min(retention.idempotency_key_seconds, retention.event_seconds, retention.interval_seconds) <= 0:
             raise ConfigError("VAUCHFLOW_RETENTION_* must be positive")
         config = cls(
+            redis_url=env.get("REDIS_URL") or None,
+            redis_timeout_seconds=env_float(env, "VAUCHFLOW_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds),
             retention=retention,
             database_url=env["DATABASE_URL"],
             app_database_url=env["APP_DATABASE_URL"],

@@ -2,15 +2,16 @@
 
 Events come in (transaction_id, id) order and only from transactions older than every running one, the rule the
 relay follows, so a reader that resumes after its last event's position sees every later event exactly once, even
-when transactions commit out of id order. One LISTEN for the whole process wakes every open stream; each also
-polls, so a lost notification only delays.
+when transactions commit out of id order. One LISTEN for the whole process wakes the open streams of the tenants
+whose events were relayed (a stream of another tenant stays asleep and costs no query); each also polls, so a
+lost notification only delays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from uuid import UUID
 
 from vauchflow_core.event_cursor import EventPosition
@@ -22,22 +23,31 @@ START = EventPosition(0, 0)
 
 
 class OutboxSignal:
-    """Broadcasts "the outbox has new events" to every waiting stream."""
+    """Tells the waiting streams of some tenants (or of all) that the outbox has new events for them."""
 
     def __init__(self) -> None:
-        self._waiters: set[asyncio.Event] = set()
+        self._waiters: dict[UUID, set[asyncio.Event]] = {}
 
-    def notify(self) -> None:
-        for waiter in self._waiters:
+    def notify(self, tenant_ids: Iterable[UUID] | None = None) -> None:
+        """Wakes the streams of tenant_ids; None wakes every stream."""
+        if tenant_ids is None:
+            waiters = [w for tenant_waiters in self._waiters.values() for w in tenant_waiters]
+        else:
+            waiters = [w for tenant_id in tenant_ids for w in self._waiters.get(tenant_id, ())]
+        for waiter in waiters:
             waiter.set()
 
-    def register(self) -> asyncio.Event:
+    def register(self, tenant_id: UUID) -> asyncio.Event:
         waiter = asyncio.Event()
-        self._waiters.add(waiter)
+        self._waiters.setdefault(tenant_id, set()).add(waiter)
         return waiter
 
-    def unregister(self, waiter: asyncio.Event) -> None:
-        self._waiters.discard(waiter)
+    def unregister(self, tenant_id: UUID, waiter: asyncio.Event) -> None:
+        tenant_waiters = self._waiters.get(tenant_id)
+        if tenant_waiters is not None:
+            tenant_waiters.discard(waiter)
+            if not tenant_waiters:
+                del self._waiters[tenant_id]
 
 
 class EventFeed:
@@ -61,7 +71,7 @@ class EventFeed:
 
         still_allowed, awaited at least every recheck_seconds, raises when the caller may no longer read (its
         key was revoked): that error ends the stream."""
-        waiter = self._signal.register()
+        waiter = self._signal.register(tenant_id)
         checked_at = time.monotonic()
         try:
             position = after
@@ -77,4 +87,4 @@ class EventFeed:
                 if len(batch) < self._batch_size:
                     await wait_any(waiter, stopping, timeout=self._poll_seconds)
         finally:
-            self._signal.unregister(waiter)
+            self._signal.unregister(tenant_id, waiter)

@@ -12,10 +12,11 @@ from vauchflow_core import event_cursor
 from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.errors import FieldViolation, InvalidArgument
 from vauchflow_core.events import EVENT_TYPES
-from vauchflow_core.tenancy import current_tenant_id
+from vauchflow_core.tenancy import current_principal, current_tenant_id
 
 from vauchflow_delivery.event_feed import START, EventFeed
 from vauchflow_delivery.store import StoredEvent
+from vauchflow_delivery.stream_slots import StreamSlots
 
 
 SUBSCRIBE_METHOD = "/vauchflow.v1.EventStreamService/SubscribeEvents"
@@ -23,28 +24,38 @@ SUBSCRIBE_METHOD = "/vauchflow.v1.EventStreamService/SubscribeEvents"
 
 class EventStreamServicer(event_stream_service_pb2_grpc.EventStreamServiceServicer):
     def __init__(
-        self, feed: EventFeed, stopping: asyncio.Event, authenticator: Authenticator, reauthorize_seconds: float
+        self,
+        feed: EventFeed,
+        stopping: asyncio.Event,
+        authenticator: Authenticator,
+        reauthorize_seconds: float,
+        slots: StreamSlots | None = None,
     ):
+        self._slots = slots or StreamSlots(None)
         self._feed = feed
         self._stopping = stopping
         self._authenticator = authenticator
         self._reauthorize_seconds = reauthorize_seconds
 
     async def SubscribeEvents(self, request: event_stream_service_pb2.SubscribeEventsRequest, context):
+        principal = current_principal.get()
         tenant_id = current_tenant_id()
         after = event_cursor.decode(request.after, "after") if request.after else START
         event_types = _checked_event_types(request.event_types)
         metadata = tuple(context.invocation_metadata() or ())
+        # The plan caps the tenant's open streams (PLAN_QUOTA_EXCEEDED beyond them).
+        async with self._slots.hold(tenant_id, principal.plan or "FREE") as renew_slot:
 
-        async def still_allowed() -> None:
-            # A stream outlives its opening check: a revoked key (or one that lost events:read) ends it.
-            await self._authenticator.authorize(SUBSCRIBE_METHOD, metadata)
+            async def still_allowed() -> None:
+                # A stream outlives its opening check: a revoked key (or one that lost events:read) ends it.
+                await self._authenticator.authorize(SUBSCRIBE_METHOD, metadata)
+                await renew_slot()
 
-        events = self._feed.follow(
-            tenant_id, after, event_types, self._stopping, still_allowed, self._reauthorize_seconds
-        )
-        async for event in events:
-            yield event_stream_service_pb2.SubscribeEventsResponse(event=to_proto(event))
+            events = self._feed.follow(
+                tenant_id, after, event_types, self._stopping, still_allowed, self._reauthorize_seconds
+            )
+            async for event in events:
+                yield event_stream_service_pb2.SubscribeEventsResponse(event=to_proto(event))
 
 
 def _checked_event_types(event_types) -> tuple[str, ...]:

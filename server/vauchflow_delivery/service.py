@@ -18,7 +18,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
+from vauchflow_core.redis_client import redis_client
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.metrics import RpcMetrics
+from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.rpc.request_boundary import RequestBoundary
 
 from vauchflow_delivery.config import DeliveryConfig
@@ -28,8 +31,15 @@ from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
+from vauchflow_delivery.stream_slots import StreamSlots
 from vauchflow_delivery.retention import Pruner
-from vauchflow_delivery.store import DELIVERIES_CHANNEL, EVENTS_RELAYED_CHANNEL, DeliveryStore, EventStore
+from vauchflow_delivery.store import (
+    DELIVERIES_CHANNEL,
+    EVENTS_RELAYED_CHANNEL,
+    DeliveryStore,
+    EventStore,
+    parse_relayed_tenants,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +106,22 @@ async def _run(
     outbox_signal = OutboxSignal()
     feed = EventFeed(events, outbox_signal, poll_seconds=config.poll_interval_seconds)
 
-    def notified(channel: str) -> None:
+    def notified(channel: str, payload: str) -> None:
         if channel == EVENTS_RELAYED_CHANNEL:
-            outbox_signal.notify()
+            outbox_signal.notify(parse_relayed_tenants(payload))
         elif channel == DELIVERIES_CHANNEL:
             dispatcher.wake()
 
     # Only tenant API keys are accepted here; the operator token is not configured, so no value can match it.
     authenticator = Authenticator(events, secrets.token_urlsafe(32))
-    server = grpc.aio.server(interceptors=[RequestBoundary(authenticator)])
+    redis = redis_client(config.redis_url, config.redis_timeout_seconds)
+    rpc_metrics = RpcMetrics(metrics.registry)
+    # Opening a stream is a request like any other: it counts against the tenant's rate (when Redis is there).
+    rate_limiter = RateLimiter(redis, rpc_metrics) if redis is not None else None
+    server = grpc.aio.server(interceptors=[RequestBoundary(authenticator, rpc_metrics, rate_limiter)])
     event_stream_service_pb2_grpc.add_EventStreamServiceServicer_to_server(
-        EventStreamServicer(feed, stopping, authenticator, config.stream_reauthorize_seconds), server
+        EventStreamServicer(feed, stopping, authenticator, config.stream_reauthorize_seconds, StreamSlots(redis)),
+        server,
     )
     grpc_health = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(grpc_health, server)
@@ -179,6 +194,8 @@ async def _run(
             if not task.done():
                 task.cancel()
         await asyncio.gather(*loops, listener, return_exceptions=True)
+        if redis is not None:
+            await redis.aclose()
         metrics_server.shutdown()
         metrics_server.server_close()
         metrics_thread.join(timeout=5)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -170,7 +170,7 @@ class DeliveryStore:
                 await conn.execute(QUERIES["move_relay_position"], last["transaction_id"], last["id"])
                 if deliveries:
                     await conn.execute(QUERIES["notify_deliveries"])
-                await conn.execute(QUERIES["notify_events_relayed"])
+                await conn.execute(QUERIES["notify_events_relayed"], relayed_tenants_payload(e["tenant_id"] for e in events))
                 return RelayedBatch(len(events), deliveries)
 
     # Dispatcher
@@ -332,13 +332,13 @@ class DeliveryStore:
             decided_24h=ratio["decided"],
         )
 
-    def listener(self, channels: Sequence[str], on_notify: Callable[[str], None]) -> NotificationListener:
-        """Calls on_notify(channel) for each notification, and for every channel after each (re)connection: what
-        was sent while not listening is found by the callers' next poll."""
+    def listener(self, channels: Sequence[str], on_notify: Callable[[str, str], None]) -> NotificationListener:
+        """Calls on_notify(channel, payload) for each notification, and on_notify(channel, "") for every channel
+        after each (re)connection: what was sent while not listening is found by the callers' next poll."""
 
         def every_channel() -> None:
             for channel in channels:
-                on_notify(channel)
+                on_notify(channel, "")
 
         return NotificationListener(
             self._dsn,
@@ -347,8 +347,28 @@ class DeliveryStore:
         )
 
 
-def _notified(on_notify: Callable[[str], None], channel: str, _payload: str) -> None:
-    on_notify(channel)
+def _notified(on_notify: Callable[[str, str], None], channel: str, payload: str) -> None:
+    on_notify(channel, payload)
+
+
+# pg_notify's payload must stay under 8,000 bytes: past this many tenants a batch wakes every stream instead.
+_MAX_NOTIFIED_TENANTS = 150
+
+
+def relayed_tenants_payload(tenant_ids: Iterable[UUID]) -> str:
+    """The tenants of a relayed batch as a NOTIFY payload ("" means every tenant)."""
+    distinct = sorted({str(tenant_id) for tenant_id in tenant_ids})
+    return ",".join(distinct) if len(distinct) <= _MAX_NOTIFIED_TENANTS else ""
+
+
+def parse_relayed_tenants(payload: str) -> frozenset[UUID] | None:
+    """The tenants a relay notification names; None for every tenant (or a payload this version can't read)."""
+    if not payload:
+        return None
+    try:
+        return frozenset(UUID(part) for part in payload.split(","))
+    except ValueError:
+        return None
 
 
 class FailureOutcome(str, Enum):

@@ -9,9 +9,6 @@ import time
 from uuid import UUID
 
 import grpc
-import redis.asyncio as redis_asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import (
@@ -31,6 +28,7 @@ from vauchflow.v1 import (
 
 from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
+from vauchflow_core.redis_client import redis_client as redis_client_for
 from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_server.config import ServerConfig
 
@@ -74,32 +72,12 @@ class StartupError(Exception):
     """The server cannot start safely."""
 
 
-def _redis_client(config: ServerConfig) -> redis_asyncio.Redis | None:
-    """The process's one Redis client (rate limits, the flash-sale gate, health).
-
-    Every call gives up after redis_timeout_seconds and is retried at most once, at once (a pooled connection may
-    have died with a restarted Redis), so an unreachable or hung Redis costs a request a fraction of a second.
-    The pool holds at most 64 connections; a burst of requests waits for a free one rather than opening hundreds.
-    """
-    if not config.redis_url:
-        return None
-    pool = redis_asyncio.BlockingConnectionPool.from_url(
-        config.redis_url,
-        max_connections=64,
-        timeout=1.0,
-        socket_timeout=config.redis_timeout_seconds,
-        socket_connect_timeout=config.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 1),
-    )
-    return redis_asyncio.Redis.from_pool(pool)
-
-
 async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
     db = await Database.connect(
         config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
     )
-    redis_client = _redis_client(config)
+    redis_client = redis_client_for(config.redis_url, config.redis_timeout_seconds)
     background: list[NotificationListener | FlashSaleReconciler] = []
     try:
         if await db.role_can_bypass_rls():

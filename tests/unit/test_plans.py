@@ -105,5 +105,5 @@ def test_the_plan_table_in_the_api_reference_is_the_one_in_the_code() -> None:
     for plan, limits in LIMITS.items():
         expected = [shown(limits.requests_per_second), shown(limits.burst), shown(limits.webhook_endpoints),
                     shown(limits.vouchers), shown(limits.delivery_concurrency),
-                    shown(limits.active_api_keys)]  # fmt: skip
+                    shown(limits.active_api_keys), shown(limits.event_streams)]  # fmt: skip
         assert rows[plan] == expected, plan

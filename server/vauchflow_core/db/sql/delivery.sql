@@ -47,10 +47,11 @@ ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING;
 UPDATE outbox_relay_position SET transaction_id = $1::text::xid8, event_id = $2;
 
 -- name: notify_events_relayed
--- Wakes the event streams of every delivery service replica. Only the relay notifies (once per relayed batch: at
--- most one per poll interval while events trickle in): a NOTIFY serialises commits, so the transactions that write
--- events never send one.
-SELECT pg_notify('vauchflow_events_relayed', '');
+-- Wakes the event streams of every delivery service replica: the payload lists the tenants whose events were
+-- relayed (empty: wake every stream), so only their streams query. Only the relay notifies (once per relayed
+-- batch: at most one per poll interval while events trickle in): a NOTIFY serialises commits, so the transactions
+-- that write events never send one.
+SELECT pg_notify('vauchflow_events_relayed', $1);
 
 -- Dispatcher
 
