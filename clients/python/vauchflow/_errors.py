@@ -239,7 +239,7 @@ def reason_enum(reason: str) -> ErrorReason:
     if not reason:
         return ErrorReason.ERROR_REASON_UNSPECIFIED
     try:
-        return ErrorReason(error_reason_pb2.ErrorReason.Value(_REASON_PREFIX + reason))
+        return cast(ErrorReason, error_reason_pb2.ErrorReason.Value(_REASON_PREFIX + reason))
     except ValueError:
         return ErrorReason.ERROR_REASON_UNSPECIFIED
 

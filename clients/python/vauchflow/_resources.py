@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -47,7 +47,7 @@ def _plan(plan: tenant_pb2.Plan | str | None) -> tenant_pb2.Plan | None:
     if plan is None or not isinstance(plan, str):
         return plan
     name = plan.upper()
-    return tenant_pb2.Plan(tenant_pb2.Plan.Value(name if name.startswith("PLAN_") else f"PLAN_{name}"))
+    return cast(tenant_pb2.Plan, tenant_pb2.Plan.Value(name if name.startswith("PLAN_") else f"PLAN_{name}"))
 
 
 def _order(
