@@ -21,14 +21,24 @@ def main() -> None:
         print("tenant:", me.tenant.name, "plan:", vauchflow.Plan.Name(me.tenant.plan))
 
         voucher = client.vouchers.create(
-            "WELCOME10", percent_off=10, currency="EUR", min_order_amount=2000, max_redemptions=100, per_customer_limit=1
+            "WELCOME10",
+            percent_off=10,
+            currency="EUR",
+            min_order_amount=2000,
+            max_redemptions=100,
+            per_customer_limit=1,
         )
         check = client.redemptions.validate("WELCOME10", customer_id="cus_42", amount=5000, currency="EUR")
         print("valid:", check.valid, "discount:", check.discount_amount)
 
         # A retry of this call (after a timeout, say) with the same request_id returns the same redemption.
         redeemed = client.redemptions.redeem(
-            voucher.code, customer_id="cus_42", amount=5000, currency="EUR", order_id="order-1001", request_id="order-1001"
+            voucher.code,
+            customer_id="cus_42",
+            amount=5000,
+            currency="EUR",
+            order_id="order-1001",
+            request_id="order-1001",
         )
         print("redeemed count:", redeemed.voucher.redemption_count)
 

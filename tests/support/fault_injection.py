@@ -50,7 +50,11 @@ class FlakyGrpcProxy:
         with self._lock:
             self.requests[method].append(request)
         call = self._upstream.unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
-        metadata = [(key, value) for key, value in context.invocation_metadata() if not key.startswith(("grpc-", ":")) and key != "user-agent"]
+        metadata = [
+            (key, value)
+            for key, value in context.invocation_metadata()
+            if not key.startswith(("grpc-", ":")) and key != "user-agent"
+        ]
         try:
             response, upstream_call = call.with_call(request, metadata=metadata, timeout=30)
         except grpc.RpcError as error:

@@ -58,7 +58,9 @@ def test_pages_are_fetched_lazily_and_every_item_is_seen_once() -> None:
 
 
 def test_pages_yields_the_responses() -> None:
-    pager = Pager(PagesFromTable(), _rpcs.LIST_VOUCHERS, voucher_service_pb2.ListVouchersRequest(), lambda r: r.vouchers)
+    pager = Pager(
+        PagesFromTable(), _rpcs.LIST_VOUCHERS, voucher_service_pb2.ListVouchersRequest(), lambda r: r.vouchers
+    )
     assert [page.next_page_token for page in pager.pages()] == ["t1", "t2", ""]
 
 

@@ -235,7 +235,7 @@ CODE_CLASSES: Mapping[grpc.StatusCode, type[VauchflowError]] = {
 
 
 def reason_enum(reason: str) -> ErrorReason:
-    """"VOUCHER_EXHAUSTED" -> ERROR_REASON_VOUCHER_EXHAUSTED; UNSPECIFIED for an empty or unknown reason."""
+    """ "VOUCHER_EXHAUSTED" -> ERROR_REASON_VOUCHER_EXHAUSTED; UNSPECIFIED for an empty or unknown reason."""
     if not reason:
         return ErrorReason.ERROR_REASON_UNSPECIFIED
     try:

@@ -19,7 +19,7 @@ Req = TypeVar("Req", bound=Message)
 def _next_request(request: Req, page_token: str) -> Req:
     following = type(request)()
     following.CopyFrom(request)
-    setattr(following, "page_token", page_token)
+    setattr(following, "page_token", page_token)  # noqa: B010 - every list request has it; Message does not say
     return following
 
 

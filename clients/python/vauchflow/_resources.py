@@ -121,7 +121,9 @@ def _create_voucher(
         valid_until=valid_until,
         metadata=metadata,
     )
-    voucher = voucher_pb2.Voucher(code=code, flash_sale=flash_sale, **{k: v for k, v in fields.items() if v is not None})
+    voucher = voucher_pb2.Voucher(
+        code=code, flash_sale=flash_sale, **{k: v for k, v in fields.items() if v is not None}
+    )
     return _merged(vouchers.CreateVoucherRequest, request, voucher=voucher, request_id=request_id)
 
 
@@ -339,7 +341,11 @@ def _recover(
     """Queues again every failed delivery to the endpoint whose event was created in [start_time, end_time).
     Returns how many were queued."""
     return _merged(
-        webhooks.RecoverRequest, request, id=endpoint_id, start_time=_timestamp(start_time), end_time=_timestamp(end_time)
+        webhooks.RecoverRequest,
+        request,
+        id=endpoint_id,
+        start_time=_timestamp(start_time),
+        end_time=_timestamp(end_time),
     )
 
 
@@ -496,4 +502,3 @@ class Tenants(Namespace[T]):
     get = unary(_rpcs.GET_TENANT, _get_tenant, lambda r: r.tenant)
     list = paged(_rpcs.LIST_TENANTS, _list_tenants, lambda r: r.tenants)
     update = unary(_rpcs.UPDATE_TENANT, _update_tenant, lambda r: r.tenant)
-

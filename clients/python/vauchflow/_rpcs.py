@@ -83,9 +83,7 @@ GET_VOUCHER = Rpc(_VOUCHERS, "GetVoucher", vouchers.GetVoucherRequest, vouchers.
 LIST_VOUCHERS = Rpc(_VOUCHERS, "ListVouchers", vouchers.ListVouchersRequest, vouchers.ListVouchersResponse, _S)
 # Applying the same change twice leaves the same voucher, but emits a second voucher.updated event.
 UPDATE_VOUCHER = Rpc(_VOUCHERS, "UpdateVoucher", vouchers.UpdateVoucherRequest, vouchers.UpdateVoucherResponse, _NO)
-DISABLE_VOUCHER = Rpc(
-    _VOUCHERS, "DisableVoucher", vouchers.DisableVoucherRequest, vouchers.DisableVoucherResponse, _NO
-)
+DISABLE_VOUCHER = Rpc(_VOUCHERS, "DisableVoucher", vouchers.DisableVoucherRequest, vouchers.DisableVoucherResponse, _NO)
 
 VALIDATE_VOUCHER = Rpc(
     _REDEMPTIONS, "ValidateVoucher", redemptions.ValidateVoucherRequest, redemptions.ValidateVoucherResponse, _S
@@ -140,17 +138,11 @@ DELETE_WEBHOOK_ENDPOINT = Rpc(
     _NO,
 )
 ROTATE_SECRET = Rpc(_WEBHOOKS, "RotateSecret", webhooks.RotateSecretRequest, webhooks.RotateSecretResponse, _NO)
-SEND_TEST_EVENT = Rpc(
-    _WEBHOOKS, "SendTestEvent", webhooks.SendTestEventRequest, webhooks.SendTestEventResponse, _NO
-)
+SEND_TEST_EVENT = Rpc(_WEBHOOKS, "SendTestEvent", webhooks.SendTestEventRequest, webhooks.SendTestEventResponse, _NO)
 LIST_EVENTS = Rpc(_WEBHOOKS, "ListEvents", webhooks.ListEventsRequest, webhooks.ListEventsResponse, _S)
 GET_EVENT = Rpc(_WEBHOOKS, "GetEvent", webhooks.GetEventRequest, webhooks.GetEventResponse, _S)
-LIST_DELIVERIES = Rpc(
-    _WEBHOOKS, "ListDeliveries", webhooks.ListDeliveriesRequest, webhooks.ListDeliveriesResponse, _S
-)
-REDELIVER_EVENT = Rpc(
-    _WEBHOOKS, "RedeliverEvent", webhooks.RedeliverEventRequest, webhooks.RedeliverEventResponse, _NO
-)
+LIST_DELIVERIES = Rpc(_WEBHOOKS, "ListDeliveries", webhooks.ListDeliveriesRequest, webhooks.ListDeliveriesResponse, _S)
+REDELIVER_EVENT = Rpc(_WEBHOOKS, "RedeliverEvent", webhooks.RedeliverEventRequest, webhooks.RedeliverEventResponse, _NO)
 RECOVER = Rpc(_WEBHOOKS, "Recover", webhooks.RecoverRequest, webhooks.RecoverResponse, _NO)
 
 CREATE_API_KEY = Rpc(_API_KEYS, "CreateApiKey", api_keys.CreateApiKeyRequest, api_keys.CreateApiKeyResponse, _ID)

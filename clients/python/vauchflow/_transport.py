@@ -97,11 +97,12 @@ def _channel_options() -> list[tuple[str, Any]]:
 def with_request_id(rpc: Rpc[Req, Resp], request: Req) -> Req:
     """For a mutation that takes an idempotency key and was given none: a copy with a fresh one, which every
     retry of this call then reuses, so the server applies the call at most once."""
-    if rpc.retry is not Retry.WITH_REQUEST_ID or getattr(request, "request_id"):
+    # getattr/setattr: every WITH_REQUEST_ID request type has the field; the generic Message type does not say so.
+    if rpc.retry is not Retry.WITH_REQUEST_ID or getattr(request, "request_id"):  # noqa: B009
         return request
     keyed = rpc.request_type()
     keyed.CopyFrom(request)
-    setattr(keyed, "request_id", f"vf-{uuid.uuid4()}")
+    setattr(keyed, "request_id", f"vf-{uuid.uuid4()}")  # noqa: B010
     return keyed
 
 
@@ -154,9 +155,7 @@ class BlockingTransport(_TransportBase):
         retry_number = 0
         while True:
             try:
-                response: Resp = method(
-                    request, timeout=self.settings.timeout, metadata=self._metadata(request_id)
-                )
+                response: Resp = method(request, timeout=self.settings.timeout, metadata=self._metadata(request_id))
                 return response
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure, request_id)
@@ -247,4 +246,3 @@ def settings_with(settings: Settings, *, timeout: float | None, max_retries: int
             raise ValueError("max_retries must be 0 or more")
         changed = replace(changed, retry=replace(changed.retry, max_retries=max_retries))
     return changed
-
