@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # A dropped connection, a restarting or draining delivery service: the stream resumes. Anything else (a revoked
 # key, a bad cursor) ends it with the error.
 _RESUMABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
+# Reconnects in a row without an event before giving up: with the backoff capped at 8 s, about a minute, enough for
+# a delivery service to restart.
+DEFAULT_MAX_RECONNECTS = 10
 
 
 def _request(after: str, event_types: tuple[str, ...]) -> event_stream_service_pb2.SubscribeEventsRequest:
@@ -29,9 +32,9 @@ def _request(after: str, event_types: tuple[str, ...]) -> event_stream_service_p
 class _Resumption:
     """Counts reconnects without progress; an event received resets the count."""
 
-    def __init__(self, after: str, max_retries: int) -> None:
+    def __init__(self, after: str, max_reconnects: int) -> None:
         self.cursor = after
-        self.max_retries = max_retries
+        self.max_reconnects = max_reconnects
         self.failures = 0
 
     def received(self, event: webhook_pb2.Event) -> None:
@@ -42,7 +45,7 @@ class _Resumption:
         """Raises the error when the stream must not resume; otherwise returns the reconnect number."""
         if error is not None and error.grpc_code not in _RESUMABLE_CODES:
             raise error
-        if self.failures >= self.max_retries:
+        if self.failures >= self.max_reconnects:
             if error is not None:
                 raise error
             raise VauchflowError("the event stream kept ending without events", grpc_code=grpc.StatusCode.UNAVAILABLE)
@@ -54,10 +57,12 @@ class EventStream:
     """Iterate for events; `cursor` is the last one seen (give it as `after` to continue in a later process);
     `close()` ends the iteration from another thread."""
 
-    def __init__(self, transport: BlockingTransport, after: str, event_types: tuple[str, ...]) -> None:
+    def __init__(
+        self, transport: BlockingTransport, after: str, event_types: tuple[str, ...], max_reconnects: int
+    ) -> None:
         self._transport = transport
         self._event_types = event_types
-        self._resumption = _Resumption(after, transport.settings.retry.max_retries)
+        self._resumption = _Resumption(after, max_reconnects)
         self._call: Any = None
         self._closed = False
 
@@ -101,10 +106,12 @@ class EventStream:
 class AsyncEventStream:
     """`async for` events, resumed like EventStream; `close()` ends it."""
 
-    def __init__(self, transport: AsyncioTransport, after: str, event_types: tuple[str, ...]) -> None:
+    def __init__(
+        self, transport: AsyncioTransport, after: str, event_types: tuple[str, ...], max_reconnects: int
+    ) -> None:
         self._transport = transport
         self._event_types = event_types
-        self._resumption = _Resumption(after, transport.settings.retry.max_retries)
+        self._resumption = _Resumption(after, max_reconnects)
         self._call: Any = None
         self._closed = False
 

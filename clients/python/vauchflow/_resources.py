@@ -12,7 +12,7 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from vauchflow import _rpcs
-from vauchflow._event_stream import AsyncEventStream, EventStream
+from vauchflow._event_stream import DEFAULT_MAX_RECONNECTS, AsyncEventStream, EventStream
 from vauchflow._methods import Namespace, T, paged, unary
 from vauchflow._transport import AsyncioTransport, BlockingTransport
 from vauchflow.v1 import redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
@@ -402,18 +402,31 @@ class Events(Namespace[T]):
     redeliver = unary(_rpcs.REDELIVER_EVENT, _redeliver, lambda r: list(r.deliveries))
 
     @overload
-    def stream(self: Events[BlockingTransport], *, after: str = "", event_types: Sequence[str] = ()) -> EventStream: ...
+    def stream(
+        self: Events[BlockingTransport],
+        *,
+        after: str = "",
+        event_types: Sequence[str] = (),
+        max_reconnects: int = DEFAULT_MAX_RECONNECTS,
+    ) -> EventStream: ...
     @overload
     def stream(
-        self: Events[AsyncioTransport], *, after: str = "", event_types: Sequence[str] = ()
+        self: Events[AsyncioTransport],
+        *,
+        after: str = "",
+        event_types: Sequence[str] = (),
+        max_reconnects: int = DEFAULT_MAX_RECONNECTS,
     ) -> AsyncEventStream: ...
-    def stream(self, *, after: str = "", event_types: Sequence[str] = ()) -> EventStream | AsyncEventStream:
+    def stream(
+        self, *, after: str = "", event_types: Sequence[str] = (), max_reconnects: int = DEFAULT_MAX_RECONNECTS
+    ) -> EventStream | AsyncEventStream:
         """The tenant's events after the cursor `after` (from the oldest retained one when empty), then live.
-        Resumes from the last event's cursor when the connection drops, so nothing is missed or repeated."""
+        Resumes from the last event's cursor when the connection drops, so nothing is missed or repeated; gives
+        up (raising the last error) after max_reconnects attempts in a row without an event."""
         transport: BlockingTransport | AsyncioTransport = self._transport
         if isinstance(transport, AsyncioTransport):
-            return AsyncEventStream(transport, after, tuple(event_types))
-        return EventStream(transport, after, tuple(event_types))
+            return AsyncEventStream(transport, after, tuple(event_types), max_reconnects)
+        return EventStream(transport, after, tuple(event_types), max_reconnects)
 
 
 # API keys
