@@ -210,7 +210,7 @@ REASON_CLASSES: Mapping[ErrorReason, type[VauchflowError]] = {
     _R.ERROR_REASON_ALREADY_EXISTS: ConflictError,
     _R.ERROR_REASON_VOUCHER_CODE_TAKEN: VoucherCodeTaken,
     _R.ERROR_REASON_IDEMPOTENCY_KEY_REUSED: IdempotencyKeyReused,
-    _R.ERROR_REASON_CONSTRAINT_VIOLATED: ConflictError,
+    _R.ERROR_REASON_CONSTRAINT_VIOLATED: InternalError,
     _R.ERROR_REASON_RATE_LIMITED: RateLimitedError,
     _R.ERROR_REASON_PLAN_QUOTA_EXCEEDED: QuotaExceededError,
     _R.ERROR_REASON_CONCURRENT_UPDATE: ConflictError,

@@ -17,9 +17,7 @@ class CreateApiKeyRequest(_message.Message):
     name: str
     permissions: _containers.RepeatedScalarFieldContainer[str]
     request_id: str
-    def __init__(
-        self, name: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateApiKeyResponse(_message.Message):
     __slots__ = ("api_key", "secret")
@@ -27,9 +25,7 @@ class CreateApiKeyResponse(_message.Message):
     SECRET_FIELD_NUMBER: _ClassVar[int]
     api_key: _api_key_pb2.ApiKey
     secret: str
-    def __init__(
-        self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., secret: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class ListApiKeysRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
@@ -45,11 +41,7 @@ class ListApiKeysResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     api_keys: _containers.RepeatedCompositeFieldContainer[_api_key_pb2.ApiKey]
     next_page_token: str
-    def __init__(
-        self,
-        api_keys: _Optional[_Iterable[_Union[_api_key_pb2.ApiKey, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, api_keys: _Optional[_Iterable[_Union[_api_key_pb2.ApiKey, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RevokeApiKeyRequest(_message.Message):
     __slots__ = ("id",)
@@ -75,12 +67,7 @@ class GetCurrentApiKeyResponse(_message.Message):
     api_key: _api_key_pb2.ApiKey
     tenant: _tenant_pb2.Tenant
     limits: EffectiveLimits
-    def __init__(
-        self,
-        api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ...,
-        tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...,
-        limits: _Optional[_Union[EffectiveLimits, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., limits: _Optional[_Union[EffectiveLimits, _Mapping]] = ...) -> None: ...
 
 class EffectiveLimits(_message.Message):
     __slots__ = ("requests_per_second", "burst", "max_vouchers", "max_webhook_endpoints")
@@ -92,10 +79,4 @@ class EffectiveLimits(_message.Message):
     burst: int
     max_vouchers: int
     max_webhook_endpoints: int
-    def __init__(
-        self,
-        requests_per_second: _Optional[int] = ...,
-        burst: _Optional[int] = ...,
-        max_vouchers: _Optional[int] = ...,
-        max_webhook_endpoints: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, requests_per_second: _Optional[int] = ..., burst: _Optional[int] = ..., max_vouchers: _Optional[int] = ..., max_webhook_endpoints: _Optional[int] = ...) -> None: ...

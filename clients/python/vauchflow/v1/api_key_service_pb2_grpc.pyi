@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -32,18 +33,10 @@ class ApiKeyServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ApiKeyServiceAsyncStub: ...
-    CreateApiKey: _grpc.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse
-    ]
-    ListApiKeys: _grpc.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse
-    ]
-    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse
-    ]
-    GetCurrentApiKey: _grpc.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse
-    ]
+    CreateApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse]
+    ListApiKeys: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse]
+    RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]
+    GetCurrentApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]
     """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
 @_typing.type_check_only
@@ -51,18 +44,10 @@ class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
     """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateApiKey: _aio.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse
-    ]  # type: ignore[assignment]
-    ListApiKeys: _aio.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse
-    ]  # type: ignore[assignment]
-    RevokeApiKey: _aio.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse
-    ]  # type: ignore[assignment]
-    GetCurrentApiKey: _aio.UnaryUnaryMultiCallable[
-        _api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse
-    ]  # type: ignore[assignment]
+    CreateApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
+    ListApiKeys: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
+    RevokeApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
+    GetCurrentApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]  # type: ignore[assignment]
     """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
 class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -73,35 +58,28 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _api_key_service_pb2.CreateApiKeyRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _api_key_service_pb2.CreateApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.CreateApiKeyResponse]
-    ]: ...
+    ) -> _typing.Union[_api_key_service_pb2.CreateApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.CreateApiKeyResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListApiKeys(
         self,
         request: _api_key_service_pb2.ListApiKeysRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _api_key_service_pb2.ListApiKeysResponse, _abc.Awaitable[_api_key_service_pb2.ListApiKeysResponse]
-    ]: ...
+    ) -> _typing.Union[_api_key_service_pb2.ListApiKeysResponse, _abc.Awaitable[_api_key_service_pb2.ListApiKeysResponse]]: ...
+
     @_abc_1.abstractmethod
     def RevokeApiKey(
         self,
         request: _api_key_service_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _api_key_service_pb2.RevokeApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.RevokeApiKeyResponse]
-    ]: ...
+    ) -> _typing.Union[_api_key_service_pb2.RevokeApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.RevokeApiKeyResponse]]: ...
+
     @_abc_1.abstractmethod
     def GetCurrentApiKey(
         self,
         request: _api_key_service_pb2.GetCurrentApiKeyRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _api_key_service_pb2.GetCurrentApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.GetCurrentApiKeyResponse]
-    ]:
+    ) -> _typing.Union[_api_key_service_pb2.GetCurrentApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.GetCurrentApiKeyResponse]]:
         """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
-def add_ApiKeyServiceServicer_to_server(
-    servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_ApiKeyServiceServicer_to_server(servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

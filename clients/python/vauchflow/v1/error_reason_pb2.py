@@ -4,30 +4,33 @@
 # source: vauchflow/v1/error_reason.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "vauchflow/v1/error_reason.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'vauchflow/v1/error_reason.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x1fvauchflow/v1/error_reason.proto\x12\x0cvauchflow.v1*\xb2\x08\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n\x1c\x45RROR_REASON_API_KEY_INVALID\x10\x02\x12#\n\x1f\x45RROR_REASON_PERMISSION_MISSING\x10\x03\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x04\x12"\n\x1e\x45RROR_REASON_VOUCHER_NOT_FOUND\x10\x05\x12%\n!ERROR_REASON_REDEMPTION_NOT_FOUND\x10\x06\x12"\n\x1e\x45RROR_REASON_API_KEY_NOT_FOUND\x10\x07\x12!\n\x1d\x45RROR_REASON_TENANT_NOT_FOUND\x10\x08\x12+\n\'ERROR_REASON_WEBHOOK_ENDPOINT_NOT_FOUND\x10\t\x12 \n\x1c\x45RROR_REASON_EVENT_NOT_FOUND\x10\n\x12!\n\x1d\x45RROR_REASON_VOUCHER_DISABLED\x10\x0b\x12&\n"ERROR_REASON_VOUCHER_NOT_YET_VALID\x10\x0c\x12 \n\x1c\x45RROR_REASON_VOUCHER_EXPIRED\x10\r\x12"\n\x1e\x45RROR_REASON_VOUCHER_EXHAUSTED\x10\x0e\x12"\n\x1e\x45RROR_REASON_CURRENCY_MISMATCH\x10\x0f\x12$\n ERROR_REASON_ORDER_BELOW_MINIMUM\x10\x10\x12\'\n#ERROR_REASON_CUSTOMER_LIMIT_REACHED\x10\x11\x12/\n+ERROR_REASON_REDEMPTION_ALREADY_ROLLED_BACK\x10\x12\x12*\n&ERROR_REASON_WEBHOOK_ENDPOINT_DISABLED\x10\x13\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x14\x12#\n\x1f\x45RROR_REASON_VOUCHER_CODE_TAKEN\x10\x15\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x16\x12$\n ERROR_REASON_CONSTRAINT_VIOLATED\x10\x17\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x18\x12$\n ERROR_REASON_PLAN_QUOTA_EXCEEDED\x10\x19\x12"\n\x1e\x45RROR_REASON_CONCURRENT_UPDATE\x10\x1a\x12$\n ERROR_REASON_SERVICE_UNAVAILABLE\x10\x1b\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x1c\x62\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvauchflow/v1/error_reason.proto\x12\x0cvauchflow.v1*\xb2\x08\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12 \n\x1c\x45RROR_REASON_API_KEY_INVALID\x10\x02\x12#\n\x1f\x45RROR_REASON_PERMISSION_MISSING\x10\x03\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x04\x12\"\n\x1e\x45RROR_REASON_VOUCHER_NOT_FOUND\x10\x05\x12%\n!ERROR_REASON_REDEMPTION_NOT_FOUND\x10\x06\x12\"\n\x1e\x45RROR_REASON_API_KEY_NOT_FOUND\x10\x07\x12!\n\x1d\x45RROR_REASON_TENANT_NOT_FOUND\x10\x08\x12+\n\'ERROR_REASON_WEBHOOK_ENDPOINT_NOT_FOUND\x10\t\x12 \n\x1c\x45RROR_REASON_EVENT_NOT_FOUND\x10\n\x12!\n\x1d\x45RROR_REASON_VOUCHER_DISABLED\x10\x0b\x12&\n\"ERROR_REASON_VOUCHER_NOT_YET_VALID\x10\x0c\x12 \n\x1c\x45RROR_REASON_VOUCHER_EXPIRED\x10\r\x12\"\n\x1e\x45RROR_REASON_VOUCHER_EXHAUSTED\x10\x0e\x12\"\n\x1e\x45RROR_REASON_CURRENCY_MISMATCH\x10\x0f\x12$\n ERROR_REASON_ORDER_BELOW_MINIMUM\x10\x10\x12\'\n#ERROR_REASON_CUSTOMER_LIMIT_REACHED\x10\x11\x12/\n+ERROR_REASON_REDEMPTION_ALREADY_ROLLED_BACK\x10\x12\x12*\n&ERROR_REASON_WEBHOOK_ENDPOINT_DISABLED\x10\x13\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x14\x12#\n\x1f\x45RROR_REASON_VOUCHER_CODE_TAKEN\x10\x15\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x16\x12$\n ERROR_REASON_CONSTRAINT_VIOLATED\x10\x17\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\x18\x12$\n ERROR_REASON_PLAN_QUOTA_EXCEEDED\x10\x19\x12\"\n\x1e\x45RROR_REASON_CONCURRENT_UPDATE\x10\x1a\x12$\n ERROR_REASON_SERVICE_UNAVAILABLE\x10\x1b\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x1c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "vauchflow.v1.error_reason_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.error_reason_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_ERRORREASON"]._serialized_start = 50
-    _globals["_ERRORREASON"]._serialized_end = 1124
+  DESCRIPTOR._loaded_options = None
+  _globals['_ERRORREASON']._serialized_start=50
+  _globals['_ERRORREASON']._serialized_end=1124
 # @@protoc_insertion_point(module_scope)

@@ -4,15 +4,18 @@
 # source: vauchflow/v1/event_stream_service.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "vauchflow/v1/event_stream_service.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'vauchflow/v1/event_stream_service.proto'
 )
 # @@protoc_insertion_point(imports)
 
@@ -23,23 +26,19 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from vauchflow.v1 import webhook_pb2 as vauchflow_dot_v1_dot_webhook__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\'vauchflow/v1/event_stream_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1avauchflow/v1/webhook.proto"<\n\x16SubscribeEventsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t"=\n\x17SubscribeEventsResponse\x12"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event2\x91\x01\n\x12\x45ventStreamService\x12{\n\x0fSubscribeEvents\x12$.vauchflow.v1.SubscribeEventsRequest\x1a%.vauchflow.v1.SubscribeEventsResponse"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/events:stream0\x01\x62\x06proto3'
-)
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'vauchflow/v1/event_stream_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1avauchflow/v1/webhook.proto\"<\n\x16SubscribeEventsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\"=\n\x17SubscribeEventsResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event2\x91\x01\n\x12\x45ventStreamService\x12{\n\x0fSubscribeEvents\x12$.vauchflow.v1.SubscribeEventsRequest\x1a%.vauchflow.v1.SubscribeEventsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/events:stream0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "vauchflow.v1.event_stream_service_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.event_stream_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_EVENTSTREAMSERVICE"].methods_by_name["SubscribeEvents"]._loaded_options = None
-    _globals["_EVENTSTREAMSERVICE"].methods_by_name[
-        "SubscribeEvents"
-    ]._serialized_options = b"\202\323\344\223\002\023\022\021/v1/events:stream"
-    _globals["_SUBSCRIBEEVENTSREQUEST"]._serialized_start = 115
-    _globals["_SUBSCRIBEEVENTSREQUEST"]._serialized_end = 175
-    _globals["_SUBSCRIBEEVENTSRESPONSE"]._serialized_start = 177
-    _globals["_SUBSCRIBEEVENTSRESPONSE"]._serialized_end = 238
-    _globals["_EVENTSTREAMSERVICE"]._serialized_start = 241
-    _globals["_EVENTSTREAMSERVICE"]._serialized_end = 386
+  DESCRIPTOR._loaded_options = None
+  _globals['_EVENTSTREAMSERVICE'].methods_by_name['SubscribeEvents']._loaded_options = None
+  _globals['_EVENTSTREAMSERVICE'].methods_by_name['SubscribeEvents']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/events:stream'
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_start=115
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=175
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=177
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=238
+  _globals['_EVENTSTREAMSERVICE']._serialized_start=241
+  _globals['_EVENTSTREAMSERVICE']._serialized_end=386
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -32,9 +33,7 @@ class EventStreamServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EventStreamServiceAsyncStub: ...
-    SubscribeEvents: _grpc.UnaryStreamMultiCallable[
-        _event_stream_service_pb2.SubscribeEventsRequest, _event_stream_service_pb2.SubscribeEventsResponse
-    ]
+    SubscribeEvents: _grpc.UnaryStreamMultiCallable[_event_stream_service_pb2.SubscribeEventsRequest, _event_stream_service_pb2.SubscribeEventsResponse]
     """Streams the tenant's events from a cursor, then live. Reconnecting with the last event's cursor misses
     nothing and repeats nothing. Over REST: newline-delimited JSON.
     """
@@ -44,9 +43,7 @@ class EventStreamServiceAsyncStub(EventStreamServiceStub):
     """Served by the webhook delivery service. Needs "events:read"."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    SubscribeEvents: _aio.UnaryStreamMultiCallable[
-        _event_stream_service_pb2.SubscribeEventsRequest, _event_stream_service_pb2.SubscribeEventsResponse
-    ]  # type: ignore[assignment]
+    SubscribeEvents: _aio.UnaryStreamMultiCallable[_event_stream_service_pb2.SubscribeEventsRequest, _event_stream_service_pb2.SubscribeEventsResponse]  # type: ignore[assignment]
     """Streams the tenant's events from a cursor, then live. Reconnecting with the last event's cursor misses
     nothing and repeats nothing. Over REST: newline-delimited JSON.
     """
@@ -59,14 +56,9 @@ class EventStreamServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _event_stream_service_pb2.SubscribeEventsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _abc.Iterator[_event_stream_service_pb2.SubscribeEventsResponse],
-        _abc.AsyncIterator[_event_stream_service_pb2.SubscribeEventsResponse],
-    ]:
+    ) -> _typing.Union[_abc.Iterator[_event_stream_service_pb2.SubscribeEventsResponse], _abc.AsyncIterator[_event_stream_service_pb2.SubscribeEventsResponse]]:
         """Streams the tenant's events from a cursor, then live. Reconnecting with the last event's cursor misses
         nothing and repeats nothing. Over REST: newline-delimited JSON.
         """
 
-def add_EventStreamServiceServicer_to_server(
-    servicer: EventStreamServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_EventStreamServiceServicer_to_server(servicer: EventStreamServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

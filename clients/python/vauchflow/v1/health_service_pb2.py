@@ -4,15 +4,18 @@
 # source: vauchflow/v1/health_service.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "vauchflow/v1/health_service.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'vauchflow/v1/health_service.proto'
 )
 # @@protoc_insertion_point(imports)
 
@@ -22,49 +25,41 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n!vauchflow/v1/health_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto"\x0e\n\x0c\x43heckRequest"\xb2\x01\n\rCheckResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12?\n\ncomponents\x18\x02 \x03(\x0b\x32+.vauchflow.v1.CheckResponse.ComponentsEntry\x1aP\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.vauchflow.v1.ComponentHealth:\x02\x38\x01"!\n\x0f\x43omponentHealth\x12\x0e\n\x06status\x18\x01 \x01(\t"\x16\n\x14\x43heckLivenessRequest"\'\n\x15\x43heckLivenessResponse\x12\x0e\n\x06status\x18\x01 \x01(\t"\x17\n\x15\x43heckReadinessRequest"\xc4\x01\n\x16\x43heckReadinessResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12H\n\ncomponents\x18\x02 \x03(\x0b\x32\x34.vauchflow.v1.CheckReadinessResponse.ComponentsEntry\x1aP\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.vauchflow.v1.ComponentHealth:\x02\x38\x01\x32\xe9\x02\n\rHealthService\x12Z\n\x05\x43heck\x12\x1a.vauchflow.v1.CheckRequest\x1a\x1b.vauchflow.v1.CheckResponse"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/actuator/health\x12{\n\rCheckLiveness\x12".vauchflow.v1.CheckLivenessRequest\x1a#.vauchflow.v1.CheckLivenessResponse"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/actuator/health/liveness\x12\x7f\n\x0e\x43heckReadiness\x12#.vauchflow.v1.CheckReadinessRequest\x1a$.vauchflow.v1.CheckReadinessResponse""\x82\xd3\xe4\x93\x02\x1c\x12\x1a/actuator/health/readinessb\x06proto3'
-)
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vauchflow/v1/health_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\"\x0e\n\x0c\x43heckRequest\"\xb2\x01\n\rCheckResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12?\n\ncomponents\x18\x02 \x03(\x0b\x32+.vauchflow.v1.CheckResponse.ComponentsEntry\x1aP\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.vauchflow.v1.ComponentHealth:\x02\x38\x01\"!\n\x0f\x43omponentHealth\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x16\n\x14\x43heckLivenessRequest\"\'\n\x15\x43heckLivenessResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x17\n\x15\x43heckReadinessRequest\"\xc4\x01\n\x16\x43heckReadinessResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12H\n\ncomponents\x18\x02 \x03(\x0b\x32\x34.vauchflow.v1.CheckReadinessResponse.ComponentsEntry\x1aP\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.vauchflow.v1.ComponentHealth:\x02\x38\x01\x32\xe9\x02\n\rHealthService\x12Z\n\x05\x43heck\x12\x1a.vauchflow.v1.CheckRequest\x1a\x1b.vauchflow.v1.CheckResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/actuator/health\x12{\n\rCheckLiveness\x12\".vauchflow.v1.CheckLivenessRequest\x1a#.vauchflow.v1.CheckLivenessResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/actuator/health/liveness\x12\x7f\n\x0e\x43heckReadiness\x12#.vauchflow.v1.CheckReadinessRequest\x1a$.vauchflow.v1.CheckReadinessResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/actuator/health/readinessb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "vauchflow.v1.health_service_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.health_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_CHECKRESPONSE_COMPONENTSENTRY"]._loaded_options = None
-    _globals["_CHECKRESPONSE_COMPONENTSENTRY"]._serialized_options = b"8\001"
-    _globals["_CHECKREADINESSRESPONSE_COMPONENTSENTRY"]._loaded_options = None
-    _globals["_CHECKREADINESSRESPONSE_COMPONENTSENTRY"]._serialized_options = b"8\001"
-    _globals["_HEALTHSERVICE"].methods_by_name["Check"]._loaded_options = None
-    _globals["_HEALTHSERVICE"].methods_by_name[
-        "Check"
-    ]._serialized_options = b"\202\323\344\223\002\022\022\020/actuator/health"
-    _globals["_HEALTHSERVICE"].methods_by_name["CheckLiveness"]._loaded_options = None
-    _globals["_HEALTHSERVICE"].methods_by_name[
-        "CheckLiveness"
-    ]._serialized_options = b"\202\323\344\223\002\033\022\031/actuator/health/liveness"
-    _globals["_HEALTHSERVICE"].methods_by_name["CheckReadiness"]._loaded_options = None
-    _globals["_HEALTHSERVICE"].methods_by_name[
-        "CheckReadiness"
-    ]._serialized_options = b"\202\323\344\223\002\034\022\032/actuator/health/readiness"
-    _globals["_CHECKREQUEST"]._serialized_start = 81
-    _globals["_CHECKREQUEST"]._serialized_end = 95
-    _globals["_CHECKRESPONSE"]._serialized_start = 98
-    _globals["_CHECKRESPONSE"]._serialized_end = 276
-    _globals["_CHECKRESPONSE_COMPONENTSENTRY"]._serialized_start = 196
-    _globals["_CHECKRESPONSE_COMPONENTSENTRY"]._serialized_end = 276
-    _globals["_COMPONENTHEALTH"]._serialized_start = 278
-    _globals["_COMPONENTHEALTH"]._serialized_end = 311
-    _globals["_CHECKLIVENESSREQUEST"]._serialized_start = 313
-    _globals["_CHECKLIVENESSREQUEST"]._serialized_end = 335
-    _globals["_CHECKLIVENESSRESPONSE"]._serialized_start = 337
-    _globals["_CHECKLIVENESSRESPONSE"]._serialized_end = 376
-    _globals["_CHECKREADINESSREQUEST"]._serialized_start = 378
-    _globals["_CHECKREADINESSREQUEST"]._serialized_end = 401
-    _globals["_CHECKREADINESSRESPONSE"]._serialized_start = 404
-    _globals["_CHECKREADINESSRESPONSE"]._serialized_end = 600
-    _globals["_CHECKREADINESSRESPONSE_COMPONENTSENTRY"]._serialized_start = 196
-    _globals["_CHECKREADINESSRESPONSE_COMPONENTSENTRY"]._serialized_end = 276
-    _globals["_HEALTHSERVICE"]._serialized_start = 603
-    _globals["_HEALTHSERVICE"]._serialized_end = 964
+  DESCRIPTOR._loaded_options = None
+  _globals['_CHECKRESPONSE_COMPONENTSENTRY']._loaded_options = None
+  _globals['_CHECKRESPONSE_COMPONENTSENTRY']._serialized_options = b'8\001'
+  _globals['_CHECKREADINESSRESPONSE_COMPONENTSENTRY']._loaded_options = None
+  _globals['_CHECKREADINESSRESPONSE_COMPONENTSENTRY']._serialized_options = b'8\001'
+  _globals['_HEALTHSERVICE'].methods_by_name['Check']._loaded_options = None
+  _globals['_HEALTHSERVICE'].methods_by_name['Check']._serialized_options = b'\202\323\344\223\002\022\022\020/actuator/health'
+  _globals['_HEALTHSERVICE'].methods_by_name['CheckLiveness']._loaded_options = None
+  _globals['_HEALTHSERVICE'].methods_by_name['CheckLiveness']._serialized_options = b'\202\323\344\223\002\033\022\031/actuator/health/liveness'
+  _globals['_HEALTHSERVICE'].methods_by_name['CheckReadiness']._loaded_options = None
+  _globals['_HEALTHSERVICE'].methods_by_name['CheckReadiness']._serialized_options = b'\202\323\344\223\002\034\022\032/actuator/health/readiness'
+  _globals['_CHECKREQUEST']._serialized_start=81
+  _globals['_CHECKREQUEST']._serialized_end=95
+  _globals['_CHECKRESPONSE']._serialized_start=98
+  _globals['_CHECKRESPONSE']._serialized_end=276
+  _globals['_CHECKRESPONSE_COMPONENTSENTRY']._serialized_start=196
+  _globals['_CHECKRESPONSE_COMPONENTSENTRY']._serialized_end=276
+  _globals['_COMPONENTHEALTH']._serialized_start=278
+  _globals['_COMPONENTHEALTH']._serialized_end=311
+  _globals['_CHECKLIVENESSREQUEST']._serialized_start=313
+  _globals['_CHECKLIVENESSREQUEST']._serialized_end=335
+  _globals['_CHECKLIVENESSRESPONSE']._serialized_start=337
+  _globals['_CHECKLIVENESSRESPONSE']._serialized_end=376
+  _globals['_CHECKREADINESSREQUEST']._serialized_start=378
+  _globals['_CHECKREADINESSREQUEST']._serialized_end=401
+  _globals['_CHECKREADINESSRESPONSE']._serialized_start=404
+  _globals['_CHECKREADINESSRESPONSE']._serialized_end=600
+  _globals['_CHECKREADINESSRESPONSE_COMPONENTSENTRY']._serialized_start=196
+  _globals['_CHECKREADINESSRESPONSE_COMPONENTSENTRY']._serialized_end=276
+  _globals['_HEALTHSERVICE']._serialized_start=603
+  _globals['_HEALTHSERVICE']._serialized_end=964
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -34,13 +35,9 @@ class HealthServiceStub:
     def __new__(cls, channel: _aio.Channel) -> HealthServiceAsyncStub: ...
     Check: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckRequest, _health_service_pb2.CheckResponse]
     """Every component: "db" (PostgreSQL) and "redis"."""
-    CheckLiveness: _grpc.UnaryUnaryMultiCallable[
-        _health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse
-    ]
+    CheckLiveness: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse]
     """Whether the process is alive and answering; restart it when this fails."""
-    CheckReadiness: _grpc.UnaryUnaryMultiCallable[
-        _health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse
-    ]
+    CheckReadiness: _grpc.UnaryUnaryMultiCallable[_health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse]
     """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
 @_typing.type_check_only
@@ -50,13 +47,9 @@ class HealthServiceAsyncStub(HealthServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Check: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckRequest, _health_service_pb2.CheckResponse]  # type: ignore[assignment]
     """Every component: "db" (PostgreSQL) and "redis"."""
-    CheckLiveness: _aio.UnaryUnaryMultiCallable[
-        _health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse
-    ]  # type: ignore[assignment]
+    CheckLiveness: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckLivenessRequest, _health_service_pb2.CheckLivenessResponse]  # type: ignore[assignment]
     """Whether the process is alive and answering; restart it when this fails."""
-    CheckReadiness: _aio.UnaryUnaryMultiCallable[
-        _health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse
-    ]  # type: ignore[assignment]
+    CheckReadiness: _aio.UnaryUnaryMultiCallable[_health_service_pb2.CheckReadinessRequest, _health_service_pb2.CheckReadinessResponse]  # type: ignore[assignment]
     """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
 class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -75,9 +68,7 @@ class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _health_service_pb2.CheckLivenessRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _health_service_pb2.CheckLivenessResponse, _abc.Awaitable[_health_service_pb2.CheckLivenessResponse]
-    ]:
+    ) -> _typing.Union[_health_service_pb2.CheckLivenessResponse, _abc.Awaitable[_health_service_pb2.CheckLivenessResponse]]:
         """Whether the process is alive and answering; restart it when this fails."""
 
     @_abc_1.abstractmethod
@@ -85,11 +76,7 @@ class HealthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _health_service_pb2.CheckReadinessRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _health_service_pb2.CheckReadinessResponse, _abc.Awaitable[_health_service_pb2.CheckReadinessResponse]
-    ]:
+    ) -> _typing.Union[_health_service_pb2.CheckReadinessResponse, _abc.Awaitable[_health_service_pb2.CheckReadinessResponse]]:
         """Whether the process can serve traffic (PostgreSQL reachable); take it out of rotation when this fails."""
 
-def add_HealthServiceServicer_to_server(
-    servicer: HealthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_HealthServiceServicer_to_server(servicer: HealthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

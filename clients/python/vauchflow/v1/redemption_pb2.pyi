@@ -15,7 +15,6 @@ class RedemptionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REDEMPTION_STATUS_UNSPECIFIED: _ClassVar[RedemptionStatus]
     REDEMPTION_STATUS_SUCCEEDED: _ClassVar[RedemptionStatus]
     REDEMPTION_STATUS_ROLLED_BACK: _ClassVar[RedemptionStatus]
-
 REDEMPTION_STATUS_UNSPECIFIED: RedemptionStatus
 REDEMPTION_STATUS_SUCCEEDED: RedemptionStatus
 REDEMPTION_STATUS_ROLLED_BACK: RedemptionStatus
@@ -28,24 +27,10 @@ class Order(_message.Message):
     id: str
     amount: int
     currency: str
-    def __init__(
-        self, id: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class Redemption(_message.Message):
-    __slots__ = (
-        "id",
-        "voucher_id",
-        "voucher_code",
-        "customer_id",
-        "order",
-        "discount_amount",
-        "status",
-        "metadata",
-        "create_time",
-        "rollback_time",
-        "rollback_reason",
-    )
+    __slots__ = ("id", "voucher_id", "voucher_code", "customer_id", "order", "discount_amount", "status", "metadata", "create_time", "rollback_time", "rollback_reason")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -53,7 +38,6 @@ class Redemption(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-
     ID_FIELD_NUMBER: _ClassVar[int]
     VOUCHER_ID_FIELD_NUMBER: _ClassVar[int]
     VOUCHER_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -76,17 +60,4 @@ class Redemption(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     rollback_time: _timestamp_pb2.Timestamp
     rollback_reason: str
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        voucher_id: _Optional[str] = ...,
-        voucher_code: _Optional[str] = ...,
-        customer_id: _Optional[str] = ...,
-        order: _Optional[_Union[Order, _Mapping]] = ...,
-        discount_amount: _Optional[int] = ...,
-        status: _Optional[_Union[RedemptionStatus, str]] = ...,
-        metadata: _Optional[_Mapping[str, str]] = ...,
-        create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        rollback_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        rollback_reason: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., voucher_id: _Optional[str] = ..., voucher_code: _Optional[str] = ..., customer_id: _Optional[str] = ..., order: _Optional[_Union[Order, _Mapping]] = ..., discount_amount: _Optional[int] = ..., status: _Optional[_Union[RedemptionStatus, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rollback_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rollback_reason: _Optional[str] = ...) -> None: ...

@@ -17,12 +17,7 @@ class ValidateVoucherRequest(_message.Message):
     code: str
     customer_id: str
     order: _redemption_pb2.Order
-    def __init__(
-        self,
-        code: _Optional[str] = ...,
-        customer_id: _Optional[str] = ...,
-        order: _Optional[_Union[_redemption_pb2.Order, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., customer_id: _Optional[str] = ..., order: _Optional[_Union[_redemption_pb2.Order, _Mapping]] = ...) -> None: ...
 
 class ValidateVoucherResponse(_message.Message):
     __slots__ = ("valid", "reason", "discount_amount", "voucher")
@@ -34,13 +29,7 @@ class ValidateVoucherResponse(_message.Message):
     reason: str
     discount_amount: int
     voucher: _voucher_pb2.Voucher
-    def __init__(
-        self,
-        valid: _Optional[bool] = ...,
-        reason: _Optional[str] = ...,
-        discount_amount: _Optional[int] = ...,
-        voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, valid: _Optional[bool] = ..., reason: _Optional[str] = ..., discount_amount: _Optional[int] = ..., voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...) -> None: ...
 
 class RedeemVoucherRequest(_message.Message):
     __slots__ = ("code", "customer_id", "order", "metadata", "request_id")
@@ -51,7 +40,6 @@ class RedeemVoucherRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-
     CODE_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
@@ -62,14 +50,7 @@ class RedeemVoucherRequest(_message.Message):
     order: _redemption_pb2.Order
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(
-        self,
-        code: _Optional[str] = ...,
-        customer_id: _Optional[str] = ...,
-        order: _Optional[_Union[_redemption_pb2.Order, _Mapping]] = ...,
-        metadata: _Optional[_Mapping[str, str]] = ...,
-        request_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., customer_id: _Optional[str] = ..., order: _Optional[_Union[_redemption_pb2.Order, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RedeemVoucherResponse(_message.Message):
     __slots__ = ("redemption", "voucher")
@@ -77,11 +58,7 @@ class RedeemVoucherResponse(_message.Message):
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
     redemption: _redemption_pb2.Redemption
     voucher: _voucher_pb2.Voucher
-    def __init__(
-        self,
-        redemption: _Optional[_Union[_redemption_pb2.Redemption, _Mapping]] = ...,
-        voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, redemption: _Optional[_Union[_redemption_pb2.Redemption, _Mapping]] = ..., voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...) -> None: ...
 
 class GetRedemptionRequest(_message.Message):
     __slots__ = ("id",)
@@ -103,9 +80,7 @@ class ListRedemptionsRequest(_message.Message):
     page_size: int
     page_token: str
     voucher_code: str
-    def __init__(
-        self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., voucher_code: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., voucher_code: _Optional[str] = ...) -> None: ...
 
 class ListRedemptionsResponse(_message.Message):
     __slots__ = ("redemptions", "next_page_token")
@@ -113,11 +88,7 @@ class ListRedemptionsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     redemptions: _containers.RepeatedCompositeFieldContainer[_redemption_pb2.Redemption]
     next_page_token: str
-    def __init__(
-        self,
-        redemptions: _Optional[_Iterable[_Union[_redemption_pb2.Redemption, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, redemptions: _Optional[_Iterable[_Union[_redemption_pb2.Redemption, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RollbackRedemptionRequest(_message.Message):
     __slots__ = ("id", "reason")

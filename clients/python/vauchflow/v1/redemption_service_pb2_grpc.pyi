@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -32,23 +33,13 @@ class RedemptionServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RedemptionServiceAsyncStub: ...
-    ValidateVoucher: _grpc.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.ValidateVoucherRequest, _redemption_service_pb2.ValidateVoucherResponse
-    ]
+    ValidateVoucher: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.ValidateVoucherRequest, _redemption_service_pb2.ValidateVoucherResponse]
     """Answers whether a redeem would succeed now, without changing anything."""
-    RedeemVoucher: _grpc.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.RedeemVoucherRequest, _redemption_service_pb2.RedeemVoucherResponse
-    ]
+    RedeemVoucher: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.RedeemVoucherRequest, _redemption_service_pb2.RedeemVoucherResponse]
     """Redeems a voucher atomically: never more than its max_redemptions, even under concurrency."""
-    GetRedemption: _grpc.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.GetRedemptionRequest, _redemption_service_pb2.GetRedemptionResponse
-    ]
-    ListRedemptions: _grpc.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse
-    ]
-    RollbackRedemption: _grpc.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse
-    ]
+    GetRedemption: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.GetRedemptionRequest, _redemption_service_pb2.GetRedemptionResponse]
+    ListRedemptions: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse]
+    RollbackRedemption: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse]
     """Gives a redemption back (voucher count and customer usage), exactly once."""
 
 @_typing.type_check_only
@@ -56,23 +47,13 @@ class RedemptionServiceAsyncStub(RedemptionServiceStub):
     """Validation and redemption. Validate and reads need "redemptions:read", redeem and rollback "redemptions:write"."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    ValidateVoucher: _aio.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.ValidateVoucherRequest, _redemption_service_pb2.ValidateVoucherResponse
-    ]  # type: ignore[assignment]
+    ValidateVoucher: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.ValidateVoucherRequest, _redemption_service_pb2.ValidateVoucherResponse]  # type: ignore[assignment]
     """Answers whether a redeem would succeed now, without changing anything."""
-    RedeemVoucher: _aio.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.RedeemVoucherRequest, _redemption_service_pb2.RedeemVoucherResponse
-    ]  # type: ignore[assignment]
+    RedeemVoucher: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.RedeemVoucherRequest, _redemption_service_pb2.RedeemVoucherResponse]  # type: ignore[assignment]
     """Redeems a voucher atomically: never more than its max_redemptions, even under concurrency."""
-    GetRedemption: _aio.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.GetRedemptionRequest, _redemption_service_pb2.GetRedemptionResponse
-    ]  # type: ignore[assignment]
-    ListRedemptions: _aio.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse
-    ]  # type: ignore[assignment]
-    RollbackRedemption: _aio.UnaryUnaryMultiCallable[
-        _redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse
-    ]  # type: ignore[assignment]
+    GetRedemption: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.GetRedemptionRequest, _redemption_service_pb2.GetRedemptionResponse]  # type: ignore[assignment]
+    ListRedemptions: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse]  # type: ignore[assignment]
+    RollbackRedemption: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse]  # type: ignore[assignment]
     """Gives a redemption back (voucher count and customer usage), exactly once."""
 
 class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -83,9 +64,7 @@ class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _redemption_service_pb2.ValidateVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _redemption_service_pb2.ValidateVoucherResponse, _abc.Awaitable[_redemption_service_pb2.ValidateVoucherResponse]
-    ]:
+    ) -> _typing.Union[_redemption_service_pb2.ValidateVoucherResponse, _abc.Awaitable[_redemption_service_pb2.ValidateVoucherResponse]]:
         """Answers whether a redeem would succeed now, without changing anything."""
 
     @_abc_1.abstractmethod
@@ -93,9 +72,7 @@ class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _redemption_service_pb2.RedeemVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _redemption_service_pb2.RedeemVoucherResponse, _abc.Awaitable[_redemption_service_pb2.RedeemVoucherResponse]
-    ]:
+    ) -> _typing.Union[_redemption_service_pb2.RedeemVoucherResponse, _abc.Awaitable[_redemption_service_pb2.RedeemVoucherResponse]]:
         """Redeems a voucher atomically: never more than its max_redemptions, even under concurrency."""
 
     @_abc_1.abstractmethod
@@ -103,28 +80,21 @@ class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _redemption_service_pb2.GetRedemptionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _redemption_service_pb2.GetRedemptionResponse, _abc.Awaitable[_redemption_service_pb2.GetRedemptionResponse]
-    ]: ...
+    ) -> _typing.Union[_redemption_service_pb2.GetRedemptionResponse, _abc.Awaitable[_redemption_service_pb2.GetRedemptionResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListRedemptions(
         self,
         request: _redemption_service_pb2.ListRedemptionsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _redemption_service_pb2.ListRedemptionsResponse, _abc.Awaitable[_redemption_service_pb2.ListRedemptionsResponse]
-    ]: ...
+    ) -> _typing.Union[_redemption_service_pb2.ListRedemptionsResponse, _abc.Awaitable[_redemption_service_pb2.ListRedemptionsResponse]]: ...
+
     @_abc_1.abstractmethod
     def RollbackRedemption(
         self,
         request: _redemption_service_pb2.RollbackRedemptionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _redemption_service_pb2.RollbackRedemptionResponse,
-        _abc.Awaitable[_redemption_service_pb2.RollbackRedemptionResponse],
-    ]:
+    ) -> _typing.Union[_redemption_service_pb2.RollbackRedemptionResponse, _abc.Awaitable[_redemption_service_pb2.RollbackRedemptionResponse]]:
         """Gives a redemption back (voucher count and customer usage), exactly once."""
 
-def add_RedemptionServiceServicer_to_server(
-    servicer: RedemptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_RedemptionServiceServicer_to_server(servicer: RedemptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

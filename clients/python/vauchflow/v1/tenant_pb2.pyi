@@ -17,7 +17,6 @@ class Plan(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLAN_GROWTH: _ClassVar[Plan]
     PLAN_SCALE: _ClassVar[Plan]
     PLAN_ENTERPRISE: _ClassVar[Plan]
-
 PLAN_UNSPECIFIED: Plan
 PLAN_FREE: Plan
 PLAN_STARTER: Plan
@@ -39,15 +38,7 @@ class Tenant(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     limits: TenantLimits
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        name: _Optional[str] = ...,
-        plan: _Optional[_Union[Plan, str]] = ...,
-        create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        limits: _Optional[_Union[TenantLimits, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., plan: _Optional[_Union[Plan, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limits: _Optional[_Union[TenantLimits, _Mapping]] = ...) -> None: ...
 
 class TenantLimits(_message.Message):
     __slots__ = ("requests_per_second", "burst", "max_vouchers", "max_webhook_endpoints")
@@ -59,10 +50,4 @@ class TenantLimits(_message.Message):
     burst: int
     max_vouchers: int
     max_webhook_endpoints: int
-    def __init__(
-        self,
-        requests_per_second: _Optional[int] = ...,
-        burst: _Optional[int] = ...,
-        max_vouchers: _Optional[int] = ...,
-        max_webhook_endpoints: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, requests_per_second: _Optional[int] = ..., burst: _Optional[int] = ..., max_vouchers: _Optional[int] = ..., max_webhook_endpoints: _Optional[int] = ...) -> None: ...

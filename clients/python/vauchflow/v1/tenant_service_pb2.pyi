@@ -18,12 +18,7 @@ class CreateTenantRequest(_message.Message):
     name: str
     plan: _tenant_pb2.Plan
     request_id: str
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        plan: _Optional[_Union[_tenant_pb2.Plan, str]] = ...,
-        request_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., plan: _Optional[_Union[_tenant_pb2.Plan, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateTenantResponse(_message.Message):
     __slots__ = ("tenant", "api_key", "secret")
@@ -33,12 +28,7 @@ class CreateTenantResponse(_message.Message):
     tenant: _tenant_pb2.Tenant
     api_key: _api_key_pb2.ApiKey
     secret: str
-    def __init__(
-        self,
-        tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...,
-        api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ...,
-        secret: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class GetTenantRequest(_message.Message):
     __slots__ = ("id",)
@@ -66,11 +56,7 @@ class ListTenantsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     tenants: _containers.RepeatedCompositeFieldContainer[_tenant_pb2.Tenant]
     next_page_token: str
-    def __init__(
-        self,
-        tenants: _Optional[_Iterable[_Union[_tenant_pb2.Tenant, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, tenants: _Optional[_Iterable[_Union[_tenant_pb2.Tenant, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateTenantRequest(_message.Message):
     __slots__ = ("tenant", "update_mask")
@@ -78,11 +64,7 @@ class UpdateTenantRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     tenant: _tenant_pb2.Tenant
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(
-        self,
-        tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ...,
-        update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateTenantResponse(_message.Message):
     __slots__ = ("tenant",)

@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -32,19 +33,11 @@ class TenantServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TenantServiceAsyncStub: ...
-    CreateTenant: _grpc.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.CreateTenantRequest, _tenant_service_pb2.CreateTenantResponse
-    ]
+    CreateTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.CreateTenantRequest, _tenant_service_pb2.CreateTenantResponse]
     """Creates a tenant and its first API key, which holds every permission."""
-    GetTenant: _grpc.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.GetTenantRequest, _tenant_service_pb2.GetTenantResponse
-    ]
-    ListTenants: _grpc.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse
-    ]
-    UpdateTenant: _grpc.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.UpdateTenantRequest, _tenant_service_pb2.UpdateTenantResponse
-    ]
+    GetTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantRequest, _tenant_service_pb2.GetTenantResponse]
+    ListTenants: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse]
+    UpdateTenant: _grpc.UnaryUnaryMultiCallable[_tenant_service_pb2.UpdateTenantRequest, _tenant_service_pb2.UpdateTenantResponse]
     """Changes a tenant's name or plan."""
 
 @_typing.type_check_only
@@ -52,17 +45,11 @@ class TenantServiceAsyncStub(TenantServiceStub):
     """Tenancy, for the platform operator (authorised by the operator token, not a tenant API key)."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateTenant: _aio.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.CreateTenantRequest, _tenant_service_pb2.CreateTenantResponse
-    ]  # type: ignore[assignment]
+    CreateTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.CreateTenantRequest, _tenant_service_pb2.CreateTenantResponse]  # type: ignore[assignment]
     """Creates a tenant and its first API key, which holds every permission."""
     GetTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.GetTenantRequest, _tenant_service_pb2.GetTenantResponse]  # type: ignore[assignment]
-    ListTenants: _aio.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse
-    ]  # type: ignore[assignment]
-    UpdateTenant: _aio.UnaryUnaryMultiCallable[
-        _tenant_service_pb2.UpdateTenantRequest, _tenant_service_pb2.UpdateTenantResponse
-    ]  # type: ignore[assignment]
+    ListTenants: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.ListTenantsRequest, _tenant_service_pb2.ListTenantsResponse]  # type: ignore[assignment]
+    UpdateTenant: _aio.UnaryUnaryMultiCallable[_tenant_service_pb2.UpdateTenantRequest, _tenant_service_pb2.UpdateTenantResponse]  # type: ignore[assignment]
     """Changes a tenant's name or plan."""
 
 class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -73,9 +60,7 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _tenant_service_pb2.CreateTenantRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _tenant_service_pb2.CreateTenantResponse, _abc.Awaitable[_tenant_service_pb2.CreateTenantResponse]
-    ]:
+    ) -> _typing.Union[_tenant_service_pb2.CreateTenantResponse, _abc.Awaitable[_tenant_service_pb2.CreateTenantResponse]]:
         """Creates a tenant and its first API key, which holds every permission."""
 
     @_abc_1.abstractmethod
@@ -83,27 +68,21 @@ class TenantServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _tenant_service_pb2.GetTenantRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _tenant_service_pb2.GetTenantResponse, _abc.Awaitable[_tenant_service_pb2.GetTenantResponse]
-    ]: ...
+    ) -> _typing.Union[_tenant_service_pb2.GetTenantResponse, _abc.Awaitable[_tenant_service_pb2.GetTenantResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListTenants(
         self,
         request: _tenant_service_pb2.ListTenantsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _tenant_service_pb2.ListTenantsResponse, _abc.Awaitable[_tenant_service_pb2.ListTenantsResponse]
-    ]: ...
+    ) -> _typing.Union[_tenant_service_pb2.ListTenantsResponse, _abc.Awaitable[_tenant_service_pb2.ListTenantsResponse]]: ...
+
     @_abc_1.abstractmethod
     def UpdateTenant(
         self,
         request: _tenant_service_pb2.UpdateTenantRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _tenant_service_pb2.UpdateTenantResponse, _abc.Awaitable[_tenant_service_pb2.UpdateTenantResponse]
-    ]:
+    ) -> _typing.Union[_tenant_service_pb2.UpdateTenantResponse, _abc.Awaitable[_tenant_service_pb2.UpdateTenantResponse]]:
         """Changes a tenant's name or plan."""
 
-def add_TenantServiceServicer_to_server(
-    servicer: TenantServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_TenantServiceServicer_to_server(servicer: TenantServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

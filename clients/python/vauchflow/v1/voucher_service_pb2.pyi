@@ -15,9 +15,7 @@ class CreateVoucherRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     voucher: _voucher_pb2.Voucher
     request_id: str
-    def __init__(
-        self, voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ..., request_id: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateVoucherResponse(_message.Message):
     __slots__ = ("voucher",)
@@ -51,11 +49,7 @@ class ListVouchersResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     vouchers: _containers.RepeatedCompositeFieldContainer[_voucher_pb2.Voucher]
     next_page_token: str
-    def __init__(
-        self,
-        vouchers: _Optional[_Iterable[_Union[_voucher_pb2.Voucher, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, vouchers: _Optional[_Iterable[_Union[_voucher_pb2.Voucher, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateVoucherRequest(_message.Message):
     __slots__ = ("voucher", "update_mask")
@@ -63,11 +57,7 @@ class UpdateVoucherRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     voucher: _voucher_pb2.Voucher
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(
-        self,
-        voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...,
-        update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateVoucherResponse(_message.Message):
     __slots__ = ("voucher",)

@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -32,21 +33,11 @@ class VoucherServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> VoucherServiceAsyncStub: ...
-    CreateVoucher: _grpc.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.CreateVoucherRequest, _voucher_service_pb2.CreateVoucherResponse
-    ]
-    GetVoucher: _grpc.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.GetVoucherRequest, _voucher_service_pb2.GetVoucherResponse
-    ]
-    ListVouchers: _grpc.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.ListVouchersRequest, _voucher_service_pb2.ListVouchersResponse
-    ]
-    UpdateVoucher: _grpc.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.UpdateVoucherRequest, _voucher_service_pb2.UpdateVoucherResponse
-    ]
-    DisableVoucher: _grpc.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.DisableVoucherRequest, _voucher_service_pb2.DisableVoucherResponse
-    ]
+    CreateVoucher: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.CreateVoucherRequest, _voucher_service_pb2.CreateVoucherResponse]
+    GetVoucher: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.GetVoucherRequest, _voucher_service_pb2.GetVoucherResponse]
+    ListVouchers: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.ListVouchersRequest, _voucher_service_pb2.ListVouchersResponse]
+    UpdateVoucher: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.UpdateVoucherRequest, _voucher_service_pb2.UpdateVoucherResponse]
+    DisableVoucher: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.DisableVoucherRequest, _voucher_service_pb2.DisableVoucherResponse]
     """Stops a voucher from being redeemed. Existing redemptions are kept."""
 
 @_typing.type_check_only
@@ -54,21 +45,11 @@ class VoucherServiceAsyncStub(VoucherServiceStub):
     """Vouchers of the calling tenant. Reads need "vouchers:read", changes "vouchers:write"."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateVoucher: _aio.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.CreateVoucherRequest, _voucher_service_pb2.CreateVoucherResponse
-    ]  # type: ignore[assignment]
-    GetVoucher: _aio.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.GetVoucherRequest, _voucher_service_pb2.GetVoucherResponse
-    ]  # type: ignore[assignment]
-    ListVouchers: _aio.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.ListVouchersRequest, _voucher_service_pb2.ListVouchersResponse
-    ]  # type: ignore[assignment]
-    UpdateVoucher: _aio.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.UpdateVoucherRequest, _voucher_service_pb2.UpdateVoucherResponse
-    ]  # type: ignore[assignment]
-    DisableVoucher: _aio.UnaryUnaryMultiCallable[
-        _voucher_service_pb2.DisableVoucherRequest, _voucher_service_pb2.DisableVoucherResponse
-    ]  # type: ignore[assignment]
+    CreateVoucher: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.CreateVoucherRequest, _voucher_service_pb2.CreateVoucherResponse]  # type: ignore[assignment]
+    GetVoucher: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.GetVoucherRequest, _voucher_service_pb2.GetVoucherResponse]  # type: ignore[assignment]
+    ListVouchers: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.ListVouchersRequest, _voucher_service_pb2.ListVouchersResponse]  # type: ignore[assignment]
+    UpdateVoucher: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.UpdateVoucherRequest, _voucher_service_pb2.UpdateVoucherResponse]  # type: ignore[assignment]
+    DisableVoucher: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.DisableVoucherRequest, _voucher_service_pb2.DisableVoucherResponse]  # type: ignore[assignment]
     """Stops a voucher from being redeemed. Existing redemptions are kept."""
 
 class VoucherServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -79,43 +60,35 @@ class VoucherServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _voucher_service_pb2.CreateVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _voucher_service_pb2.CreateVoucherResponse, _abc.Awaitable[_voucher_service_pb2.CreateVoucherResponse]
-    ]: ...
+    ) -> _typing.Union[_voucher_service_pb2.CreateVoucherResponse, _abc.Awaitable[_voucher_service_pb2.CreateVoucherResponse]]: ...
+
     @_abc_1.abstractmethod
     def GetVoucher(
         self,
         request: _voucher_service_pb2.GetVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _voucher_service_pb2.GetVoucherResponse, _abc.Awaitable[_voucher_service_pb2.GetVoucherResponse]
-    ]: ...
+    ) -> _typing.Union[_voucher_service_pb2.GetVoucherResponse, _abc.Awaitable[_voucher_service_pb2.GetVoucherResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListVouchers(
         self,
         request: _voucher_service_pb2.ListVouchersRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _voucher_service_pb2.ListVouchersResponse, _abc.Awaitable[_voucher_service_pb2.ListVouchersResponse]
-    ]: ...
+    ) -> _typing.Union[_voucher_service_pb2.ListVouchersResponse, _abc.Awaitable[_voucher_service_pb2.ListVouchersResponse]]: ...
+
     @_abc_1.abstractmethod
     def UpdateVoucher(
         self,
         request: _voucher_service_pb2.UpdateVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _voucher_service_pb2.UpdateVoucherResponse, _abc.Awaitable[_voucher_service_pb2.UpdateVoucherResponse]
-    ]: ...
+    ) -> _typing.Union[_voucher_service_pb2.UpdateVoucherResponse, _abc.Awaitable[_voucher_service_pb2.UpdateVoucherResponse]]: ...
+
     @_abc_1.abstractmethod
     def DisableVoucher(
         self,
         request: _voucher_service_pb2.DisableVoucherRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _voucher_service_pb2.DisableVoucherResponse, _abc.Awaitable[_voucher_service_pb2.DisableVoucherResponse]
-    ]:
+    ) -> _typing.Union[_voucher_service_pb2.DisableVoucherResponse, _abc.Awaitable[_voucher_service_pb2.DisableVoucherResponse]]:
         """Stops a voucher from being redeemed. Existing redemptions are kept."""
 
-def add_VoucherServiceServicer_to_server(
-    servicer: VoucherServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_VoucherServiceServicer_to_server(servicer: VoucherServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

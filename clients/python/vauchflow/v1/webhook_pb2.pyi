@@ -17,7 +17,6 @@ class WebhookDeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEBHOOK_DELIVERY_STATUS_PENDING: _ClassVar[WebhookDeliveryStatus]
     WEBHOOK_DELIVERY_STATUS_DELIVERED: _ClassVar[WebhookDeliveryStatus]
     WEBHOOK_DELIVERY_STATUS_FAILED: _ClassVar[WebhookDeliveryStatus]
-
 WEBHOOK_DELIVERY_STATUS_UNSPECIFIED: WebhookDeliveryStatus
 WEBHOOK_DELIVERY_STATUS_PENDING: WebhookDeliveryStatus
 WEBHOOK_DELIVERY_STATUS_DELIVERED: WebhookDeliveryStatus
@@ -41,17 +40,7 @@ class WebhookEndpoint(_message.Message):
     disabled_reason: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        url: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        event_types: _Optional[_Iterable[str]] = ...,
-        enabled: _Optional[bool] = ...,
-        disabled_reason: _Optional[str] = ...,
-        create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., url: _Optional[str] = ..., description: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("id", "type", "create_time", "data", "cursor")
@@ -65,28 +54,10 @@ class Event(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     data: _struct_pb2.Struct
     cursor: str
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        type: _Optional[str] = ...,
-        create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...,
-        cursor: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class WebhookDelivery(_message.Message):
-    __slots__ = (
-        "id",
-        "endpoint_id",
-        "event_id",
-        "event_type",
-        "status",
-        "attempt_count",
-        "next_attempt_time",
-        "create_time",
-        "delivered_time",
-        "attempts",
-    )
+    __slots__ = ("id", "endpoint_id", "event_id", "event_type", "status", "attempt_count", "next_attempt_time", "create_time", "delivered_time", "attempts")
     ID_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -107,19 +78,7 @@ class WebhookDelivery(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     delivered_time: _timestamp_pb2.Timestamp
     attempts: _containers.RepeatedCompositeFieldContainer[WebhookDeliveryAttempt]
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        endpoint_id: _Optional[str] = ...,
-        event_id: _Optional[str] = ...,
-        event_type: _Optional[str] = ...,
-        status: _Optional[_Union[WebhookDeliveryStatus, str]] = ...,
-        attempt_count: _Optional[int] = ...,
-        next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        delivered_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        attempts: _Optional[_Iterable[_Union[WebhookDeliveryAttempt, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., status: _Optional[_Union[WebhookDeliveryStatus, str]] = ..., attempt_count: _Optional[int] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[WebhookDeliveryAttempt, _Mapping]]] = ...) -> None: ...
 
 class WebhookDeliveryAttempt(_message.Message):
     __slots__ = ("attempt_number", "attempt_time", "http_status", "latency_ms", "response_body", "error")
@@ -135,12 +94,4 @@ class WebhookDeliveryAttempt(_message.Message):
     latency_ms: int
     response_body: str
     error: str
-    def __init__(
-        self,
-        attempt_number: _Optional[int] = ...,
-        attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        http_status: _Optional[int] = ...,
-        latency_ms: _Optional[int] = ...,
-        response_body: _Optional[str] = ...,
-        error: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, attempt_number: _Optional[int] = ..., attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., http_status: _Optional[int] = ..., latency_ms: _Optional[int] = ..., response_body: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...

@@ -18,11 +18,7 @@ class CreateWebhookEndpointRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     webhook_endpoint: _webhook_pb2.WebhookEndpoint
     request_id: str
-    def __init__(
-        self,
-        webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ...,
-        request_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateWebhookEndpointResponse(_message.Message):
     __slots__ = ("webhook_endpoint", "secret")
@@ -30,11 +26,7 @@ class CreateWebhookEndpointResponse(_message.Message):
     SECRET_FIELD_NUMBER: _ClassVar[int]
     webhook_endpoint: _webhook_pb2.WebhookEndpoint
     secret: str
-    def __init__(
-        self,
-        webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ...,
-        secret: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class GetWebhookEndpointRequest(_message.Message):
     __slots__ = ("id",)
@@ -62,11 +54,7 @@ class ListWebhookEndpointsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     webhook_endpoints: _containers.RepeatedCompositeFieldContainer[_webhook_pb2.WebhookEndpoint]
     next_page_token: str
-    def __init__(
-        self,
-        webhook_endpoints: _Optional[_Iterable[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, webhook_endpoints: _Optional[_Iterable[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateWebhookEndpointRequest(_message.Message):
     __slots__ = ("webhook_endpoint", "update_mask")
@@ -74,11 +62,7 @@ class UpdateWebhookEndpointRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     webhook_endpoint: _webhook_pb2.WebhookEndpoint
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(
-        self,
-        webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ...,
-        update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class UpdateWebhookEndpointResponse(_message.Message):
     __slots__ = ("webhook_endpoint",)
@@ -110,12 +94,7 @@ class RotateSecretResponse(_message.Message):
     webhook_endpoint: _webhook_pb2.WebhookEndpoint
     secret: str
     previous_secret_expire_time: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ...,
-        secret: _Optional[str] = ...,
-        previous_secret_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, webhook_endpoint: _Optional[_Union[_webhook_pb2.WebhookEndpoint, _Mapping]] = ..., secret: _Optional[str] = ..., previous_secret_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SendTestEventRequest(_message.Message):
     __slots__ = ("id",)
@@ -141,14 +120,7 @@ class ListEventsRequest(_message.Message):
     types: _containers.RepeatedScalarFieldContainer[str]
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        page_size: _Optional[int] = ...,
-        page_token: _Optional[str] = ...,
-        types: _Optional[_Iterable[str]] = ...,
-        start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., types: _Optional[_Iterable[str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListEventsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")
@@ -156,11 +128,7 @@ class ListEventsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_webhook_pb2.Event]
     next_page_token: str
-    def __init__(
-        self,
-        events: _Optional[_Iterable[_Union[_webhook_pb2.Event, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, events: _Optional[_Iterable[_Union[_webhook_pb2.Event, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetEventRequest(_message.Message):
     __slots__ = ("id",)
@@ -182,9 +150,7 @@ class ListDeliveriesRequest(_message.Message):
     endpoint_id: str
     page_size: int
     page_token: str
-    def __init__(
-        self, endpoint_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, endpoint_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListDeliveriesResponse(_message.Message):
     __slots__ = ("deliveries", "next_page_token")
@@ -192,11 +158,7 @@ class ListDeliveriesResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     deliveries: _containers.RepeatedCompositeFieldContainer[_webhook_pb2.WebhookDelivery]
     next_page_token: str
-    def __init__(
-        self,
-        deliveries: _Optional[_Iterable[_Union[_webhook_pb2.WebhookDelivery, _Mapping]]] = ...,
-        next_page_token: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[_webhook_pb2.WebhookDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RedeliverEventRequest(_message.Message):
     __slots__ = ("id", "endpoint_id")
@@ -210,9 +172,7 @@ class RedeliverEventResponse(_message.Message):
     __slots__ = ("deliveries",)
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     deliveries: _containers.RepeatedCompositeFieldContainer[_webhook_pb2.WebhookDelivery]
-    def __init__(
-        self, deliveries: _Optional[_Iterable[_Union[_webhook_pb2.WebhookDelivery, _Mapping]]] = ...
-    ) -> None: ...
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[_webhook_pb2.WebhookDelivery, _Mapping]]] = ...) -> None: ...
 
 class RecoverRequest(_message.Message):
     __slots__ = ("id", "start_time", "end_time")
@@ -222,12 +182,7 @@ class RecoverRequest(_message.Message):
     id: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-        end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecoverResponse(_message.Message):
     __slots__ = ("requeued_count",)

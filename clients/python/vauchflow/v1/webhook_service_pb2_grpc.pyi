@@ -19,6 +19,7 @@ else:
 _T = _typing.TypeVar("_T")
 
 class _MaybeAsyncIterator(_abc.AsyncIterator[_T], _abc.Iterator[_T], metaclass=_abc_1.ABCMeta): ...
+
 class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ignore[misc, type-arg]
     ...
 
@@ -34,43 +35,23 @@ class WebhookServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WebhookServiceAsyncStub: ...
-    CreateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.CreateWebhookEndpointRequest, _webhook_service_pb2.CreateWebhookEndpointResponse
-    ]
+    CreateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.CreateWebhookEndpointRequest, _webhook_service_pb2.CreateWebhookEndpointResponse]
     """Creates an endpoint and its signing secret (`whsec_...`), shown only in this response."""
-    GetWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.GetWebhookEndpointRequest, _webhook_service_pb2.GetWebhookEndpointResponse
-    ]
-    ListWebhookEndpoints: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListWebhookEndpointsRequest, _webhook_service_pb2.ListWebhookEndpointsResponse
-    ]
-    UpdateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.UpdateWebhookEndpointRequest, _webhook_service_pb2.UpdateWebhookEndpointResponse
-    ]
-    DeleteWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.DeleteWebhookEndpointRequest, _webhook_service_pb2.DeleteWebhookEndpointResponse
-    ]
+    GetWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.GetWebhookEndpointRequest, _webhook_service_pb2.GetWebhookEndpointResponse]
+    ListWebhookEndpoints: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhookEndpointsRequest, _webhook_service_pb2.ListWebhookEndpointsResponse]
+    UpdateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.UpdateWebhookEndpointRequest, _webhook_service_pb2.UpdateWebhookEndpointResponse]
+    DeleteWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.DeleteWebhookEndpointRequest, _webhook_service_pb2.DeleteWebhookEndpointResponse]
     """Deletes an endpoint; its pending deliveries are dropped."""
-    RotateSecret: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.RotateSecretRequest, _webhook_service_pb2.RotateSecretResponse
-    ]
+    RotateSecret: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.RotateSecretRequest, _webhook_service_pb2.RotateSecretResponse]
     """Issues a new signing secret. The old one keeps signing alongside it for 24 hours."""
-    SendTestEvent: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.SendTestEventRequest, _webhook_service_pb2.SendTestEventResponse
-    ]
+    SendTestEvent: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.SendTestEventRequest, _webhook_service_pb2.SendTestEventResponse]
     """Sends a `webhook.test` event to this endpoint only."""
-    ListEvents: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListEventsRequest, _webhook_service_pb2.ListEventsResponse
-    ]
+    ListEvents: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.ListEventsRequest, _webhook_service_pb2.ListEventsResponse]
     """The tenant's events, oldest first: how a merchant recovers what it missed."""
     GetEvent: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.GetEventRequest, _webhook_service_pb2.GetEventResponse]
-    ListDeliveries: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListDeliveriesRequest, _webhook_service_pb2.ListDeliveriesResponse
-    ]
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.ListDeliveriesRequest, _webhook_service_pb2.ListDeliveriesResponse]
     """Every delivery to an endpoint with its attempts, newest first."""
-    RedeliverEvent: _grpc.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.RedeliverEventRequest, _webhook_service_pb2.RedeliverEventResponse
-    ]
+    RedeliverEvent: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.RedeliverEventRequest, _webhook_service_pb2.RedeliverEventResponse]
     """Queues the event again for one endpoint (or every matching enabled endpoint when endpoint_id is empty)."""
     Recover: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.RecoverRequest, _webhook_service_pb2.RecoverResponse]
     """Queues again every failed delivery to the endpoint whose event was created in [start_time, end_time)."""
@@ -82,43 +63,23 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CreateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.CreateWebhookEndpointRequest, _webhook_service_pb2.CreateWebhookEndpointResponse
-    ]  # type: ignore[assignment]
+    CreateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.CreateWebhookEndpointRequest, _webhook_service_pb2.CreateWebhookEndpointResponse]  # type: ignore[assignment]
     """Creates an endpoint and its signing secret (`whsec_...`), shown only in this response."""
-    GetWebhookEndpoint: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.GetWebhookEndpointRequest, _webhook_service_pb2.GetWebhookEndpointResponse
-    ]  # type: ignore[assignment]
-    ListWebhookEndpoints: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListWebhookEndpointsRequest, _webhook_service_pb2.ListWebhookEndpointsResponse
-    ]  # type: ignore[assignment]
-    UpdateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.UpdateWebhookEndpointRequest, _webhook_service_pb2.UpdateWebhookEndpointResponse
-    ]  # type: ignore[assignment]
-    DeleteWebhookEndpoint: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.DeleteWebhookEndpointRequest, _webhook_service_pb2.DeleteWebhookEndpointResponse
-    ]  # type: ignore[assignment]
+    GetWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.GetWebhookEndpointRequest, _webhook_service_pb2.GetWebhookEndpointResponse]  # type: ignore[assignment]
+    ListWebhookEndpoints: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhookEndpointsRequest, _webhook_service_pb2.ListWebhookEndpointsResponse]  # type: ignore[assignment]
+    UpdateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.UpdateWebhookEndpointRequest, _webhook_service_pb2.UpdateWebhookEndpointResponse]  # type: ignore[assignment]
+    DeleteWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.DeleteWebhookEndpointRequest, _webhook_service_pb2.DeleteWebhookEndpointResponse]  # type: ignore[assignment]
     """Deletes an endpoint; its pending deliveries are dropped."""
-    RotateSecret: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.RotateSecretRequest, _webhook_service_pb2.RotateSecretResponse
-    ]  # type: ignore[assignment]
+    RotateSecret: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.RotateSecretRequest, _webhook_service_pb2.RotateSecretResponse]  # type: ignore[assignment]
     """Issues a new signing secret. The old one keeps signing alongside it for 24 hours."""
-    SendTestEvent: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.SendTestEventRequest, _webhook_service_pb2.SendTestEventResponse
-    ]  # type: ignore[assignment]
+    SendTestEvent: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.SendTestEventRequest, _webhook_service_pb2.SendTestEventResponse]  # type: ignore[assignment]
     """Sends a `webhook.test` event to this endpoint only."""
-    ListEvents: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListEventsRequest, _webhook_service_pb2.ListEventsResponse
-    ]  # type: ignore[assignment]
+    ListEvents: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.ListEventsRequest, _webhook_service_pb2.ListEventsResponse]  # type: ignore[assignment]
     """The tenant's events, oldest first: how a merchant recovers what it missed."""
     GetEvent: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.GetEventRequest, _webhook_service_pb2.GetEventResponse]  # type: ignore[assignment]
-    ListDeliveries: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.ListDeliveriesRequest, _webhook_service_pb2.ListDeliveriesResponse
-    ]  # type: ignore[assignment]
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.ListDeliveriesRequest, _webhook_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Every delivery to an endpoint with its attempts, newest first."""
-    RedeliverEvent: _aio.UnaryUnaryMultiCallable[
-        _webhook_service_pb2.RedeliverEventRequest, _webhook_service_pb2.RedeliverEventResponse
-    ]  # type: ignore[assignment]
+    RedeliverEvent: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.RedeliverEventRequest, _webhook_service_pb2.RedeliverEventResponse]  # type: ignore[assignment]
     """Queues the event again for one endpoint (or every matching enabled endpoint when endpoint_id is empty)."""
     Recover: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.RecoverRequest, _webhook_service_pb2.RecoverResponse]  # type: ignore[assignment]
     """Queues again every failed delivery to the endpoint whose event was created in [start_time, end_time)."""
@@ -133,10 +94,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.CreateWebhookEndpointRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.CreateWebhookEndpointResponse,
-        _abc.Awaitable[_webhook_service_pb2.CreateWebhookEndpointResponse],
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.CreateWebhookEndpointResponse, _abc.Awaitable[_webhook_service_pb2.CreateWebhookEndpointResponse]]:
         """Creates an endpoint and its signing secret (`whsec_...`), shown only in this response."""
 
     @_abc_1.abstractmethod
@@ -144,36 +102,28 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.GetWebhookEndpointRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.GetWebhookEndpointResponse, _abc.Awaitable[_webhook_service_pb2.GetWebhookEndpointResponse]
-    ]: ...
+    ) -> _typing.Union[_webhook_service_pb2.GetWebhookEndpointResponse, _abc.Awaitable[_webhook_service_pb2.GetWebhookEndpointResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListWebhookEndpoints(
         self,
         request: _webhook_service_pb2.ListWebhookEndpointsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.ListWebhookEndpointsResponse,
-        _abc.Awaitable[_webhook_service_pb2.ListWebhookEndpointsResponse],
-    ]: ...
+    ) -> _typing.Union[_webhook_service_pb2.ListWebhookEndpointsResponse, _abc.Awaitable[_webhook_service_pb2.ListWebhookEndpointsResponse]]: ...
+
     @_abc_1.abstractmethod
     def UpdateWebhookEndpoint(
         self,
         request: _webhook_service_pb2.UpdateWebhookEndpointRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.UpdateWebhookEndpointResponse,
-        _abc.Awaitable[_webhook_service_pb2.UpdateWebhookEndpointResponse],
-    ]: ...
+    ) -> _typing.Union[_webhook_service_pb2.UpdateWebhookEndpointResponse, _abc.Awaitable[_webhook_service_pb2.UpdateWebhookEndpointResponse]]: ...
+
     @_abc_1.abstractmethod
     def DeleteWebhookEndpoint(
         self,
         request: _webhook_service_pb2.DeleteWebhookEndpointRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.DeleteWebhookEndpointResponse,
-        _abc.Awaitable[_webhook_service_pb2.DeleteWebhookEndpointResponse],
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.DeleteWebhookEndpointResponse, _abc.Awaitable[_webhook_service_pb2.DeleteWebhookEndpointResponse]]:
         """Deletes an endpoint; its pending deliveries are dropped."""
 
     @_abc_1.abstractmethod
@@ -181,9 +131,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.RotateSecretRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.RotateSecretResponse, _abc.Awaitable[_webhook_service_pb2.RotateSecretResponse]
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.RotateSecretResponse, _abc.Awaitable[_webhook_service_pb2.RotateSecretResponse]]:
         """Issues a new signing secret. The old one keeps signing alongside it for 24 hours."""
 
     @_abc_1.abstractmethod
@@ -191,9 +139,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.SendTestEventRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.SendTestEventResponse, _abc.Awaitable[_webhook_service_pb2.SendTestEventResponse]
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.SendTestEventResponse, _abc.Awaitable[_webhook_service_pb2.SendTestEventResponse]]:
         """Sends a `webhook.test` event to this endpoint only."""
 
     @_abc_1.abstractmethod
@@ -201,9 +147,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.ListEventsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.ListEventsResponse, _abc.Awaitable[_webhook_service_pb2.ListEventsResponse]
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.ListEventsResponse, _abc.Awaitable[_webhook_service_pb2.ListEventsResponse]]:
         """The tenant's events, oldest first: how a merchant recovers what it missed."""
 
     @_abc_1.abstractmethod
@@ -211,17 +155,14 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.GetEventRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.GetEventResponse, _abc.Awaitable[_webhook_service_pb2.GetEventResponse]
-    ]: ...
+    ) -> _typing.Union[_webhook_service_pb2.GetEventResponse, _abc.Awaitable[_webhook_service_pb2.GetEventResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListDeliveries(
         self,
         request: _webhook_service_pb2.ListDeliveriesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_webhook_service_pb2.ListDeliveriesResponse]
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_webhook_service_pb2.ListDeliveriesResponse]]:
         """Every delivery to an endpoint with its attempts, newest first."""
 
     @_abc_1.abstractmethod
@@ -229,9 +170,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _webhook_service_pb2.RedeliverEventRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[
-        _webhook_service_pb2.RedeliverEventResponse, _abc.Awaitable[_webhook_service_pb2.RedeliverEventResponse]
-    ]:
+    ) -> _typing.Union[_webhook_service_pb2.RedeliverEventResponse, _abc.Awaitable[_webhook_service_pb2.RedeliverEventResponse]]:
         """Queues the event again for one endpoint (or every matching enabled endpoint when endpoint_id is empty)."""
 
     @_abc_1.abstractmethod
@@ -242,6 +181,4 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_webhook_service_pb2.RecoverResponse, _abc.Awaitable[_webhook_service_pb2.RecoverResponse]]:
         """Queues again every failed delivery to the endpoint whose event was created in [start_time, end_time)."""
 
-def add_WebhookServiceServicer_to_server(
-    servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
-) -> None: ...
+def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
