@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -126,8 +127,10 @@ class BlockingTransport(_TransportBase):
 
     def __init__(self, settings: Settings, channels: dict[str, grpc.Channel] | None = None) -> None:
         super().__init__(settings)
-        # Shared by copies made with with_options(); the client that created them closes them.
+        # Shared by copies made with with_options(); closing any of them closes the connection.
         self._channels: dict[str, grpc.Channel] = channels if channels is not None else {}
+        # A blocking client may be shared by threads: one channel per target, never two.
+        self._lock = threading.Lock()
 
     def with_settings(self, settings: Settings) -> BlockingTransport:
         return BlockingTransport(settings, self._channels)
@@ -143,9 +146,10 @@ class BlockingTransport(_TransportBase):
         return channel
 
     def _method(self, rpc: Rpc[Any, Any], target: str) -> Any:
-        stub = self._stubs.get((target, rpc.stub))
-        if stub is None:
-            stub = self._stubs[(target, rpc.stub)] = rpc.stub(self._channel(target))
+        with self._lock:
+            stub = self._stubs.get((target, rpc.stub))
+            if stub is None:
+                stub = self._stubs[(target, rpc.stub)] = rpc.stub(self._channel(target))
         return getattr(stub, rpc.method)
 
     def unary(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
