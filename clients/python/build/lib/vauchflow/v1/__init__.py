@@ -1,1 +1,0 @@
-"""Generated from protos/vauchflow/v1 by tools/generate_code.py. DO NOT EDIT."""
