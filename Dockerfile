@@ -7,12 +7,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-# The generated client package first: the server depends on it and it changes less often.
+# Third-party packages from the hash-checked lock first (they change least often); then the repository's own
+# packages from their folders, without dependencies: the generated client package and the server.
+COPY requirements/runtime.lock /app/requirements/runtime.lock
+RUN pip install --require-hashes -r /app/requirements/runtime.lock
 COPY clients/python /app/clients/python
-RUN pip install /app/clients/python
 COPY pyproject.toml /app/pyproject.toml
 COPY server /app/server
-RUN pip install /app
+RUN pip install --no-deps /app/clients/python /app
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin vauchflow
 USER vauchflow

@@ -4,15 +4,19 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+LOCK := requirements/dev.lock
 
-.PHONY: setup run test generate migrate lint-protos api-baseline bench
+.PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+# Third-party packages only from the hash-checked lock; then the repository's own packages, from their folders
+# (never by name from an index), without dependencies: pip refuses editable installs under --require-hashes.
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml devstack/pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e clients/python -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e clients/python -e . -e devstack
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -24,7 +28,7 @@ generate: setup
 
 # Foreground; Ctrl-C stops everything. Ports and the data folder follow VAUCHFLOW_* (see devstack/config.py).
 run: generate
-	$(PY) -m vauchflow_server.devstack
+	$(PY) -m vauchflow_devstack
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS='tests/integration -x'`.
 PYTEST_ARGS ?=
@@ -42,3 +46,9 @@ api-baseline: setup
 BENCH_ARGS ?=
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# After changing a dependency in any pyproject.toml: re-resolve both locks (with hashes).
+LOCK_INPUTS := pyproject.toml clients/python/pyproject.toml
+lock: setup
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --generate-hashes --python-version 3.11 --quiet -o requirements/runtime.lock

@@ -50,9 +50,9 @@ from vauchflow.v1 import (  # noqa: E402
     webhook_service_pb2_grpc,
 )
 
-from vauchflow_server.devstack.config import DevstackConfig  # noqa: E402
-from vauchflow_server.devstack.postgres import _bin_dir  # noqa: E402
-from vauchflow_server.devstack.stack import DevStack  # noqa: E402
+from vauchflow_devstack.config import DevstackConfig  # noqa: E402
+from vauchflow_devstack.postgres import _bin_dir  # noqa: E402
+from vauchflow_devstack.stack import DevStack  # noqa: E402
 
 SPREAD_PREFIX = "BENCH-"
 HOT_PREFIX = "HOT-"

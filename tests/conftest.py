@@ -2,7 +2,7 @@
 and the Envoy gateway in front of it.
 
 Every process a fixture starts is stopped in its teardown, and each also dies with the pytest process (see
-vauchflow_server.devstack.child_process), so an interrupted session leaves nothing running.
+vauchflow_devstack.child_process), so an interrupted session leaves nothing running.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from support.gateway import Gateway, start_gateway
 from support.ports import free_port
 from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
-from vauchflow_server.db.migrate import migrate
-from vauchflow_server.devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
-from vauchflow_server.secret_box import generate_key_ring_text
+from vauchflow_core.db.migrate import migrate
+from vauchflow_devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
+from vauchflow_core.secret_box import generate_key_ring_text
 
 __all__ = ["free_port"]
 

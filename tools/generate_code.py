@@ -21,8 +21,8 @@ import grpc_tools
 from grpc_tools import protoc
 
 import openapi  # tools/openapi.py, beside this script
-from vauchflow_server.devstack.envoy_config import GatewaySettings
-from vauchflow_server.devstack.envoy_config import render as render_gateway_config
+from vauchflow_devstack.envoy_config import GatewaySettings
+from vauchflow_devstack.envoy_config import render as render_gateway_config
 
 REPO = Path(__file__).resolve().parent.parent
 PROTOS = REPO / "protos"

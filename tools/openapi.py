@@ -18,7 +18,7 @@ from typing import Any
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
-from vauchflow_server.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]

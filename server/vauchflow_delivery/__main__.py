@@ -9,8 +9,8 @@ import os
 import sys
 
 import uvloop
-from vauchflow_server import errors
-from vauchflow_server.logs import configure_logging
+from vauchflow_core import errors
+from vauchflow_core.logs import configure_logging
 
 from vauchflow_delivery.config import ConfigError, DeliveryConfig
 from vauchflow_delivery.service import StartupError, serve

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vauchflow_server.config import ConfigError, WebhookSettings
+from vauchflow_core.settings import ConfigError, WebhookSettings, env_float, env_int
 
 from vauchflow_delivery.http_sender import SenderSettings
 from vauchflow_delivery.retry_schedule import DEFAULT_JITTER, RetrySchedule
@@ -56,7 +56,7 @@ class DeliveryConfig:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
         # e.g. "5s,30s,1m,2m,...": the wait after each failed attempt (retry_schedule.py has the default).
         schedule_text = env.get("VAUCHFLOW_WEBHOOK_RETRY_SCHEDULE")
-        jitter = _float(env, "VAUCHFLOW_WEBHOOK_RETRY_JITTER", DEFAULT_JITTER)
+        jitter = env_float(env, "VAUCHFLOW_WEBHOOK_RETRY_JITTER", DEFAULT_JITTER)
         try:
             schedule = (
                 RetrySchedule.parse(schedule_text, jitter=jitter)
@@ -66,8 +66,8 @@ class DeliveryConfig:
         except ValueError as error:
             raise ConfigError(f"VAUCHFLOW_WEBHOOK_RETRY_SCHEDULE: {error}") from None
         sender = SenderSettings(
-            connect_timeout=_float(env, "VAUCHFLOW_WEBHOOK_CONNECT_TIMEOUT_SECONDS", SenderSettings.connect_timeout),
-            total_timeout=_float(env, "VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS", SenderSettings.total_timeout),
+            connect_timeout=env_float(env, "VAUCHFLOW_WEBHOOK_CONNECT_TIMEOUT_SECONDS", SenderSettings.connect_timeout),
+            total_timeout=env_float(env, "VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS", SenderSettings.total_timeout),
         )
         config = cls(
             database_url=env["DATABASE_URL"],
@@ -76,27 +76,27 @@ class DeliveryConfig:
             retry_schedule=schedule,
             sender=sender,
             grpc_host=env.get("VAUCHFLOW_DELIVERY_GRPC_HOST") or cls.grpc_host,
-            grpc_port=_int(env, "VAUCHFLOW_DELIVERY_GRPC_PORT", cls.grpc_port),
+            grpc_port=env_int(env, "VAUCHFLOW_DELIVERY_GRPC_PORT", cls.grpc_port),
             metrics_host=env.get("VAUCHFLOW_DELIVERY_METRICS_HOST") or cls.metrics_host,
-            metrics_port=_int(env, "VAUCHFLOW_DELIVERY_METRICS_PORT", cls.metrics_port),
-            delivery_lease_seconds=_float(env, "VAUCHFLOW_DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds),
-            stream_reauthorize_seconds=_float(
+            metrics_port=env_int(env, "VAUCHFLOW_DELIVERY_METRICS_PORT", cls.metrics_port),
+            delivery_lease_seconds=env_float(env, "VAUCHFLOW_DELIVERY_LEASE_SECONDS", cls.delivery_lease_seconds),
+            stream_reauthorize_seconds=env_float(
                 env, "VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS", cls.stream_reauthorize_seconds
             ),
-            max_in_flight=_int(env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT", cls.max_in_flight),
-            max_in_flight_per_endpoint=_int(
+            max_in_flight=env_int(env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT", cls.max_in_flight),
+            max_in_flight_per_endpoint=env_int(
                 env, "VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT", cls.max_in_flight_per_endpoint
             ),
-            endpoint_disable_after_seconds=_float(
+            endpoint_disable_after_seconds=env_float(
                 env, "VAUCHFLOW_ENDPOINT_DISABLE_AFTER_SECONDS", cls.endpoint_disable_after_seconds
             ),
-            poll_interval_seconds=_float(env, "VAUCHFLOW_DELIVERY_POLL_SECONDS", cls.poll_interval_seconds),
-            outbox_poll_seconds=_float(env, "VAUCHFLOW_DELIVERY_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
-            relay_batch_size=_int(env, "VAUCHFLOW_RELAY_BATCH_SIZE", cls.relay_batch_size),
-            metrics_refresh_seconds=_float(env, "VAUCHFLOW_METRICS_REFRESH_SECONDS", cls.metrics_refresh_seconds),
-            db_pool_min_size=_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
-            db_pool_max_size=_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
-            shutdown_grace_seconds=_float(env, "VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
+            poll_interval_seconds=env_float(env, "VAUCHFLOW_DELIVERY_POLL_SECONDS", cls.poll_interval_seconds),
+            outbox_poll_seconds=env_float(env, "VAUCHFLOW_DELIVERY_OUTBOX_POLL_SECONDS", cls.outbox_poll_seconds),
+            relay_batch_size=env_int(env, "VAUCHFLOW_RELAY_BATCH_SIZE", cls.relay_batch_size),
+            metrics_refresh_seconds=env_float(env, "VAUCHFLOW_METRICS_REFRESH_SECONDS", cls.metrics_refresh_seconds),
+            db_pool_min_size=env_int(env, "VAUCHFLOW_DB_POOL_MIN", cls.db_pool_min_size),
+            db_pool_max_size=env_int(env, "VAUCHFLOW_DB_POOL_MAX", cls.db_pool_max_size),
+            shutdown_grace_seconds=env_float(env, "VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
         )
         config.check()
         return config
@@ -122,23 +122,3 @@ class DeliveryConfig:
                 "VAUCHFLOW_DELIVERY_LEASE_SECONDS must exceed VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS "
                 f"({self.delivery_lease_seconds} <= {self.sender.total_timeout})"
             )
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

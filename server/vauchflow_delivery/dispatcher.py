@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from vauchflow_server.secret_box import KeyRing, SecretBoxError
-from vauchflow_server.webhook_endpoints import GONE, format_signing_secret, open_signing_secret
+from vauchflow_core.secret_box import KeyRing, SecretBoxError
+from vauchflow_core.webhook_endpoints import GONE, format_signing_secret, open_signing_secret
 
 from vauchflow_delivery import metrics as outcomes
 from vauchflow_delivery.http_sender import HttpSender, SendResult
@@ -38,7 +38,7 @@ from vauchflow_delivery.store import (
     FailureOutcome,
     StoreUnavailable,
 )
-from vauchflow_delivery.wakeups import wait_any
+from vauchflow_core.wakeups import wait_any
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from uuid import UUID
 
-from vauchflow_server.event_cursor import EventPosition
+from vauchflow_core.event_cursor import EventPosition
 
 from vauchflow_delivery.store import EventStore, StoredEvent
-from vauchflow_delivery.wakeups import wait_any
+from vauchflow_core.wakeups import wait_any
 
 START = EventPosition(0, 0)
 

@@ -8,11 +8,11 @@ import asyncio
 from google.protobuf import struct_pb2, timestamp_pb2
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc, webhook_pb2
 
-from vauchflow_server import event_cursor
-from vauchflow_server.auth import Authenticator
-from vauchflow_server.errors import FieldViolation, InvalidArgument
-from vauchflow_server.events import EVENT_TYPES
-from vauchflow_server.tenancy import current_tenant_id
+from vauchflow_core import event_cursor
+from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.errors import FieldViolation, InvalidArgument
+from vauchflow_core.events import EVENT_TYPES
+from vauchflow_core.tenancy import current_tenant_id
 
 from vauchflow_delivery.event_feed import START, EventFeed
 from vauchflow_delivery.store import StoredEvent
@@ -65,7 +65,7 @@ def to_proto(event: StoredEvent) -> webhook_pb2.Event:
     data = struct_pb2.Struct()
     data.update(payload.get("data") or {})
     return webhook_pb2.Event(
-        id=payload.get("id") or f"evt_{event.event_id.hex}",
+        id=payload.get("id") or event.public_id,
         type=event.type,
         create_time=create_time,
         data=data,

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from vauchflow_server.address_policy import AddressPolicy, parse_host_ip
+from vauchflow_core.address_policy import AddressPolicy, parse_host_ip
 
 log = logging.getLogger(__name__)
 

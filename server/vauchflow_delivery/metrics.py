@@ -12,7 +12,7 @@ import logging
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from vauchflow_delivery.store import DeliveryStore, StoreUnavailable
-from vauchflow_delivery.wakeups import wait_any
+from vauchflow_core.wakeups import wait_any
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.store import DeliveryStore, StoreUnavailable
-from vauchflow_delivery.wakeups import wait_any
+from vauchflow_core.wakeups import wait_any
 
 log = logging.getLogger(__name__)
 

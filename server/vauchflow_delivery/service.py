@@ -18,9 +18,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
-from vauchflow_server.address_policy import AddressPolicy
-from vauchflow_server.auth import Authenticator
-from vauchflow_server.request_boundary import RequestBoundary
+from vauchflow_core.address_policy import AddressPolicy
+from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.request_boundary import RequestBoundary
 
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_delivery.dispatcher import Dispatcher, DispatchLimits
@@ -142,7 +142,13 @@ async def _run(
         stop_wait = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({*loops, listener, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
-        crashed = [task for task in done if task is not stop_wait]
+        # A loop returns once stopping is set, and may finish in the same turn as stop_wait: only one that
+        # failed, or returned while nothing was stopping, ended unexpectedly.
+        crashed = [
+            task
+            for task in done
+            if task is not stop_wait and (task.cancelled() or task.exception() is not None or not stopping.is_set())
+        ]
         if crashed:
             # A loop only returns once stopping is set; ending earlier is a bug. Stop cleanly and say so.
             exit_code = 1

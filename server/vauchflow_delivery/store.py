@@ -10,31 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from vauchflow_server import errors
-from vauchflow_server.db.database import endpoint_secrets
-from vauchflow_server.db.queries import load
-from vauchflow_server.event_cursor import EventPosition
-from vauchflow_server.events import webhook_endpoint_disabled_event
-from vauchflow_server.tenancy import ApiKeyIdentity
-from vauchflow_server.webhook_endpoints import EndpointSecrets
-
-from vauchflow_delivery.wakeups import wait_any
+from vauchflow_core import errors
+from vauchflow_core.db import decoders
+from vauchflow_core.db.connection import NotificationListener, StatementFailed, create_pool, translated_errors
+from vauchflow_core.db.queries import QUERIES
+from vauchflow_core.event_cursor import EventPosition
+from vauchflow_core.events import StoredEvent, webhook_endpoint_disabled_event
+from vauchflow_core.tenancy import ApiKeyIdentity
+from vauchflow_core.webhook_endpoints import EndpointSecrets
 
 log = logging.getLogger(__name__)
-
-QUERIES = load(Path(__file__).with_name("queries.sql"))
 
 EVENTS_RELAYED_CHANNEL = "vauchflow_events_relayed"
 DELIVERIES_CHANNEL = "vauchflow_deliveries"
@@ -49,20 +44,17 @@ class StoreUnavailable(Exception):
 
 @contextlib.contextmanager
 def _translated_errors() -> Iterator[None]:
+    """Any failure of a statement is one the loops wait out and retry (they log its type, never its text)."""
     try:
-        yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as error:
-        # Type only: the text can carry SQL.
+        with translated_errors():
+            yield
+    except (errors.DomainError, StatementFailed) as error:
         raise StoreUnavailable(type(error).__name__) from None
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def _pool(dsn: str, min_size: int, max_size: int) -> asyncpg.Pool:
     with _translated_errors():
-        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        return await create_pool(dsn, min_size=min_size, max_size=max_size)
 
 
 # What the dispatcher works with
@@ -117,15 +109,6 @@ class BacklogSnapshot:
     pending_deliveries: int
     delivered_within_hour_24h: int
     decided_24h: int
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    position: EventPosition
-    event_id: UUID
-    type: str
-    payload: dict[str, Any]
-    create_time: datetime
 
 
 class DeliveryStore:
@@ -310,8 +293,19 @@ class DeliveryStore:
             decided_24h=ratio["decided"],
         )
 
-    def listener(self, channels: Sequence[str], on_notify: Callable[[str], None]) -> "Listener":
-        return Listener(self._dsn, channels, on_notify)
+    def listener(self, channels: Sequence[str], on_notify: Callable[[str], None]) -> NotificationListener:
+        """Calls on_notify(channel) for each notification, and for every channel after each (re)connection: what
+        was sent while not listening is found by the callers' next poll."""
+
+        def every_channel() -> None:
+            for channel in channels:
+                on_notify(channel)
+
+        return NotificationListener(
+            self._dsn,
+            {channel: lambda _payload, channel=channel: on_notify(channel) for channel in channels},
+            on_connect=every_channel,
+        )
 
 
 class FailureOutcome(str, Enum):
@@ -323,7 +317,7 @@ class FailureOutcome(str, Enum):
 
 
 def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
-    secrets = endpoint_secrets(row)
+    secrets = decoders.endpoint_secrets(row)
     return ClaimedDelivery(
         tenant_id=row["tenant_id"],
         id=row["id"],
@@ -336,42 +330,6 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
         secrets=secrets,
         lease_start=row["lease_start"],
     )
-
-
-class Listener:
-    """LISTEN on a dedicated connection (a pooled one would hand its notifications to whoever borrows it next),
-    reconnecting after a loss. Callers poll as well, so a notification lost while reconnecting only delays."""
-
-    def __init__(self, dsn: str, channels: Sequence[str], on_notify: Callable[[str], None]):
-        self._dsn = dsn
-        self._channels = tuple(channels)
-        self._on_notify = on_notify
-
-    async def run(self, stopping: asyncio.Event, retry_seconds: float = 1.0) -> None:
-        while not stopping.is_set():
-            lost = asyncio.Event()
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(self._dsn)
-                conn.add_termination_listener(lambda _conn: lost.set())
-                for channel in self._channels:
-                    await conn.add_listener(channel, self._notified)
-                # Whatever was sent while this connection was not listening is found by the callers' next poll.
-                for channel in self._channels:
-                    self._on_notify(channel)
-                await wait_any(stopping, lost, timeout=None)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                log.warning("listener lost", extra={"action": "listen_failed", "error_type": type(error).__name__})
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), timeout=2)
-            if not stopping.is_set():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=retry_seconds)
-
-    def _notified(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:
-        self._on_notify(channel)
 
 
 class EventStore:
@@ -403,12 +361,10 @@ class EventStore:
             return bool(await self._pool.fetchval(QUERIES["role_can_bypass_rls"]))
 
     async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None:
-        """What vauchflow_server.auth.Authenticator asks of a database."""
+        """What vauchflow_core.rpc.auth.Authenticator asks of a database."""
         with self._unavailable():
             row = await self._pool.fetchrow(QUERIES["authenticate_api_key"], secret_hash)
-        if row is None:
-            return None
-        return ApiKeyIdentity(row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"])
+        return decoders.api_key_identity(row) if row else None
 
     async def events_after(
         self, tenant_id: UUID, after: EventPosition, event_types: Sequence[str], limit: int
@@ -426,16 +382,7 @@ class EventStore:
                     list(event_types),
                     limit,
                 )
-        return [
-            StoredEvent(
-                position=EventPosition(int(r["transaction_id"]), r["id"]),
-                event_id=r["event_id"],
-                type=r["type"],
-                payload=r["payload"],
-                create_time=r["create_time"],
-            )
-            for r in rows
-        ]
+        return [decoders.stored_event(r) for r in rows]
 
 
 def _clean_body(body: str) -> str:

@@ -29,34 +29,35 @@ from vauchflow.v1 import (
     webhook_service_pb2_grpc,
 )
 
-from vauchflow_server.address_policy import AddressPolicy
-from vauchflow_server.api_key_admin import ApiKeyAdmin
-from vauchflow_server.api_key_cache import ApiKeyCache
-from vauchflow_server.auth import Authenticator
+from vauchflow_core.address_policy import AddressPolicy
+from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
+from vauchflow_core.rpc.api_key_cache import ApiKeyCache
+from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_server.config import ServerConfig
+
 from vauchflow_server.db.database import (
     API_KEY_REVOKED_CHANNEL,
     TENANT_CHANGED_CHANNEL,
     Database,
     NotificationListener,
 )
-from vauchflow_server.flash_sale_gate import FlashSaleGate
-from vauchflow_server.flash_sale_reconciliation import FlashSaleReconciler
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
+from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
-from vauchflow_server.rate_limiter import RateLimiter
-from vauchflow_server.redemption_engine import RedemptionEngine
-from vauchflow_server.request_boundary import RequestBoundary
-from vauchflow_server.servicers.api_keys import ApiKeyServicer
-from vauchflow_server.servicers.health import HealthServicer
-from vauchflow_server.servicers.redemptions import RedemptionServicer
-from vauchflow_server.servicers.tenants import TenantServicer
-from vauchflow_server.servicers.vouchers import VoucherServicer
-from vauchflow_server.servicers.webhooks import WebhookServicer
-from vauchflow_server.tenant_admin import TenantAdmin
-from vauchflow_server.voucher_admin import VoucherAdmin
-from vauchflow_server.webhook_admin import WebhookAdmin
-from vauchflow_server.webhook_endpoints import UrlPolicy
+from vauchflow_core.rpc.rate_limiter import RateLimiter
+from vauchflow_server.redemption.engine import RedemptionEngine
+from vauchflow_core.rpc.request_boundary import RequestBoundary
+from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
+from vauchflow_server.api.servicers.health import HealthServicer
+from vauchflow_server.api.servicers.redemptions import RedemptionServicer
+from vauchflow_server.api.servicers.tenants import TenantServicer
+from vauchflow_server.api.servicers.vouchers import VoucherServicer
+from vauchflow_server.api.servicers.webhooks import WebhookServicer
+from vauchflow_server.admin.tenant_admin import TenantAdmin
+from vauchflow_server.admin.voucher_admin import VoucherAdmin
+from vauchflow_server.admin.webhook_admin import WebhookAdmin
+from vauchflow_core.webhook_endpoints import UrlPolicy
 
 log = logging.getLogger(__name__)
 

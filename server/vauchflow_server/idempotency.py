@@ -14,7 +14,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from vauchflow_server.errors import Conflict, Violations
+from vauchflow_core.errors import Conflict, Violations
 
 MAX_KEY_LENGTH = 200
 

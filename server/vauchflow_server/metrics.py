@@ -1,32 +1,19 @@
-"""Prometheus metrics of the API server, served on their own port (VAUCHFLOW_METRICS_PORT).
-
-One `ServerMetrics` per process, passed to whatever records into it; nothing registers globally, so tests can
-build as many as they like. Label values are bounded sets (RPC names, status codes, reasons) — never tenant ids,
-voucher codes or anything a caller chooses freely.
-"""
+"""Prometheus metrics of the API server, served on their own port (VAUCHFLOW_METRICS_PORT): the RPC edge's
+(vauchflow_core.rpc.metrics) plus redemption outcomes and the flash-sale gate."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter
 
-# Buckets around the status page's redemption target (p99 < 200 ms).
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
+from vauchflow_core.rpc.metrics import RpcMetrics, method_name
+
+__all__ = ["ServerMetrics", "method_name"]
 
 
-class ServerMetrics:
+class ServerMetrics(RpcMetrics):
     def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry or CollectorRegistry()
+        super().__init__(registry)
         r = self.registry
-        self.rpc_requests = Counter(
-            "vauchflow_rpc_requests", "RPCs handled, by method and gRPC status code.", ["method", "code"], registry=r
-        )
-        self.rpc_duration = Histogram(
-            "vauchflow_rpc_duration_seconds",
-            "RPC handling time in the server, by method.",
-            ["method"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
         self.redemptions = Counter(
             "vauchflow_redemptions",
             "Redeem outcomes: SUCCEEDED or the refusal reason (VOUCHER_EXHAUSTED, ...).",
@@ -45,23 +32,3 @@ class ServerMetrics:
             "Flash-sale counters the reconciliation found drifted from PostgreSQL and reset.",
             registry=r,
         )
-        self.redis_errors = Counter(
-            "vauchflow_redis_errors", "Redis calls that failed, by use (flash_sale, rate_limit).", ["use"], registry=r
-        )
-        self.rate_limited = Counter(
-            "vauchflow_rate_limited", "Requests refused as RATE_LIMITED, by plan.", ["plan"], registry=r
-        )
-        self.rate_limit_fail_open = Counter(
-            "vauchflow_rate_limit_fail_open",
-            "Requests let through unchecked because Redis was unreachable (limits fail open).",
-            registry=r,
-        )
-
-    def serve(self, host: str, port: int) -> None:
-        """Serves /metrics from a daemon thread (prometheus_client's own HTTP server)."""
-        start_http_server(port, addr=host, registry=self.registry)
-
-
-def method_name(full_method: str) -> str:
-    """'/vauchflow.v1.VoucherService/GetVoucher' → 'VoucherService/GetVoucher' (a bounded label)."""
-    return full_method.rsplit(".", 1)[-1] if full_method.startswith("/") else full_method

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable, Generic, Sequence, TypeVar
 from uuid import UUID
 
-from vauchflow_server.errors import InvalidArgument
+from vauchflow_core.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

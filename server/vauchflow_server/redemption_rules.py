@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vauchflow_server import errors
+from vauchflow_core import errors
 from vauchflow_server.vouchers import ACTIVE, MAX_AMOUNT, Voucher
 from vauchflow_server.currencies import is_known_currency
-from vauchflow_server.errors import Violations
+from vauchflow_core.errors import Violations
 
 MAX_CUSTOMER_ID_LENGTH = 200
 MAX_ORDER_ID_LENGTH = 200

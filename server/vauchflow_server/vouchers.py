@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from vauchflow_server.currencies import is_known_currency
-from vauchflow_server.errors import Violations
+from vauchflow_core.errors import Violations
 
 ACTIVE = "ACTIVE"
 DISABLED = "DISABLED"

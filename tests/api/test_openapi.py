@@ -16,7 +16,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 from openapi_spec_validator import validate
-from vauchflow_server.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO / "docs" / "openapi.json"

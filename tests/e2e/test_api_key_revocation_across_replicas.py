@@ -18,7 +18,7 @@ from vauchflow.v1 import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import start_api_server
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 
 def test_a_key_revoked_on_one_replica_is_refused_by_the_other(migrated_db, redis_server, tmp_path):

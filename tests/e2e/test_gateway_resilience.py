@@ -31,7 +31,7 @@ from support.gateway import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, start_api_server
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 ORDER = {"order": {"amount": "10000", "currency": "EUR"}}
 

@@ -25,7 +25,7 @@ from vauchflow.v1 import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import start_api_server
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 
 async def _wait_for_lock_waiter(owner_dsn: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -34,18 +34,6 @@ from support.api_client import (
     order,
     violation_fields,
 )
-from support.services import ApiServer
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def db(api_server: ApiServer) -> OwnerDatabase:
-    return OwnerDatabase(api_server.owner_dsn)
 
 
 @dataclass

@@ -9,13 +9,14 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_server.config import ServerConfig
-from vauchflow_server.devstack.envoy import envoy_binary
+from vauchflow_devstack.envoy import envoy_binary
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -127,11 +128,11 @@ def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_re
 def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() -> None:
     services = _compose()["services"]
     migrate, postgres = services["migrate"], services["postgres"]
-    assert migrate["command"] == ["python", "-m", "vauchflow_server.migrate"]
-    assert importlib.util.find_spec("vauchflow_server.migrate") is not None
-    source = (REPO / "server" / "vauchflow_server" / "migrate.py").read_text()
+    assert migrate["command"] == ["python", "-m", "vauchflow_server.cli.migrate"]
+    assert importlib.util.find_spec("vauchflow_server.cli.migrate") is not None
+    source = (REPO / "server" / "vauchflow_server" / "cli" / "migrate.py").read_text()
     for name in migrate["environment"]:
-        assert f'"{name}"' in source, f"vauchflow_server.migrate does not read {name}"
+        assert f'"{name}"' in source, f"vauchflow_server.cli.migrate does not read {name}"
     owner = _interpolated(postgres["environment"], SECRETS)
     database_url = _interpolated(migrate["environment"], SECRETS)["DATABASE_URL"]
     assert database_url == (
@@ -156,7 +157,18 @@ def test_dockerfile_builds_the_server_image_as_a_non_root_user() -> None:
     assert keywords["FROM"] == "python:3.11-slim"
     assert keywords["CMD"] == '["python", "-m", "vauchflow_server"]'
     assert keywords["USER"] not in ("root", "0")
-    assert "pip install /app/clients/python" in dockerfile and "pip install /app" in dockerfile
+    # Third-party packages only hash-checked from the lock; the repository's own packages from their folders.
+    assert "pip install --require-hashes -r /app/requirements/runtime.lock" in dockerfile
+    assert "pip install --no-deps /app/clients/python /app" in dockerfile
+    assert (REPO / "requirements" / "runtime.lock").is_file()
+
+
+def test_the_server_does_not_depend_on_a_package_index_name_for_its_own_client() -> None:
+    """A bare `vauchflow` requirement could be satisfied by someone else's package of that name."""
+    server = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(re.match(r"vauchflow\b(?!-)", dependency) for dependency in server["dependencies"])
+    lock = (REPO / "requirements" / "dev.lock").read_text()
+    assert not re.search(r"^vauchflow[=\[ ]", lock, re.MULTILINE)
 
 
 def test_envoy_service_loads_the_generated_gateway_config_that_points_at_the_server(tmp_path: Path) -> None:

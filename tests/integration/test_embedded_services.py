@@ -9,7 +9,7 @@ import redis
 
 from support.ports import free_port, port_is_free
 from support.services import MigratedDatabase, MigratedPostgres
-from vauchflow_server.devstack import ChildProcessFailed, EmbeddedPostgres, EmbeddedRedis
+from vauchflow_devstack import ChildProcessFailed, EmbeddedPostgres, EmbeddedRedis
 
 
 async def test_migrated_db_is_a_private_copy_of_the_migrated_template(

@@ -7,9 +7,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from support.gateway import http_get
-from vauchflow_server.devstack.child_process import ChildProcessFailed
-from vauchflow_server.devstack.envoy import validate_config
-from vauchflow_server.devstack.envoy_config import GatewaySettings, render
+from vauchflow_devstack.child_process import ChildProcessFailed
+from vauchflow_devstack.envoy import validate_config
+from vauchflow_devstack.envoy_config import GatewaySettings, render
 
 
 def settings(replicas: int) -> GatewaySettings:

@@ -49,7 +49,7 @@ from support.api_client import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedPostgres, start_api_server
-from vauchflow_server.devstack import EmbeddedRedis, stop_child
+from vauchflow_devstack import EmbeddedRedis, stop_child
 
 EXHAUSTED = "FAILED_PRECONDITION/VOUCHER_EXHAUSTED"
 # Requests the gate may let through beyond the stock by design: a counter built from PostgreSQL while admitted

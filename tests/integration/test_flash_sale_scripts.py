@@ -7,7 +7,7 @@ import uuid
 
 import redis.asyncio as redis_asyncio
 
-from vauchflow_server.flash_sale_gate import FlashSaleGate, VoucherKey
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.metrics import ServerMetrics
 
 

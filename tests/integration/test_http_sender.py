@@ -22,7 +22,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from support.ports import free_port
-from support.webhook_receivers import Receiver, ReceivedRequest, Reply, eventually
+from support.webhook_receivers import Receiver, Reply, eventually
 from vauchflow_delivery.http_sender import (
     ADDRESS_BLOCKED,
     CONNECTION_FAILED,
@@ -33,7 +33,7 @@ from vauchflow_delivery.http_sender import (
     SenderSettings,
 )
 from vauchflow_delivery.signing import webhook_headers
-from vauchflow_server.address_policy import AddressPolicy
+from vauchflow_core.address_policy import AddressPolicy
 
 LOOPBACK_ALLOWED = AddressPolicy.allowing(["127.0.0.0/8", "::1/128"])
 NOTHING_ALLOWED = AddressPolicy()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -35,20 +34,8 @@ from support.api_client import (
     run_concurrently,
     unique_code,
 )
-from support.services import ApiServer
 
 REUSED = "IDEMPOTENCY_KEY_REUSED"
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def db(api_server: ApiServer) -> OwnerDatabase:
-    return OwnerDatabase(api_server.owner_dsn)
 
 
 def request_id() -> str:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from support.services import MigratedDatabase, MigratedPostgres
-from vauchflow_server.db.migrate import APP_ROLE, MigrationError, load_migrations, migrate
+from vauchflow_core.db.migrate import APP_ROLE, MigrationError, load_migrations, migrate
 
 EXPECTED = [(m.version, m.name) for m in load_migrations()]
 
@@ -97,7 +97,7 @@ async def _run_migrate_command(dsn: str) -> tuple[int, str, str]:
     # No VAUCHFLOW_APP_DB_PASSWORD: the app role is shared by the whole test cluster and keeps its password.
     env["DATABASE_URL"] = dsn
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vauchflow_server.migrate",
+        sys.executable, "-m", "vauchflow_server.cli.migrate",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -116,7 +116,7 @@ async def test_two_migrate_commands_started_together_both_succeed(empty_db: str)
 async def test_the_migrate_command_needs_database_url() -> None:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vauchflow_server.migrate", env=env,
+        sys.executable, "-m", "vauchflow_server.cli.migrate", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)

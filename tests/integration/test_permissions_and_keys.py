@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -33,10 +33,10 @@ from support.api_client import (
     expect_rpc_error,
     order,
 )
-from support.services import ApiServer, MigratedPostgres
-from vauchflow_server import api_key_secrets
+from support.services import MigratedPostgres
+from vauchflow_core import api_key_secrets
 from vauchflow_server.app import SERVICE_NAMES
-from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 # The API server's tenant RPCs (EventStreamService is served by the webhook delivery service and tested there).
 TENANT_METHODS = {
@@ -45,17 +45,6 @@ TENANT_METHODS = {
     if perm not in (OPERATOR, PUBLIC) and method.split("/")[1] in SERVICE_NAMES
 }
 OPERATOR_METHODS = [method for method, perm in REQUIRED_PERMISSION.items() if perm == OPERATOR]
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def db(api_server: ApiServer) -> OwnerDatabase:
-    return OwnerDatabase(api_server.owner_dsn)
 
 
 def _message_classes(method: str) -> tuple[type, type]:

@@ -49,21 +49,15 @@ from support.gateway import Gateway, expect_error, expect_json
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedDatabase, start_api_server
-from vauchflow_server.devstack import EmbeddedRedis, stop_child
+from vauchflow_devstack import EmbeddedRedis, stop_child
 from vauchflow_server.metrics import ServerMetrics
-from vauchflow_server.plans import RateLimit, limits_for
-from vauchflow_server.rate_limiter import GCRA_SHA, RateLimiter, state_key
+from vauchflow_core.plans import RateLimit, limits_for
+from vauchflow_core.rpc.rate_limiter import GCRA_SHA, RateLimiter, state_key
 
 FREE_RATE = limits_for("FREE").rate_limit
 assert FREE_RATE is not None
 # The tolerance: at most the limit, plus 5%.
 TOLERANCE = 1.05
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
 
 
 def set_limits(api: ApiSession, tenant_id: str, paths: list[str], **limits: int) -> tenant_pb2.Tenant:
@@ -207,7 +201,7 @@ async def test_an_unreachable_redis_fails_open_counts_and_warns_once(caplog) -> 
     client = redis_asyncio.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.1)
     limiter = RateLimiter(client, metrics, retry_interval=60)
     try:
-        with caplog.at_level(logging.WARNING, logger="vauchflow_server.rate_limiter"):
+        with caplog.at_level(logging.WARNING, logger="vauchflow_core.rpc.rate_limiter"):
             decisions = [await limiter.check(uuid.uuid4(), RateLimit(1, 1)) for _ in range(50)]
     finally:
         await client.aclose()

@@ -15,12 +15,12 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from support.services import MigratedDatabase
-from vauchflow_server import errors
+from vauchflow_core import errors
 from vauchflow_server.db.database import BatchNotCounted, Database, TenantTransaction
-from vauchflow_server.errors import DomainError
-from vauchflow_server.flash_sale_gate import FlashSaleGate, VoucherKey
+from vauchflow_core.errors import DomainError
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.metrics import ServerMetrics
-from vauchflow_server.redemption_engine import RedeemResult, RedeemVoucher, RedemptionEngine
+from vauchflow_server.redemption.engine import RedeemResult, RedeemVoucher, RedemptionEngine
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 

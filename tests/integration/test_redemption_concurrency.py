@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -15,20 +15,8 @@ import pytest
 from vauchflow.v1 import redemption_service_pb2, redemption_service_pb2_grpc
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient, order, outcome, run_concurrently
-from support.services import ApiServer
 
 CALL_TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def db(api_server: ApiServer) -> OwnerDatabase:
-    return OwnerDatabase(api_server.owner_dsn)
 
 
 def stampede(target: str, threads: int, request_for: Callable[[int], Any], secret: str) -> list[Any]:

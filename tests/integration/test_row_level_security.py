@@ -20,9 +20,9 @@ import pytest
 
 from support.services import MigratedDatabase
 from vauchflow_server.db.database import Database
-from vauchflow_server.db.migrate import APP_ROLE
-from vauchflow_server.db.queries import QUERIES
-from vauchflow_server.plans import LimitOverrides
+from vauchflow_core.db.migrate import APP_ROLE
+from vauchflow_core.db.queries import QUERIES
+from vauchflow_core.plans import LimitOverrides
 
 # Tables with no tenant data at all. Anything else in schema public must be isolated by tenant.
 NON_TENANT_TABLES = {"schema_migrations", "outbox_relay_position"}

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from support.services import MigratedDatabase
-from vauchflow_server import errors, events
+from vauchflow_core import errors, events
+from vauchflow_server import resource_events
 from vauchflow_server.db.database import CheckViolation, Database
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
@@ -86,7 +87,7 @@ async def test_the_app_role_hits_the_same_check_and_the_database_layer_names_it(
             # the CHECK.
             order = Order(id="", amount=10_000, currency=None)
             redemption = Redemption(uuid.uuid4(), voucher.id, voucher.code, "", order, 0, "SUCCEEDED")
-            event = events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption)
+            event = resource_events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption)
             assert await tx.redeem(redemption, datetime.now(timezone.utc), event, event) is None
     finally:
         await db.close()

@@ -13,7 +13,7 @@ from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import start_api_server
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 
 def _scrape(port: int) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import field_mask_pb2
 from vauchflow.v1 import (
     api_key_service_pb2,
@@ -18,18 +17,6 @@ from vauchflow.v1 import (
 )
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
-from support.services import ApiServer
-
-
-@pytest.fixture(scope="module")
-def api(api_server: ApiServer) -> Iterator[ApiSession]:
-    with ApiSession(api_server) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def db(api_server: ApiServer) -> OwnerDatabase:
-    return OwnerDatabase(api_server.owner_dsn)
 
 
 def cross_tenant_calls(b: TenantClient, code: str, redemption_id: str, key_id: str) -> dict[str, Callable[[], Any]]:

@@ -36,11 +36,11 @@ from support.api_client import (
     expect_rpc_error,
 )
 from support.services import ApiServer, MigratedDatabase, MigratedPostgres
-from vauchflow_server.address_policy import AddressPolicy
+from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_server.db.database import Database
-from vauchflow_server.secret_box import KeyRing, Sealed, SecretBoxError, generate_key
-from vauchflow_server.webhook_admin import CreateEndpoint, WebhookAdmin
-from vauchflow_server.webhook_endpoints import EndpointSettings, UrlPolicy, open_signing_secret
+from vauchflow_core.secret_box import KeyRing, Sealed, SecretBoxError, generate_key
+from vauchflow_server.admin.webhook_admin import CreateEndpoint, WebhookAdmin
+from vauchflow_core.webhook_endpoints import EndpointSettings, UrlPolicy, open_signing_secret
 
 PENDING = webhook_pb2.WEBHOOK_DELIVERY_STATUS_PENDING
 FAILED = webhook_pb2.WEBHOOK_DELIVERY_STATUS_FAILED
@@ -631,7 +631,7 @@ def _reencrypt(dsn: str, keys: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAUCHFLOW_")}
     env.update(DATABASE_URL=dsn, VAUCHFLOW_WEBHOOK_KEYS=keys)
     return subprocess.run(
-        [sys.executable, "-m", "vauchflow_server.reencrypt_secrets"],
+        [sys.executable, "-m", "vauchflow_server.cli.reencrypt_secrets"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

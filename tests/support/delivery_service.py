@@ -25,11 +25,11 @@ from support.grpc_health import is_serving
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import TEST_WEBHOOK_ALLOW_NETWORKS
-from vauchflow_server import api_key_secrets
-from vauchflow_server.db.migrate import DELIVERY_ROLE
-from vauchflow_server.devstack import start_child, stop_child
-from vauchflow_server.secret_box import KeyRing
-from vauchflow_server.webhook_endpoints import format_signing_secret, generate_signing_secret, seal_signing_secret
+from vauchflow_core import api_key_secrets
+from vauchflow_core.db.migrate import DELIVERY_ROLE
+from vauchflow_devstack import start_child, stop_child
+from vauchflow_core.secret_box import KeyRing
+from vauchflow_core.webhook_endpoints import format_signing_secret, generate_signing_secret, seal_signing_secret
 
 # Fast enough for tests, with the lease above the request timeout as the service requires.
 FAST_SETTINGS = {
@@ -190,7 +190,7 @@ class Rows:
 
 
 def event_payload(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The shape vauchflow_server.events writes."""
+    """The shape vauchflow_core.events writes."""
     return {
         "id": f"evt_{event_id.hex}",
         "type": event_type,

@@ -17,8 +17,8 @@ from typing import Any
 
 from support.polling import wait_for
 from support.ports import free_port
-from vauchflow_server.devstack.envoy import EmbeddedEnvoy
-from vauchflow_server.devstack.envoy_config import GatewaySettings
+from vauchflow_devstack.envoy import EmbeddedEnvoy
+from vauchflow_devstack.envoy_config import GatewaySettings
 
 REST_TIMEOUT = 30.0
 GRPC_HEADERS = ("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding")

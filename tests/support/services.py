@@ -13,9 +13,9 @@ from pathlib import Path
 
 from support.grpc_health import is_serving
 from support.polling import wait_for
-from vauchflow_server.db.migrate import APP_ROLE
-from vauchflow_server.devstack import EmbeddedPostgres, start_child, stop_child
-from vauchflow_server.secret_box import generate_key_ring_text
+from vauchflow_core.db.migrate import APP_ROLE
+from vauchflow_devstack import EmbeddedPostgres, start_child, stop_child
+from vauchflow_core.secret_box import generate_key_ring_text
 
 TEMPLATE_DATABASE = "vauchflow_template"
 # Tests deliver webhooks to receivers on loopback, over plain http.

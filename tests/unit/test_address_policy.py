@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from vauchflow_server.address_policy import AddressPolicy, parse_host_ip
+from vauchflow_core.address_policy import AddressPolicy, parse_host_ip
 
 # Hosts as they appear in a URL, with the address curl, browsers and getaddrinfo would connect to.
 HOSTILE_HOSTS = {

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from vauchflow_server import api_key_secrets
-from vauchflow_server.api_key_cache import ApiKeyCache
-from vauchflow_server.auth import Authenticator
-from vauchflow_server.errors import Unauthenticated
-from vauchflow_server.tenancy import ApiKeyIdentity
+from vauchflow_core import api_key_secrets
+from vauchflow_core.rpc.api_key_cache import ApiKeyCache
+from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.errors import Unauthenticated
+from vauchflow_core.tenancy import ApiKeyIdentity
 
 METHOD = "/vauchflow.v1.VoucherService/GetVoucher"
 

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from vauchflow_server import api_key_secrets
-from vauchflow_server.api_key_secrets import PREFIX
+from vauchflow_core import api_key_secrets
+from vauchflow_core.api_key_secrets import PREFIX
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BODY_LENGTH = 32 + 6

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
-from vauchflow_server import api_key_secrets
-from vauchflow_server.auth import ANONYMOUS, Authenticator, bearer_token
-from vauchflow_server.errors import PermissionMissing, Unauthenticated
-from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
-from vauchflow_server.plans import LimitOverrides, RateLimit
-from vauchflow_server.tenancy import ApiKeyIdentity, Principal
+from vauchflow_core import api_key_secrets
+from vauchflow_core.rpc.auth import ANONYMOUS, Authenticator, bearer_token
+from vauchflow_core.errors import PermissionMissing, Unauthenticated
+from vauchflow_core.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.plans import LimitOverrides, RateLimit
+from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
 ADMIN_TOKEN = "vf_op_the-operator-token-for-tests"
 CREATE_VOUCHER = "/vauchflow.v1.VoucherService/CreateVoucher"

@@ -13,8 +13,8 @@ from vauchflow_delivery.config import ConfigError, DeliveryConfig
 from vauchflow_delivery.dispatcher import Decision, decide
 from vauchflow_delivery.http_sender import SendResult
 from vauchflow_delivery.retry_schedule import RetrySchedule
-from vauchflow_server.devstack.config import DevstackConfig
-from vauchflow_server.devstack.envoy_config import GatewaySettings, render
+from vauchflow_devstack.config import DevstackConfig
+from vauchflow_devstack.envoy_config import GatewaySettings, render
 
 ENV = {
     "DATABASE_URL": "postgresql://vauchflow_delivery:x@db/v",

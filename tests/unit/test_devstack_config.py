@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vauchflow_server.devstack.config import ConfigError, DevstackConfig
-from vauchflow_server.devstack.stack import app_dsn, without_password
+from vauchflow_devstack.config import ConfigError, DevstackConfig
+from vauchflow_devstack.stack import app_dsn, without_password
 
 
 def test_defaults_start_everything_embedded_on_the_documented_ports(tmp_path: Path) -> None:

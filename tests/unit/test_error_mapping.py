@@ -6,9 +6,11 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from vauchflow_server import error_mapping, errors
+from vauchflow_core.rpc import error_mapping
+
+from vauchflow_core import errors
 from vauchflow_server.db.database import CheckViolation, UniqueViolation
-from vauchflow_server.errors import FieldViolation, InvalidArgument
+from vauchflow_core.errors import FieldViolation, InvalidArgument
 
 DOMAIN = "vauchflow.com"
 

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from vauchflow_server.errors import InvalidArgument
-from vauchflow_server.event_cursor import EventPosition, decode, encode
+from vauchflow_core.errors import InvalidArgument
+from vauchflow_core.event_cursor import EventPosition, decode, encode
 
 
 @pytest.mark.parametrize("position", [EventPosition(0, 0), EventPosition(748, 3), EventPosition(2**62, 2**62)])

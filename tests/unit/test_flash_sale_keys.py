@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from vauchflow_server.errors import InvalidArgument, Violations
-from vauchflow_server.flash_sale_gate import VoucherKey
+from vauchflow_core.errors import InvalidArgument, Violations
+from vauchflow_server.redemption.flash_sale_gate import VoucherKey
 from vauchflow_server.vouchers import VoucherTerms, check_terms
 
 

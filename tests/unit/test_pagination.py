@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from vauchflow_server.errors import InvalidArgument
+from vauchflow_core.errors import InvalidArgument
 from vauchflow_server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, make_page, page_request
 
 T0 = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=timezone.utc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vauchflow_server.plans import (
+from vauchflow_core.plans import (
     DEFAULT_BURST_SECONDS,
     LIMITS,
     LimitOverrides,
@@ -12,7 +12,7 @@ from vauchflow_server.plans import (
     effective_limits,
     limits_for,
 )
-from vauchflow_server.tenancy import PLANS
+from vauchflow_core.tenancy import PLANS
 
 
 def test_every_plan_has_limits() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from vauchflow_server.redemption_batches import Pending, RedemptionBatcher
+from vauchflow_server.redemption.batches import Pending, RedemptionBatcher
 
 
 class Recorder:

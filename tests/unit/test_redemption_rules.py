@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from vauchflow_server import errors
-from vauchflow_server.errors import InvalidArgument, Violations
+from vauchflow_core import errors
+from vauchflow_core.errors import InvalidArgument, Violations
+
 from vauchflow_server.redemption_rules import (
     Order,
     check_order,

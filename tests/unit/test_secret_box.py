@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from vauchflow_server.secret_box import (
+from vauchflow_core.secret_box import (
     KEY_BYTES,
     NONCE_BYTES,
     KeyRing,

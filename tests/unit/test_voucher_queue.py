@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from vauchflow_server.voucher_queue import PerVoucherLimit
+from vauchflow_server.redemption.voucher_queue import PerVoucherLimit
 
 
 async def test_one_voucher_never_has_more_than_the_limit_in_flight_and_waiters_go_in_arrival_order():

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from vauchflow_server.errors import InvalidArgument, Violations
+from vauchflow_core.errors import InvalidArgument, Violations
+
 from vauchflow_server.vouchers import (
     MAX_AMOUNT,
     MAX_METADATA_KEYS,

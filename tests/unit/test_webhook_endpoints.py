@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from vauchflow_server.address_policy import AddressPolicy
-from vauchflow_server.errors import InvalidArgument, Violations
-from vauchflow_server.events import EVENT_TYPES
-from vauchflow_server.secret_box import KeyRing, SecretBoxError, generate_key
-from vauchflow_server.webhook_endpoints import (
+from vauchflow_core.address_policy import AddressPolicy
+from vauchflow_core.errors import InvalidArgument, Violations
+from vauchflow_core.events import EVENT_TYPES
+from vauchflow_core.secret_box import KeyRing, SecretBoxError, generate_key
+from vauchflow_core.webhook_endpoints import (
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
     SUBSCRIBABLE_EVENT_TYPES,

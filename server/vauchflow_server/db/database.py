@@ -1,16 +1,14 @@
-"""The only module that talks to PostgreSQL.
+"""The API server's statements: the only module of the server that talks to PostgreSQL.
 
 Every tenant transaction sets app.tenant_id with set_config(..., true), so the setting dies with the transaction
-and never leaks to the next user of a pooled connection. Driver exceptions become domain errors here (see
-_translated_errors); nothing above this module sees asyncpg.
+and never leaks to the next user of a pooled connection. Driver exceptions become domain errors at
+vauchflow_core.db.connection.translated_errors; nothing above this module sees asyncpg.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,144 +18,33 @@ from uuid import UUID
 
 import asyncpg
 
-from vauchflow_server import errors
-from vauchflow_server.db.queries import QUERIES
-from vauchflow_server.event_cursor import EventPosition
-from vauchflow_server.events import Event, StoredEvent
-from vauchflow_server.plans import LimitOverrides
+from vauchflow_core import errors
+from vauchflow_core.db import decoders
+from vauchflow_core.db.connection import (
+    CheckViolation,
+    NotificationListener,
+    UniqueViolation,
+    create_pool,
+    transaction,
+    translated_errors,
+)
+from vauchflow_core.db.queries import QUERIES
+from vauchflow_core.event_cursor import EventPosition
+from vauchflow_core.events import Event, StoredEvent
+from vauchflow_core.plans import LimitOverrides
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
-from vauchflow_server.tenancy import ApiKey, ApiKeyIdentity, Tenant
-from vauchflow_server.secret_box import Sealed
+from vauchflow_core.tenancy import ApiKey, ApiKeyIdentity, Tenant
+from vauchflow_core.secret_box import Sealed
 from vauchflow_server.vouchers import Voucher, VoucherTerms
-from vauchflow_server.webhook_deliveries import Delivery, DeliveryAttempt
-from vauchflow_server.webhook_endpoints import EndpointSecrets, EndpointSettings, WebhookEndpoint
+from vauchflow_core.webhook_deliveries import Delivery, DeliveryAttempt
+from vauchflow_core.webhook_endpoints import EndpointSecrets, EndpointSettings, WebhookEndpoint
 
 log = logging.getLogger(__name__)
-
-_SERIALIZATION_FAILURE = "40001"
-_DEADLOCK_DETECTED = "40P01"
-
-
-class UniqueViolation(errors.Conflict):
-    """A unique constraint refused a row; `constraint` says which."""
-
-    def __init__(self, constraint: str):
-        super().__init__("already exists", reason="ALREADY_EXISTS")
-        self.constraint = constraint
-
-
-class CheckViolation(errors.DomainError):
-    def __init__(self, constraint: str):
-        super().__init__("a database constraint refused the change", reason="CONSTRAINT_VIOLATED")
-        self.constraint = constraint
-
-
-@contextlib.contextmanager
-def _translated_errors():
-    try:
-        yield
-    except asyncpg.UniqueViolationError as error:
-        raise UniqueViolation(error.constraint_name or "") from None
-    except asyncpg.CheckViolationError as error:
-        raise CheckViolation(error.constraint_name or "") from None
-    except asyncpg.PostgresError as error:
-        if error.sqlstate in (_SERIALIZATION_FAILURE, _DEADLOCK_DETECTED):
-            raise errors.Aborted("concurrent update; retry the request") from None
-        if isinstance(error, (asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError)):
-            raise errors.Unavailable("the database is unavailable") from None
-        raise
-    except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as error:
-        log.warning("database unreachable", extra={"action": "db_unavailable", "error_type": type(error).__name__})
-        raise errors.Unavailable("the database is unavailable") from None
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _release_connection(conn: asyncpg.Connection) -> None:
-    """Replaces asyncpg's default reset query (a round trip on every release, ~1 per request).
-
-    Nothing session-level is ever left on a pooled connection: tenant and operator settings are
-    transaction-local (set_config(..., true)), and no pooled connection LISTENs, holds advisory locks or cursors.
-    A connection is only ever handed back inside a transaction if a bug or a cancellation cut one short; roll that
-    back rather than pass it on.
-    """
-    if conn.is_in_transaction():
-        await conn.execute(QUERIES["rollback"])
-
-
-@contextlib.asynccontextmanager
-async def _transaction(conn: asyncpg.Connection, begin: str) -> AsyncIterator[None]:
-    await conn.execute(begin)
-    try:
-        yield
-    except BaseException:
-        try:
-            await conn.execute(QUERIES["rollback"])
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            conn.terminate()  # a connection that can't roll back never goes back to the pool
-        raise
-    await conn.execute(QUERIES["commit"])
-
 
 API_KEY_REVOKED_CHANNEL = "vauchflow_api_key_revoked"
 # A tenant's plan or limits changed (payload: the tenant id); cached API keys carry them.
 TENANT_CHANGED_CHANNEL = "vauchflow_tenant_changed"
-
-
-class NotificationListener:
-    """LISTENs on one channel over a dedicated connection (never a pooled one), reconnecting when it drops.
-
-    `on_connect` runs after every (re)connection: notifications sent while disconnected are lost, so callers
-    resynchronise there (e.g. drop a cache).
-    """
-
-    def __init__(
-        self,
-        dsn: str,
-        channel: str,
-        on_notify: Callable[[str], None],
-        on_connect: Callable[[], None],
-        retry_seconds: float = 1.0,
-    ):
-        self._dsn, self._channel = dsn, channel
-        self._on_notify, self._on_connect = on_notify, on_connect
-        self._retry_seconds = retry_seconds
-        self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"listen:{self._channel}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(self._dsn)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _conn: closed.set())
-                await conn.add_listener(self._channel, lambda _c, _pid, _channel, payload: self._on_notify(payload))
-                self._on_connect()
-                self.connected.set()
-                await closed.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning(
-                    "listener disconnected",
-                    extra={"action": "listen_failed", "channel": self._channel, "error_type": type(error).__name__},
-                )
-            finally:
-                self.connected.clear()
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            await asyncio.sleep(self._retry_seconds)
 
 
 class Database:
@@ -165,25 +52,19 @@ class Database:
         self._pool = pool
         self._dsn = dsn
 
-    def listener(
-        self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]
-    ) -> NotificationListener:
-        return NotificationListener(self._dsn, channel, on_notify, on_connect)
+    def listener(self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]) -> NotificationListener:
+        return NotificationListener(self._dsn, {channel: on_notify}, on_connect)
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "Database":
-        with _translated_errors():
-            pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_release_connection
-            )
-        return cls(pool, dsn)
+        return cls(await create_pool(dsn, min_size=min_size, max_size=max_size), dsn)
 
     async def close(self) -> None:
         await self._pool.close()
 
     async def ping(self) -> bool:
         try:
-            with _translated_errors():
+            with translated_errors():
                 async with self._pool.acquire(timeout=2) as conn:
                     await conn.fetchval("SELECT 1", timeout=2)
             return True
@@ -192,37 +73,33 @@ class Database:
 
     async def role_can_bypass_rls(self) -> bool:
         """True if the server's own role would see through row-level security (it must not)."""
-        with _translated_errors():
+        with translated_errors():
             return bool(await self._pool.fetchval(QUERIES["role_can_bypass_rls"]))
 
     async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None:
-        with _translated_errors():
+        with translated_errors():
             row = await self._pool.fetchrow(QUERIES["authenticate_api_key"], secret_hash)
-        if row is None:
-            return None
-        return ApiKeyIdentity(
-            row["key_id"], row["tenant_id"], frozenset(row["permissions"]), row["revoked"], row["plan"], _limits(row)
-        )
+        return decoders.api_key_identity(row) if row else None
 
     @contextlib.asynccontextmanager
     async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator["TenantTransaction"]:
         """A transaction that sees only tenant_id's rows."""
-        with _translated_errors():
+        with translated_errors():
             begin = QUERIES["begin_as_tenant"].format(tenant_id=UUID(str(tenant_id)))
-            async with self._pool.acquire() as conn, _transaction(conn, begin):
+            async with self._pool.acquire() as conn, transaction(conn, begin):
                 yield TenantTransaction(conn, tenant_id)
 
     @contextlib.asynccontextmanager
     async def operator_transaction(self) -> AsyncIterator["OperatorTransaction"]:
         """A transaction for the platform operator's tenancy calls: sees every tenant row, no tenant data."""
-        with _translated_errors():
-            async with self._pool.acquire() as conn, _transaction(conn, QUERIES["begin_as_operator"]):
+        with translated_errors():
+            async with self._pool.acquire() as conn, transaction(conn, QUERIES["begin_as_operator"]):
                 yield OperatorTransaction(conn)
 
     @contextlib.asynccontextmanager
     async def maintenance_transaction(self) -> AsyncIterator["MaintenanceTransaction"]:
         """A transaction across every tenant, for maintenance commands run as the owner (which bypasses RLS)."""
-        with _translated_errors():
+        with translated_errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 yield MaintenanceTransaction(conn)
 
@@ -489,7 +366,7 @@ class TenantTransaction(_Transaction):
     # Outbox
 
     async def record_event(self, event: Event) -> StoredEvent:
-        return _stored_event(await self._row("insert_event", self.tenant_id, event.id, event.type, event.payload))
+        return decoders.stored_event(await self._row("insert_event", self.tenant_id, event.id, event.type, event.payload))
 
     async def list_events(
         self,
@@ -510,11 +387,11 @@ class TenantTransaction(_Transaction):
             after_id,
             limit,
         )
-        return [_stored_event(r) for r in rows]
+        return [decoders.stored_event(r) for r in rows]
 
     async def get_event(self, event_id: UUID) -> StoredEvent | None:
         row = await self._row("get_event", self.tenant_id, event_id)
-        return _stored_event(row) if row else None
+        return decoders.stored_event(row) if row else None
 
     # Plans and quotas
 
@@ -522,7 +399,7 @@ class TenantTransaction(_Transaction):
         """The tenant's plan and its overrides of the plan's limits."""
         row = await self._row("tenant_limits", self.tenant_id)
         assert row is not None, "an authenticated tenant exists"
-        return row["plan"], _limits(row)
+        return row["plan"], decoders.limits(row)
 
     async def lock_quota(self, resource: str) -> None:
         """Until this transaction ends, other creators of `resource` in this tenant wait here."""
@@ -561,7 +438,7 @@ class TenantTransaction(_Transaction):
     async def webhook_endpoint_for_update(self, endpoint_id: UUID) -> tuple[WebhookEndpoint, EndpointSecrets] | None:
         """Reads and locks the endpoint until the transaction ends."""
         row = await self._row("get_webhook_endpoint_for_update", self.tenant_id, endpoint_id)
-        return (_webhook_endpoint(row), endpoint_secrets(row)) if row else None
+        return (_webhook_endpoint(row), decoders.endpoint_secrets(row)) if row else None
 
     async def list_webhook_endpoints(self, after: tuple[datetime, UUID] | None, limit: int) -> list[WebhookEndpoint]:
         after_time, after_id = after or (None, None)
@@ -605,7 +482,7 @@ class TenantTransaction(_Transaction):
             float(previous_lifetime_seconds),
         )
         assert row is not None, "called with the endpoint row locked"
-        return _webhook_endpoint(row), endpoint_secrets(row)
+        return _webhook_endpoint(row), decoders.endpoint_secrets(row)
 
     # Webhook deliveries
 
@@ -674,7 +551,7 @@ class MaintenanceTransaction(_Transaction):
         """Locked until the transaction ends; in (tenant_id, id) order after `after`."""
         after_tenant, after_id = after or (None, None)
         rows = await self._rows("endpoint_secrets_to_reencrypt", key_version, after_tenant, after_id, limit)
-        return [StoredSecrets(r["tenant_id"], r["id"], endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
+        return [StoredSecrets(r["tenant_id"], r["id"], decoders.endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
 
     async def store_endpoint_secrets(self, tenant_id: UUID, endpoint_id: UUID, secrets: EndpointSecrets) -> None:
         previous = secrets.previous
@@ -709,16 +586,7 @@ def _terms_args(terms: VoucherTerms) -> tuple[Any, ...]:
 
 
 def _tenant(row: asyncpg.Record) -> Tenant:
-    return Tenant(row["id"], row["name"], row["plan"], row["create_time"], row["update_time"], _limits(row))
-
-
-def _limits(row: asyncpg.Record) -> LimitOverrides:
-    return LimitOverrides(
-        requests_per_second=row["requests_per_second"],
-        burst=row["burst"],
-        max_vouchers=row["max_vouchers"],
-        max_webhook_endpoints=row["max_webhook_endpoints"],
-    )
+    return Tenant(row["id"], row["name"], row["plan"], row["create_time"], row["update_time"], decoders.limits(row))
 
 
 def _api_key(row: asyncpg.Record) -> ApiKey:
@@ -750,38 +618,11 @@ def _voucher(row: asyncpg.Record) -> Voucher:
     return Voucher(row["id"], row["code"], terms, row["redemption_count"], row["create_time"], row["update_time"])
 
 
-def _stored_event(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
-        id=row["event_id"],
-        type=row["type"],
-        payload=row["payload"],
-        create_time=row["create_time"],
-        position=EventPosition(row["transaction_position"], row["id"]),
-    )
-
-
 def _webhook_endpoint(row: asyncpg.Record) -> WebhookEndpoint:
     settings = EndpointSettings(
         url=row["url"], description=row["description"], event_types=tuple(row["event_types"]), enabled=row["enabled"]
     )
     return WebhookEndpoint(row["id"], settings, row["disabled_reason"], row["create_time"], row["update_time"])
-
-
-def endpoint_secrets(row: asyncpg.Record) -> EndpointSecrets:
-    """An endpoint row's sealed signing secrets (shared with the delivery service's store, which reads the same
-    columns)."""
-    previous = None
-    if row["previous_secret_ciphertext"] is not None:
-        previous = Sealed(
-            bytes(row["previous_secret_ciphertext"]),
-            bytes(row["previous_secret_nonce"]),
-            row["previous_secret_key_version"],
-        )
-    return EndpointSecrets(
-        current=Sealed(bytes(row["secret_ciphertext"]), bytes(row["secret_nonce"]), row["secret_key_version"]),
-        previous=previous,
-        previous_expire_time=row["previous_secret_expire_time"],
-    )
 
 
 def _delivery_attempt(row: asyncpg.Record) -> DeliveryAttempt:

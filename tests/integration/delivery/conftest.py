@@ -19,8 +19,8 @@ from support.delivery_service import (
     with_role,
 )
 from support.services import MigratedPostgres
-from vauchflow_server.db.migrate import DELIVERY_ROLE
-from vauchflow_server.secret_box import KeyRing, generate_key_ring_text
+from vauchflow_core.db.migrate import DELIVERY_ROLE
+from vauchflow_core.secret_box import KeyRing, generate_key_ring_text
 
 
 @pytest.fixture(scope="session")

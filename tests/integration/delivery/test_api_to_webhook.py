@@ -27,7 +27,7 @@ from support.polling import wait_for
 from support.ports import free_port
 from support.services import MigratedDatabase, start_api_server
 from support.webhook_receiver import WebhookReceiver
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 EXPECTED = ["voucher.created", "redemption.succeeded", "redemption.rolled_back", "webhook.test"]
 

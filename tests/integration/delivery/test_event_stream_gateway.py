@@ -15,9 +15,9 @@ from support.delivery_service import Rows
 from support.event_stream_client import EventStreamReader
 from support.ports import free_port
 from support.services import ApiServer
-from vauchflow_server.devstack import stop_child
-from vauchflow_server.devstack.envoy import EmbeddedEnvoy
-from vauchflow_server.devstack.envoy_config import GatewaySettings
+from vauchflow_devstack import stop_child
+from vauchflow_devstack.envoy import EmbeddedEnvoy
+from vauchflow_devstack.envoy_config import GatewaySettings
 
 
 def _address(target: str) -> tuple[str, int]:

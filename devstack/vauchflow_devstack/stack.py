@@ -1,0 +1,378 @@
+"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service and Envoy,
+started in order and stopped in reverse.
+
+Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
+and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked
+while a stack runs, so two stacks never share one cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from vauchflow_core.db.migrate import APP_ROLE, DELIVERY_ROLE, migrate
+from vauchflow_devstack.child_process import (
+    ChildProcessFailed,
+    require_free_port,
+    start_child,
+    stop_child,
+    wait_until,
+)
+from vauchflow_devstack.config import DevstackConfig
+from vauchflow_devstack.envoy import EmbeddedEnvoy
+from vauchflow_devstack.envoy_config import GatewaySettings
+from vauchflow_devstack.postgres import EmbeddedPostgres
+from vauchflow_devstack.redis import EmbeddedRedis
+from vauchflow_devstack.secret_files import read_or_create_secret, write_secret_file
+from vauchflow_core.secret_box import generate_key_ring_text
+
+log = logging.getLogger(__name__)
+
+
+class DevstackError(RuntimeError):
+    """The stack cannot start: the data folder is taken, or a step failed."""
+
+
+class StartInterrupted(Exception):
+    """A stop signal arrived while the stack was starting."""
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    stop: Callable[[], object]
+
+
+@dataclass
+class DevStack:
+    config: DevstackConfig
+    server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
+    delivery_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_delivery")
+    started_at: float = field(default_factory=time.monotonic)
+    # Set by a stop signal; start-up checks it between steps instead of finishing first.
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    _children: list[_Child] = field(default_factory=list)
+    _lock_file: IO[str] | None = None
+    # Where PostgreSQL (owner URL without its password) and Redis are, for the summary.
+    _database_shown: str = ""
+    # Connection URLs (with passwords) once started, for tools that drive the stack (bench/).
+    owner_dsn: str = ""
+    app_dsn: str = ""
+    _redis_shown: str = ""
+
+    @property
+    def operator_token_path(self) -> Path:
+        return self.config.data_dir / "operator-token"
+
+    @property
+    def app_password_path(self) -> Path:
+        return self.config.data_dir / "app-db-password"
+
+    @property
+    def delivery_password_path(self) -> Path:
+        return self.config.data_dir / "delivery-db-password"
+
+    @property
+    def delivery_target(self) -> str:
+        return f"127.0.0.1:{self.config.delivery_port}"
+
+    @property
+    def grpc_targets(self) -> tuple[str, ...]:
+        """Where each API server replica can be reached."""
+        host = self.config.grpc_host
+        connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+        return tuple(f"{connect_host}:{port}" for port in self.config.api_ports)
+
+    @property
+    def grpc_target(self) -> str:
+        return self.grpc_targets[0]
+
+    def start(self) -> None:
+        """Brings every piece up; on failure stops what it started and raises."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
+        self._require_free_ports()
+        app_password = read_or_create_secret(self.app_password_path)
+        delivery_password = read_or_create_secret(self.delivery_password_path)
+        admin_token = config.admin_token or read_or_create_secret(self.operator_token_path, prefix="vf_op_")
+        # The key ring that encrypts webhook signing secrets: generated once, kept beside the other secrets.
+        webhook_keys_path = config.data_dir / "webhook-keys"
+        if not webhook_keys_path.exists():
+            write_secret_file(webhook_keys_path, generate_key_ring_text())
+        webhook_keys = read_or_create_secret(webhook_keys_path)
+
+        if config.owner_database_url is None:
+            postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
+            postgres.start()
+            assert postgres.process is not None
+            self._children.append(_Child("postgres", postgres.process, postgres.stop))
+            if not postgres.database_exists(config.database_name):
+                postgres.create_database(config.database_name)
+            owner_dsn = postgres.owner_dsn(config.database_name)
+        else:
+            owner_dsn = config.owner_database_url
+        self._check_stop_requested()
+
+        if config.redis_url is None:
+            redis = EmbeddedRedis(config.data_dir / "redis", config.redis_port)
+            redis.start()
+            assert redis.process is not None
+            self._children.append(_Child("redis", redis.process, redis.stop))
+            redis_url = redis.url
+        else:
+            redis_url = config.redis_url
+        self._check_stop_requested()
+
+        applied = asyncio.run(migrate(owner_dsn, app_password, delivery_password))
+        log.info("database migrated", extra={"action": "migrate", "applied": applied or "none"})
+        self._check_stop_requested()
+
+        env = {
+            **os.environ,
+            "DATABASE_URL": app_dsn(owner_dsn, app_password),
+            "REDIS_URL": redis_url,
+            "VAUCHFLOW_ADMIN_TOKEN": admin_token,
+            "VAUCHFLOW_GRPC_HOST": config.grpc_host,
+            "VAUCHFLOW_WEBHOOK_KEYS": webhook_keys,
+            # Development delivers to receivers on this machine, over plain http.
+            "VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
+            "VAUCHFLOW_WEBHOOK_ALLOW_HTTP": "true",
+        }
+        for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
+            name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
+            replica_env = {**env, "VAUCHFLOW_GRPC_PORT": str(port),
+                           "VAUCHFLOW_METRICS_PORT": str(config.api_metrics_ports[index])}  # fmt: skip
+            server = start_child(self.server_command, name=name, env=replica_env)
+            self._children.append(
+                _Child(name, server, lambda server=server, name=name: stop_child(server, name=name, timeout=30))
+            )
+            wait_until(lambda target=target: self.stop_requested.is_set() or grpc_serving(target), process=server,
+                       name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+            self._check_stop_requested()
+
+        # The webhook delivery service: relays the outbox, delivers webhooks, serves the event stream.
+        delivery = start_child(
+            self.delivery_command,
+            name="webhooks",
+            env={
+                **env,
+                "DATABASE_URL": role_dsn(owner_dsn, DELIVERY_ROLE, delivery_password),
+                "APP_DATABASE_URL": app_dsn(owner_dsn, app_password),
+                "VAUCHFLOW_DELIVERY_GRPC_HOST": "127.0.0.1",
+                "VAUCHFLOW_DELIVERY_GRPC_PORT": str(config.delivery_port),
+                "VAUCHFLOW_DELIVERY_METRICS_PORT": str(config.delivery_metrics_port),
+            },
+        )
+        self._children.append(_Child("webhooks", delivery, lambda: stop_child(delivery, name="webhooks", timeout=30)))
+        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.delivery_target), process=delivery,
+                   name="webhooks", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._check_stop_requested()
+
+        gateway = EmbeddedEnvoy(
+            config.data_dir / "envoy",
+            GatewaySettings(
+                public_port=config.public_port,
+                admin_port=config.envoy_admin_port,
+                api_addresses=tuple(("127.0.0.1", port) for port in config.api_ports),
+                webhook_addresses=(("127.0.0.1", config.delivery_port),),
+            ),
+        )
+        gateway.start(timeout=config.ready_timeout)
+        assert gateway.process is not None
+        self._children.append(_Child("envoy", gateway.process, gateway.stop))
+        self._check_stop_requested()
+        self._database_shown = without_password(owner_dsn)
+        self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
+        self._redis_shown = without_password(redis_url)
+
+    def stop(self) -> None:
+        """Stops every child in reverse start order and waits for each."""
+        while self._children:
+            child = self._children.pop()
+            try:
+                child.stop()
+            except Exception:
+                log.exception("could not stop child", extra={"action": "child_stop_failed", "child": child.name})
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _require_free_ports(self) -> None:
+        config = self.config
+        wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
+        wanted += [("VAUCHFLOW_METRICS_PORT", port) for port in config.api_metrics_ports]
+        wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
+        wanted += [("VAUCHFLOW_DELIVERY_GRPC_PORT", config.delivery_port),
+                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
+        if config.owner_database_url is None:
+            wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
+        if config.redis_url is None:
+            wanted.append(("VAUCHFLOW_REDIS_PORT", config.redis_port))
+        for variable, port in wanted:
+            try:
+                require_free_port(port, variable)
+            except ChildProcessFailed as error:
+                raise DevstackError(f"{error}; stop what listens there or set {variable} to another port") from None
+
+    def _check_stop_requested(self) -> None:
+        if self.stop_requested.is_set():
+            raise StartInterrupted
+
+    def child_pids(self) -> dict[str, int]:
+        """Name → PID of every running child (bench/ samples their CPU time)."""
+        return {child.name: child.process.pid for child in self._children}
+
+    def dead_child(self) -> _Child | None:
+        return next((child for child in self._children if child.process.poll() is not None), None)
+
+    def summary(self) -> str:
+        startup = time.monotonic() - self.started_at
+        token_source = (
+            "from VAUCHFLOW_ADMIN_TOKEN" if self.config.admin_token else f"cat {self.operator_token_path}"
+        )
+        return "\n".join(
+            [
+                "Vauchflow dev stack is up.",
+                f"  REST + gRPC        http://127.0.0.1:{self.config.public_port}  (Envoy; try /actuator/health)",
+                f"  Envoy admin        http://127.0.0.1:{self.config.envoy_admin_port}  (/stats/prometheus)",
+                f"  API servers        {', '.join(self.grpc_targets)}  (direct gRPC)",
+                f"  API metrics        "
+                f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.api_metrics_ports)}",
+                f"  webhook service    {self.delivery_target}  (event stream; metrics "
+                f"http://127.0.0.1:{self.config.delivery_metrics_port}/metrics)",
+                f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
+                f"  Redis              {self._redis_shown}",
+                f"  operator token     {token_source}",
+                f"  data folder        {self.config.data_dir}",
+                f"  started in         {startup:.2f}s",
+                "Press Ctrl-C to stop.",
+            ]
+        )
+
+    def _lock_data_dir(self) -> None:
+        lock_file = open(self.config.data_dir / "devstack.pid", "a+")  # noqa: SIM115 - held while the stack runs
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "unknown"
+            lock_file.close()
+            raise DevstackError(
+                f"another dev stack (pid {holder}) is using {self.config.data_dir}; stop it or set VAUCHFLOW_DATA_DIR"
+            ) from None
+        lock_file.truncate(0)
+        lock_file.write(f"{os.getpid()}\n")
+        lock_file.flush()
+        self._lock_file = lock_file
+
+
+def app_dsn(owner_dsn: str, app_password: str) -> str:
+    """The owner's URL with the app role's credentials: same host, port, database and options."""
+    return role_dsn(owner_dsn, APP_ROLE, app_password)
+
+
+def role_dsn(owner_dsn: str, role: str, password: str) -> str:
+    """The owner's URL with another role's credentials."""
+    parts = urlsplit(owner_dsn)
+    host_port = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host_port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def without_password(url: str) -> str:
+    """url with any password removed from its user part, for showing to people."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
+
+
+def grpc_serving(target: str) -> bool:
+    """Whether the overall health service ("") at target reports SERVING."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+    return response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def run_in_foreground(stack: DevStack) -> int:
+    """Starts the stack, waits for a stop signal or a dying child, stops everything; returns the exit code."""
+    wake = threading.Event()
+    stop_signal: list[int] = []
+
+    def on_stop(signum: int, _frame: object) -> None:
+        stop_signal.append(signum)
+        stack.stop_requested.set()
+        wake.set()
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, on_stop)
+    # A child's exit wakes the loop at once instead of at the next poll.
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: wake.set())
+
+    try:
+        stack.start()
+    except StartInterrupted:
+        log.info("stopped during start-up", extra={"action": "devstack_stop"})
+        return 0
+    except (ChildProcessFailed, DevstackError, OSError) as error:
+        log.error("dev stack failed to start: %s", error, extra={"action": "devstack_start_failed"})
+        return 1
+    except Exception as error:
+        # The JSON log formatter leaves tracebacks out of records; a developer at the terminal still needs one.
+        log.error("dev stack failed to start", extra={"action": "devstack_start_failed", "error": type(error).__name__})
+        traceback.print_exc()
+        return 1
+    print(stack.summary(), flush=True)
+    log.info("dev stack ready", extra={"action": "devstack_ready",
+                                       "startup_seconds": round(time.monotonic() - stack.started_at, 2)})  # fmt: skip
+
+    exit_code = 0
+    while True:
+        # The timeout is only a safety net; signals set the event.
+        wake.wait(timeout=5)
+        wake.clear()
+        if stop_signal:
+            log.info("stopping", extra={"action": "devstack_stop", "signal": signal.Signals(stop_signal[0]).name})
+            break
+        dead = stack.dead_child()
+        if dead is not None:
+            log.error(
+                "child exited unexpectedly; stopping the stack",
+                extra={"action": "child_died", "child": dead.name, "returncode": dead.process.returncode},
+            )
+            exit_code = 1
+            break
+    stack.stop()
+    log.info("dev stack stopped", extra={"action": "devstack_stopped", "exit_code": exit_code})
+    return exit_code

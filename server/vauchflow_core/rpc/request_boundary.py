@@ -1,0 +1,216 @@
+"""The server interceptor every RPC passes through: authorise, rate-limit, set the principal, map errors.
+
+Handlers are wrapped (rather than authorising inside intercept_service) so the principal contextvar is set in
+the same task that runs the handler, and so every error of every RPC goes through error_mapping. Server-streaming
+handlers (the event stream, health Watch) are wrapped the same way; the error mapping then also covers an error
+raised after some responses were sent. Client-streaming and bidirectional handlers (only reflection, which is
+public) pass through.
+
+Requests made with a tenant API key are then counted against the key's request rate (rate_limiter.py; the limit
+comes with the principal, from the cached key lookup): over it, RESOURCE_EXHAUSTED / RATE_LIMITED with the delay.
+Operator and public RPCs are not rate-limited.
+
+Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
+the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
+in strings, which PostgreSQL text and jsonb cannot store (the INSERT would fail as an INTERNAL error).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+
+import grpc
+
+from vauchflow_core.rpc import error_mapping
+from vauchflow_core.rpc.auth import Authenticator
+from google.protobuf.message import Message
+
+from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited
+from vauchflow_core.rpc.metrics import RpcMetrics, method_name
+from vauchflow_core.rpc.rate_limiter import RateLimiter
+from vauchflow_core.tenancy import Principal, current_principal
+
+log = logging.getLogger(__name__)
+
+# What the tolerant deserializer hands the handler when the request bytes do not parse.
+_UNREADABLE = object()
+
+
+class RequestBoundary(grpc.aio.ServerInterceptor):
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        metrics: RpcMetrics | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ):
+        self._authenticator = authenticator
+        self._metrics = metrics or RpcMetrics()
+        self._rate_limiter = rate_limiter
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap(handler_call_details.method, handler.unary_unary),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler_call_details.method, handler.unary_stream),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        # Client-streaming and bidirectional methods: only reflection today, which is public.
+        return handler
+
+    async def _admit(self, principal: Principal) -> None:
+        """Raises RateLimited when the principal's API key has no request left for now."""
+        limit = principal.rate_limit
+        if self._rate_limiter is None or principal.key_id is None or limit is None:
+            return
+        decision = await self._rate_limiter.check(principal.key_id, limit)
+        if not decision.allowed:
+            plan = principal.plan or "UNKNOWN"
+            self._metrics.rate_limited.labels(plan).inc()
+            raise RateLimited(decision.retry_after, plan, limit.requests_per_second, limit.burst)
+
+    def _wrap(self, method: str, behaviour):
+        authenticator = self._authenticator
+        admit = self._admit
+        requests = self._metrics.rpc_requests
+        duration = self._metrics.rpc_duration.labels(method_name(method))
+
+        async def guarded(request, context: grpc.aio.ServicerContext):
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                await admit(principal)
+                _check_request(request)
+                token = current_principal.set(principal)
+                try:
+                    return await behaviour(request, context)
+                finally:
+                    current_principal.reset(token)
+            except grpc.aio.AbortError:
+                code = "ABORTED_BY_HANDLER"
+                raise
+            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+                code = _code_name(error)
+                await _refuse(context, method, error, started)
+            finally:
+                requests.labels(method_name(method), code).inc()
+                duration.observe(time.perf_counter() - started)
+
+        return guarded
+
+    def _wrap_stream(self, method: str, behaviour):
+        authenticator = self._authenticator
+        admit = self._admit
+
+        async def guarded_stream(request, context: grpc.aio.ServicerContext):
+            started = time.perf_counter()
+            try:
+                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                await admit(principal)
+                _check_request(request)
+                # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
+                # so the principal stays set for every step of the stream.
+                current_principal.set(principal)
+                if inspect.isasyncgenfunction(behaviour):
+                    async for response in behaviour(request, context):
+                        yield response
+                else:
+                    # A handler that writes with context.write() and returns.
+                    await behaviour(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+                await _refuse(context, method, error, started)
+
+        return guarded_stream
+
+
+def _code_name(error: Exception) -> str:
+    if isinstance(error, DomainError):
+        return error_mapping.status_code_of(error).name
+    return grpc.StatusCode.INTERNAL.name
+
+
+async def _refuse(context: grpc.aio.ServicerContext, method: str, error: Exception, started: float) -> None:
+    """Ends the RPC with the status error_mapping gives the error (raises grpc.aio.AbortError)."""
+    if isinstance(error, DomainError):
+        code, status = error_mapping.to_rpc_status(error)
+        log.info(
+            "rpc refused",
+            extra={"action": "rpc_refused", "method": method, "reason": error.reason, "code": code.name},
+        )
+        await error_mapping.abort(context, code, status)
+        return
+    code, status = error_mapping.internal_status()
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    # Type and location only: an exception's text can carry SQL or secrets.
+    log.error(
+        "rpc failed",
+        extra={
+            "action": "rpc_failed",
+            "method": method,
+            "error_type": type(error).__name__,
+            "where": where,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    await error_mapping.abort(context, code, status)
+
+
+def _tolerant(deserializer):
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes):
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - any parse failure is the caller's malformed request
+            return _UNREADABLE
+
+    return deserialize
+
+
+def _check_request(request) -> None:
+    if request is _UNREADABLE:
+        raise InvalidArgument.single("request", "is not a valid serialized request message")
+    if isinstance(request, Message):
+        violations = list(_nul_violations(request, ""))
+        if violations:
+            raise InvalidArgument(violations)
+
+
+def _nul_violations(message: Message, prefix: str):
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.type == field.TYPE_MESSAGE:
+            if field.message_type.GetOptions().map_entry:
+                for key, item in value.items():
+                    if "\0" in key:
+                        yield FieldViolation(path, "keys must not contain NUL characters")
+                    elif isinstance(item, str) and "\0" in item:
+                        yield FieldViolation(f"{path}.{key}", "must not contain NUL characters")
+                    elif isinstance(item, Message):
+                        yield from _nul_violations(item, f"{path}.{key}.")
+            elif field.is_repeated:
+                for index, item in enumerate(value):
+                    yield from _nul_violations(item, f"{path}[{index}].")
+            else:
+                yield from _nul_violations(value, f"{path}.")
+        elif field.type == field.TYPE_STRING:
+            items = value if field.is_repeated else (value,)
+            if any("\0" in item for item in items):
+                yield FieldViolation(path, "must not contain NUL characters")

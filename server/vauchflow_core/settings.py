@@ -1,0 +1,116 @@
+"""Reading the environment: the settings every service shares, and the parsers each service's config uses.
+
+Configuration is read once, at a service's entry point, into frozen dataclasses; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vauchflow_core.secret_box import KeyRing, KeyRingError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable server."""
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the API server and the delivery service both need about webhooks. Read by each from its environment."""
+
+    # Encrypts signing secrets at rest; new secrets go under the newest version.
+    key_ring: KeyRing
+    # Addresses endpoints may point at although they are private, loopback, etc. (tests and dev: loopback).
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    # Plain http:// endpoint URLs (only for development and tests: they deliver to loopback receivers).
+    allow_http: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WebhookSettings":
+        """VAUCHFLOW_WEBHOOK_KEYS (required: "1:<base64 32 bytes>,2:..."), VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS
+        (comma-separated CIDRs, default none), VAUCHFLOW_WEBHOOK_ALLOW_HTTP (true/false, default false)."""
+        keys_text = env.get("VAUCHFLOW_WEBHOOK_KEYS")
+        if not keys_text:
+            raise ConfigError(
+                "missing environment variables: VAUCHFLOW_WEBHOOK_KEYS (the webhook secret key ring,"
+                " e.g. 1:<base64 of 32 random bytes>)"
+            )
+        try:
+            key_ring = KeyRing.parse(keys_text)
+        except KeyRingError as error:
+            raise ConfigError(f"VAUCHFLOW_WEBHOOK_KEYS: {error}") from None
+        networks = []
+        for raw in (env.get("VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS") or "").split(","):
+            if raw.strip():
+                try:
+                    networks.append(ipaddress.ip_network(raw.strip()))
+                except ValueError:
+                    raise ConfigError(f"VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS: {raw.strip()!r} is not a CIDR") from None
+        return cls(
+            key_ring=key_ring,
+            allowed_networks=tuple(networks),
+            allow_http=env_bool(env, "VAUCHFLOW_WEBHOOK_ALLOW_HTTP", False),
+        )
+
+
+def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_at_least(env: Mapping[str, str], name: str, minimum: int, default: int) -> int:
+    value = env_int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None

@@ -1,0 +1,102 @@
+"""A tenant's own API keys: create (secret shown once), list, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from vauchflow_core import api_key_secrets
+
+from vauchflow_server import idempotency
+from vauchflow_server.db.database import Database
+from vauchflow_core.errors import NotFound, PermissionMissing, Violations
+from vauchflow_server.pagination import Page, make_page, page_request
+from vauchflow_core.permissions import ALL_PERMISSIONS
+from vauchflow_core.tenancy import ApiKey
+
+_CREATE_OPERATION = "CreateApiKey"
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class CreateApiKey:
+    name: str
+    permissions: tuple[str, ...]
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str  # empty on an idempotent replay
+
+
+def api_key_not_found(key_id: object) -> NotFound:
+    return NotFound(f"no API key with id {key_id}", reason="API_KEY_NOT_FOUND")
+
+
+class ApiKeyAdmin:
+    def __init__(self, db: Database, on_revoked: Callable[[UUID], None] = lambda _key_id: None):
+        self._db = db
+        # Runs after the revocation commits: this server's authentication cache forgets the key at once.
+        self._on_revoked = on_revoked
+
+    async def create(
+        self, tenant_id: UUID, command: CreateApiKey, caller_permissions: frozenset[str]
+    ) -> CreatedApiKey:
+        """caller_permissions: what the creating key holds; a key can't hand out more than it has."""
+        violations = Violations()
+        if not command.name.strip():
+            violations.add("name", "must not be empty")
+        elif len(command.name) > MAX_NAME_LENGTH:
+            violations.add("name", f"at most {MAX_NAME_LENGTH} characters")
+        if not command.permissions:
+            violations.add("permissions", "name at least one permission")
+        unknown = sorted(set(command.permissions) - set(ALL_PERMISSIONS))
+        if unknown:
+            violations.add("permissions", f"unknown permissions {unknown}; known: {', '.join(ALL_PERMISSIONS)}")
+        idempotency.check_key(command.request_id, violations)
+        violations.raise_if_any()
+        beyond = sorted(set(command.permissions) - caller_permissions)
+        if beyond:
+            raise PermissionMissing(
+                f"an API key can only grant permissions it holds itself; missing {', '.join(beyond)}",
+                metadata={"permission": beyond[0]},
+            )
+
+        key_id = uuid.uuid4()
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            if command.request_id:
+                original = await idempotency.claim(
+                    tx, _CREATE_OPERATION, command.request_id, idempotency.fingerprint(command), key_id
+                )
+                if original is not None:
+                    existing = await tx.get_api_key(original)
+                    assert existing is not None
+                    return CreatedApiKey(existing, secret="")
+            new_secret = api_key_secrets.generate()
+            permissions = tuple(sorted(set(command.permissions)))
+            api_key = await tx.insert_api_key(
+                key_id, command.name.strip(), permissions, new_secret.secret_hash, new_secret.display_prefix
+            )
+        return CreatedApiKey(api_key, new_secret.secret)
+
+    async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[ApiKey]:
+        request = page_request(page_size, page_token)
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            rows = await tx.list_api_keys(request.after, request.size + 1)
+        return make_page(rows, request, lambda k: (k.create_time, k.id))
+
+    async def revoke(self, tenant_id: UUID, key_id: str) -> ApiKey:
+        try:
+            ident = UUID(key_id)
+        except ValueError:
+            raise api_key_not_found(key_id) from None
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            api_key = await tx.revoke_api_key(ident)
+        if api_key is None:
+            raise api_key_not_found(key_id)
+        self._on_revoked(api_key.id)
+        return api_key

@@ -1,0 +1,348 @@
+"""Conversions between protobuf messages and domain objects. No rules live here, only shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+from vauchflow.v1 import api_key_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
+
+from vauchflow_core import event_cursor
+from vauchflow_core.errors import Violations
+from vauchflow_core.events import StoredEvent, public_event_id
+from vauchflow_core.plans import LimitOverrides
+from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
+from vauchflow_core.tenancy import ApiKey, Tenant
+from vauchflow_server.vouchers import ACTIVE, Voucher, VoucherTerms
+from vauchflow_core.webhook_deliveries import Delivery
+from vauchflow_core.webhook_endpoints import EndpointSettings, WebhookEndpoint
+
+_PLAN_PREFIX = "PLAN_"
+_VOUCHER_STATUS_PREFIX = "VOUCHER_STATUS_"
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _datetime(message: Any, field_name: str, violations: Violations, field_path: str) -> datetime | None:
+    if not message.HasField(field_name):
+        return None
+    try:
+        return getattr(message, field_name).ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        violations.add(field_path, "is not a valid timestamp")
+        return None
+
+
+def optional_datetime(message: Any, field_name: str, violations: Violations, field_path: str) -> datetime | None:
+    """A Timestamp field as an aware datetime, None when unset; a violation when out of range."""
+    return _datetime(message, field_name, violations, field_path)
+
+
+def _optional(message: Any, field_name: str) -> Any:
+    return getattr(message, field_name) if message.HasField(field_name) else None
+
+
+def _currency(raw: str) -> str | None:
+    return raw.strip().upper() or None
+
+
+# Tenants and API keys
+
+
+def plan_name(plan: int) -> str | None:
+    """PLAN_UNSPECIFIED → None; PLAN_SCALE → "SCALE"."""
+    if plan == tenant_pb2.PLAN_UNSPECIFIED:
+        return None
+    name = tenant_pb2.Plan.Name(plan) if plan in tenant_pb2.Plan.values() else ""
+    return name.removeprefix(_PLAN_PREFIX) or f"unknown({plan})"
+
+
+def tenant_message(tenant: Tenant) -> tenant_pb2.Tenant:
+    return tenant_pb2.Tenant(
+        id=str(tenant.id),
+        name=tenant.name,
+        plan=tenant_pb2.Plan.Value(_PLAN_PREFIX + tenant.plan),
+        create_time=timestamp(tenant.create_time),
+        update_time=timestamp(tenant.update_time),
+        # Only the overrides; an absent field means the plan's default.
+        limits=tenant_pb2.TenantLimits(
+            **{name: value for name, value in dataclasses.asdict(tenant.limits).items() if value is not None}
+        ),
+    )
+
+
+TENANT_LIMIT_FIELDS = tuple(field.name for field in dataclasses.fields(LimitOverrides))
+
+
+def tenant_limit_changes(message: tenant_pb2.Tenant, mask_paths: set[str]) -> dict[str, int | None]:
+    """The limits an UpdateTenant changes: limit name → new value, None to clear it (back to the plan's default).
+
+    "limits" in the mask replaces every limit with the request's (absent fields are cleared), "limits.<name>" just
+    that one; without a mask, every limit set in the request.
+    """
+    limits = message.limits
+    if not mask_paths:
+        return {name: getattr(limits, name) for name in TENANT_LIMIT_FIELDS if limits.HasField(name)}
+    names = TENANT_LIMIT_FIELDS if "limits" in mask_paths else [
+        name for name in TENANT_LIMIT_FIELDS if f"limits.{name}" in mask_paths
+    ]
+    return {name: getattr(limits, name) if limits.HasField(name) else None for name in names}
+
+
+def api_key_message(api_key: ApiKey) -> api_key_pb2.ApiKey:
+    return api_key_pb2.ApiKey(
+        id=str(api_key.id),
+        tenant_id=str(api_key.tenant_id),
+        name=api_key.name,
+        permissions=list(api_key.permissions),
+        secret_prefix=api_key.secret_prefix,
+        create_time=timestamp(api_key.create_time),
+        revoke_time=timestamp(api_key.revoke_time),
+    )
+
+
+# Vouchers
+
+
+def _status_name(status: int, violations: Violations, field_path: str) -> str | None:
+    if status == voucher_pb2.VOUCHER_STATUS_UNSPECIFIED:
+        return None
+    if status not in voucher_pb2.VoucherStatus.values():
+        violations.add(field_path, "is not a known voucher status")
+        return None
+    return voucher_pb2.VoucherStatus.Name(status).removeprefix(_VOUCHER_STATUS_PREFIX)
+
+
+def _discount(message: voucher_pb2.Discount) -> tuple[int | None, int | None]:
+    kind = message.WhichOneof("value")
+    return (message.percent_off if kind == "percent_off" else None, message.amount_off if kind == "amount_off" else None)
+
+
+def voucher_terms(message: voucher_pb2.Voucher, violations: Violations) -> VoucherTerms:
+    percent_off, amount_off = _discount(message.discount)
+    return VoucherTerms(
+        percent_off=percent_off,
+        amount_off=amount_off,
+        currency=_currency(message.currency),
+        max_redemptions=_optional(message, "max_redemptions"),
+        per_customer_limit=_optional(message, "per_customer_limit"),
+        valid_from=_datetime(message, "valid_from", violations, "voucher.valid_from"),
+        valid_until=_datetime(message, "valid_until", violations, "voucher.valid_until"),
+        min_order_amount=_optional(message, "min_order_amount"),
+        metadata=dict(message.metadata),
+        status=_status_name(message.status, violations, "voucher.status") or ACTIVE,
+        flash_sale=message.flash_sale,
+    )
+
+
+_MASKABLE = (
+    "discount",
+    "currency",
+    "max_redemptions",
+    "per_customer_limit",
+    "valid_from",
+    "valid_until",
+    "min_order_amount",
+    "metadata",
+    "status",
+    "flash_sale",
+)
+
+
+def voucher_changes(message: voucher_pb2.Voucher, mask_paths: list[str]) -> dict[str, Any]:
+    """The fields an UpdateVoucher asks to change: those in the mask, or else every field that is set."""
+    violations = Violations()
+    if mask_paths:
+        paths = []
+        for path in mask_paths:
+            top = path.split(".")[0]
+            if top not in _MASKABLE:
+                violations.add("update_mask", f"cannot update {path}")
+            elif top not in paths:
+                paths.append(top)
+    else:
+        paths = [p for p in _MASKABLE if _is_set(message, p)]
+    changes: dict[str, Any] = {}
+    for path in paths:
+        if path == "discount":
+            changes["discount"] = _discount(message.discount)
+        elif path == "currency":
+            changes["currency"] = _currency(message.currency)
+        elif path == "metadata":
+            changes["metadata"] = dict(message.metadata)
+        elif path == "status":
+            changes["status"] = _status_name(message.status, violations, "voucher.status") or ACTIVE
+        elif path == "flash_sale":
+            changes["flash_sale"] = message.flash_sale
+        elif path in ("valid_from", "valid_until"):
+            changes[path] = _datetime(message, path, violations, f"voucher.{path}")
+        else:
+            changes[path] = _optional(message, path)
+    violations.raise_if_any()
+    return changes
+
+
+def _is_set(message: voucher_pb2.Voucher, path: str) -> bool:
+    if path in ("currency",):
+        return bool(message.currency)
+    if path == "metadata":
+        return bool(message.metadata)
+    if path == "status":
+        return message.status != voucher_pb2.VOUCHER_STATUS_UNSPECIFIED
+    if path == "flash_sale":
+        return message.flash_sale  # without a mask only true reads as set; turning it off needs the mask
+    return message.HasField(path)
+
+
+def voucher_message(voucher: Voucher) -> voucher_pb2.Voucher:
+    terms = voucher.terms
+    message = voucher_pb2.Voucher(
+        id=str(voucher.id),
+        code=voucher.code,
+        currency=terms.currency or "",
+        metadata=terms.metadata,
+        status=voucher_pb2.VoucherStatus.Value(_VOUCHER_STATUS_PREFIX + terms.status),
+        redemption_count=voucher.redemption_count,
+        create_time=timestamp(voucher.create_time),
+        update_time=timestamp(voucher.update_time),
+        valid_from=timestamp(terms.valid_from),
+        valid_until=timestamp(terms.valid_until),
+        flash_sale=terms.flash_sale,
+    )
+    if terms.percent_off is not None:
+        message.discount.percent_off = terms.percent_off
+    if terms.amount_off is not None:
+        message.discount.amount_off = terms.amount_off
+    for name in ("max_redemptions", "per_customer_limit", "min_order_amount"):
+        value = getattr(terms, name)
+        if value is not None:
+            setattr(message, name, value)
+    return message
+
+
+# Redemptions
+
+
+def order(message: redemption_pb2.Order) -> Order:
+    return Order(id=message.id, amount=message.amount, currency=_currency(message.currency))
+
+
+def redemption_message(redemption: Redemption) -> redemption_pb2.Redemption:
+    return redemption_pb2.Redemption(
+        id=str(redemption.id),
+        voucher_id=str(redemption.voucher_id),
+        voucher_code=redemption.voucher_code,
+        customer_id=redemption.customer_id,
+        order=redemption_pb2.Order(
+            id=redemption.order.id, amount=redemption.order.amount, currency=redemption.order.currency or ""
+        ),
+        discount_amount=redemption.discount_amount,
+        status=redemption_pb2.RedemptionStatus.Value("REDEMPTION_STATUS_" + redemption.status),
+        metadata=redemption.metadata,
+        create_time=timestamp(redemption.create_time),
+        rollback_time=timestamp(redemption.rollback_time),
+        rollback_reason=redemption.rollback_reason,
+    )
+
+
+
+# Webhooks
+
+
+def endpoint_settings(message: webhook_pb2.WebhookEndpoint) -> EndpointSettings:
+    """A new endpoint's settings. Endpoints start enabled: `enabled` cannot be told apart from unset here."""
+    return EndpointSettings(
+        url=message.url, description=message.description, event_types=tuple(message.event_types), enabled=True
+    )
+
+
+_ENDPOINT_MASKABLE = ("url", "description", "event_types", "enabled")
+
+
+def endpoint_changes(message: webhook_pb2.WebhookEndpoint, mask_paths: list[str]) -> dict[str, Any]:
+    """The fields an UpdateWebhookEndpoint asks to change: those in the mask, or else every field that is set.
+
+    Without a mask, `enabled: false` is indistinguishable from an absent field, so only `enabled: true` counts;
+    disabling needs update_mask "enabled".
+    """
+    violations = Violations()
+    if mask_paths:
+        paths = []
+        for path in mask_paths:
+            if path not in _ENDPOINT_MASKABLE:
+                violations.add("update_mask", f"cannot update {path}")
+            elif path not in paths:
+                paths.append(path)
+    else:
+        paths = [p for p in _ENDPOINT_MASKABLE if _endpoint_field_set(message, p)]
+    violations.raise_if_any()
+    changes: dict[str, Any] = {}
+    for path in paths:
+        value = getattr(message, path)
+        changes[path] = tuple(value) if path == "event_types" else value
+    return changes
+
+
+def _endpoint_field_set(message: webhook_pb2.WebhookEndpoint, path: str) -> bool:
+    value = getattr(message, path)
+    return bool(len(value)) if path == "event_types" else bool(value)
+
+
+def webhook_endpoint_message(endpoint: WebhookEndpoint) -> webhook_pb2.WebhookEndpoint:
+    settings = endpoint.settings
+    return webhook_pb2.WebhookEndpoint(
+        id=str(endpoint.id),
+        url=settings.url,
+        description=settings.description,
+        event_types=list(settings.event_types),
+        enabled=settings.enabled,
+        disabled_reason=endpoint.disabled_reason,
+        create_time=timestamp(endpoint.create_time),
+        update_time=timestamp(endpoint.update_time),
+    )
+
+
+def event_message(event: StoredEvent) -> webhook_pb2.Event:
+    data = struct_pb2.Struct()
+    data.update(event.payload.get("data") or {})
+    return webhook_pb2.Event(
+        id=event.public_id,
+        type=event.type,
+        create_time=timestamp(event.create_time),
+        data=data,
+        cursor=event_cursor.encode(event.position),
+    )
+
+
+def delivery_message(delivery: Delivery) -> webhook_pb2.WebhookDelivery:
+    return webhook_pb2.WebhookDelivery(
+        id=str(delivery.id),
+        endpoint_id=str(delivery.endpoint_id),
+        event_id=public_event_id(delivery.event_id),
+        event_type=delivery.event_type,
+        status=webhook_pb2.WebhookDeliveryStatus.Value("WEBHOOK_DELIVERY_STATUS_" + delivery.status),
+        attempt_count=delivery.attempt_count,
+        next_attempt_time=timestamp(delivery.next_attempt_time),
+        create_time=timestamp(delivery.create_time),
+        delivered_time=timestamp(delivery.delivered_time),
+        attempts=[
+            webhook_pb2.WebhookDeliveryAttempt(
+                attempt_number=a.attempt_number,
+                attempt_time=timestamp(a.attempt_time),
+                http_status=a.http_status or 0,
+                latency_ms=a.latency_ms,
+                response_body=a.response_body,
+                error=a.error,
+            )
+            for a in delivery.attempts
+        ],
+    )
