@@ -28,12 +28,12 @@ def handle(body: bytes, headers: dict[str, str], secrets: list[str]) -> int:
 
 def serve(port: int, secrets: list[str]) -> None:
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             self.send_response(handle(body, dict(self.headers.items()), secrets))
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     with ThreadingHTTPServer(("127.0.0.1", port), Receiver) as server:

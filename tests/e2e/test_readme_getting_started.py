@@ -35,6 +35,7 @@ def test_readme_curl_getting_started_runs_as_written(api_server, gateway, tmp_pa
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=tmp_path,  # nothing in it: the block must not depend on files beyond .data/operator-token
         env=_clean_env(VAUCHFLOW=gateway.public_url, OPERATOR_TOKEN=api_server.admin_token),
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -64,6 +65,7 @@ def test_readme_python_client_runs_as_written(api_server):
         [sys.executable, "-c", block],
         cwd=REPO,
         env=_clean_env(VAUCHFLOW_TARGET=api_server.target, VAUCHFLOW_API_KEY=_tenant_key(api_server)),
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -84,6 +86,7 @@ def test_readme_low_level_stub_example_runs_as_written(api_server):
         [sys.executable, "-c", readme_block("Low level: the generated stubs", "python")],
         cwd=REPO,
         env=_clean_env(VAUCHFLOW_TARGET=api_server.target, VAUCHFLOW_API_KEY=key),
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,

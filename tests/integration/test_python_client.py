@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -73,7 +73,7 @@ def test_getting_started_flow_with_a_typed_refusal(client: vauchflow.Client) -> 
 
 
 def test_each_refusal_reason_raises_its_own_class(client: vauchflow.Client) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cases: list[tuple[type[vauchflow.RedemptionRefused], str, dict[str, object], dict[str, object]]] = [
         (vauchflow.VoucherExhausted, "VOUCHER_EXHAUSTED", {"max_redemptions": 1}, {}),
         (vauchflow.VoucherExpired, "VOUCHER_EXPIRED", {"valid_until": now - timedelta(days=1)}, {}),
@@ -127,9 +127,11 @@ def test_errors_carry_reason_code_status_and_details(client: vauchflow.Client, g
         with pytest.raises(vauchflow.PermissionDeniedError) as denied:
             reader.vouchers.create(percent_off=5)
         assert denied.value.metadata["permission"] == "vouchers:write"
-    with vauchflow.Client("vf_sk_not_a_real_key", target=gateway.grpc_target) as stranger:
-        with pytest.raises(vauchflow.AuthenticationError) as unauthenticated:
-            stranger.vouchers.get(code)
+    with (
+        vauchflow.Client("vf_sk_not_a_real_key", target=gateway.grpc_target) as stranger,
+        pytest.raises(vauchflow.AuthenticationError) as unauthenticated,
+    ):
+        stranger.vouchers.get(code)
     assert (unauthenticated.value.reason, unauthenticated.value.http_status) == ("API_KEY_INVALID", 401)
 
 
@@ -157,9 +159,11 @@ def test_api_keys_create_list_revoke(client: vauchflow.Client, gateway: Gateway)
     assert created.api_key.id in {key.id for key in client.api_keys.list(page_size=1)}
     revoked = client.api_keys.revoke(created.api_key.id)
     assert revoked.HasField("revoke_time")
-    with vauchflow.Client(created.secret, target=gateway.grpc_target, max_retries=0) as checkout:
-        with pytest.raises(vauchflow.AuthenticationError):
-            checkout.redemptions.list().pages().__next__()
+    with (
+        vauchflow.Client(created.secret, target=gateway.grpc_target, max_retries=0) as checkout,
+        pytest.raises(vauchflow.AuthenticationError),
+    ):
+        next(iter(checkout.redemptions.list()))
 
 
 def test_webhook_endpoints_events_and_deliveries(client: vauchflow.Client) -> None:
@@ -233,26 +237,25 @@ def _redeem_request_ids(proxy: FlakyGrpcProxy) -> list[str]:
 def test_a_redeem_whose_response_was_lost_is_retried_with_one_request_id_and_lands_once(
     operator: vauchflow.OperatorClient, api_server: ApiServer
 ) -> None:
-    with FlakyGrpcProxy(api_server.target) as proxy:
-        with new_tenant(operator, proxy.target) as client:
-            code = client.vouchers.create(percent_off=10, max_redemptions=5).code
-            proxy.fail_after_forwarding(REDEEM, times=2)
-            redeemed = client.redemptions.redeem(code, amount=5000, currency="EUR")
-            # The server applied all three attempts' request once: the retries replayed the first result.
-            request_ids = _redeem_request_ids(proxy)
-            assert len(request_ids) == 3 and len(set(request_ids)) == 1 and request_ids[0], request_ids
-            assert redeemed.voucher.redemption_count == 1
-            assert [r.id for r in client.redemptions.list(voucher_code=code)] == [redeemed.redemption.id]
-            assert client.vouchers.get(code).redemption_count == 1
-            rows = OwnerDatabase(api_server.owner_dsn).fetchval(
-                "SELECT count(*) FROM redemptions WHERE voucher_code = $1", code
-            )
-            assert rows == 1
+    with FlakyGrpcProxy(api_server.target) as proxy, new_tenant(operator, proxy.target) as client:
+        code = client.vouchers.create(percent_off=10, max_redemptions=5).code
+        proxy.fail_after_forwarding(REDEEM, times=2)
+        redeemed = client.redemptions.redeem(code, amount=5000, currency="EUR")
+        # The server applied all three attempts' request once: the retries replayed the first result.
+        request_ids = _redeem_request_ids(proxy)
+        assert len(request_ids) == 3 and len(set(request_ids)) == 1 and request_ids[0], request_ids
+        assert redeemed.voucher.redemption_count == 1
+        assert [r.id for r in client.redemptions.list(voucher_code=code)] == [redeemed.redemption.id]
+        assert client.vouchers.get(code).redemption_count == 1
+        rows = OwnerDatabase(api_server.owner_dsn).fetchval(
+            "SELECT count(*) FROM redemptions WHERE voucher_code = $1", code
+        )
+        assert rows == 1
 
-            # Out of retries: the error surfaces (and the call may have been applied, which the key makes safe).
-            proxy.fail_after_forwarding(REDEEM, times=3)
-            with pytest.raises(vauchflow.UnavailableError):
-                client.with_options(max_retries=1).redemptions.redeem(code, amount=5000, currency="EUR")
+        # Out of retries: the error surfaces (and the call may have been applied, which the key makes safe).
+        proxy.fail_after_forwarding(REDEEM, times=3)
+        with pytest.raises(vauchflow.UnavailableError):
+            client.with_options(max_retries=1).redemptions.redeem(code, amount=5000, currency="EUR")
 
 
 def test_a_caller_request_id_is_kept_across_retries(operator: vauchflow.OperatorClient, api_server: ApiServer) -> None:

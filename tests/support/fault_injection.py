@@ -4,6 +4,7 @@ whose open connections a test can cut (a dropped stream)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections import Counter, defaultdict
@@ -56,7 +57,7 @@ class FlakyGrpcProxy:
             if not key.startswith(("grpc-", ":")) and key != "user-agent"
         ]
         try:
-            response, upstream_call = call.with_call(request, metadata=metadata, timeout=30)
+            response = call(request, metadata=metadata, timeout=30)
         except grpc.RpcError as error:
             context.set_trailing_metadata(error.trailing_metadata())  # type: ignore[attr-defined]
             context.abort(error.code(), error.details())  # type: ignore[attr-defined]
@@ -158,8 +159,6 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _shut(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

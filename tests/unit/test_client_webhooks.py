@@ -7,7 +7,7 @@ import base64
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -27,7 +27,7 @@ BODY = json.dumps(
 
 def _signed(secret_list: list[str], body: str = BODY, at: float | None = None) -> dict[str, str]:
     """Headers as Vauchflow sends them, signed by the reference library: one v1 signature per secret."""
-    timestamp = datetime.fromtimestamp(int(time.time() if at is None else at), timezone.utc)
+    timestamp = datetime.fromtimestamp(int(time.time() if at is None else at), UTC)
     signatures = " ".join(Webhook(s).sign("evt_1", timestamp, body) for s in secret_list)
     return {
         "webhook-id": "evt_1",
@@ -42,7 +42,7 @@ def test_a_reference_signature_verifies_and_returns_the_event() -> None:
     event = webhooks.verify(BODY, headers, secret)
     assert (event.id, event.type, dict(event.data)) == ("evt_1", "redemption.succeeded", {"id": "r1"})
     assert event.payload == Webhook(secret).verify(BODY, headers)  # same answer as the reference
-    assert event.timestamp == datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc)
+    assert event.timestamp == datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
     assert webhooks.verify(BODY.encode(), {k.title(): v for k, v in headers.items()}, secret) == event
 
 

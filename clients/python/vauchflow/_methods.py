@@ -29,7 +29,7 @@ class Namespace(Generic[T]):
         self._transport: T = transport
 
 
-class unary(Generic[P, Out]):  # noqa: N801 - used like a decorator-style descriptor
+class unary(Generic[P, Out]):
     """A unary call: build(*args, **kwargs) -> request; the RPC's response; unwrap(response) -> what the caller
     gets (often the resource itself)."""
 
@@ -73,7 +73,7 @@ class unary(Generic[P, Out]):  # noqa: N801 - used like a decorator-style descri
         return call
 
 
-class paged(Generic[P, Item]):  # noqa: N801
+class paged(Generic[P, Item]):
     """A list call: returns a Pager (sync) or AsyncPager that walks every page lazily."""
 
     def __init__(self, rpc: Rpc[Req, Resp], build: Callable[P, Req], items: Callable[[Resp], Iterable[Item]]) -> None:

@@ -15,8 +15,8 @@ from vauchflow import _rpcs
 from vauchflow._event_stream import DEFAULT_MAX_RECONNECTS, AsyncEventStream, EventStream
 from vauchflow._methods import Namespace, T, paged, unary
 from vauchflow._transport import AsyncioTransport, BlockingTransport
-from vauchflow.v1 import redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 from vauchflow.v1 import api_key_service_pb2 as api_keys
+from vauchflow.v1 import redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 from vauchflow.v1 import redemption_service_pb2 as redemptions
 from vauchflow.v1 import tenant_service_pb2 as tenants
 from vauchflow.v1 import voucher_service_pb2 as vouchers

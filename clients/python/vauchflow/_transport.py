@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import grpc
@@ -39,7 +39,7 @@ class Settings:
     tls: bool = False
     root_certificates: bytes | None = None
     timeout: float = DEFAULT_TIMEOUT
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Where EventStreamService is served: Envoy routes it to the webhook delivery service, so by default the same
     # target; set it when talking to the services directly.
     event_stream_target: str | None = None

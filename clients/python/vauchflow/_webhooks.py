@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SECRET_PREFIX = "whsec_"
@@ -89,7 +89,7 @@ def verify(
     return WebhookEvent(
         id=str(payload.get("id", msg_id)),
         type=str(payload.get("type", "")),
-        timestamp=datetime.fromtimestamp(timestamp, timezone.utc),
+        timestamp=datetime.fromtimestamp(timestamp, UTC),
         data=payload.get("data") or {},
         payload=payload,
     )

@@ -29,7 +29,7 @@ def _address(target: str) -> tuple[str, int]:
 
 
 @pytest.fixture
-def link(delivery_services) -> Iterator[TcpProxy]:  # noqa: ANN001 - fixture from conftest
+def link(delivery_services) -> Iterator[TcpProxy]:
     """The network between Envoy and the delivery service, which the tests cut."""
     with TcpProxy(delivery_services().target) as proxy:
         yield proxy
@@ -67,7 +67,7 @@ class Collector:
         try:
             for event in self.stream:
                 self.events.put(event)
-        except BaseException as error:  # noqa: BLE001 - handed to the test
+        except BaseException as error:
             self.events.put(error)
 
     def take(self, count: int, timeout: float = 30) -> list[str]:

@@ -21,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "webhook_receiver.p
 
 def test_the_receiver_example_verifies_real_deliveries(
     delivery_db: DeliveryDatabase, key_ring, redis_server, delivery_services, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     admin_token = "vf_op_" + secrets.token_urlsafe(24)
     server = start_api_server(
         database=MigratedDatabase(delivery_db.name, delivery_db.owner_dsn, delivery_db.app_dsn),
