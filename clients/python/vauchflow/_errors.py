@@ -191,6 +191,7 @@ REASON_CLASSES: Mapping[ErrorReason, type[VauchflowError]] = {
     _R.ERROR_REASON_INVALID_ARGUMENT: InvalidRequestError,
     _R.ERROR_REASON_API_KEY_INVALID: AuthenticationError,
     _R.ERROR_REASON_PERMISSION_MISSING: PermissionDeniedError,
+    _R.ERROR_REASON_ACCESS_DENIED: PermissionDeniedError,
     _R.ERROR_REASON_NOT_FOUND: NotFoundError,
     _R.ERROR_REASON_VOUCHER_NOT_FOUND: NotFoundError,
     _R.ERROR_REASON_REDEMPTION_NOT_FOUND: NotFoundError,
