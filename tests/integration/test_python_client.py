@@ -166,6 +166,38 @@ def test_api_keys_create_list_revoke(client: vauchflow.Client, gateway: Gateway)
         next(iter(checkout.redemptions.list()))
 
 
+def test_whoami_tells_any_key_its_tenant_plan_limits_and_permissions(
+    operator: vauchflow.OperatorClient, gateway: Gateway
+) -> None:
+    created = operator.tenants.create("Who Am I Ltd", plan="STARTER")
+    with vauchflow.Client(created.secret, target=gateway.grpc_target) as owner:
+        events_only = owner.api_keys.create("stream reader", permissions=["events:read"])
+    with vauchflow.Client(events_only.secret, target=gateway.grpc_target) as reader:
+        me = reader.whoami()
+        assert (me.api_key.id, me.api_key.name, list(me.api_key.permissions)) == (
+            events_only.api_key.id,
+            "stream reader",
+            ["events:read"],
+        )
+        assert (me.tenant.id, me.tenant.name, me.tenant.plan) == (
+            created.tenant.id,
+            "Who Am I Ltd",
+            vauchflow.Plan.PLAN_STARTER,
+        )
+        # STARTER's defaults: 50 requests per second, bursts of 100, 10,000 vouchers, 5 endpoints.
+        assert (me.limits.requests_per_second, me.limits.burst) == (50, 100)
+        assert (me.limits.max_vouchers, me.limits.max_webhook_endpoints) == (10_000, 5)
+        assert reader.api_keys.current() == me
+        with pytest.raises(vauchflow.PermissionDeniedError):
+            reader.vouchers.create(percent_off=5)  # the key itself is as limited as it says
+
+    # The operator's overrides are what is in force; ENTERPRISE is unlimited until set.
+    operator.tenants.update(created.tenant.id, plan="ENTERPRISE")
+    with vauchflow.Client(created.secret, target=gateway.grpc_target) as owner:
+        limits = owner.whoami().limits
+        assert not limits.HasField("requests_per_second") and not limits.HasField("max_vouchers")
+
+
 def test_webhook_endpoints_events_and_deliveries(client: vauchflow.Client) -> None:
     created = client.webhook_endpoints.create(
         "http://127.0.0.1:9/hooks", description="orders", event_types=["voucher.created"]
