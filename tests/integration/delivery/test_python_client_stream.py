@@ -18,9 +18,9 @@ from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer
 from vauchflow.v1 import webhook_pb2
-from vauchflow_server.devstack import stop_child
-from vauchflow_server.devstack.envoy import EmbeddedEnvoy
-from vauchflow_server.devstack.envoy_config import GatewaySettings
+from vauchflow_devstack import stop_child
+from vauchflow_devstack.envoy import EmbeddedEnvoy
+from vauchflow_devstack.envoy_config import GatewaySettings
 
 
 def _address(target: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from support.delivery_service import DeliveryDatabase
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import MigratedDatabase, start_api_server
-from vauchflow_server.devstack import stop_child
+from vauchflow_devstack import stop_child
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "webhook_receiver.py"
 
