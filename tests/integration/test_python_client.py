@@ -1,15 +1,20 @@
 """The Python client (`import vauchflow`) against the real stack: the API server behind the real Envoy, every
 resource, typed refusals and errors, pagination, and retries that are safe (a redeem whose response was lost is
-retried with the same request_id and lands once)."""
+retried with the same request_id and lands once), and TLS with private root certificates."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 import vauchflow
 from support.api_client import OwnerDatabase, unique_code
@@ -327,3 +332,54 @@ def test_rate_limited_reads_wait_for_retry_after_and_succeed(
         assert limited.value.http_status == 429
         patient = impatient.with_options(max_retries=10)
         assert all(patient.vouchers.get(code).code == code for _ in range(40))
+
+
+# TLS
+
+
+def _self_signed_localhost() -> tuple[bytes, bytes]:
+    """(certificate PEM, private key PEM) for localhost and 127.0.0.1, valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def test_tls_with_private_root_certificates(operator: vauchflow.OperatorClient, api_server: ApiServer) -> None:
+    certificate, key = _self_signed_localhost()
+    credentials = grpc.ssl_server_credentials([(key, certificate)])
+    secret = operator.tenants.create("TLS GmbH", plan="SCALE").secret
+    with FlakyGrpcProxy(api_server.target, server_credentials=credentials) as tls_endpoint:
+        target = f"localhost:{tls_endpoint.port}"
+        # Root certificates switch TLS on, also for a loopback host.
+        with vauchflow.Client(secret, target=target, root_certificates=certificate) as client:
+            assert client.settings.tls
+            assert client.vouchers.create(percent_off=5).discount.percent_off == 5
+        with (
+            vauchflow.Client(secret, target=target, tls=False, max_retries=0, timeout=5) as plaintext,
+            pytest.raises(vauchflow.UnavailableError),
+        ):
+            next(iter(plaintext.vouchers.list()))
+        with (
+            vauchflow.Client(secret, target=target, tls=True, max_retries=0, timeout=5) as untrusting,
+            pytest.raises(vauchflow.UnavailableError),
+        ):
+            next(iter(untrusting.vouchers.list()))  # the system roots do not know this certificate

@@ -1,6 +1,6 @@
 """Faults between a client and a real server, without mocks: a gRPC proxy that forwards calls and can answer
-UNAVAILABLE after the server already applied one (the lost-response case retries must survive), and a TCP proxy
-whose open connections a test can cut (a dropped stream)."""
+UNAVAILABLE after the server already applied one (the lost-response case retries must survive; it can also
+terminate TLS), and a TCP proxy whose open connections a test can cut (a dropped stream)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ class FlakyGrpcProxy:
     the client is told UNAVAILABLE, as if the response were lost on the way back. `requests[method]` holds the
     raw request bytes of every call seen, retries included."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, server_credentials: grpc.ServerCredentials | None = None) -> None:
+        """server_credentials: serve TLS (the upstream hop stays plaintext)."""
         self._upstream = grpc.insecure_channel(upstream)
         self._lock = threading.Lock()
         self._fail_after: Counter[str] = Counter()
@@ -36,7 +37,10 @@ class FlakyGrpcProxy:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self._server.add_generic_rpc_handlers([_ForwardingHandler(self._forward)])
         self.port = free_port()
-        self._server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if server_credentials is None:
+            self._server.add_insecure_port(f"127.0.0.1:{self.port}")
+        else:
+            self._server.add_secure_port(f"127.0.0.1:{self.port}", server_credentials)
         self._server.start()
 
     @property
