@@ -74,7 +74,7 @@ class EventStream:
         policy = self._transport.settings.retry
         while not self._closed:
             error: VauchflowError | None = None
-            responses, self._call, request_id = self._transport.open_stream(
+            responses, self._call, x_request_id = self._transport.open_stream(
                 _rpcs.SUBSCRIBE_EVENTS, _request(self.cursor, self._event_types)
             )
             try:
@@ -84,7 +84,7 @@ class EventStream:
             except grpc.RpcError as failure:
                 if self._closed:
                     return
-                error = from_rpc_error(failure, request_id)
+                error = from_rpc_error(failure, x_request_id)
             finally:
                 self._call.cancel()  # a no-op when the stream ended; frees it when the caller stopped iterating
             if self._closed:
@@ -123,7 +123,7 @@ class AsyncEventStream:
         policy = self._transport.settings.retry
         while not self._closed:
             error: VauchflowError | None = None
-            self._call, request_id = self._transport.open_stream(
+            self._call, x_request_id = self._transport.open_stream(
                 _rpcs.SUBSCRIBE_EVENTS, _request(self.cursor, self._event_types)
             )
             try:
@@ -137,7 +137,7 @@ class AsyncEventStream:
             except grpc.RpcError as failure:
                 if self._closed:
                     return
-                error = from_rpc_error(failure, request_id)
+                error = from_rpc_error(failure, x_request_id)
             finally:
                 self._call.cancel()
             if self._closed:

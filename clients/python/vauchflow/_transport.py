@@ -112,8 +112,8 @@ class _TransportBase:
         self.settings = settings
         self._stubs: dict[tuple[str, type[Any]], Any] = {}
 
-    def _metadata(self, request_id: str) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.settings.token}"), (REQUEST_ID_HEADER, request_id))
+    def _metadata(self, x_request_id: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.settings.token}"), (REQUEST_ID_HEADER, x_request_id))
 
     def _credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(root_certificates=self.settings.root_certificates)
@@ -155,14 +155,14 @@ class BlockingTransport(_TransportBase):
     def unary(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
         request = with_request_id(rpc, request)
         method = self._method(rpc, self.settings.target)
-        request_id = str(uuid.uuid4())
+        x_request_id = str(uuid.uuid4())
         retry_number = 0
         while True:
             try:
-                response: Resp = method(request, timeout=self.settings.timeout, metadata=self._metadata(request_id))
+                response: Resp = method(request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id))
                 return response
             except grpc.RpcError as failure:
-                error = from_rpc_error(failure, request_id)
+                error = from_rpc_error(failure, x_request_id)
             delay = self.settings.retry.delay_before_retry(rpc.retry, error, retry_number)
             if delay is None:
                 raise error
@@ -171,9 +171,9 @@ class BlockingTransport(_TransportBase):
 
     def open_stream(self, rpc: Rpc[Req, Resp], request: Req) -> tuple[Iterator[Resp], grpc.Call, str]:
         """A server stream without a deadline; returns (responses, the call to cancel, its x-request-id)."""
-        request_id = str(uuid.uuid4())
-        call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(request_id))
-        return call, call, request_id
+        x_request_id = str(uuid.uuid4())
+        call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
+        return call, call, x_request_id
 
     def close(self) -> None:
         for channel in self._channels.values():
@@ -210,16 +210,16 @@ class AsyncioTransport(_TransportBase):
     async def unary(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
         request = with_request_id(rpc, request)
         method = self._method(rpc, self.settings.target)
-        request_id = str(uuid.uuid4())
+        x_request_id = str(uuid.uuid4())
         retry_number = 0
         while True:
             try:
                 response: Resp = await method(
-                    request, timeout=self.settings.timeout, metadata=self._metadata(request_id)
+                    request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id)
                 )
                 return response
             except grpc.RpcError as failure:
-                error = from_rpc_error(failure, request_id)
+                error = from_rpc_error(failure, x_request_id)
             delay = self.settings.retry.delay_before_retry(rpc.retry, error, retry_number)
             if delay is None:
                 raise error
@@ -228,9 +228,9 @@ class AsyncioTransport(_TransportBase):
 
     def open_stream(self, rpc: Rpc[Req, Resp], request: Req) -> tuple[Any, str]:
         """A server stream without a deadline; returns (the grpc.aio call, its x-request-id)."""
-        request_id = str(uuid.uuid4())
-        call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(request_id))
-        return call, request_id
+        x_request_id = str(uuid.uuid4())
+        call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
+        return call, x_request_id
 
     async def close(self) -> None:
         channels = list(self._channels.values())
