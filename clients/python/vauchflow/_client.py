@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Generic, Self
 
 from vauchflow import _rpcs
-from vauchflow._methods import Namespace, T, unary
+from vauchflow._methods import Namespace, T, UnaryMethod
 from vauchflow._resources import (
     ApiKeys,
     Events,
@@ -36,7 +36,7 @@ OPERATOR_TOKEN_VARIABLE = "VAUCHFLOW_ADMIN_TOKEN"
 class _TenantApi(Namespace[T], Generic[T]):
     """What a tenant API key can reach."""
 
-    whoami = unary(_rpcs.GET_CURRENT_API_KEY, _current_api_key)
+    whoami = UnaryMethod(_rpcs.GET_CURRENT_API_KEY, _current_api_key)
 
     def __init__(self, transport: T) -> None:
         super().__init__(transport)

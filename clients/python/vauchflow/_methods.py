@@ -29,12 +29,12 @@ class Namespace(Generic[T]):
         self._transport: T = transport
 
 
-class unary(Generic[P, Out]):
+class UnaryMethod(Generic[P, Out]):
     """A unary call: build(*args, **kwargs) -> request; the RPC's response; unwrap(response) -> what the caller
     gets (often the resource itself)."""
 
     @overload
-    def __init__(self: unary[P, Resp], rpc: Rpc[Req, Resp], build: Callable[P, Req]) -> None: ...
+    def __init__(self: UnaryMethod[P, Resp], rpc: Rpc[Req, Resp], build: Callable[P, Req]) -> None: ...
     @overload
     def __init__(self, rpc: Rpc[Req, Resp], build: Callable[P, Req], unwrap: Callable[[Resp], Out]) -> None: ...
     def __init__(
@@ -73,7 +73,7 @@ class unary(Generic[P, Out]):
         return call
 
 
-class paged(Generic[P, Item]):
+class ListMethod(Generic[P, Item]):
     """A list call: returns a Pager (sync) or AsyncPager that walks every page lazily."""
 
     def __init__(self, rpc: Rpc[Req, Resp], build: Callable[P, Req], items: Callable[[Resp], Iterable[Item]]) -> None:

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from vauchflow import _rpcs
 from vauchflow._event_stream import DEFAULT_MAX_RECONNECTS, AsyncEventStream, EventStream
-from vauchflow._methods import Namespace, T, paged, unary
+from vauchflow._methods import ListMethod, Namespace, T, UnaryMethod
 from vauchflow._transport import AsyncioTransport, BlockingTransport
 from vauchflow.v1 import api_key_service_pb2 as api_keys
 from vauchflow.v1 import redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
@@ -176,11 +176,11 @@ def _disable_voucher(code: str) -> vouchers.DisableVoucherRequest:
 
 
 class Vouchers(Namespace[T]):
-    create = unary(_rpcs.CREATE_VOUCHER, _create_voucher, lambda r: r.voucher)
-    get = unary(_rpcs.GET_VOUCHER, _get_voucher, lambda r: r.voucher)
-    list = paged(_rpcs.LIST_VOUCHERS, _list_vouchers, lambda r: r.vouchers)
-    update = unary(_rpcs.UPDATE_VOUCHER, _update_voucher, lambda r: r.voucher)
-    disable = unary(_rpcs.DISABLE_VOUCHER, _disable_voucher, lambda r: r.voucher)
+    create = UnaryMethod(_rpcs.CREATE_VOUCHER, _create_voucher, lambda r: r.voucher)
+    get = UnaryMethod(_rpcs.GET_VOUCHER, _get_voucher, lambda r: r.voucher)
+    list = ListMethod(_rpcs.LIST_VOUCHERS, _list_vouchers, lambda r: r.vouchers)
+    update = UnaryMethod(_rpcs.UPDATE_VOUCHER, _update_voucher, lambda r: r.voucher)
+    disable = UnaryMethod(_rpcs.DISABLE_VOUCHER, _disable_voucher, lambda r: r.voucher)
 
 
 # Redemptions
@@ -257,11 +257,11 @@ def _list_redemptions(
 
 
 class Redemptions(Namespace[T]):
-    validate = unary(_rpcs.VALIDATE_VOUCHER, _validate)
-    redeem = unary(_rpcs.REDEEM_VOUCHER, _redeem)
-    rollback = unary(_rpcs.ROLLBACK_REDEMPTION, _rollback, lambda r: r.redemption)
-    get = unary(_rpcs.GET_REDEMPTION, _get_redemption, lambda r: r.redemption)
-    list = paged(_rpcs.LIST_REDEMPTIONS, _list_redemptions, lambda r: r.redemptions)
+    validate = UnaryMethod(_rpcs.VALIDATE_VOUCHER, _validate)
+    redeem = UnaryMethod(_rpcs.REDEEM_VOUCHER, _redeem)
+    rollback = UnaryMethod(_rpcs.ROLLBACK_REDEMPTION, _rollback, lambda r: r.redemption)
+    get = UnaryMethod(_rpcs.GET_REDEMPTION, _get_redemption, lambda r: r.redemption)
+    list = ListMethod(_rpcs.LIST_REDEMPTIONS, _list_redemptions, lambda r: r.redemptions)
 
 
 # Webhook endpoints
@@ -350,15 +350,15 @@ def _recover(
 
 
 class WebhookEndpoints(Namespace[T]):
-    create = unary(_rpcs.CREATE_WEBHOOK_ENDPOINT, _create_endpoint)
-    get = unary(_rpcs.GET_WEBHOOK_ENDPOINT, _get_endpoint, lambda r: r.webhook_endpoint)
-    list = paged(_rpcs.LIST_WEBHOOK_ENDPOINTS, _list_endpoints, lambda r: r.webhook_endpoints)
-    update = unary(_rpcs.UPDATE_WEBHOOK_ENDPOINT, _update_endpoint, lambda r: r.webhook_endpoint)
-    delete = unary(_rpcs.DELETE_WEBHOOK_ENDPOINT, _delete_endpoint, lambda r: None)
-    rotate_secret = unary(_rpcs.ROTATE_SECRET, _rotate_secret)
-    send_test_event = unary(_rpcs.SEND_TEST_EVENT, _send_test_event, lambda r: r.event)
-    list_deliveries = paged(_rpcs.LIST_DELIVERIES, _list_deliveries, lambda r: r.deliveries)
-    recover = unary(_rpcs.RECOVER, _recover, lambda r: r.requeued_count)
+    create = UnaryMethod(_rpcs.CREATE_WEBHOOK_ENDPOINT, _create_endpoint)
+    get = UnaryMethod(_rpcs.GET_WEBHOOK_ENDPOINT, _get_endpoint, lambda r: r.webhook_endpoint)
+    list = ListMethod(_rpcs.LIST_WEBHOOK_ENDPOINTS, _list_endpoints, lambda r: r.webhook_endpoints)
+    update = UnaryMethod(_rpcs.UPDATE_WEBHOOK_ENDPOINT, _update_endpoint, lambda r: r.webhook_endpoint)
+    delete = UnaryMethod(_rpcs.DELETE_WEBHOOK_ENDPOINT, _delete_endpoint, lambda r: None)
+    rotate_secret = UnaryMethod(_rpcs.ROTATE_SECRET, _rotate_secret)
+    send_test_event = UnaryMethod(_rpcs.SEND_TEST_EVENT, _send_test_event, lambda r: r.event)
+    list_deliveries = ListMethod(_rpcs.LIST_DELIVERIES, _list_deliveries, lambda r: r.deliveries)
+    recover = UnaryMethod(_rpcs.RECOVER, _recover, lambda r: r.requeued_count)
 
 
 # Events
@@ -397,9 +397,9 @@ def _redeliver(
 
 
 class Events(Namespace[T]):
-    list = paged(_rpcs.LIST_EVENTS, _list_events, lambda r: r.events)
-    get = unary(_rpcs.GET_EVENT, _get_event, lambda r: r.event)
-    redeliver = unary(_rpcs.REDELIVER_EVENT, _redeliver, lambda r: list(r.deliveries))
+    list = ListMethod(_rpcs.LIST_EVENTS, _list_events, lambda r: r.events)
+    get = UnaryMethod(_rpcs.GET_EVENT, _get_event, lambda r: r.event)
+    redeliver = UnaryMethod(_rpcs.REDELIVER_EVENT, _redeliver, lambda r: list(r.deliveries))
 
     @overload
     def stream(
@@ -462,10 +462,10 @@ def _current_api_key() -> api_keys.GetCurrentApiKeyRequest:
 
 
 class ApiKeys(Namespace[T]):
-    create = unary(_rpcs.CREATE_API_KEY, _create_api_key)
-    list = paged(_rpcs.LIST_API_KEYS, _list_api_keys, lambda r: r.api_keys)
-    revoke = unary(_rpcs.REVOKE_API_KEY, _revoke_api_key, lambda r: r.api_key)
-    current = unary(_rpcs.GET_CURRENT_API_KEY, _current_api_key)
+    create = UnaryMethod(_rpcs.CREATE_API_KEY, _create_api_key)
+    list = ListMethod(_rpcs.LIST_API_KEYS, _list_api_keys, lambda r: r.api_keys)
+    revoke = UnaryMethod(_rpcs.REVOKE_API_KEY, _revoke_api_key, lambda r: r.api_key)
+    current = UnaryMethod(_rpcs.GET_CURRENT_API_KEY, _current_api_key)
 
 
 # Tenants (operator)
@@ -511,7 +511,7 @@ def _update_tenant(
 
 
 class Tenants(Namespace[T]):
-    create = unary(_rpcs.CREATE_TENANT, _create_tenant)
-    get = unary(_rpcs.GET_TENANT, _get_tenant, lambda r: r.tenant)
-    list = paged(_rpcs.LIST_TENANTS, _list_tenants, lambda r: r.tenants)
-    update = unary(_rpcs.UPDATE_TENANT, _update_tenant, lambda r: r.tenant)
+    create = UnaryMethod(_rpcs.CREATE_TENANT, _create_tenant)
+    get = UnaryMethod(_rpcs.GET_TENANT, _get_tenant, lambda r: r.tenant)
+    list = ListMethod(_rpcs.LIST_TENANTS, _list_tenants, lambda r: r.tenants)
+    update = UnaryMethod(_rpcs.UPDATE_TENANT, _update_tenant, lambda r: r.tenant)
