@@ -32,8 +32,18 @@ run: generate
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS='tests/integration -x'`.
 PYTEST_ARGS ?=
-test: setup
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: pure rules, the API definition and generated code (no servers; well under a minute).
+test-fast: setup
+	$(PY) -m pytest -q tests/unit tests/api $(PYTEST_ARGS)
+
+# What review misses: lint, formatting, types (strict on the shared core; see [tool.mypy] in pyproject.toml).
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_devstack
 
 lint-protos: setup
 	node_modules/.bin/buf lint

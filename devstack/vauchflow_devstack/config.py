@@ -33,6 +33,9 @@ class DevstackConfig:
     delivery_metrics_port: int = 9464
     # API replica i serves Prometheus metrics on api_metrics_port + i.
     api_metrics_port: int = 9465
+    # The web service (MCP server, dashboard, status page) behind Envoy, and its Prometheus metrics.
+    web_port: int = 8081
+    web_metrics_port: int = 9468
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -62,6 +65,8 @@ class DevstackConfig:
             delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
             delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
+            web_port=_port(environ, "VAUCHFLOW_WEB_PORT", 8081),
+            web_metrics_port=_port(environ, "VAUCHFLOW_WEB_METRICS_PORT", 9468),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -71,6 +76,21 @@ class DevstackConfig:
                 f"({', '.join(map(str, self.api_ports))})"
             )
         return self
+
+    def listening_ports(self) -> list[tuple[str, int]]:
+        """(setting, port) of everything the stack listens on: checked free before start-up, and refused as
+        webhook targets (a tenant's endpoint must never reach Envoy's admin, a metrics port or a database)."""
+        ports = [("VAUCHFLOW_GRPC_PORT", port) for port in self.api_ports]
+        ports += [("VAUCHFLOW_METRICS_PORT", port) for port in self.api_metrics_ports]
+        ports += [("VAUCHFLOW_PUBLIC_PORT", self.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", self.envoy_admin_port)]
+        ports += [("VAUCHFLOW_DELIVERY_GRPC_PORT", self.delivery_port),
+                  ("VAUCHFLOW_DELIVERY_METRICS_PORT", self.delivery_metrics_port)]  # fmt: skip
+        ports += [("VAUCHFLOW_WEB_PORT", self.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", self.web_metrics_port)]
+        if self.owner_database_url is None:
+            ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
+        if self.redis_url is None:
+            ports.append(("VAUCHFLOW_REDIS_PORT", self.redis_port))
+        return ports
 
     @property
     def api_ports(self) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,7 @@ class DevStack:
     config: DevstackConfig
     server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
     delivery_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_delivery")
+    web_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_web")
     started_at: float = field(default_factory=time.monotonic)
     # Set by a stop signal; start-up checks it between steps instead of finishing first.
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -163,6 +166,8 @@ class DevStack:
             # Development delivers to receivers on this machine, over plain http.
             "VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
             "VAUCHFLOW_WEBHOOK_ALLOW_HTTP": "true",
+            # ...but never to the stack's own ports.
+            "VAUCHFLOW_WEBHOOK_DENY_PORTS": ",".join(str(port) for _, port in config.listening_ports()),
         }
         for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
@@ -170,9 +175,9 @@ class DevStack:
                            "VAUCHFLOW_METRICS_PORT": str(config.api_metrics_ports[index])}  # fmt: skip
             server = start_child(self.server_command, name=name, env=replica_env)
             self._children.append(
-                _Child(name, server, lambda server=server, name=name: stop_child(server, name=name, timeout=30))
+                _Child(name, server, functools.partial(stop_child, server, name=name, timeout=30))
             )
-            wait_until(lambda target=target: self.stop_requested.is_set() or grpc_serving(target), process=server,
+            wait_until(functools.partial(self._ready_or_stopping, target), process=server,
                        name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
             self._check_stop_requested()
 
@@ -190,8 +195,25 @@ class DevStack:
             },
         )
         self._children.append(_Child("webhooks", delivery, lambda: stop_child(delivery, name="webhooks", timeout=30)))
-        wait_until(lambda: self.stop_requested.is_set() or grpc_serving(self.delivery_target), process=delivery,
+        wait_until(functools.partial(self._ready_or_stopping, self.delivery_target), process=delivery,
                    name="webhooks", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._check_stop_requested()
+
+        # The web service: a client of the API through Envoy's public port (so it sees what merchants see).
+        web = start_child(
+            self.web_command,
+            name="web",
+            env={
+                **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+                "VAUCHFLOW_WEB_HOST": "127.0.0.1",
+                "VAUCHFLOW_WEB_PORT": str(config.web_port),
+                "VAUCHFLOW_WEB_METRICS_PORT": str(config.web_metrics_port),
+                "VAUCHFLOW_WEB_API_TARGET": f"127.0.0.1:{config.public_port}",
+            },
+        )
+        self._children.append(_Child("web", web, functools.partial(stop_child, web, name="web", timeout=30)))
+        wait_until(functools.partial(self._ready_or_stopping_http, self.web_health_url), process=web,
+                   name="web", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
         self._check_stop_requested()
 
         gateway = EmbeddedEnvoy(
@@ -224,21 +246,22 @@ class DevStack:
             self._lock_file = None
 
     def _require_free_ports(self) -> None:
-        config = self.config
-        wanted = [("VAUCHFLOW_GRPC_PORT", port) for port in config.api_ports]
-        wanted += [("VAUCHFLOW_METRICS_PORT", port) for port in config.api_metrics_ports]
-        wanted += [("VAUCHFLOW_PUBLIC_PORT", config.public_port), ("VAUCHFLOW_ENVOY_ADMIN_PORT", config.envoy_admin_port)]
-        wanted += [("VAUCHFLOW_DELIVERY_GRPC_PORT", config.delivery_port),
-                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
-        if config.owner_database_url is None:
-            wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
-        if config.redis_url is None:
-            wanted.append(("VAUCHFLOW_REDIS_PORT", config.redis_port))
+        wanted = self.config.listening_ports()
         for variable, port in wanted:
             try:
                 require_free_port(port, variable)
             except ChildProcessFailed as error:
                 raise DevstackError(f"{error}; stop what listens there or set {variable} to another port") from None
+
+    @property
+    def web_health_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.web_port}/healthz"
+
+    def _ready_or_stopping_http(self, url: str) -> bool:
+        return self.stop_requested.is_set() or http_ok(url)
+
+    def _ready_or_stopping(self, target: str) -> bool:
+        return self.stop_requested.is_set() or grpc_serving(target)
 
     def _check_stop_requested(self) -> None:
         if self.stop_requested.is_set():
@@ -266,6 +289,9 @@ class DevStack:
                 f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.api_metrics_ports)}",
                 f"  webhook service    {self.delivery_target}  (event stream; metrics "
                 f"http://127.0.0.1:{self.config.delivery_metrics_port}/metrics)",
+                f"  web service        http://127.0.0.1:{self.config.public_port}/v1/mcp (MCP), / (dashboard), /status "
+                f"(through Envoy; direct :{self.config.web_port}, metrics "
+                f"http://127.0.0.1:{self.config.web_metrics_port}/metrics)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
                 f"  Redis              {self._redis_shown}",
                 f"  operator token     {token_source}",
@@ -323,6 +349,15 @@ def grpc_serving(target: str) -> bool:
         except grpc.RpcError:
             return False
     return response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def http_ok(url: str) -> bool:
+    """Whether url answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 def run_in_foreground(stack: DevStack) -> int:

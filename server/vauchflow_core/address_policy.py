@@ -60,9 +60,15 @@ _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """Blocks every non-public address unless it lies in one of allowed_networks (tests and dev allow loopback)."""
+    """Blocks every non-public address unless it lies in one of allowed_networks (tests and dev allow loopback).
+
+    denied_ports: ports that stay refused on every address that is reachable only thanks to the allow-list, so
+    allowing loopback for local receivers never opens the stack's own ports (Envoy's admin, metrics, PostgreSQL,
+    Redis, the services) to a tenant's endpoint URL.
+    """
 
     allowed_networks: tuple[IPNetwork, ...] = ()
+    denied_ports: frozenset[int] = frozenset()
 
     @classmethod
     def allowing(cls, networks: Iterable[str]) -> "AddressPolicy":
@@ -83,6 +89,15 @@ class AddressPolicy:
         if any(ip in net for net in BLOCKED_IPV6):
             return False
         return all(self.is_allowed(v4) for v4 in _embedded_ipv4(ip))
+
+    def is_allowed_endpoint(self, ip: IPAddress, port: int) -> bool:
+        """is_allowed, and the port is not one of the denied ports of an allow-listed address."""
+        if not self.is_allowed(ip):
+            return False
+        return port not in self.denied_ports or self._is_public(ip)
+
+    def _is_public(self, ip: IPAddress) -> bool:
+        return AddressPolicy().is_allowed(ip)
 
     def _allow_listed(self, ip: IPAddress) -> bool:
         return any(ip.version == net.version and ip in net for net in self.allowed_networks)
@@ -135,8 +150,9 @@ def _parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
     parts = host.split(".")
     if not 1 <= len(parts) <= 4:
         return None
-    numbers = [_ipv4_number(p) for p in parts]
-    if any(n is None for n in numbers):
+    parsed = [_ipv4_number(p) for p in parts]
+    numbers = [n for n in parsed if n is not None]
+    if len(numbers) != len(parsed):
         return None
     *leading, last = numbers
     if any(n > 0xFF for n in leading) or last >= 1 << (8 * (5 - len(numbers))):

@@ -1,4 +1,5 @@
-"""What each plan allows: a request rate per API key, and quotas on stored resources. One frozen table of plan
+"""What each plan allows: a request rate per API key, quotas on stored resources, and a share of the webhook
+delivery workers. One frozen table of plan
 defaults, and the per-tenant overrides (set by the operator through UpdateTenant) that replace them.
 
 Read by the use cases that create quota-limited resources, and by the rate limiter through the principal.
@@ -20,6 +21,9 @@ class PlanLimits:
     # How many requests a key may send at once, above the sustained rate (the bucket size). Meaningful only with a
     # rate; a rate without a burst allows DEFAULT_BURST_SECONDS worth of requests at once.
     burst: int | None = None
+    # Webhook attempts of the tenant in flight at once, per delivery worker: one tenant's slow or black-holed
+    # endpoints hold at most this many of the worker's slots, never the others' share.
+    delivery_concurrency: int = 8
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -55,13 +59,21 @@ DEFAULT_BURST_SECONDS = 2
 
 LIMITS: MappingProxyType[str, PlanLimits] = MappingProxyType(
     {
-        "FREE": PlanLimits(webhook_endpoints=1, vouchers=100, requests_per_second=10, burst=20),
-        "STARTER": PlanLimits(webhook_endpoints=5, vouchers=10_000, requests_per_second=50, burst=100),
-        "GROWTH": PlanLimits(webhook_endpoints=20, vouchers=100_000, requests_per_second=200, burst=500),
+        "FREE": PlanLimits(
+            webhook_endpoints=1, vouchers=100, requests_per_second=10, burst=20, delivery_concurrency=2
+        ),
+        "STARTER": PlanLimits(
+            webhook_endpoints=5, vouchers=10_000, requests_per_second=50, burst=100, delivery_concurrency=4
+        ),
+        "GROWTH": PlanLimits(
+            webhook_endpoints=20, vouchers=100_000, requests_per_second=200, burst=500, delivery_concurrency=16
+        ),
         # A SCALE key's flash-sale burst of 1,000 requests goes through unthrottled.
-        "SCALE": PlanLimits(webhook_endpoints=100, vouchers=1_000_000, requests_per_second=500, burst=2_000),
+        "SCALE": PlanLimits(
+            webhook_endpoints=100, vouchers=1_000_000, requests_per_second=500, burst=2_000, delivery_concurrency=32
+        ),
         # Unlimited until the operator sets limits for the tenant.
-        "ENTERPRISE": PlanLimits(webhook_endpoints=None, vouchers=None),
+        "ENTERPRISE": PlanLimits(webhook_endpoints=None, vouchers=None, delivery_concurrency=64),
     }
 )
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_core.secret_box import KeyRing, KeyRingError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -29,11 +30,15 @@ class WebhookSettings:
     allowed_networks: tuple[IPNetwork, ...] = ()
     # Plain http:// endpoint URLs (only for development and tests: they deliver to loopback receivers).
     allow_http: bool = False
+    # Ports never reachable on an allow-listed address: the stack's own (the dev stack derives them from the
+    # same settings that start its processes).
+    denied_ports: frozenset[int] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "WebhookSettings":
         """VAUCHFLOW_WEBHOOK_KEYS (required: "1:<base64 32 bytes>,2:..."), VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS
-        (comma-separated CIDRs, default none), VAUCHFLOW_WEBHOOK_ALLOW_HTTP (true/false, default false)."""
+        (comma-separated CIDRs, default none), VAUCHFLOW_WEBHOOK_ALLOW_HTTP (true/false, default false),
+        VAUCHFLOW_WEBHOOK_DENY_PORTS (comma-separated ports, default none)."""
         keys_text = env.get("VAUCHFLOW_WEBHOOK_KEYS")
         if not keys_text:
             raise ConfigError(
@@ -55,7 +60,26 @@ class WebhookSettings:
             key_ring=key_ring,
             allowed_networks=tuple(networks),
             allow_http=env_bool(env, "VAUCHFLOW_WEBHOOK_ALLOW_HTTP", False),
+            denied_ports=_ports(env, "VAUCHFLOW_WEBHOOK_DENY_PORTS"),
         )
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        return AddressPolicy(self.allowed_networks, self.denied_ports)
+
+
+def _ports(env: Mapping[str, str], name: str) -> frozenset[int]:
+    ports = set()
+    for raw in (env.get(name) or "").split(","):
+        if raw.strip():
+            try:
+                port = int(raw.strip())
+            except ValueError:
+                raise ConfigError(f"{name}: {raw.strip()!r} is not a port number") from None
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"{name}: {port} is not between 1 and 65535")
+            ports.add(port)
+    return frozenset(ports)
 
 
 def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

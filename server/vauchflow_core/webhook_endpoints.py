@@ -40,7 +40,7 @@ SUBSCRIBABLE_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t != WEBHOOK_TEST)
 
 
 class AddressAllowList(Protocol):
-    def is_allowed(self, ip: Any) -> bool: ...
+    def is_allowed_endpoint(self, ip: Any, port: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,9 @@ def url_problem(url: str, policy: UrlPolicy) -> str | None:
     if port == 0:
         return "is not a valid URL"
     ip = parse_host_ip(parts.hostname)
-    if ip is not None and not policy.addresses.is_allowed(ip):
-        return "must not point at a private, loopback, link-local or otherwise reserved address"
+    default_port = 443 if parts.scheme.lower() == "https" else 80
+    if ip is not None and not policy.addresses.is_allowed_endpoint(ip, port or default_port):
+        return "must not point at a private, loopback, link-local or otherwise reserved address, or a port of the platform's own"
     return None
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from vauchflow_core.settings import ConfigError, WebhookSettings, env_float, env_int
 
 from vauchflow_delivery.http_sender import SenderSettings
+from vauchflow_delivery.retention import RetentionSettings
 from vauchflow_delivery.retry_schedule import DEFAULT_JITTER, RetrySchedule
 
 __all__ = ["ConfigError", "DeliveryConfig"]
@@ -48,6 +49,7 @@ class DeliveryConfig:
     db_pool_max_size: int = 16
     # SIGTERM: how long in-flight attempts and streams may take before their leases are released.
     shutdown_grace_seconds: float = 10.0
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "DeliveryConfig":
@@ -69,7 +71,15 @@ class DeliveryConfig:
             connect_timeout=env_float(env, "VAUCHFLOW_WEBHOOK_CONNECT_TIMEOUT_SECONDS", SenderSettings.connect_timeout),
             total_timeout=env_float(env, "VAUCHFLOW_WEBHOOK_TIMEOUT_SECONDS", SenderSettings.total_timeout),
         )
+        retention = RetentionSettings(
+            idempotency_key_seconds=env_float(env, "VAUCHFLOW_RETENTION_IDEMPOTENCY_KEY_HOURS", 24) * 3600,
+            event_seconds=env_float(env, "VAUCHFLOW_RETENTION_EVENT_DAYS", 30) * 24 * 3600,
+            interval_seconds=env_float(env, "VAUCHFLOW_RETENTION_INTERVAL_SECONDS", RetentionSettings.interval_seconds),
+        )
+        if min(retention.idempotency_key_seconds, retention.event_seconds, retention.interval_seconds) <= 0:
+            raise ConfigError("VAUCHFLOW_RETENTION_* must be positive")
         config = cls(
+            retention=retention,
             database_url=env["DATABASE_URL"],
             app_database_url=env["APP_DATABASE_URL"],
             webhooks=WebhookSettings.from_env(env),

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from vauchflow_core.plans import limits_for
 from vauchflow_core.secret_box import KeyRing, SecretBoxError
 from vauchflow_core.webhook_endpoints import GONE, format_signing_secret, open_signing_secret
 
@@ -107,9 +108,12 @@ class Dispatcher:
         # The HTTP request of each attempt, so a drain that runs out of time can cut exactly that part short.
         self._sends: dict[UUID, asyncio.Task[SendResult]] = {}
         self._per_endpoint: Counter[UUID] = Counter()
+        # Attempts in flight per tenant, and each tenant's share (its plan's delivery_concurrency) as last seen.
+        self._per_tenant: Counter[UUID] = Counter()
+        self._tenant_share: dict[UUID, int] = {}
         # The attempts (tasks) holding one of their endpoint's slots: per attempt, not per delivery, since a
         # delivery whose lease ran out can have a second attempt while the first still records its outcome.
-        self._holding_endpoint_slot: set[asyncio.Task[None]] = set()
+        self._holding_slots: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Called on NOTIFY vauchflow_deliveries (new or re-queued deliveries)."""
@@ -143,6 +147,7 @@ class Dispatcher:
                     self._limits.lease_seconds,
                     lambda due: self._choose(due, capacity),
                     skip_endpoints=self._full_endpoints(),
+                    skip_tenants=self._full_tenants(),
                 )
                 for delivery in claimed:
                     self._start(delivery)
@@ -160,29 +165,41 @@ class Dispatcher:
         limit = self._limits.max_in_flight_per_endpoint
         return [endpoint for endpoint, count in self._per_endpoint.items() if count >= limit]
 
+    def _full_tenants(self) -> list[UUID]:
+        return [tenant for tenant, count in self._per_tenant.items() if count >= self._tenant_share[tenant]]
+
     def _choose(self, due: Sequence[DueDelivery], capacity: int) -> list[DueDelivery]:
+        """Oldest first, within each endpoint's limit and each tenant's share of the slots."""
         chosen: list[DueDelivery] = []
         taking: Counter[UUID] = Counter()
+        taking_for_tenant: Counter[UUID] = Counter()
         for delivery in due:
             if len(chosen) >= capacity:
                 break
-            endpoint = delivery.endpoint_id
-            if self._per_endpoint[endpoint] + taking[endpoint] < self._limits.max_in_flight_per_endpoint:
-                chosen.append(delivery)
-                taking[endpoint] += 1
+            endpoint, tenant = delivery.endpoint_id, delivery.tenant_id
+            share = limits_for(delivery.plan).delivery_concurrency
+            self._tenant_share[tenant] = share
+            if self._per_endpoint[endpoint] + taking[endpoint] >= self._limits.max_in_flight_per_endpoint:
+                continue
+            if self._per_tenant[tenant] + taking_for_tenant[tenant] >= share:
+                continue
+            chosen.append(delivery)
+            taking[endpoint] += 1
+            taking_for_tenant[tenant] += 1
         return chosen
 
     def _start(self, delivery: ClaimedDelivery) -> None:
         task = asyncio.create_task(self._attempt(delivery), name=f"attempt-{delivery.id}")
         self._attempts[task] = delivery
         self._per_endpoint[delivery.endpoint_id] += 1
-        self._holding_endpoint_slot.add(task)
+        self._per_tenant[delivery.tenant_id] += 1
+        self._holding_slots.add(task)
         self._metrics.in_flight.set(len(self._attempts))
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         delivery = self._attempts.pop(task)
-        self._release_endpoint_slot(task, delivery)
+        self._release_slots(task, delivery)
         self._metrics.in_flight.set(len(self._attempts))
         if not task.cancelled() and task.exception() is not None:
             log.error(
@@ -192,14 +209,18 @@ class Dispatcher:
             )  # fmt: skip
         self._wake.set()
 
-    def _release_endpoint_slot(self, attempt: "asyncio.Task[Any] | None", delivery: ClaimedDelivery) -> None:
-        """Once per attempt: when its request is answered (or when the attempt ends without one)."""
-        if attempt not in self._holding_endpoint_slot:
+    def _release_slots(self, attempt: "asyncio.Task[Any] | None", delivery: ClaimedDelivery) -> None:
+        """Its endpoint's and its tenant's slot, once per attempt: when its request is answered (or when the attempt
+        ends without one)."""
+        if attempt not in self._holding_slots:
             return
-        self._holding_endpoint_slot.discard(attempt)
+        self._holding_slots.discard(attempt)
         self._per_endpoint[delivery.endpoint_id] -= 1
         if self._per_endpoint[delivery.endpoint_id] <= 0:
             del self._per_endpoint[delivery.endpoint_id]
+        self._per_tenant[delivery.tenant_id] -= 1
+        if self._per_tenant[delivery.tenant_id] <= 0:
+            del self._per_tenant[delivery.tenant_id]
         self._wake.set()
 
     async def _attempt(self, delivery: ClaimedDelivery) -> None:
@@ -263,7 +284,7 @@ class Dispatcher:
                 # The endpoint took it: the per-endpoint limit is about requests to the endpoint, so its slot is
                 # free while the success waits for its batch commit (several times longer than a loopback send).
                 # A failure keeps the slot until recorded: a 410 or a backoff must apply before the next request.
-                self._release_endpoint_slot(asyncio.current_task(), delivery)
+                self._release_slots(asyncio.current_task(), delivery)
                 seconds = await self._successes.record(delivery, attempt)
                 outcome = outcomes.DELIVERED
                 if seconds is not None:

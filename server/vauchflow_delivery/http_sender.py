@@ -42,7 +42,8 @@ BODY_LIMIT = 1024
 
 @dataclass(frozen=True)
 class SenderSettings:
-    connect_timeout: float = 5.0
+    # Short: a receiver that does not even accept a connection in 2 s is down; waiting longer only holds a slot.
+    connect_timeout: float = 2.0
     total_timeout: float = 15.0
     max_connections: int = 100
     max_connections_per_host: int = 32
@@ -98,7 +99,7 @@ class PolicyResolver(AbstractResolver):
         results: list[ResolveResult] = []
         for fam, address, scope_id in candidates:
             ip = parse_host_ip(address)
-            if ip is None or not self._policy.is_allowed(ip):
+            if ip is None or not self._policy.is_allowed_endpoint(ip, port):
                 continue
             numeric = f"{ip}%{scope_id}" if scope_id else str(ip)
             flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
@@ -178,7 +179,7 @@ class HttpSender:
         if target is None:
             return self._logged(outcome(INVALID_URL), None)
         literal = parse_host_ip(target.host or "")
-        if literal is not None and not self._policy.is_allowed(literal):
+        if literal is not None and not self._policy.is_allowed_endpoint(literal, target.port or 0):
             return self._logged(outcome(ADDRESS_BLOCKED), target.host)
         try:
             async with self._session.post(target, data=body, headers=dict(headers), allow_redirects=False) as resp:

@@ -51,6 +51,12 @@ class DeliveryMetrics:
         self.events_relayed = Counter(
             "vauchflow_outbox_events_relayed", "Outbox events the relay turned into deliveries.", registry=r
         )
+        self.pruned = Counter(
+            "vauchflow_retention_pruned",
+            "Rows deleted by retention: idempotency_keys, events (with their deliveries and attempts).",
+            ["kind"],
+            registry=r,
+        )
         self.in_flight = Gauge("vauchflow_webhook_attempts_in_flight", "Attempts this process is sending.", registry=r)
         self.outbox_backlog = Gauge(
             "vauchflow_outbox_backlog_events", "Committed outbox events the relay has not passed yet.", registry=r

@@ -18,7 +18,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
-from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.rpc.request_boundary import RequestBoundary
 
@@ -29,6 +28,7 @@ from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
+from vauchflow_delivery.retention import Pruner
 from vauchflow_delivery.store import DELIVERIES_CHANNEL, EVENTS_RELAYED_CHANNEL, DeliveryStore, EventStore
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def serve(config: DeliveryConfig) -> int:
             raise StartupError(
                 "APP_DATABASE_URL connects as a superuser or BYPASSRLS role; event streams must read as vauchflow_app"
             )
-        async with HttpSender(AddressPolicy(config.webhooks.allowed_networks), config.sender) as sender:
+        async with HttpSender(config.webhooks.address_policy, config.sender) as sender:
             return await _run(config, store, events, sender, started)
     finally:
         await events.close()
@@ -121,6 +121,7 @@ async def _run(
         asyncio.create_task(
             metrics.run_refresher(store, stopping, config.metrics_refresh_seconds), name="metrics-refresher"
         ),
+        asyncio.create_task(Pruner(store, metrics, config.retention).run(stopping), name="pruner"),
     }
     listener = asyncio.create_task(
         store.listener((EVENTS_RELAYED_CHANNEL, DELIVERIES_CHANNEL), notified).run(listener_stopping), name="listener"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,23 @@ import asyncpg
 
 from vauchflow_core import errors
 from vauchflow_core.db import decoders
-from vauchflow_core.db.connection import NotificationListener, StatementFailed, create_pool, translated_errors
+from vauchflow_core.db.connection import Connection, NotificationListener, StatementFailed, create_pool, translated_errors
 from vauchflow_core.db.queries import QUERIES
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import StoredEvent, webhook_endpoint_disabled_event
+
+__all__ = [
+    "AttemptRecord",
+    "BacklogSnapshot",
+    "ClaimedDelivery",
+    "DeliveryStore",
+    "DueDelivery",
+    "EventStore",
+    "FailureOutcome",
+    "RelayedBatch",
+    "StoreUnavailable",
+    "StoredEvent",
+]
 from vauchflow_core.tenancy import ApiKeyIdentity
 from vauchflow_core.webhook_endpoints import EndpointSecrets
 
@@ -68,6 +82,7 @@ class DueDelivery:
     id: UUID
     endpoint_id: UUID
     endpoint_enabled: bool
+    plan: str
 
 
 @dataclass(frozen=True)
@@ -166,13 +181,14 @@ class DeliveryStore:
         lease_seconds: float,
         choose: Callable[[Sequence[DueDelivery]], Sequence[DueDelivery]],
         skip_endpoints: Sequence[UUID] = (),
+        skip_tenants: Sequence[UUID] = (),
     ) -> list[ClaimedDelivery]:
-        """Locks up to limit due deliveries (none of skip_endpoints'), leases the ones choose() keeps and fails
-        those of disabled endpoints, in one short transaction."""
+        """Locks up to limit due deliveries (none of skip_endpoints' or skip_tenants'), leases the ones choose()
+        keeps and fails those of disabled endpoints, in one short transaction."""
         with _translated_errors():
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(QUERIES["due_deliveries"], limit, list(skip_endpoints))
-                due = [DueDelivery(r["tenant_id"], r["id"], r["endpoint_id"], r["enabled"]) for r in rows]
+                rows = await conn.fetch(QUERIES["due_deliveries"], limit, list(skip_endpoints), list(skip_tenants))
+                due = [DueDelivery(r["tenant_id"], r["id"], r["endpoint_id"], r["enabled"], r["plan"]) for r in rows]
                 disabled = [d for d in due if not d.endpoint_enabled]
                 if disabled:
                     await conn.execute(
@@ -242,7 +258,7 @@ class DeliveryStore:
                 )
                 return FailureOutcome.RETRYING if scheduled else FailureOutcome.SUPERSEDED
 
-    async def _disable_endpoint(self, conn: asyncpg.Connection, delivery: ClaimedDelivery, reason: str) -> bool:
+    async def _disable_endpoint(self, conn: Connection, delivery: ClaimedDelivery, reason: str) -> bool:
         url = await conn.fetchval(QUERIES["disable_endpoint"], delivery.tenant_id, delivery.endpoint_id, reason)
         await conn.execute(QUERIES["fail_pending_deliveries_of_endpoint"], delivery.tenant_id, delivery.endpoint_id)
         if url is None:
@@ -252,7 +268,7 @@ class DeliveryStore:
         return True
 
     @staticmethod
-    async def _insert_attempt(conn: asyncpg.Connection, delivery: ClaimedDelivery, attempt: AttemptRecord) -> None:
+    async def _insert_attempt(conn: Connection, delivery: ClaimedDelivery, attempt: AttemptRecord) -> None:
         await conn.execute(
             QUERIES["insert_attempt"],
             delivery.tenant_id,
@@ -275,6 +291,28 @@ class DeliveryStore:
         with _translated_errors():
             return await self._pool.fetchval(QUERIES["next_due_in"])
 
+    # Retention
+
+    async def prune_idempotency_keys(self, older_than_seconds: float, limit: int) -> int:
+        """Deletes up to limit idempotency keys older than the window; returns how many."""
+        with _translated_errors():
+            status = await self._pool.execute(QUERIES["prune_idempotency_keys"], float(older_than_seconds), limit)
+        return int(status.rsplit(" ", 1)[1])
+
+    async def prune_events(self, older_than_seconds: float, limit: int) -> int:
+        """Deletes up to limit outbox events older than the window, behind the relay and with no pending delivery,
+        with their deliveries and attempts, in one transaction; returns how many events. A short batch (fewer than
+        limit) ends the round."""
+        with _translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(QUERIES["prunable_events"], float(older_than_seconds), limit)
+                if not rows:
+                    return 0
+                keys = ([r["tenant_id"] for r in rows], [r["event_id"] for r in rows])
+                await conn.execute(QUERIES["prune_deliveries_of_events"], *keys)
+                status = await conn.execute(QUERIES["prune_events"], *keys)
+        return int(status.rsplit(" ", 1)[1])
+
     # Metrics
 
     async def backlog(self) -> BacklogSnapshot:
@@ -285,6 +323,7 @@ class DeliveryStore:
                 outbox = await conn.fetchrow(QUERIES["outbox_backlog"])
                 pending = await conn.fetchval(QUERIES["pending_deliveries"])
                 ratio = await conn.fetchrow(QUERIES["delivery_ratio_24h"])
+        assert outbox is not None and ratio is not None, "aggregates return a row"
         return BacklogSnapshot(
             outbox_events=outbox["events"],
             outbox_lag_seconds=outbox["lag_seconds"],
@@ -303,9 +342,13 @@ class DeliveryStore:
 
         return NotificationListener(
             self._dsn,
-            {channel: lambda _payload, channel=channel: on_notify(channel) for channel in channels},
+            {channel: functools.partial(_notified, on_notify, channel) for channel in channels},
             on_connect=every_channel,
         )
+
+
+def _notified(on_notify: Callable[[str], None], channel: str, _payload: str) -> None:
+    on_notify(channel)
 
 
 class FailureOutcome(str, Enum):

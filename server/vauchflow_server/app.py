@@ -29,7 +29,6 @@ from vauchflow.v1 import (
     webhook_service_pb2_grpc,
 )
 
-from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.rpc.auth import Authenticator
@@ -153,7 +152,7 @@ async def serve(config: ServerConfig) -> None:
             server,
         )
         webhooks = config.webhooks
-        url_policy = UrlPolicy(AddressPolicy(webhooks.allowed_networks), allow_http=webhooks.allow_http)
+        url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             WebhookServicer(WebhookAdmin(db, webhooks.key_ring, url_policy)), server
         )

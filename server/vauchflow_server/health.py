@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as redis_asyncio
@@ -22,11 +24,31 @@ class HealthReport:
 
 
 class HealthChecker:
-    def __init__(self, db: Database, redis_client: redis_asyncio.Redis | None):
+    """/actuator/health is public: its dependency check runs at most once per reuse window, however often it is
+    asked (concurrent callers share the check in progress), so health polling can't load PostgreSQL or Redis."""
+
+    def __init__(
+        self,
+        db: Database,
+        redis_client: redis_asyncio.Redis | None,
+        reuse_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._db = db
         self._redis = redis_client
+        self._reuse_seconds = reuse_seconds
+        self._clock = clock
+        self._last: tuple[float, asyncio.Future[HealthReport]] | None = None
 
     async def check(self) -> HealthReport:
+        now = self._clock()
+        if self._last is not None and now - self._last[0] < self._reuse_seconds:
+            return await asyncio.shield(self._last[1])
+        checking = asyncio.ensure_future(self._check())
+        self._last = (now, checking)
+        return await asyncio.shield(checking)
+
+    async def _check(self) -> HealthReport:
         checks = {"db": self._db.ping()}
         if self._redis is not None:
             checks["redis"] = self._redis_up()

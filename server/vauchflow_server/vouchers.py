@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from vauchflow_server.currencies import is_known_currency
-from vauchflow_core.errors import Violations
+from vauchflow_core.errors import InvalidArgument, Violations
 
 ACTIVE = "ACTIVE"
 DISABLED = "DISABLED"
@@ -72,6 +72,23 @@ def generate_code() -> str:
 def normalize_code(code: str) -> str:
     """Codes are case-insensitive: customers type them."""
     return code.strip().upper()
+
+
+MAX_CODE_LENGTH = 64
+
+
+def lookup_code(code: str, field_path: str = "code") -> str:
+    """A code to look up, normalized; a longer one than any voucher can have is refused before any query."""
+    normalized = normalize_code(code)
+    if len(normalized) > MAX_CODE_LENGTH:
+        raise InvalidArgument.single(field_path, f"at most {MAX_CODE_LENGTH} characters")
+    return normalized
+
+
+def shown_code(code: str) -> str:
+    """A caller's code as an error message may quote it: only when it could be a code at all."""
+    normalized = normalize_code(code)
+    return normalized if CODE_PATTERN.match(normalized) else "(not a valid code)"
 
 
 def check_code(code: str, violations: Violations, field_path: str = "voucher.code") -> None:

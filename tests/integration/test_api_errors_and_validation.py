@@ -27,6 +27,7 @@ from support.api_client import (
     ApiSession,
     OwnerDatabase,
     TenantClient,
+    assert_error,
     assert_invalid,
     error_info,
     expect_rpc_error,
@@ -411,3 +412,20 @@ def test_nul_characters_in_lookups_are_invalid_argument(world: World) -> None:
 def test_negative_page_size_is_invalid(world: World) -> None:
     error = expect_rpc_error(world.tenant.vouchers.ListVouchers, voucher_service_pb2.ListVouchersRequest(page_size=-1))
     assert_invalid(error, "page_size")
+
+
+def test_an_oversized_code_is_refused_on_read_paths_and_never_echoed(world: World) -> None:
+    """A code longer than any voucher can have is refused before any query, and no error quotes it back."""
+    huge = "A" * 8192
+    tenant = world.tenant
+    for call in (
+        lambda: tenant.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=huge)),
+        lambda: tenant.vouchers.DisableVoucher(voucher_service_pb2.DisableVoucherRequest(code=huge)),
+    ):
+        error = expect_rpc_error(call)
+        assert_invalid(error, "code")
+        assert huge[:100] not in (error.details() or "")
+    weird = "no such code!<script>"
+    error = expect_rpc_error(tenant.vouchers.GetVoucher, voucher_service_pb2.GetVoucherRequest(code=weird))
+    assert_error(error, grpc.StatusCode.NOT_FOUND, "VOUCHER_NOT_FOUND")
+    assert "script" not in (error.details() or "").lower()

@@ -406,3 +406,17 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_path, key_path
+
+
+async def test_a_denied_port_on_an_allow_listed_address_is_never_connected_to(
+    receiver: Receiver, canary: Receiver
+) -> None:
+    """Allowing loopback for local receivers must not open the stack's own ports (Envoy admin, metrics, ...)."""
+    policy = AddressPolicy(LOOPBACK_ALLOWED.allowed_networks, denied_ports=frozenset({receiver.port}))
+    async with HttpSender(policy, SenderSettings(connect_timeout=2, total_timeout=5)) as sender:
+        for url in (f"http://127.0.0.1:{receiver.port}/x", f"http://localhost:{receiver.port}/x",
+                    f"http://127.1:{receiver.port}/x", f"http://[::ffff:127.0.0.1]:{receiver.port}/x"):  # fmt: skip
+            assert (await sender.send(url, BODY, signed_headers())).error == ADDRESS_BLOCKED, url
+        assert receiver.requests == []
+        # Another loopback port stays usable.
+        assert (await sender.send(canary.url + "/x", BODY, signed_headers())).status == 200

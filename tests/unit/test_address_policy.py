@@ -135,3 +135,17 @@ def test_ipv6_allow_list_entries_do_not_match_ipv4_addresses() -> None:
 def test_an_allow_listed_ipv6_address_with_a_zone_id_is_allowed() -> None:
     policy = AddressPolicy.allowing(["fe80::/10"])
     assert policy.is_allowed(ipaddress.IPv6Address("fe80::1%eth0"))
+
+
+def test_denied_ports_close_allow_listed_addresses_only() -> None:
+    policy = AddressPolicy(
+        (ipaddress.ip_network("127.0.0.0/8"),), denied_ports=frozenset({9901, 5432})
+    )
+    loopback = ipaddress.ip_address("127.0.0.1")
+    assert not policy.is_allowed_endpoint(loopback, 9901)
+    assert not policy.is_allowed_endpoint(ipaddress.ip_address("127.0.0.2"), 5432)
+    assert policy.is_allowed_endpoint(loopback, 8000)
+    # A public address is not the platform's own: its port 9901 is some merchant's.
+    assert policy.is_allowed_endpoint(ipaddress.ip_address("93.184.216.34"), 9901)
+    # A blocked address stays blocked on every port.
+    assert not policy.is_allowed_endpoint(ipaddress.ip_address("10.0.0.1"), 443)

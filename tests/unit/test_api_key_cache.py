@@ -115,3 +115,14 @@ async def test_a_lookup_that_raced_an_eviction_is_not_cached():
     authenticator = Authenticator(store, "operator-token-0123456789", cache)
     await authenticator.authorize(METHOD, [("authorization", f"Bearer {secret}")])
     assert len(cache) == 0  # the stale answer served this one request but was not kept
+
+
+def test_unknown_keys_are_remembered_briefly_in_a_bounded_table() -> None:
+    now = [0.0]
+    cache = ApiKeyCache(ttl_seconds=5, clock=lambda: now[0], unknown_ttl_seconds=30, max_unknown=3)
+    for n in range(5):
+        cache.put_unknown(bytes([n]))
+    assert [cache.is_known_unknown(bytes([n])) for n in range(5)] == [False, False, True, True, True]
+    now[0] = 30.0
+    assert not cache.is_known_unknown(bytes([4]))
+    assert len(cache) == 0  # never in the positive cache

@@ -188,3 +188,17 @@ async def test_who_am_i_takes_any_valid_key_and_nothing_else(auth: Authenticator
     for token in (ADMIN_TOKEN, "vf_sk_garbage", revoked):
         with pytest.raises(Unauthenticated):
             await auth.authorize(method, bearer(token))
+
+
+async def test_an_unknown_key_costs_one_lookup_however_often_it_is_tried(
+    auth: Authenticator, store: FakeKeyStore
+) -> None:
+    stranger = api_key_secrets.generate().secret
+    for _ in range(50):
+        with pytest.raises(Unauthenticated):
+            await auth.authorize(GET_VOUCHER, bearer(stranger))
+    assert store.calls == [api_key_secrets.hash_secret(stranger)]
+    # A real key is still looked up (and only its own hash is ever remembered as unknown).
+    secret, _ = store.add({"vouchers:read"})
+    await auth.authorize(GET_VOUCHER, bearer(secret))
+    assert len(store.calls) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,14 @@ def test_app_dsn_swaps_only_the_credentials() -> None:
 )
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert without_password(url) == shown
+
+
+def test_every_port_the_stack_listens_on_is_checked_free_and_denied_to_webhooks(tmp_path: Path) -> None:
+    """listening_ports() feeds both the free-port check and VAUCHFLOW_WEBHOOK_DENY_PORTS: a new *_port setting
+    that it forgets fails here."""
+    config = DevstackConfig.from_env({"VAUCHFLOW_API_REPLICAS": "2"}, tmp_path)
+    listed = {port for _, port in config.listening_ports()}
+    for field in dataclasses.fields(config):
+        if field.name.endswith("_port") and getattr(config, field.name) is not None:
+            assert getattr(config, field.name) in listed, field.name
+    assert set(config.api_ports) | set(config.api_metrics_ports) | {config.delivery_port} <= listed

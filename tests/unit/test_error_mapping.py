@@ -51,6 +51,7 @@ def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo:
         (UniqueViolation("some_key"), grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
         (errors.Unauthenticated("bad key"), grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID"),
         (errors.PermissionMissing("no"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING"),
+        (errors.Forbidden("rls"), grpc.StatusCode.PERMISSION_DENIED, "ACCESS_DENIED"),
         (errors.Unavailable("db down"), grpc.StatusCode.UNAVAILABLE, "SERVICE_UNAVAILABLE"),
         (errors.Aborted("retry"), grpc.StatusCode.ABORTED, "CONCURRENT_UPDATE"),
         (errors.RateLimited(0.1, "FREE", 10, 20), grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED"),

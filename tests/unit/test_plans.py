@@ -84,3 +84,25 @@ def test_enterprise_is_unlimited_until_a_rate_is_set() -> None:
     assert effective_limits("ENTERPRISE", LimitOverrides(requests_per_second=3, burst=7)).rate_limit == RateLimit(3, 7)
     limits = effective_limits("ENTERPRISE", LimitOverrides(max_vouchers=10, max_webhook_endpoints=2))
     assert (limits.vouchers, limits.webhook_endpoints) == (10, 2)
+
+
+def test_the_plan_table_in_the_api_reference_is_the_one_in_the_code() -> None:
+    from pathlib import Path
+
+    from vauchflow_core.plans import LIMITS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    rows = {
+        cells[0].strip("`"): cells[1:]
+        for line in doc.splitlines()
+        if line.startswith("| `")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+
+    def shown(value: int | None) -> str:
+        return "unlimited until set" if value is None else f"{value:,}"
+
+    for plan, limits in LIMITS.items():
+        expected = [shown(limits.requests_per_second), shown(limits.burst), shown(limits.webhook_endpoints),
+                    shown(limits.vouchers), shown(limits.delivery_concurrency)]  # fmt: skip
+        assert rows[plan] == expected, plan

@@ -169,3 +169,12 @@ def test_current_and_previous_secrets_cannot_stand_in_for_each_other() -> None:
         open_signing_secret(ring, previous, tenant_id=tenant_id, endpoint_id=endpoint_id)
     with pytest.raises(SecretBoxError):
         open_signing_secret(ring, current, tenant_id=tenant_id, endpoint_id=endpoint_id, previous=True)
+
+
+def test_an_endpoint_may_not_name_a_port_of_the_platform_on_an_allow_listed_address() -> None:
+    policy = UrlPolicy(
+        AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),), denied_ports=frozenset({9901, 80})), allow_http=True
+    )
+    assert "own" in (url_problem("http://127.0.0.1:9901/quitquitquit", policy) or "")
+    assert "own" in (url_problem("http://127.0.0.1/x", policy) or "")  # the scheme's default port, 80
+    assert url_problem("http://127.0.0.1:8000/hooks", policy) is None

@@ -21,6 +21,9 @@ from vauchflow_core.wakeups import wait_any
 
 log = logging.getLogger(__name__)
 
+# A connection of one's own or one borrowed from a pool: statements run the same on both.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
 _SERIALIZATION_FAILURE = "40001"
 _DEADLOCK_DETECTED = "40P01"
 # Raised for a row that row-level security refuses to write, or a statement the role has no grant for.
@@ -100,7 +103,7 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
 
 
 @contextlib.asynccontextmanager
-async def transaction(conn: asyncpg.Connection, begin: str) -> AsyncIterator[None]:
+async def transaction(conn: Connection, begin: str) -> AsyncIterator[None]:
     """Runs `begin` (which may also set transaction-local settings in the same round trip), commits on success,
     rolls back on any exit by exception."""
     await conn.execute(begin)
@@ -181,6 +184,6 @@ class NotificationListener:
                     await asyncio.wait_for(stop.wait(), timeout=self._retry_seconds)
 
 
-def _callback(on_notify: Callable[[str], None]) -> Callable[[object, int, str, str], None]:
-    return lambda _conn, _pid, _channel, payload: on_notify(payload)
+def _callback(on_notify: Callable[[str], None]) -> Callable[[object, int, str, object], None]:
+    return lambda _conn, _pid, _channel, payload: on_notify(str(payload))
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from typing import Protocol
 
 from vauchflow_core import api_key_secrets
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.errors import PermissionMissing, Unauthenticated
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.tenancy import OPERATOR as OPERATOR_PRINCIPAL
-from vauchflow_core.tenancy import Principal
+from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
 ANONYMOUS = Principal(tenant_id=None, key_id=None, permissions=frozenset())
 
@@ -24,10 +25,14 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
     return None
 
 
-class Authenticator:
-    """db needs one method: `authenticate_api_key(secret_hash) -> ApiKeyIdentity | None`."""
+class KeyLookup(Protocol):
+    """What the authenticator needs of a database."""
 
-    def __init__(self, db, admin_token: str, cache: ApiKeyCache | None = None):
+    async def authenticate_api_key(self, secret_hash: bytes) -> ApiKeyIdentity | None: ...
+
+
+class Authenticator:
+    def __init__(self, db: KeyLookup, admin_token: str, cache: ApiKeyCache | None = None):
         self._db = db
         self._admin_token = admin_token.encode()
         self._cache = cache if cache is not None else ApiKeyCache(ttl_seconds=0)
@@ -49,11 +54,15 @@ class Authenticator:
             # Rejected on shape and checksum alone: no database lookup for garbage.
             raise Unauthenticated("the API key is malformed")
         secret_hash = api_key_secrets.hash_secret(token)
+        if self._cache.is_known_unknown(secret_hash):
+            raise Unauthenticated("the API key is unknown or revoked")
         identity = self._cache.get(secret_hash)
         if identity is None:
             generation = self._cache.generation
             identity = await self._db.authenticate_api_key(secret_hash)
-            if identity is not None:
+            if identity is None:
+                self._cache.put_unknown(secret_hash)
+            else:
                 self._cache.put(secret_hash, identity, looked_up_at_generation=generation)
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")

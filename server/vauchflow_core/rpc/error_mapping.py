@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import grpc
+from google.protobuf.message import Message
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -45,7 +48,7 @@ def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _packed(message) -> any_pb2.Any:
+def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -105,7 +108,7 @@ def retry_after_seconds(status: status_pb2.Status) -> int | None:
     return None
 
 
-async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, status: status_pb2.Status) -> None:
+async def abort(context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode, status: status_pb2.Status) -> None:
     """Ends the RPC with `status` (raises grpc.aio.AbortError)."""
     metadata: list[tuple[str, str | bytes]] = [("grpc-status-details-bin", status.SerializeToString())]
     retry_after = retry_after_seconds(status)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, cast
 
 import grpc
 
@@ -33,6 +35,10 @@ from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.tenancy import Principal, current_principal
 
 log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+UnaryHandler = Callable[[Any, Context], Awaitable[Any]]
+StreamHandler = Callable[[Any, Context], AsyncIterator[Any]]
 
 # What the tolerant deserializer hands the handler when the request bytes do not parse.
 _UNREADABLE = object()
@@ -49,13 +55,18 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         self._metrics = metrics or RpcMetrics()
         self._rate_limiter = rate_limiter
 
-    async def intercept_service(self, continuation, handler_call_details):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap(handler_call_details.method, handler.unary_unary),
+                # grpc's stubs type the aio handler as the sync one; under grpc.aio it is a coroutine function.
+                self._wrap(handler_call_details.method, cast(UnaryHandler, handler.unary_unary)),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -79,13 +90,13 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             self._metrics.rate_limited.labels(plan).inc()
             raise RateLimited(decision.retry_after, plan, limit.requests_per_second, limit.burst)
 
-    def _wrap(self, method: str, behaviour):
+    def _wrap(self, method: str, behaviour: UnaryHandler) -> UnaryHandler:
         authenticator = self._authenticator
         admit = self._admit
         requests = self._metrics.rpc_requests
         duration = self._metrics.rpc_duration.labels(method_name(method))
 
-        async def guarded(request, context: grpc.aio.ServicerContext):
+        async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = "OK"
             try:
@@ -109,11 +120,11 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
 
         return guarded
 
-    def _wrap_stream(self, method: str, behaviour):
+    def _wrap_stream(self, method: str, behaviour: Callable[..., Any]) -> StreamHandler:
         authenticator = self._authenticator
         admit = self._admit
 
-        async def guarded_stream(request, context: grpc.aio.ServicerContext):
+        async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
@@ -142,7 +153,7 @@ def _code_name(error: Exception) -> str:
     return grpc.StatusCode.INTERNAL.name
 
 
-async def _refuse(context: grpc.aio.ServicerContext, method: str, error: Exception, started: float) -> None:
+async def _refuse(context: Context, method: str, error: Exception, started: float) -> None:
     """Ends the RPC with the status error_mapping gives the error (raises grpc.aio.AbortError)."""
     if isinstance(error, DomainError):
         code, status = error_mapping.to_rpc_status(error)
@@ -171,11 +182,11 @@ async def _refuse(context: grpc.aio.ServicerContext, method: str, error: Excepti
     await error_mapping.abort(context, code, status)
 
 
-def _tolerant(deserializer):
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
     if deserializer is None:
         return None
 
-    def deserialize(data: bytes):
+    def deserialize(data: bytes) -> Any:
         try:
             return deserializer(data)
         except Exception:  # noqa: BLE001 - any parse failure is the caller's malformed request
@@ -184,7 +195,7 @@ def _tolerant(deserializer):
     return deserialize
 
 
-def _check_request(request) -> None:
+def _check_request(request: object) -> None:
     if request is _UNREADABLE:
         raise InvalidArgument.single("request", "is not a valid serialized request message")
     if isinstance(request, Message):
@@ -193,11 +204,11 @@ def _check_request(request) -> None:
             raise InvalidArgument(violations)
 
 
-def _nul_violations(message: Message, prefix: str):
+def _nul_violations(message: Message, prefix: str) -> Iterator[FieldViolation]:
     for field, value in message.ListFields():
         path = f"{prefix}{field.name}"
         if field.type == field.TYPE_MESSAGE:
-            if field.message_type.GetOptions().map_entry:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
                 for key, item in value.items():
                     if "\0" in key:
                         yield FieldViolation(path, "keys must not contain NUL characters")

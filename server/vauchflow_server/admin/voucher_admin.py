@@ -25,7 +25,9 @@ from vauchflow_server.vouchers import (
     check_code,
     check_terms,
     generate_code,
+    lookup_code,
     normalize_code,
+    shown_code,
 )
 
 _CREATE_OPERATION = "CreateVoucher"
@@ -46,7 +48,7 @@ class UpdateVoucher:
 
 
 def voucher_not_found(code: str) -> NotFound:
-    return NotFound(f"no voucher with code {code}", reason="VOUCHER_NOT_FOUND")
+    return NotFound(f"no voucher with code {shown_code(code)}", reason="VOUCHER_NOT_FOUND")
 
 
 class VoucherAdmin:
@@ -77,7 +79,7 @@ class VoucherAdmin:
 
     async def get(self, tenant_id: UUID, code: str) -> Voucher:
         async with self._db.tenant_transaction(tenant_id) as tx:
-            return await _require(tx.voucher_by_code(normalize_code(code)), code)
+            return await _require(tx.voucher_by_code(lookup_code(code)), code)
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[Voucher]:
         request = page_request(page_size, page_token)
@@ -91,7 +93,7 @@ class VoucherAdmin:
             raise InvalidArgument.single("update_mask", f"cannot update {', '.join(sorted(unknown))}")
         if not command.changes:
             raise InvalidArgument.single("update_mask", "names no field to change")
-        code = normalize_code(command.code)
+        code = lookup_code(command.code, "voucher.code")
         async with self._db.tenant_transaction(tenant_id) as tx:
             current = await _require(tx.voucher_for_update(code), command.code)
             terms = apply_changes(current.terms, command.changes)
@@ -111,7 +113,7 @@ class VoucherAdmin:
 
     async def disable(self, tenant_id: UUID, code: str) -> Voucher:
         """Idempotent: disabling a disabled voucher changes nothing and writes no event."""
-        normalized = normalize_code(code)
+        normalized = lookup_code(code)
         async with self._db.tenant_transaction(tenant_id) as tx:
             current = await _require(tx.voucher_for_update(normalized), code)
             if current.terms.status == DISABLED:

@@ -7,6 +7,8 @@ recoveries) are written in the caller's transaction with a NOTIFY, so the delive
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -266,7 +268,7 @@ class WebhookAdmin:
             rows = await tx.list_webhook_deliveries(ident, request.after, request.size + 1, MAX_LISTED_ATTEMPTS)
         return make_page(rows, request, lambda d: (d.create_time, d.id))
 
-    async def redeliver(self, tenant_id: UUID, event_id: str, endpoint_id: str = "") -> list[Delivery]:
+    async def redeliver(self, tenant_id: UUID, event_id: str, endpoint_id: str = "") -> Sequence[Delivery]:
         """Queues the event for one endpoint, or (endpoint_id empty) for every enabled endpoint it is meant for."""
         event_ident = _parse_event_id(event_id)
         endpoint_ident = _parse_endpoint_id(endpoint_id) if endpoint_id else None

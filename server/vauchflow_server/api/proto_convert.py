@@ -70,7 +70,7 @@ def tenant_message(tenant: Tenant) -> tenant_pb2.Tenant:
     return tenant_pb2.Tenant(
         id=str(tenant.id),
         name=tenant.name,
-        plan=tenant_pb2.Plan.Value(_PLAN_PREFIX + tenant.plan),
+        plan=_PLAN_PREFIX + tenant.plan,  # an enum value by its name
         create_time=timestamp(tenant.create_time),
         update_time=timestamp(tenant.update_time),
         # Only the overrides; an absent field means the plan's default.
@@ -221,7 +221,7 @@ def voucher_message(voucher: Voucher) -> voucher_pb2.Voucher:
         code=voucher.code,
         currency=terms.currency or "",
         metadata=terms.metadata,
-        status=voucher_pb2.VoucherStatus.Value(_VOUCHER_STATUS_PREFIX + terms.status),
+        status=_VOUCHER_STATUS_PREFIX + terms.status,  # an enum value by its name
         redemption_count=voucher.redemption_count,
         create_time=timestamp(voucher.create_time),
         update_time=timestamp(voucher.update_time),
@@ -257,7 +257,7 @@ def redemption_message(redemption: Redemption) -> redemption_pb2.Redemption:
             id=redemption.order.id, amount=redemption.order.amount, currency=redemption.order.currency or ""
         ),
         discount_amount=redemption.discount_amount,
-        status=redemption_pb2.RedemptionStatus.Value("REDEMPTION_STATUS_" + redemption.status),
+        status="REDEMPTION_STATUS_" + redemption.status,  # an enum value by its name
         metadata=redemption.metadata,
         create_time=timestamp(redemption.create_time),
         rollback_time=timestamp(redemption.rollback_time),
@@ -340,7 +340,7 @@ def delivery_message(delivery: Delivery) -> webhook_pb2.WebhookDelivery:
         endpoint_id=str(delivery.endpoint_id),
         event_id=public_event_id(delivery.event_id),
         event_type=delivery.event_type,
-        status=webhook_pb2.WebhookDeliveryStatus.Value("WEBHOOK_DELIVERY_STATUS_" + delivery.status),
+        status="WEBHOOK_DELIVERY_STATUS_" + delivery.status,  # an enum value by its name
         attempt_count=delivery.attempt_count,
         next_attempt_time=timestamp(delivery.next_attempt_time),
         create_time=timestamp(delivery.create_time),

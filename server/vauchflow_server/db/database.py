@@ -22,6 +22,7 @@ from vauchflow_core import errors
 from vauchflow_core.db import decoders
 from vauchflow_core.db.connection import (
     CheckViolation,
+    Connection,
     NotificationListener,
     UniqueViolation,
     create_pool,
@@ -29,6 +30,19 @@ from vauchflow_core.db.connection import (
     translated_errors,
 )
 from vauchflow_core.db.queries import QUERIES
+
+__all__ = [
+    "API_KEY_REVOKED_CHANNEL",
+    "TENANT_CHANGED_CHANNEL",
+    "BatchNotCounted",
+    "CheckViolation",
+    "Database",
+    "MaintenanceTransaction",
+    "NotificationListener",
+    "OperatorTransaction",
+    "TenantTransaction",
+    "UniqueViolation",
+]
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import Event, StoredEvent
 from vauchflow_core.plans import LimitOverrides
@@ -109,11 +123,17 @@ class BatchNotCounted(Exception):
 
 
 class _Transaction:
-    def __init__(self, conn: asyncpg.Connection):
+    def __init__(self, conn: Connection):
         self._conn = conn
 
     async def _row(self, name: str, *args: Any) -> asyncpg.Record | None:
         return await self._conn.fetchrow(QUERIES[name], *args)
+
+    async def _one(self, name: str, *args: Any) -> asyncpg.Record:
+        """For statements that always return a row (INSERT ... RETURNING, aggregates)."""
+        row = await self._conn.fetchrow(QUERIES[name], *args)
+        assert row is not None, f"{name} returns a row"
+        return row
 
     async def _rows(self, name: str, *args: Any) -> list[asyncpg.Record]:
         return await self._conn.fetch(QUERIES[name], *args)
@@ -163,7 +183,7 @@ class OperatorTransaction(_Transaction):
 
 
 class TenantTransaction(_Transaction):
-    def __init__(self, conn: asyncpg.Connection, tenant_id: UUID):
+    def __init__(self, conn: Connection, tenant_id: UUID):
         super().__init__(conn)
         self.tenant_id = tenant_id
 
@@ -172,7 +192,7 @@ class TenantTransaction(_Transaction):
     async def insert_api_key(
         self, key_id: UUID, name: str, permissions: tuple[str, ...], secret_hash: bytes, secret_prefix: str
     ) -> ApiKey:
-        row = await self._row(
+        row = await self._one(
             "insert_api_key", self.tenant_id, key_id, name, list(permissions), secret_hash, secret_prefix
         )
         return _api_key(row)
@@ -220,7 +240,7 @@ class TenantTransaction(_Transaction):
 
     async def insert_voucher(self, voucher_id: UUID, code: str, terms: VoucherTerms) -> Voucher:
         try:
-            row = await self._row("insert_voucher", self.tenant_id, voucher_id, code, *_terms_args(terms))
+            row = await self._one("insert_voucher", self.tenant_id, voucher_id, code, *_terms_args(terms))
         except asyncpg.UniqueViolationError:
             raise errors.Conflict(f"voucher code {code} is taken", reason="VOUCHER_CODE_TAKEN") from None
         return _voucher(row)
@@ -371,7 +391,7 @@ class TenantTransaction(_Transaction):
     # Outbox
 
     async def record_event(self, event: Event) -> StoredEvent:
-        return decoders.stored_event(await self._row("insert_event", self.tenant_id, event.id, event.type, event.payload))
+        return decoders.stored_event(await self._one("insert_event", self.tenant_id, event.id, event.type, event.payload))
 
     async def list_events(
         self,
@@ -421,7 +441,7 @@ class TenantTransaction(_Transaction):
     async def insert_webhook_endpoint(
         self, endpoint_id: UUID, settings: EndpointSettings, secret: Sealed
     ) -> WebhookEndpoint:
-        row = await self._row(
+        row = await self._one(
             "insert_webhook_endpoint",
             self.tenant_id,
             endpoint_id,
@@ -492,7 +512,7 @@ class TenantTransaction(_Transaction):
     # Webhook deliveries
 
     async def insert_webhook_delivery(self, delivery_id: UUID, endpoint_id: UUID, event: StoredEvent) -> Delivery:
-        row = await self._row(
+        row = await self._one(
             "insert_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type
         )
         return _delivery(row)
@@ -503,7 +523,7 @@ class TenantTransaction(_Transaction):
             "requeue_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type
         )
         if row is None:  # already PENDING: left as it is
-            row = await self._row("get_webhook_delivery_of_event", self.tenant_id, endpoint_id, event.id)
+            row = await self._one("get_webhook_delivery_of_event", self.tenant_id, endpoint_id, event.id)
         return _delivery(row)
 
     async def endpoints_with_delivery_of(self, event_id: UUID) -> list[UUID]:

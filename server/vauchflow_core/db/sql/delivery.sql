@@ -57,12 +57,16 @@ SELECT pg_notify('vauchflow_events_relayed', '');
 -- name: due_deliveries
 -- Rows another worker holds are skipped, not waited for. The caller takes some and leases them in the same
 -- transaction; the rest are left untouched when it commits.
-SELECT d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count, w.enabled
+SELECT d.tenant_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.attempt_count, w.enabled, t.plan
 FROM webhook_deliveries AS d
 JOIN webhook_endpoints AS w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id
+JOIN tenants AS t ON t.id = d.tenant_id
 WHERE d.status = 'PENDING' AND d.next_attempt_time <= now()
   -- Endpoints this worker already sends its per-endpoint limit to.
   AND NOT (d.endpoint_id = ANY ($2::uuid[]))
+  -- Tenants already at their plan's share of this worker: their backlog must not fill the window and hide the
+  -- other tenants' due rows behind it.
+  AND NOT (d.tenant_id = ANY ($3::uuid[]))
 ORDER BY d.next_attempt_time
 LIMIT $1
 FOR UPDATE OF d SKIP LOCKED;
@@ -187,3 +191,35 @@ WHERE tenant_id = $1
 ORDER BY transaction_id, id
 LIMIT $5;
 
+
+-- Retention
+
+-- name: prune_idempotency_keys
+-- A batch at a time (ctid list, not one long DELETE): short locks, short transactions.
+DELETE FROM idempotency_keys
+WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE create_time < now() - make_interval(secs => $1)
+                        LIMIT $2));
+
+-- name: prunable_events
+-- Events older than the window that the relay has passed and that no delivery still waits to send (a PENDING
+-- delivery needs its event's payload). Oldest first. Not locked (that would take UPDATE rights): the deletes
+-- below re-check, so a concurrent pruner or a redelivery can only make them delete less.
+SELECT o.tenant_id, o.event_id
+FROM outbox_events AS o
+WHERE o.create_time < now() - make_interval(secs => $1)
+  AND (o.transaction_id, o.id) <= (SELECT transaction_id, event_id FROM outbox_relay_position)
+  AND NOT EXISTS (SELECT FROM webhook_deliveries AS d
+                  WHERE d.tenant_id = o.tenant_id AND d.event_id = o.event_id AND d.status = 'PENDING')
+ORDER BY o.create_time
+LIMIT $2;
+
+-- name: prune_deliveries_of_events
+-- Their attempts go with them (ON DELETE CASCADE). A delivery re-queued since the read above stays.
+DELETE FROM webhook_deliveries
+WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) AND status <> 'PENDING';
+
+-- name: prune_events
+-- Only events left without deliveries: one re-queued meanwhile keeps its event.
+DELETE FROM outbox_events AS o
+WHERE (o.tenant_id, o.event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+  AND NOT EXISTS (SELECT FROM webhook_deliveries AS d WHERE d.tenant_id = o.tenant_id AND d.event_id = o.event_id);

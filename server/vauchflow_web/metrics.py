@@ -1,0 +1,33 @@
+"""Prometheus metrics of the web service, on their own port (VAUCHFLOW_WEB_METRICS_PORT, default 9468).
+
+Labels are bounded: the route's template (never the path a caller typed), the method and the status code.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from vauchflow_core.rpc.metrics import LATENCY_BUCKETS
+
+
+class WebMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "vauchflow_web_requests",
+            "HTTP requests the web service answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "vauchflow_web_request_duration_seconds",
+            "Time to answer an HTTP request (to the start of the response), by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        """Serves /metrics from a daemon thread (prometheus_client's own HTTP server)."""
+        start_http_server(port, addr=host, registry=self.registry)
