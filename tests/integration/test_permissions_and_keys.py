@@ -310,3 +310,22 @@ def test_a_key_cannot_create_a_key_with_permissions_it_does_not_hold(api: ApiSes
     assert list(created.api_key.permissions) == ["api_keys:write"]
     listed = tenant.api_keys.ListApiKeys(api_key_service_pb2.ListApiKeysRequest()).api_keys
     assert sorted(k.name for k in listed) == sorted(["default", "key manager", "another manager"])
+
+
+def test_a_key_that_may_only_validate_sees_the_checkouts_view_of_the_voucher(api: ApiSession) -> None:
+    """redemptions:read covers validating a code, not reading the voucher: no metadata, counts or limits."""
+    tenant = api.new_tenant()
+    voucher = tenant.create_voucher(currency="EUR", max_redemptions=5, metadata={"internal": "cost centre 7"})
+    _, secret = tenant.create_key(["redemptions:read"], name="checkout")
+    answer = tenant.with_key(secret).redemptions.ValidateVoucher(
+        redemption_service_pb2.ValidateVoucherRequest(code=voucher.code, order=order(currency="EUR"))
+    )
+    assert answer.valid and answer.voucher.code == voucher.code
+    assert answer.voucher.discount == voucher.discount and answer.voucher.currency == "EUR"
+    assert dict(answer.voucher.metadata) == {} and not answer.voucher.HasField("max_redemptions")
+    # A key that may read vouchers sees all of it.
+    _, reader = tenant.create_key(["redemptions:read", "vouchers:read"], name="back office")
+    full = tenant.with_key(reader).redemptions.ValidateVoucher(
+        redemption_service_pb2.ValidateVoucherRequest(code=voucher.code, order=order(currency="EUR"))
+    )
+    assert dict(full.voucher.metadata) == {"internal": "cost centre 7"} and full.voucher.max_redemptions == 5

@@ -12,6 +12,7 @@ from vauchflow.v1 import api_key_pb2, api_key_service_pb2, redemption_pb2, tenan
 from vauchflow_core import event_cursor
 from vauchflow_core.errors import Violations
 from vauchflow_core.events import StoredEvent, public_event_id
+from vauchflow_core.permissions import VOUCHERS_READ
 from vauchflow_core.plans import LimitOverrides, PlanLimits
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
@@ -238,6 +239,22 @@ def voucher_message(voucher: Voucher) -> voucher_pb2.Voucher:
         if value is not None:
             setattr(message, name, value)
     return message
+
+
+def voucher_message_for(voucher: Voucher, permissions: frozenset[str]) -> voucher_pb2.Voucher:
+    """The whole voucher for a key that may read vouchers; for any other key (one that may only validate or
+    redeem) the terms a checkout shows, without metadata, counts or limits."""
+    full = voucher_message(voucher)
+    if VOUCHERS_READ in permissions:
+        return full
+    view = voucher_pb2.Voucher(id=full.id, code=full.code, currency=full.currency, status=full.status)
+    for name in ("discount", "valid_from", "valid_until", "min_order_amount"):
+        if full.HasField(name):
+            if name == "min_order_amount":
+                view.min_order_amount = full.min_order_amount
+            else:
+                getattr(view, name).CopyFrom(getattr(full, name))
+    return view
 
 
 # Redemptions

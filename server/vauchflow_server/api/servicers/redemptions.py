@@ -5,7 +5,7 @@ from vauchflow.v1 import redemption_service_pb2_grpc
 
 from vauchflow_server.api import proto_convert as convert
 from vauchflow_server.redemption.engine import RedeemVoucher, RedemptionEngine
-from vauchflow_core.tenancy import current_tenant_id
+from vauchflow_core.tenancy import current_principal, current_tenant_id
 
 
 class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
@@ -20,7 +20,7 @@ class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
             valid=result.denial is None,
             reason=result.denial or "",
             discount_amount=result.discount_amount,
-            voucher=convert.voucher_message(result.voucher),
+            voucher=convert.voucher_message_for(result.voucher, current_principal.get().permissions),
         )
 
     async def RedeemVoucher(self, request: pb.RedeemVoucherRequest, context) -> pb.RedeemVoucherResponse:
@@ -33,7 +33,8 @@ class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
         )
         result = await self._engine.redeem(current_tenant_id(), command)
         return pb.RedeemVoucherResponse(
-            redemption=convert.redemption_message(result.redemption), voucher=convert.voucher_message(result.voucher)
+            redemption=convert.redemption_message(result.redemption),
+            voucher=convert.voucher_message_for(result.voucher, current_principal.get().permissions),
         )
 
     async def GetRedemption(self, request: pb.GetRedemptionRequest, context) -> pb.GetRedemptionResponse:
