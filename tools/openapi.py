@@ -18,7 +18,7 @@ from typing import Any
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
-from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
@@ -469,6 +469,8 @@ def _operation_description(comment: str, permission: str | None, method: descrip
         )
     elif permission == PUBLIC:
         parts.append("Needs no credentials.")
+    elif permission == ANY_KEY:
+        parts.append("Any valid API key may call it, whatever its permissions.")
     elif permission is not None:
         parts.append(f"Requires an API key with the `{permission}` permission.")
     parts.append(f"gRPC: `{method.name}`.")

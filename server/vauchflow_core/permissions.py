@@ -25,6 +25,8 @@ ALL_PERMISSIONS: tuple[str, ...] = (
 # Marker values for RPCs that are not authorised by a tenant permission.
 OPERATOR = "operator"
 PUBLIC = "public"
+# Any valid tenant API key, whatever its permissions (who am I).
+ANY_KEY = "any_key"
 
 _V1 = "/vauchflow.v1."
 REQUIRED_PERMISSION: dict[str, str] = {
@@ -35,6 +37,7 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}ApiKeyService/CreateApiKey": API_KEYS_WRITE,
     f"{_V1}ApiKeyService/ListApiKeys": API_KEYS_WRITE,
     f"{_V1}ApiKeyService/RevokeApiKey": API_KEYS_WRITE,
+    f"{_V1}ApiKeyService/GetCurrentApiKey": ANY_KEY,
     f"{_V1}VoucherService/CreateVoucher": VOUCHERS_WRITE,
     f"{_V1}VoucherService/GetVoucher": VOUCHERS_READ,
     f"{_V1}VoucherService/ListVouchers": VOUCHERS_READ,

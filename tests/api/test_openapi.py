@@ -16,7 +16,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 from openapi_spec_validator import validate
-from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO / "docs" / "openapi.json"
@@ -232,6 +232,8 @@ def test_operations_name_the_permission_they_need(document, descriptor_set):
         if permission == OPERATOR:
             assert operation["tags"] == ["TenantService"]
             assert "operator token" in operation["description"]
+        elif permission == ANY_KEY:
+            assert "Any valid API key" in operation["description"]
         elif permission != PUBLIC:
             assert f"`{permission}`" in operation["description"]
 

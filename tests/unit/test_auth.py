@@ -9,7 +9,7 @@ import pytest
 from vauchflow_core import api_key_secrets
 from vauchflow_core.rpc.auth import ANONYMOUS, Authenticator, bearer_token
 from vauchflow_core.errors import PermissionMissing, Unauthenticated
-from vauchflow_core.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import ALL_PERMISSIONS, ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.plans import LimitOverrides, RateLimit
 from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
@@ -125,7 +125,9 @@ async def test_a_key_without_the_permission_is_refused_naming_it(auth: Authentic
     assert raised.value.metadata == {"permission": "vouchers:write"}
 
 
-@pytest.mark.parametrize("method", sorted(m for m, p in REQUIRED_PERMISSION.items() if p not in (OPERATOR, PUBLIC)))
+@pytest.mark.parametrize(
+    "method", sorted(m for m, p in REQUIRED_PERMISSION.items() if p not in (OPERATOR, PUBLIC, ANY_KEY))
+)
 async def test_every_tenant_rpc_needs_exactly_its_permission(auth: Authenticator, store: FakeKeyStore,
                                                              method: str) -> None:  # fmt: skip
     required = REQUIRED_PERMISSION[method]
@@ -174,6 +176,18 @@ def test_bearer_token_parsing() -> None:
     assert bearer_token([("authorization", b"Bearer abc")]) is None
     assert bearer_token([("authorization", "Token abc")]) is None
     assert bearer_token([]) is None
+
+
+async def test_who_am_i_takes_any_valid_key_and_nothing_else(auth: Authenticator, store: FakeKeyStore) -> None:
+    method = "/vauchflow.v1.ApiKeyService/GetCurrentApiKey"
+    assert REQUIRED_PERMISSION[method] == ANY_KEY
+    secret, identity = store.add(["events:read"])  # no permission about keys at all
+    principal = await auth.authorize(method, bearer(secret))
+    assert (principal.tenant_id, principal.key_id) == (identity.tenant_id, identity.key_id)
+    revoked, _ = store.add(["events:read"], revoked=True)
+    for token in (ADMIN_TOKEN, "vf_sk_garbage", revoked):
+        with pytest.raises(Unauthenticated):
+            await auth.authorize(method, bearer(token))
 
 
 async def test_an_unknown_key_costs_one_lookup_however_often_it_is_tried(

@@ -9,7 +9,7 @@ from typing import Protocol
 from vauchflow_core import api_key_secrets
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.errors import PermissionMissing, Unauthenticated
-from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.tenancy import OPERATOR as OPERATOR_PRINCIPAL
 from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
@@ -66,7 +66,7 @@ class Authenticator:
                 self._cache.put(secret_hash, identity, looked_up_at_generation=generation)
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")
-        if required not in identity.permissions:
+        if required != ANY_KEY and required not in identity.permissions:
             raise PermissionMissing(
                 f"the API key lacks the permission {required}", metadata={"permission": required}
             )

@@ -1,4 +1,4 @@
-"""A tenant's own API keys: create (secret shown once), list, revoke."""
+"""A tenant's own API keys: create (secret shown once), list, revoke, and who the calling key is."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from vauchflow_server.db.database import Database, TenantTransaction
 from vauchflow_core.errors import NotFound, PermissionMissing, QuotaExceeded, Violations
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_core.permissions import ALL_PERMISSIONS
-from vauchflow_core.tenancy import ApiKey
+from vauchflow_core.plans import PlanLimits, effective_limits
+from vauchflow_core.tenancy import ApiKey, Tenant
 
 _CREATE_OPERATION = "CreateApiKey"
 _KEY_QUOTA = "api_keys"
@@ -44,6 +45,15 @@ async def _check_key_quota(tx: TenantTransaction) -> None:
     await tx.lock_quota(_KEY_QUOTA)
     if await tx.count_active_api_keys() >= limit:
         raise QuotaExceeded(_KEY_QUOTA, plan, limit)
+
+
+@dataclass(frozen=True)
+class CurrentApiKey:
+    """Who am I: the calling key, its tenant, and the limits in force (the plan's, with the tenant's overrides)."""
+
+    api_key: ApiKey
+    tenant: Tenant
+    limits: PlanLimits
 
 
 def api_key_not_found(key_id: object) -> NotFound:
@@ -143,3 +153,12 @@ class ApiKeyAdmin:
             raise api_key_not_found(key_id)
         self._on_revoked(api_key.id)
         return api_key
+
+    async def current(self, tenant_id: UUID, key_id: UUID) -> CurrentApiKey:
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            api_key = await tx.get_api_key(key_id)
+            tenant = await tx.get_own_tenant()
+        # The key authenticated this very call, so both exist unless deleted in between (they never are).
+        if api_key is None or tenant is None:
+            raise api_key_not_found(key_id)
+        return CurrentApiKey(api_key, tenant, effective_limits(tenant.plan, tenant.limits))

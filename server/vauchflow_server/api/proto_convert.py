@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
-from vauchflow.v1 import api_key_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
+from vauchflow.v1 import api_key_pb2, api_key_service_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 
 from vauchflow_core import event_cursor
 from vauchflow_core.errors import Violations
 from vauchflow_core.events import StoredEvent, public_event_id
 from vauchflow_core.permissions import VOUCHERS_READ
-from vauchflow_core.plans import LimitOverrides
+from vauchflow_core.plans import LimitOverrides, PlanLimits
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_core.tenancy import ApiKey, Tenant
@@ -97,6 +97,17 @@ def tenant_limit_changes(message: tenant_pb2.Tenant, mask_paths: set[str]) -> di
         name for name in TENANT_LIMIT_FIELDS if f"limits.{name}" in mask_paths
     ]
     return {name: getattr(limits, name) if limits.HasField(name) else None for name in names}
+
+
+def effective_limits_message(limits: PlanLimits) -> api_key_service_pb2.EffectiveLimits:
+    """Absent fields are unlimited."""
+    rate_limit = limits.rate_limit
+    return api_key_service_pb2.EffectiveLimits(
+        requests_per_second=rate_limit.requests_per_second if rate_limit else None,
+        burst=rate_limit.burst if rate_limit else None,
+        max_vouchers=limits.vouchers,
+        max_webhook_endpoints=limits.webhook_endpoints,
+    )
 
 
 def api_key_message(api_key: ApiKey) -> api_key_pb2.ApiKey:

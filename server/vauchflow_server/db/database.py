@@ -227,6 +227,11 @@ class TenantTransaction(_Transaction):
         row = await self._row("get_api_key", self.tenant_id, key_id)
         return _api_key(row) if row else None
 
+    async def get_own_tenant(self) -> Tenant | None:
+        """The transaction's tenant (row-level security shows a tenant its own row)."""
+        row = await self._row("get_tenant", self.tenant_id)
+        return _tenant(row) if row else None
+
     async def first_api_key(self) -> ApiKey | None:
         row = await self._row("first_api_key", self.tenant_id)
         return _api_key(row) if row else None

@@ -1,5 +1,6 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from vauchflow.v1 import api_key_pb2 as _api_key_pb2
+from vauchflow.v1 import tenant_pb2 as _tenant_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -53,3 +54,29 @@ class RevokeApiKeyResponse(_message.Message):
     API_KEY_FIELD_NUMBER: _ClassVar[int]
     api_key: _api_key_pb2.ApiKey
     def __init__(self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ...) -> None: ...
+
+class GetCurrentApiKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCurrentApiKeyResponse(_message.Message):
+    __slots__ = ("api_key", "tenant", "limits")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    api_key: _api_key_pb2.ApiKey
+    tenant: _tenant_pb2.Tenant
+    limits: EffectiveLimits
+    def __init__(self, api_key: _Optional[_Union[_api_key_pb2.ApiKey, _Mapping]] = ..., tenant: _Optional[_Union[_tenant_pb2.Tenant, _Mapping]] = ..., limits: _Optional[_Union[EffectiveLimits, _Mapping]] = ...) -> None: ...
+
+class EffectiveLimits(_message.Message):
+    __slots__ = ("requests_per_second", "burst", "max_vouchers", "max_webhook_endpoints")
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    BURST_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOUCHERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WEBHOOK_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    requests_per_second: int
+    burst: int
+    max_vouchers: int
+    max_webhook_endpoints: int
+    def __init__(self, requests_per_second: _Optional[int] = ..., burst: _Optional[int] = ..., max_vouchers: _Optional[int] = ..., max_webhook_endpoints: _Optional[int] = ...) -> None: ...

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ApiKeyServiceStub:
-    """API keys of the calling tenant. Requires the "api_keys:write" permission.
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey.
     """
 
     def __init__(self, channel):
@@ -50,10 +50,15 @@ class ApiKeyServiceStub:
                 request_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.GetCurrentApiKey = channel.unary_unary(
+                '/vauchflow.v1.ApiKeyService/GetCurrentApiKey',
+                request_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class ApiKeyServiceServicer:
-    """API keys of the calling tenant. Requires the "api_keys:write" permission.
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey.
     """
 
     def CreateApiKey(self, request, context):
@@ -70,6 +75,13 @@ class ApiKeyServiceServicer:
 
     def RevokeApiKey(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentApiKey(self, request, context):
+        """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -92,6 +104,11 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
                     request_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyResponse.SerializeToString,
             ),
+            'GetCurrentApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentApiKey,
+                    request_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vauchflow.v1.ApiKeyService', rpc_method_handlers)
@@ -101,7 +118,7 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ApiKeyService:
-    """API keys of the calling tenant. Requires the "api_keys:write" permission.
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey.
     """
 
     @staticmethod
@@ -175,6 +192,33 @@ class ApiKeyService:
             '/vauchflow.v1.ApiKeyService/RevokeApiKey',
             vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyRequest.SerializeToString,
             vauchflow_dot_v1_dot_api__key__service__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.ApiKeyService/GetCurrentApiKey',
+            vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.SerializeToString,
+            vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

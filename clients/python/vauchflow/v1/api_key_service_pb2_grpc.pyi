@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ApiKeyServiceStub:
-    """API keys of the calling tenant. Requires the "api_keys:write" permission."""
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -36,18 +36,22 @@ class ApiKeyServiceStub:
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse]
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse]
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]
+    GetCurrentApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]
+    """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
 @_typing.type_check_only
 class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
-    """API keys of the calling tenant. Requires the "api_keys:write" permission."""
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.CreateApiKeyRequest, _api_key_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeysRequest, _api_key_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
+    GetCurrentApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]  # type: ignore[assignment]
+    """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
 class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
-    """API keys of the calling tenant. Requires the "api_keys:write" permission."""
+    """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey."""
 
     @_abc_1.abstractmethod
     def CreateApiKey(
@@ -69,5 +73,13 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _api_key_service_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_api_key_service_pb2.RevokeApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.RevokeApiKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetCurrentApiKey(
+        self,
+        request: _api_key_service_pb2.GetCurrentApiKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_key_service_pb2.GetCurrentApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.GetCurrentApiKeyResponse]]:
+        """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
 
 def add_ApiKeyServiceServicer_to_server(servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

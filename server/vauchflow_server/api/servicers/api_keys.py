@@ -30,3 +30,13 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
         caller = current_principal.get()
         api_key = await self._api_keys.revoke(current_tenant_id(), request.id, caller.permissions, caller.key_id)
         return pb.RevokeApiKeyResponse(api_key=convert.api_key_message(api_key))
+
+    async def GetCurrentApiKey(self, request: pb.GetCurrentApiKeyRequest, context) -> pb.GetCurrentApiKeyResponse:
+        key_id = current_principal.get().key_id
+        assert key_id is not None  # the interceptor admitted a tenant API key (ANY_KEY)
+        current = await self._api_keys.current(current_tenant_id(), key_id)
+        return pb.GetCurrentApiKeyResponse(
+            api_key=convert.api_key_message(current.api_key),
+            tenant=convert.tenant_message(current.tenant),
+            limits=convert.effective_limits_message(current.limits),
+        )

@@ -1,0 +1,169 @@
+"""Every RPC the client calls, written once as data: its stub method, message types and retry rule.
+
+The retry rule is the googleapis way of saying which calls may be repeated safely:
+  SAFE             no side effects (reads, ValidateVoucher): retried.
+  WITH_REQUEST_ID  a mutation that takes an idempotency key: retried with the same request_id, which the client
+                   generates when the caller gave none, so a retry replays the first result instead of repeating it.
+  NEVER            a mutation without a request_id (rollback, disable, rotate secret, redeliver, ...): the failed
+                   attempt may have been applied, so it is never retried.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from vauchflow.v1 import (
+    api_key_service_pb2 as api_keys,
+)
+from vauchflow.v1 import (
+    api_key_service_pb2_grpc,
+    event_stream_service_pb2_grpc,
+    redemption_service_pb2_grpc,
+    tenant_service_pb2_grpc,
+    voucher_service_pb2_grpc,
+    webhook_service_pb2_grpc,
+)
+from vauchflow.v1 import (
+    event_stream_service_pb2 as event_stream,
+)
+from vauchflow.v1 import (
+    redemption_service_pb2 as redemptions,
+)
+from vauchflow.v1 import (
+    tenant_service_pb2 as tenants,
+)
+from vauchflow.v1 import (
+    voucher_service_pb2 as vouchers,
+)
+from vauchflow.v1 import (
+    webhook_service_pb2 as webhooks,
+)
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+
+class Retry(enum.Enum):
+    SAFE = "safe"
+    WITH_REQUEST_ID = "with_request_id"
+    NEVER = "never"
+
+
+@dataclass(frozen=True)
+class Rpc(Generic[Req, Resp]):
+    stub: type[Any]  # the generated stub class of the service
+    method: str
+    request_type: type[Req]
+    response_type: type[Resp]
+    retry: Retry
+
+    @property
+    def service(self) -> str:
+        return self.stub.__name__.removesuffix("Stub")
+
+    @property
+    def full_method(self) -> str:
+        return f"/vauchflow.v1.{self.service}/{self.method}"
+
+
+_S, _ID, _NO = Retry.SAFE, Retry.WITH_REQUEST_ID, Retry.NEVER
+_VOUCHERS = voucher_service_pb2_grpc.VoucherServiceStub
+_REDEMPTIONS = redemption_service_pb2_grpc.RedemptionServiceStub
+_WEBHOOKS = webhook_service_pb2_grpc.WebhookServiceStub
+_API_KEYS = api_key_service_pb2_grpc.ApiKeyServiceStub
+_TENANTS = tenant_service_pb2_grpc.TenantServiceStub
+_EVENT_STREAM = event_stream_service_pb2_grpc.EventStreamServiceStub
+
+CREATE_VOUCHER = Rpc(_VOUCHERS, "CreateVoucher", vouchers.CreateVoucherRequest, vouchers.CreateVoucherResponse, _ID)
+GET_VOUCHER = Rpc(_VOUCHERS, "GetVoucher", vouchers.GetVoucherRequest, vouchers.GetVoucherResponse, _S)
+LIST_VOUCHERS = Rpc(_VOUCHERS, "ListVouchers", vouchers.ListVouchersRequest, vouchers.ListVouchersResponse, _S)
+# Applying the same change twice leaves the same voucher, but emits a second voucher.updated event.
+UPDATE_VOUCHER = Rpc(_VOUCHERS, "UpdateVoucher", vouchers.UpdateVoucherRequest, vouchers.UpdateVoucherResponse, _NO)
+DISABLE_VOUCHER = Rpc(_VOUCHERS, "DisableVoucher", vouchers.DisableVoucherRequest, vouchers.DisableVoucherResponse, _NO)
+
+VALIDATE_VOUCHER = Rpc(
+    _REDEMPTIONS, "ValidateVoucher", redemptions.ValidateVoucherRequest, redemptions.ValidateVoucherResponse, _S
+)
+REDEEM_VOUCHER = Rpc(
+    _REDEMPTIONS, "RedeemVoucher", redemptions.RedeemVoucherRequest, redemptions.RedeemVoucherResponse, _ID
+)
+GET_REDEMPTION = Rpc(
+    _REDEMPTIONS, "GetRedemption", redemptions.GetRedemptionRequest, redemptions.GetRedemptionResponse, _S
+)
+LIST_REDEMPTIONS = Rpc(
+    _REDEMPTIONS, "ListRedemptions", redemptions.ListRedemptionsRequest, redemptions.ListRedemptionsResponse, _S
+)
+ROLLBACK_REDEMPTION = Rpc(
+    _REDEMPTIONS,
+    "RollbackRedemption",
+    redemptions.RollbackRedemptionRequest,
+    redemptions.RollbackRedemptionResponse,
+    _NO,
+)
+
+CREATE_WEBHOOK_ENDPOINT = Rpc(
+    _WEBHOOKS,
+    "CreateWebhookEndpoint",
+    webhooks.CreateWebhookEndpointRequest,
+    webhooks.CreateWebhookEndpointResponse,
+    _ID,
+)
+GET_WEBHOOK_ENDPOINT = Rpc(
+    _WEBHOOKS, "GetWebhookEndpoint", webhooks.GetWebhookEndpointRequest, webhooks.GetWebhookEndpointResponse, _S
+)
+LIST_WEBHOOK_ENDPOINTS = Rpc(
+    _WEBHOOKS,
+    "ListWebhookEndpoints",
+    webhooks.ListWebhookEndpointsRequest,
+    webhooks.ListWebhookEndpointsResponse,
+    _S,
+)
+UPDATE_WEBHOOK_ENDPOINT = Rpc(
+    _WEBHOOKS,
+    "UpdateWebhookEndpoint",
+    webhooks.UpdateWebhookEndpointRequest,
+    webhooks.UpdateWebhookEndpointResponse,
+    _NO,
+)
+# A repeated delete would answer NOT_FOUND for a delete that succeeded.
+DELETE_WEBHOOK_ENDPOINT = Rpc(
+    _WEBHOOKS,
+    "DeleteWebhookEndpoint",
+    webhooks.DeleteWebhookEndpointRequest,
+    webhooks.DeleteWebhookEndpointResponse,
+    _NO,
+)
+ROTATE_SECRET = Rpc(_WEBHOOKS, "RotateSecret", webhooks.RotateSecretRequest, webhooks.RotateSecretResponse, _NO)
+SEND_TEST_EVENT = Rpc(_WEBHOOKS, "SendTestEvent", webhooks.SendTestEventRequest, webhooks.SendTestEventResponse, _NO)
+LIST_EVENTS = Rpc(_WEBHOOKS, "ListEvents", webhooks.ListEventsRequest, webhooks.ListEventsResponse, _S)
+GET_EVENT = Rpc(_WEBHOOKS, "GetEvent", webhooks.GetEventRequest, webhooks.GetEventResponse, _S)
+LIST_DELIVERIES = Rpc(_WEBHOOKS, "ListDeliveries", webhooks.ListDeliveriesRequest, webhooks.ListDeliveriesResponse, _S)
+REDELIVER_EVENT = Rpc(_WEBHOOKS, "RedeliverEvent", webhooks.RedeliverEventRequest, webhooks.RedeliverEventResponse, _NO)
+RECOVER = Rpc(_WEBHOOKS, "Recover", webhooks.RecoverRequest, webhooks.RecoverResponse, _NO)
+
+CREATE_API_KEY = Rpc(_API_KEYS, "CreateApiKey", api_keys.CreateApiKeyRequest, api_keys.CreateApiKeyResponse, _ID)
+LIST_API_KEYS = Rpc(_API_KEYS, "ListApiKeys", api_keys.ListApiKeysRequest, api_keys.ListApiKeysResponse, _S)
+REVOKE_API_KEY = Rpc(_API_KEYS, "RevokeApiKey", api_keys.RevokeApiKeyRequest, api_keys.RevokeApiKeyResponse, _NO)
+GET_CURRENT_API_KEY = Rpc(
+    _API_KEYS, "GetCurrentApiKey", api_keys.GetCurrentApiKeyRequest, api_keys.GetCurrentApiKeyResponse, _S
+)
+
+CREATE_TENANT = Rpc(_TENANTS, "CreateTenant", tenants.CreateTenantRequest, tenants.CreateTenantResponse, _ID)
+GET_TENANT = Rpc(_TENANTS, "GetTenant", tenants.GetTenantRequest, tenants.GetTenantResponse, _S)
+LIST_TENANTS = Rpc(_TENANTS, "ListTenants", tenants.ListTenantsRequest, tenants.ListTenantsResponse, _S)
+UPDATE_TENANT = Rpc(_TENANTS, "UpdateTenant", tenants.UpdateTenantRequest, tenants.UpdateTenantResponse, _NO)
+
+# A stream resumes from its last cursor rather than being retried from the start (see _event_stream.py).
+SUBSCRIBE_EVENTS = Rpc(
+    _EVENT_STREAM,
+    "SubscribeEvents",
+    event_stream.SubscribeEventsRequest,
+    event_stream.SubscribeEventsResponse,
+    _S,
+)
+
+ALL: tuple[Rpc[Any, Any], ...] = tuple(value for value in list(globals().values()) if isinstance(value, Rpc))
