@@ -120,9 +120,22 @@ class Client(_TenantApi[BlockingTransport]):
         _TenantApi.__init__(client, transport)
         return client
 
-    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
-        """The same client (same connection) with another timeout or retry budget."""
-        settings = settings_with(self._transport.settings, timeout=timeout, max_retries=max_retries)
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        api_key: str | None = None,
+        x_request_id: str | None = None,
+        metadata: tuple[tuple[str, str], ...] | None = None,
+    ) -> Self:
+        """The same client (same connection) with another timeout or retry budget, or acting with another key
+        (a service acting for its callers shares one connection), sending one x-request-id with every call, or
+        sending more metadata."""
+        settings = settings_with(
+            self._transport.settings, timeout=timeout, max_retries=max_retries, api_key=api_key,
+            x_request_id=x_request_id, metadata=metadata,
+        )  # fmt: skip
         return self._on(self._transport.with_settings(settings))
 
     def close(self) -> None:
@@ -164,9 +177,22 @@ class AsyncClient(_TenantApi[AsyncioTransport]):
         _TenantApi.__init__(client, transport)
         return client
 
-    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
-        """The same client (same connection) with another timeout or retry budget."""
-        settings = settings_with(self._transport.settings, timeout=timeout, max_retries=max_retries)
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        api_key: str | None = None,
+        x_request_id: str | None = None,
+        metadata: tuple[tuple[str, str], ...] | None = None,
+    ) -> Self:
+        """The same client (same connection) with another timeout or retry budget, or acting with another key
+        (a service acting for its callers shares one connection), sending one x-request-id with every call, or
+        sending more metadata."""
+        settings = settings_with(
+            self._transport.settings, timeout=timeout, max_retries=max_retries, api_key=api_key,
+            x_request_id=x_request_id, metadata=metadata,
+        )  # fmt: skip
         return self._on(self._transport.with_settings(settings))
 
     async def close(self) -> None:

@@ -43,6 +43,11 @@ class Settings:
     # Where EventStreamService is served: Envoy routes it to the webhook delivery service, so by default the same
     # target; set it when talking to the services directly.
     event_stream_target: str | None = None
+    # Sent as x-request-id with every call instead of a fresh id per call (a service acting for its own caller
+    # passes that caller's id on, so one id appears in every log that handled the request).
+    x_request_id: str | None = None
+    # More metadata for every call (e.g. the forwarded client address of a web request).
+    extra_metadata: tuple[tuple[str, str], ...] = ()
 
 
 def resolve_settings(
@@ -113,7 +118,14 @@ class _TransportBase:
         self._stubs: dict[tuple[str, type[Any]], Any] = {}
 
     def _metadata(self, x_request_id: str) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.settings.token}"), (REQUEST_ID_HEADER, x_request_id))
+        return (
+            ("authorization", f"Bearer {self.settings.token}"),
+            (REQUEST_ID_HEADER, x_request_id),
+            *self.settings.extra_metadata,
+        )
+
+    def _new_request_id(self) -> str:
+        return self.settings.x_request_id or str(uuid.uuid4())
 
     def _credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(root_certificates=self.settings.root_certificates)
@@ -155,7 +167,7 @@ class BlockingTransport(_TransportBase):
     def unary(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
         request = with_request_id(rpc, request)
         method = self._method(rpc, self.settings.target)
-        x_request_id = str(uuid.uuid4())
+        x_request_id = self._new_request_id()
         retry_number = 0
         while True:
             try:
@@ -171,7 +183,7 @@ class BlockingTransport(_TransportBase):
 
     def open_stream(self, rpc: Rpc[Req, Resp], request: Req) -> tuple[Iterator[Resp], grpc.Call, str]:
         """A server stream without a deadline; returns (responses, the call to cancel, its x-request-id)."""
-        x_request_id = str(uuid.uuid4())
+        x_request_id = self._new_request_id()
         call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
         return call, call, x_request_id
 
@@ -210,7 +222,7 @@ class AsyncioTransport(_TransportBase):
     async def unary(self, rpc: Rpc[Req, Resp], request: Req) -> Resp:
         request = with_request_id(rpc, request)
         method = self._method(rpc, self.settings.target)
-        x_request_id = str(uuid.uuid4())
+        x_request_id = self._new_request_id()
         retry_number = 0
         while True:
             try:
@@ -228,7 +240,7 @@ class AsyncioTransport(_TransportBase):
 
     def open_stream(self, rpc: Rpc[Req, Resp], request: Req) -> tuple[Any, str]:
         """A server stream without a deadline; returns (the grpc.aio call, its x-request-id)."""
-        x_request_id = str(uuid.uuid4())
+        x_request_id = self._new_request_id()
         call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
         return call, x_request_id
 
@@ -239,8 +251,24 @@ class AsyncioTransport(_TransportBase):
             await channel.close(None)
 
 
-def settings_with(settings: Settings, *, timeout: float | None, max_retries: int | None) -> Settings:
+def settings_with(
+    settings: Settings,
+    *,
+    timeout: float | None,
+    max_retries: int | None,
+    api_key: str | None = None,
+    x_request_id: str | None = None,
+    metadata: tuple[tuple[str, str], ...] | None = None,
+) -> Settings:
     changed = settings
+    if api_key is not None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        changed = replace(changed, token=api_key)
+    if x_request_id is not None:
+        changed = replace(changed, x_request_id=x_request_id or None)
+    if metadata is not None:
+        changed = replace(changed, extra_metadata=tuple(metadata))
     if timeout is not None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
