@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.routing import BaseRoute
 
+from vauchflow_web import dashboard, mcp
+from vauchflow_web.api_access import ApiAccess
 from vauchflow_web.app import Health, build_app
 from vauchflow_web.config import WebConfig
 from vauchflow_web.metrics import WebMetrics
@@ -31,11 +33,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(config: WebConfig, routes: Sequence[BaseRoute] = ()) -> int:
+def surfaces(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
+    """Every surface's routes: the MCP server, then the dashboard (which answers everything else)."""
+    return [*mcp.routes(config, api), *dashboard.routes(config, api)]
+
+
+async def serve(config: WebConfig) -> int:
     metrics = WebMetrics()
     metrics.serve(config.metrics_host, config.metrics_port)
     health = Health()
-    app = build_app(metrics, health, routes)
+    api = ApiAccess(config)
+    app = build_app(metrics, health, surfaces(config, api))
     server = _Server(
         uvicorn.Config(
             app,
@@ -71,6 +79,7 @@ async def serve(config: WebConfig, routes: Sequence[BaseRoute] = ()) -> int:
         stopper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stopper
+        await api.close()
     if not server.started:
         return 1
     log.info("web service stopped", extra={"action": "service_stopped"})
