@@ -23,34 +23,41 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from vauchflow.v1 import api_key_pb2 as vauchflow_dot_v1_dot_api__key__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/api_key_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1avauchflow/v1/api_key.proto\"L\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bpermissions\x18\x02 \x03(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"M\n\x14\x43reateApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListApiKeysResponse\x12&\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x14RevokeApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey2\xe5\x02\n\rApiKeyService\x12n\n\x0c\x43reateApiKey\x12!.vauchflow.v1.CreateApiKeyRequest\x1a\".vauchflow.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12h\n\x0bListApiKeys\x12 .vauchflow.v1.ListApiKeysRequest\x1a!.vauchflow.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12z\n\x0cRevokeApiKey\x12!.vauchflow.v1.RevokeApiKeyRequest\x1a\".vauchflow.v1.RevokeApiKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/api-keys/{id}:revoke:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/api_key_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1avauchflow/v1/api_key.proto\"X\n\x13\x43reateApiKeyRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bpermissions\x18\x02 \x03(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"M\n\x14\x43reateApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListApiKeysResponse\x12&\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13RevokeApiKeyRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x14RevokeApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey2\xe5\x02\n\rApiKeyService\x12n\n\x0c\x43reateApiKey\x12!.vauchflow.v1.CreateApiKeyRequest\x1a\".vauchflow.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12h\n\x0bListApiKeys\x12 .vauchflow.v1.ListApiKeysRequest\x1a!.vauchflow.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12z\n\x0cRevokeApiKey\x12!.vauchflow.v1.RevokeApiKeyRequest\x1a\".vauchflow.v1.RevokeApiKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/api-keys/{id}:revoke:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.api_key_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['permissions']._loaded_options = None
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['permissions']._serialized_options = b'\342A\001\002'
+  _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_APIKEYSERVICE'].methods_by_name['CreateApiKey']._loaded_options = None
   _globals['_APIKEYSERVICE'].methods_by_name['CreateApiKey']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/api-keys:\001*'
   _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeys']._loaded_options = None
   _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/api-keys'
   _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._loaded_options = None
   _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/api-keys/{id}:revoke:\001*'
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=110
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=186
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=188
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=265
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=267
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=326
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=328
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=414
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=416
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=449
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=451
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=512
-  _globals['_APIKEYSERVICE']._serialized_start=515
-  _globals['_APIKEYSERVICE']._serialized_end=872
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=143
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=231
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=233
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=310
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=312
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=371
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=373
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=459
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=461
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=500
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=502
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=563
+  _globals['_APIKEYSERVICE']._serialized_start=566
+  _globals['_APIKEYSERVICE']._serialized_end=923
 # @@protoc_insertion_point(module_scope)
