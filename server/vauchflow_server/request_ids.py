@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 MAX_LENGTH = 128
-# Letters, digits and -_.: only: the id is copied into logs and error bodies, so nothing that could forge a log
+# A letter or digit, then letters, digits and -_.: only: the id is copied into logs and error bodies, so nothing that could forge a log
 # line or carry markup.
-PATTERN = re.compile(rf"^[A-Za-z0-9._:-]{{1,{MAX_LENGTH}}}$")
+PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_LENGTH - 1}}}$")
 METADATA_KEY = "x-request-id"
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
