@@ -25,12 +25,12 @@ from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from vauchflow_server import (
     api_key_admin,
-    request_ids,
     idempotency,
     pagination,
     plans,
     redemption_engine,
     redemption_rules,
+    request_ids,
     tenant_admin,
     vouchers,
     webhook_endpoints,

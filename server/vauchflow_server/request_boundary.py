@@ -148,7 +148,9 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             finally:
                 if opened:
                     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-                    log.info("stream ended", extra={"action": "stream_ended", "method": method, "elapsed_ms": elapsed_ms})
+                    log.info(
+                        "stream ended", extra={"action": "stream_ended", "method": method, "elapsed_ms": elapsed_ms}
+                    )
 
         return guarded_stream
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 MAX_LENGTH = 128
-# A letter or digit, then letters, digits and -_.: only: the id is copied into logs and error bodies, so nothing that could forge a log
-# line or carry markup.
+# A letter or digit, then letters, digits and -_.: only: the id is copied into logs and error bodies, so nothing
+# that could forge a log line or carry markup.
 PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_LENGTH - 1}}}$")
 METADATA_KEY = "x-request-id"
 

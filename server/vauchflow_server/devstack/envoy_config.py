@@ -142,14 +142,15 @@ _TEMPLATE_VARIABLE = re.compile(r"\{[^}=]+(?:=([^}]*))?\}")
 
 
 def path_regex(template: str) -> str:
-    """An RE2 regex for the paths a google.api.http template matches: `*` is one segment, `**` any number. Like
-    the transcoder, a segment may hold ":" (`GET /v1/vouchers/A:b` is GetVoucher of "A:b"), so a template with a
-    custom verb (`/v1/vouchers/{code}:redeem`) must be tried before the one without."""
+    """An RE2 regex for the paths a google.api.http template matches: `*` is one segment, `**` any number.
+    Variables hold no ":" here, so `/v1/vouchers/{code}` and `/v1/vouchers/{code}:redeem` match apart (RE2 has no
+    lookahead to say "any segment but one ending in :redeem"); a path with an unknown verb is left to the
+    transcoder."""
 
     def segments(pattern: str) -> str:
         parts = []
         for segment in pattern.split("/"):
-            parts.append({"*": "[^/]+", "**": ".+"}.get(segment, re.escape(segment)))
+            parts.append({"*": "[^/:]+", "**": "[^:]+"}.get(segment, re.escape(segment)))
         return "/".join(parts)
 
     regex, position = "", 0
@@ -162,12 +163,11 @@ def path_regex(template: str) -> str:
 
 
 def _method_not_allowed_routes(routes: Iterable[tuple[str, str]]) -> list[dict]:
-    allowed: dict[tuple[bool, str], set[str]] = {}
+    allowed: dict[str, set[str]] = {}
     for method, template in routes:
-        has_verb = ":" in template.rsplit("/", 1)[-1].rsplit("}", 1)[-1]
-        allowed.setdefault((not has_verb, path_regex(template)), set()).add(method)
+        allowed.setdefault(path_regex(template), set()).add(method)
     result = []
-    for (_, regex), methods in sorted(allowed.items()):
+    for regex, methods in sorted(allowed.items()):
         allow = ", ".join(sorted(methods))
         result.append(
             {
