@@ -25,6 +25,7 @@ from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from vauchflow_server import (
     api_key_admin,
+    currencies,
     idempotency,
     pagination,
     plans,
@@ -127,14 +128,14 @@ FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
     (_ANY, "page_size"): {"minimum": 0, "maximum": pagination.MAX_PAGE_SIZE},
     (_ANY, "request_id"): {"maxLength": idempotency.MAX_KEY_LENGTH},
     ("vauchflow.v1.Order", "amount"): _int64_range(0, vouchers.MAX_AMOUNT),
-    ("vauchflow.v1.Order", "currency"): {"pattern": "^[A-Z]{3}$"},
+    ("vauchflow.v1.Order", "currency"): {"enum": sorted(currencies.ISO_4217_CODES)},
     ("vauchflow.v1.Order", "id"): {"maxLength": redemption_rules.MAX_ORDER_ID_LENGTH},
     ("vauchflow.v1.Discount", "percent_off"): {"minimum": 1, "maximum": 100},
     ("vauchflow.v1.Discount", "amount_off"): _int64_range(1, vouchers.MAX_AMOUNT),
     # Codes are case-insensitive (stored upper-case).
     ("vauchflow.v1.Voucher", "code"): {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")},
     # Empty: no currency (a percent discount without a minimum order needs none).
-    ("vauchflow.v1.Voucher", "currency"): {"pattern": "^([A-Z]{3})?$"},
+    ("vauchflow.v1.Voucher", "currency"): {"enum": ["", *sorted(currencies.ISO_4217_CODES)]},
     ("vauchflow.v1.Voucher", "max_redemptions"): _int64_range(1, vouchers.MAX_REDEMPTIONS_LIMIT),
     ("vauchflow.v1.Voucher", "per_customer_limit"): _int64_range(1, vouchers.MAX_REDEMPTIONS_LIMIT),
     ("vauchflow.v1.Voucher", "min_order_amount"): _int64_range(0, vouchers.MAX_AMOUNT),
@@ -154,6 +155,12 @@ FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
     ("vauchflow.v1.WebhookEndpoint", "url"): {"maxLength": webhook_endpoints.MAX_URL_LENGTH},
     ("vauchflow.v1.WebhookEndpoint", "description"): {"maxLength": webhook_endpoints.MAX_DESCRIPTION_LENGTH},
 }
+# Rules on a whole message, by message name.
+MESSAGE_CONSTRAINTS: dict[str, Schema] = {
+    # Both fields are the oneof `value`, and the server wants exactly one of them.
+    "vauchflow.v1.Discount": {"minProperties": 1, "maxProperties": 1},
+}
+
 # The REST error body: the transcoder's convert_grpc_status turns grpc-status-details-bin into this JSON.
 STATUS_MESSAGE = "google.rpc.Status"
 # The details the server attaches (see docs/api.md, Errors), each tagged with its Any `@type`.
@@ -496,7 +503,7 @@ class _Walker:
         if message_name == STATUS_MESSAGE:
             details = properties["details"]
             properties["details"] = {**details, "items": self.error_detail_schema()}
-        schema: Schema = {"type": "object", "properties": properties}
+        schema: Schema = {"type": "object", "properties": properties, **MESSAGE_CONSTRAINTS.get(message_name, {})}
         required = [] if patch else self.required_fields(message_name)
         if required:
             schema["required"] = required
