@@ -120,6 +120,9 @@ def _int64_range(low: int, high: int) -> Schema:
     return {"pattern": _decimal_pattern(low, high), "x-minimum": low, "x-maximum": high}
 
 
+# Voucher codes are case-insensitive (stored upper-case).
+_CODE = {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")}
+
 # Bounds and patterns the server's validation enforces, by (message, field); "*" matches every message. Values
 # come from the server's own constants, so the document can't drift from what it refuses.
 _ANY = "*"
@@ -132,8 +135,11 @@ FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
     ("vauchflow.v1.Order", "id"): {"maxLength": redemption_rules.MAX_ORDER_ID_LENGTH},
     ("vauchflow.v1.Discount", "percent_off"): {"minimum": 1, "maximum": 100},
     ("vauchflow.v1.Discount", "amount_off"): _int64_range(1, vouchers.MAX_AMOUNT),
-    # Codes are case-insensitive (stored upper-case).
-    ("vauchflow.v1.Voucher", "code"): {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")},
+    ("vauchflow.v1.Voucher", "code"): _CODE,
+    ("vauchflow.v1.GetVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.DisableVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.ValidateVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.RedeemVoucherRequest", "code"): _CODE,
     # Empty: no currency (a percent discount without a minimum order needs none).
     ("vauchflow.v1.Voucher", "currency"): {"enum": ["", *sorted(currencies.ISO_4217_CODES)]},
     ("vauchflow.v1.Voucher", "max_redemptions"): _int64_range(1, vouchers.MAX_REDEMPTIONS_LIMIT),
