@@ -556,7 +556,7 @@ def test_bounds_are_the_servers(document):
     assert not amount.match(str(vouchers.MAX_AMOUNT + 1)) and not amount.match("-1") and not amount.match("01")
     percent = schemas["vauchflow.v1.Discount"]["properties"]["percent_off"]
     assert (percent["minimum"], percent["maximum"]) == (1, 100)
-    assert "EUR" in schemas["vauchflow.v1.Order"]["properties"]["currency"]["enum"]
+    assert re.match(schemas["vauchflow.v1.Order"]["properties"]["currency"]["pattern"], "EUR")
     code = document["paths"]["/v1/vouchers/{code}"]["get"]["parameters"][0]["schema"]
     assert re.match(code["pattern"], "SUMMER-25") and not re.match(code["pattern"], "has space")
 

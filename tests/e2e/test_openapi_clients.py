@@ -137,26 +137,42 @@ def test_the_generated_client_runs_the_getting_started_flow(generated, gateway, 
 
 # ---- a schema-driven fuzzer ----
 
-# Conformance, not business rules: no 5xx, and every status code, content type, header and body is one the
-# document declares for that operation.
+# Conformance, not business rules: no 5xx, every status code, content type, header and body is one the document
+# declares for that operation, and a method the path lacks is refused as HTTP says.
 FUZZ_CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
+    # Methods a path does not have: 405 with an Allow header naming exactly the ones it has.
+    "unsupported_method",
+    "allow_header_conformance",
 )
 # Fixed seed, deterministic generation, a bounded number of cases: the same requests in every run, well under a
-# minute on two cores.
-FUZZ_LIMITS = ("--seed", "20261201", "--generation-deterministic", "--max-examples", "15", "--workers", "2")
+# minute. One worker: on Python 3.11.7 two threads parsing source at once (hypothesis describing a filter's
+# lambda) can corrupt CPython's shared AST recursion counter (SystemError "AST constructor recursion depth
+# mismatch", CPython gh-106905, fixed in later releases).
+FUZZ_LIMITS = ("--seed", "20261201", "--generation-deterministic", "--max-examples", "8", "--workers", "1")
 # The event stream is excluded: it is served by the delivery service, which the session gateway has none of (its
 # 503 is Envoy's, documented), and a successful stream never ends.
 FUZZ_EXCLUDED = ("--exclude-operation-id", "EventStreamService_SubscribeEvents")
 
 
+# The methods the coverage phase sends to paths that lack them: RFC 9110's and PATCH. Not the draft QUERY method,
+# which Envoy refuses before routing when it has no body (a JSON 400, not a 405).
+FUZZ_CONFIG = """
+[phases.coverage]
+unexpected-methods = ["get", "put", "post", "delete", "options", "patch", "trace"]
+"""
+
+
 def _fuzz(gateway, token: str, *selection: str, report: Path) -> subprocess.CompletedProcess[str]:
+    config = report.parent / "schemathesis.toml"
+    config.write_text(FUZZ_CONFIG)
     return subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "run", str(DOCUMENT), "--url", gateway.public_url]
+        [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run", str(DOCUMENT)]
+        + ["--url", gateway.public_url]
         + ["--header", f"Authorization: Bearer {token}", "--checks", ",".join(FUZZ_CHECKS)]
         + ["--phases", "examples,coverage,fuzzing", "--no-color"]
         + ["--report", "junit", "--report-junit-path", str(report)]

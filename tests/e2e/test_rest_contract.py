@@ -196,3 +196,14 @@ def _grpc_error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo:
             detail.Unpack(info)
             return info
     raise AssertionError(f"no ErrorInfo in {status}")
+
+
+def test_the_gateways_lua_runs_without_script_errors(merchant, gateway):
+    """A Lua error does not fail the request (Envoy logs it and goes on), so only the log shows it."""
+    sent = f"lua-check-{uuid.uuid4().hex}"
+    merchant.get("/v1/vouchers", headers={"x-request-id": sent})  # no body, no content-length
+    merchant.request("DELETE", "/v1/vouchers")
+    merchant.post("/v1/vouchers:nothing", {})
+    expect_json(gateway.rest().get("/actuator/health"))
+    errors = [line for line in gateway.log_path.read_text(errors="replace").splitlines() if "[lua]" in line]
+    assert not [line for line in errors if "error" in line], errors[-5:]
