@@ -37,6 +37,7 @@ COMPOSE_GATEWAY = GatewaySettings(
     admin_port=9901,
     api_addresses=(("server", 50051),),
     webhook_addresses=(("webhooks", 50052),),
+    web_addresses=(("web", 8081),),
     listen_host="0.0.0.0",
     descriptor_path=Path("/etc/vauchflow/vauchflow.pb"),
 )

@@ -51,6 +51,8 @@ class GatewaySettings:
     api_addresses: tuple[tuple[str, int], ...]
     # The delivery service's gRPC addresses (the event stream); none: its routes answer 503.
     webhook_addresses: tuple[tuple[str, int], ...] = ()
+    # The web service's HTTP addresses (MCP, dashboard, status page); none: its routes answer 503.
+    web_addresses: tuple[tuple[str, int], ...] = ()
     listen_host: str = "127.0.0.1"
     descriptor_path: Path = DESCRIPTOR_SET
 
@@ -225,6 +227,7 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
     # `docker compose up --scale server=3` spreads over every replica the name resolves to.
     cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.api_addresses) else "STRICT_DNS"
     webhook_cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.webhook_addresses) else "STRICT_DNS"
+    web_cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.web_addresses) else "STRICT_DNS"
     return Template(TEMPLATE.read_text()).substitute(
         admin_port=settings.admin_port,
         public_port=settings.public_port,
@@ -235,6 +238,8 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
         # A one-line flow sequence, so an empty list stays a list.
         webhook_endpoints=json.dumps(_lb_endpoints(settings.webhook_addresses), sort_keys=True),
         webhook_cluster_type=webhook_cluster_type,
+        web_endpoints=json.dumps(_lb_endpoints(settings.web_addresses), sort_keys=True),
+        web_cluster_type=web_cluster_type,
         local_reply_mappers=_indented_json_lines(_local_reply_mappers(), 12),
         method_not_allowed_routes=_indented_json_lines(
             _method_not_allowed_routes(http_routes(load_descriptor_set(routes_from))), 14
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render the Vauchflow Envoy configuration")
     parser.add_argument("--api", action="append", required=True, type=_address, help="host:port, repeatable")
     parser.add_argument("--webhooks", action="append", default=[], type=_address, help="host:port, repeatable")
+    parser.add_argument("--web", action="append", default=[], type=_address, help="host:port, repeatable")
     parser.add_argument("--public-port", type=int, default=8080)
     parser.add_argument("--admin-port", type=int, default=9901)
     parser.add_argument("--listen", default="127.0.0.1")
@@ -272,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         api_addresses=tuple(args.api),
         webhook_addresses=tuple(args.webhooks),
+        web_addresses=tuple(args.web),
         listen_host=args.listen,
         descriptor_path=args.descriptor,
     )
