@@ -6,6 +6,8 @@ to show to the caller. error_mapping.py turns them into gRPC statuses; nothing e
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 
@@ -24,6 +26,18 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     reason = "NOT_FOUND"
+
+
+def shown_id(raw: object) -> str:
+    """A caller's id as an error message may quote it: only when it is an id at all (a UUID, or an "evt_" event
+    id), never unbounded input, which could be huge or carry a secret pasted into the wrong field."""
+    text = str(raw)
+    if len(text) <= 40 and _ID_PATTERN.match(text):
+        return text
+    return "(not a valid id)"
+
+
+_ID_PATTERN = re.compile(r"^(evt_)?[0-9a-fA-F-]{32,36}$")
 
 
 class RedemptionDenied(DomainError):

@@ -233,9 +233,9 @@ def _nul_violations(message: Message, prefix: str) -> Iterator[FieldViolation]:
                     if "\0" in key:
                         yield FieldViolation(path, "keys must not contain NUL characters")
                     elif isinstance(item, str) and "\0" in item:
-                        yield FieldViolation(f"{path}.{key}", "must not contain NUL characters")
+                        yield FieldViolation(_entry_path(path, key), "must not contain NUL characters")
                     elif isinstance(item, Message):
-                        yield from _nul_violations(item, f"{path}.{key}.")
+                        yield from _nul_violations(item, f"{_entry_path(path, key)}.")
             elif field.is_repeated:
                 for index, item in enumerate(value):
                     yield from _nul_violations(item, f"{path}[{index}].")
@@ -245,3 +245,9 @@ def _nul_violations(message: Message, prefix: str) -> Iterator[FieldViolation]:
             items = value if field.is_repeated else (value,)
             if any("\0" in item for item in items):
                 yield FieldViolation(path, "must not contain NUL characters")
+
+
+def _entry_path(path: str, key: str) -> str:
+    """A map entry's path names its key only when the key is short and printable: a caller's key is unbounded
+    input and is never echoed whole (a metadata key is at most 40 characters anyway)."""
+    return f"{path}.{key}" if len(key) <= 40 and key.isprintable() else path

@@ -12,7 +12,7 @@ from vauchflow_core import api_key_secrets, plans
 
 from vauchflow_server import idempotency
 from vauchflow_server.db.database import Database
-from vauchflow_core.errors import Conflict, InvalidArgument, NotFound, Violations
+from vauchflow_core.errors import Conflict, InvalidArgument, NotFound, Violations, shown_id
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_core.permissions import ALL_PERMISSIONS
 from vauchflow_core.tenancy import DEFAULT_PLAN, PLANS, ApiKey, Tenant
@@ -37,7 +37,7 @@ class CreatedTenant:
 
 
 def tenant_not_found(tenant_id: object) -> NotFound:
-    return NotFound(f"no tenant with id {tenant_id}", reason="TENANT_NOT_FOUND")
+    return NotFound(f"no tenant with id {shown_id(tenant_id)}", reason="TENANT_NOT_FOUND")
 
 
 def _check_name(name: str, violations: Violations, field_path: str) -> None:

@@ -19,7 +19,7 @@ from vauchflow_core import event_cursor, events, plans
 
 from vauchflow_server import idempotency
 from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_core.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Violations
+from vauchflow_core.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Violations, shown_id
 from vauchflow_core.events import StoredEvent
 from vauchflow_server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, make_page, page_request
 from vauchflow_core.secret_box import KeyRing
@@ -78,11 +78,11 @@ class EventFilter:
 
 
 def endpoint_not_found(endpoint_id: object) -> NotFound:
-    return NotFound(f"no webhook endpoint with id {endpoint_id}", reason="WEBHOOK_ENDPOINT_NOT_FOUND")
+    return NotFound(f"no webhook endpoint with id {shown_id(endpoint_id)}", reason="WEBHOOK_ENDPOINT_NOT_FOUND")
 
 
 def event_not_found(event_id: object) -> NotFound:
-    return NotFound(f"no event with id {event_id}", reason="EVENT_NOT_FOUND")
+    return NotFound(f"no event with id {shown_id(event_id)}", reason="EVENT_NOT_FOUND")
 
 
 def _endpoint_disabled(endpoint_id: object) -> FailedPrecondition:

@@ -32,7 +32,7 @@ from vauchflow_server import resource_events
 
 from vauchflow_server import idempotency
 from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_core.errors import InvalidArgument, NotFound, RedemptionDenied, Violations
+from vauchflow_core.errors import InvalidArgument, NotFound, RedemptionDenied, Violations, shown_id
 from vauchflow_server.redemption.flash_sale_gate import Decision, FlashSaleGate, StockClaim
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.pagination import Page, make_page, page_request
@@ -108,7 +108,7 @@ _Decided = tuple[Pending[_Queued, RedeemResult], "RedeemResult | Exception"]
 
 
 def redemption_not_found(redemption_id: object) -> NotFound:
-    return NotFound(f"no redemption with id {redemption_id}", reason="REDEMPTION_NOT_FOUND")
+    return NotFound(f"no redemption with id {shown_id(redemption_id)}", reason="REDEMPTION_NOT_FOUND")
 
 
 def _parse_id(raw: str) -> UUID:
