@@ -81,6 +81,19 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class TooManyFailedAuthentications(DomainError):
+    """Too many failed authentications from one client address: refused before any key is looked up."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float):
+        super().__init__(
+            "too many failed authentications from this address; wait, then send a valid key",
+            metadata={"scope": "client_address"},
+        )
+        self.retry_after = retry_after
+
+
 class Unauthenticated(DomainError):
     reason = "API_KEY_INVALID"
 

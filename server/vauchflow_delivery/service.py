@@ -20,6 +20,7 @@ from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
 from vauchflow_core.redis_client import redis_client
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
 from vauchflow_core.rpc.metrics import RpcMetrics
 from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.rpc.request_boundary import RequestBoundary
@@ -118,7 +119,7 @@ async def _run(
     rpc_metrics = RpcMetrics(metrics.registry)
     # Opening a stream is a request like any other: it counts against the tenant's rate (when Redis is there).
     rate_limiter = RateLimiter(redis, rpc_metrics) if redis is not None else None
-    server = grpc.aio.server(interceptors=[RequestBoundary(authenticator, rpc_metrics, rate_limiter)])
+    server = grpc.aio.server(interceptors=[RequestBoundary(authenticator, rpc_metrics, rate_limiter, AuthFailureLimiter(redis))])
     event_stream_service_pb2_grpc.add_EventStreamServiceServicer_to_server(
         EventStreamServicer(feed, stopping, authenticator, config.stream_reauthorize_seconds, StreamSlots(redis)),
         server,

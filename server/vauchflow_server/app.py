@@ -30,6 +30,7 @@ from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.redis_client import redis_client as redis_client_for
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
 from vauchflow_server.config import ServerConfig
 
 from vauchflow_server.db.database import (
@@ -107,7 +108,12 @@ async def serve(config: ServerConfig) -> None:
             background.append(reconciler)
         rate_limiter = RateLimiter(redis_client, metrics) if redis_client is not None else None
         server = grpc.aio.server(
-            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics, rate_limiter)]
+            interceptors=[RequestBoundary(
+                    Authenticator(db, config.admin_token, key_cache),
+                    metrics,
+                    rate_limiter,
+                    AuthFailureLimiter(redis_client, limit=config.auth_failures_per_minute),
+                )]
         )
         tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(
             TenantServicer(TenantAdmin(db, on_changed=key_cache.evict_tenant)), server

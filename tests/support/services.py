@@ -105,6 +105,9 @@ def start_api_server(
         VAUCHFLOW_WEBHOOK_KEYS=webhook_keys,
         VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS=TEST_WEBHOOK_ALLOW_NETWORKS,
         VAUCHFLOW_WEBHOOK_ALLOW_HTTP="true",
+        # Every test calls from 127.0.0.1, and many send bad keys on purpose: the per-address limit of failed
+        # authentications gets its own server in tests/integration/test_auth_failures.py.
+        VAUCHFLOW_AUTH_FAILURES_PER_MINUTE="1000000",
     )
     env.update(extra_env or {})
     process = start_child([sys.executable, "-m", "vauchflow_server"], name="api-server", env=env, log_path=log_path)

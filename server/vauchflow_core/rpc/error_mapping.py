@@ -32,6 +32,7 @@ _STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.QuotaExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooManyFailedAuthentications: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionMissing: grpc.StatusCode.PERMISSION_DENIED,
     errors.Forbidden: grpc.StatusCode.PERMISSION_DENIED,
@@ -81,7 +82,7 @@ def to_rpc_status(error: errors.DomainError, request_id: str = "") -> tuple[grpc
 
 
 def _retry_delay(error: errors.DomainError, code: grpc.StatusCode) -> duration_pb2.Duration | None:
-    if isinstance(error, errors.RateLimited):
+    if isinstance(error, (errors.RateLimited, errors.TooManyFailedAuthentications)):
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(max(0, round(error.retry_after * 1e9)))
         return delay

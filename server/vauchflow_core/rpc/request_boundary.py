@@ -31,9 +31,11 @@ import grpc
 
 from vauchflow_core.rpc import error_mapping, request_ids
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
+from vauchflow_core.rpc.client_address import LOOPBACK, IPNetwork, client_address
 from google.protobuf.message import Message
 
-from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited
+from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited, Unauthenticated
 from vauchflow_core.rpc.metrics import RpcMetrics, method_name
 from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.tenancy import Principal, current_principal
@@ -54,10 +56,26 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         authenticator: Authenticator,
         metrics: RpcMetrics | None = None,
         rate_limiter: RateLimiter | None = None,
+        auth_failures: AuthFailureLimiter | None = None,
+        trusted_proxies: tuple[IPNetwork, ...] = LOOPBACK,
     ):
         self._authenticator = authenticator
         self._metrics = metrics or RpcMetrics()
         self._rate_limiter = rate_limiter
+        self._auth_failures = auth_failures or AuthFailureLimiter(None)
+        self._trusted_proxies = trusted_proxies
+
+    async def _authorize(self, method: str, context: Context) -> Principal:
+        """Who is calling: refused at once from an address with too many failed attempts, and every failure
+        counted against its address."""
+        metadata = context.invocation_metadata() or ()
+        address = client_address(context.peer(), metadata, self._trusted_proxies)
+        await self._auth_failures.check(address)
+        try:
+            return await self._authenticator.authorize(method, metadata)
+        except Unauthenticated:
+            await self._auth_failures.record(address)
+            raise
 
     async def intercept_service(
         self,
@@ -95,7 +113,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             raise RateLimited(decision.retry_after, plan, limit.requests_per_second, limit.burst)
 
     def _wrap(self, method: str, behaviour: UnaryHandler) -> UnaryHandler:
-        authenticator = self._authenticator
+        authorize = self._authorize
         admit = self._admit
         requests = self._metrics.rpc_requests
         duration = self._metrics.rpc_duration.labels(method_name(method))
@@ -107,7 +125,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 request_ids.from_metadata(context.invocation_metadata() or ())
             )
             try:
-                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
                 token = current_principal.set(principal)
@@ -129,7 +147,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         return guarded
 
     def _wrap_stream(self, method: str, behaviour: Callable[..., Any]) -> StreamHandler:
-        authenticator = self._authenticator
+        authorize = self._authorize
         admit = self._admit
 
         async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
@@ -138,7 +156,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             request_ids.current_request_id.set(request_ids.from_metadata(context.invocation_metadata() or ()))
             opened = False
             try:
-                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
                 # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
