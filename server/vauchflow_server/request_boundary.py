@@ -92,7 +92,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         async def guarded(request, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
             code = "OK"
-            request_id = request_ids.current_request_id.set(
+            request_id_token = request_ids.current_request_id.set(
                 request_ids.from_metadata(context.invocation_metadata() or ())
             )
             try:
@@ -113,7 +113,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             finally:
                 requests.labels(method_name(method), code).inc()
                 duration.observe(time.perf_counter() - started)
-                request_ids.current_request_id.reset(request_id)
+                request_ids.current_request_id.reset(request_id_token)
 
         return guarded
 
