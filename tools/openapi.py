@@ -25,6 +25,7 @@ from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from vauchflow_server import (
     api_key_admin,
+    events,
     idempotency,
     pagination,
     plans,
@@ -35,7 +36,7 @@ from vauchflow_server import (
     vouchers,
     webhook_endpoints,
 )
-from vauchflow_server.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_server.permissions import ALL_PERMISSIONS, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
@@ -119,6 +120,10 @@ def _int64_range(low: int, high: int) -> Schema:
     return {"pattern": _decimal_pattern(low, high), "x-minimum": low, "x-maximum": high}
 
 
+def _one_of(values: tuple[str, ...]) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
 # Voucher codes are case-insensitive (stored upper-case).
 _CODE = {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")}
 
@@ -158,7 +163,10 @@ FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
     ("vauchflow.v1.TenantLimits", "max_vouchers"): _int64_range(0, plans.MAX_VOUCHERS),
     ("vauchflow.v1.TenantLimits", "max_webhook_endpoints"): {"minimum": 0, "maximum": plans.MAX_WEBHOOK_ENDPOINTS},
     ("vauchflow.v1.CreateApiKeyRequest", "name"): {"minLength": 1, "maxLength": api_key_admin.MAX_NAME_LENGTH},
-    ("vauchflow.v1.CreateApiKeyRequest", "permissions"): {"minItems": 1},
+    ("vauchflow.v1.CreateApiKeyRequest", "permissions"): {"minItems": 1, "items": _one_of(ALL_PERMISSIONS)},
+    ("vauchflow.v1.ListEventsRequest", "types"): {"items": _one_of(events.EVENT_TYPES)},
+    ("vauchflow.v1.SubscribeEventsRequest", "event_types"): {"items": _one_of(events.EVENT_TYPES)},
+    ("vauchflow.v1.WebhookEndpoint", "event_types"): {"items": _one_of(webhook_endpoints.SUBSCRIBABLE_EVENT_TYPES)},
     ("vauchflow.v1.WebhookEndpoint", "url"): {"maxLength": webhook_endpoints.MAX_URL_LENGTH},
     ("vauchflow.v1.WebhookEndpoint", "description"): {"maxLength": webhook_endpoints.MAX_DESCRIPTION_LENGTH},
 }
