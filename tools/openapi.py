@@ -439,7 +439,9 @@ class _Walker:
         for index, enum in enumerate(message.enum_type):
             self._index_enum(file, f"{name}.{enum.name}", enum, (*path, _MESSAGE_ENUM, index))
 
-    def _index_enum(self, file: str, name: str, enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...]) -> None:
+    def _index_enum(
+        self, file: str, name: str, enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...]
+    ) -> None:
         self.enums[name] = enum
         self.locations[name] = (file, path)
 
@@ -747,7 +749,9 @@ class _Walker:
         content = {"schema": schema, "example": example}
         return {"required": required_body, "content": {"application/json": content}}
 
-    def responses(self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None) -> Schema:
+    def responses(
+        self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None
+    ) -> Schema:
         response = self.ref(method.output_type)
         description = "OK"
         if method.server_streaming:
@@ -807,9 +811,7 @@ def _describe(schema: Schema, description: str) -> Schema:
 def _operation_description(comment: str, permission: str | None, method: descriptor_pb2.MethodDescriptorProto) -> str:
     parts = [comment] if comment else []
     if permission == OPERATOR:
-        parts.append(
-            "Authorised by the platform operator token (`VAUCHFLOW_ADMIN_TOKEN`), not a tenant API key."
-        )
+        parts.append("Authorised by the platform operator token (`VAUCHFLOW_ADMIN_TOKEN`), not a tenant API key.")
     elif permission == PUBLIC:
         parts.append("Needs no credentials.")
     elif permission is not None:
