@@ -121,7 +121,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = "OK"
-            request_id = request_ids.current_request_id.set(
+            request_id_token = request_ids.current_request_id.set(
                 request_ids.from_metadata(context.invocation_metadata() or ())
             )
             try:
@@ -142,7 +142,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             finally:
                 requests.labels(method_name(method), code).inc()
                 duration.observe(time.perf_counter() - started)
-                request_ids.current_request_id.reset(request_id)
+                request_ids.current_request_id.reset(request_id_token)
 
         return guarded
 
