@@ -166,8 +166,7 @@ async def test_a_counter_built_inside_the_scope_is_settled_by_the_scope() -> Non
     async with claim_on(redis) as claim:
         assert claim.answer is GateAnswer.MISSING
         assert claim.stock is not None
-        await claim.stock.build_and_take(5)
-        assert claim.answer is GateAnswer.ADMITTED
+        assert await claim.stock.build_and_take(5) is GateAnswer.ADMITTED
         claim.outcome = result()
     assert (redis.units, redis.leases, redis.settles) == (4, set(), [False])
 

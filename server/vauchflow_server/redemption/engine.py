@@ -359,12 +359,14 @@ class RedemptionEngine:
                 # A key owned by an earlier request: run alone after COMMIT, which replays (or refuses) it.
                 for key in [key for key in key_owners if key not in owned]:
                     routes[key_owners.pop(key)] = _Route.ALONE
-            unsettled = [p for p in batch if p not in routes and p.item.claim.answer not in (None, GateAnswer.ADMITTED)]
-            if unsettled:
+            unadmitted = [
+                p for p in batch if p not in routes and p.item.claim.answer not in (None, GateAnswer.ADMITTED)
+            ]
+            if unadmitted:
                 # The gate had no counter: a flash sale's counter is built (in its own transaction) before it waits
                 # for the row, as a redeem alone would; so look before locking, without a lock.
-                peeked = await tx.vouchers_by_codes(sorted({p.item.code for p in unsettled}))
-                for pending in unsettled:
+                peeked = await tx.vouchers_by_codes(sorted({p.item.code for p in unadmitted}))
+                for pending in unadmitted:
                     voucher = peeked.get(pending.item.code)
                     if voucher is not None and not _batch_can_decide(voucher, pending.item.claim.answer):
                         routes[pending] = _Route.ALONE
