@@ -110,7 +110,8 @@ def decide_redeem(
     this voucher has already given earlier redeems of the same batch; `gate`: the flash-sale claim's answer, None
     without a gate. Refusals come in a fixed order: the gate's sold out, then the voucher, the order, the customer."""
     if gate is GateAnswer.SOLD_OUT:
-        # The counter found none left: PostgreSQL is not asked, so nothing else about the voucher is known to be true.
+        # The counter found none left, which stands whatever else is true of the voucher: the sold-out path refuses
+        # before reading it, and a counter built from PostgreSQL's read and found empty refuses the same way.
         return Refuse(errors.VOUCHER_EXHAUSTED)
     if admitted_in_batch:
         voucher = replace(voucher, redemption_count=voucher.redemption_count + admitted_in_batch)

@@ -307,8 +307,8 @@ class FlashSaleGate:
             self._metrics.flash_sale_gate.labels("returned").inc()
 
     async def hold_for_return(self, tenant_id: UUID, code: str) -> StockClaim:
-        """For a rollback of a flash-sale redemption: call inside its transaction, before COMMIT; after COMMIT,
-        `settle(give_back=True)` returns the unit (or `give_back=False` if the transaction failed)."""
+        """For a rollback of a flash-sale redemption, through UnitReturn: inside its transaction, before COMMIT;
+        after COMMIT, `settle(give_back=True)` returns the unit (or `give_back=False` if the transaction failed)."""
         # Not self.claim(): PostgreSQL has just shown a flash sale, whatever this process remembers as plain.
         claim = StockClaim(self, VoucherKey(tenant_id, code))
         if self._resting():
