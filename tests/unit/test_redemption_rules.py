@@ -83,11 +83,12 @@ def test_currency_mismatch() -> None:
     assert order_denial(v, order(currency="EUR")) is None
 
 
-def test_fixed_amount_needs_the_order_currency_but_a_percentage_does_not() -> None:
+def test_a_voucher_with_a_currency_needs_an_order_in_it_whatever_its_discount() -> None:
     assert order_denial(voucher(percent_off=None, amount_off=500, currency="EUR"), order(currency=None)) == (
         errors.CURRENCY_MISMATCH
     )
-    assert order_denial(voucher(percent_off=10, currency="EUR"), order(currency=None)) is None
+    # Issue 16, finding 8: a percentage too (it used to let an order without a currency through).
+    assert order_denial(voucher(percent_off=10, currency="EUR"), order(currency=None)) == errors.CURRENCY_MISMATCH
     assert order_denial(voucher(percent_off=10), order(currency="JPY")) is None
 
 
