@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -39,7 +39,8 @@ class Pending(Generic[Item, Result]):
             self.outcome.set_exception(error)
 
 
-RunBatch = Callable[[Hashable, "list[Pending[Item, Result]]"], Awaitable[None]]
+# Called with the batch's key (a tenant id for redemptions) and its redeems.
+RunBatch = Callable[[Any, "list[Pending[Item, Result]]"], Awaitable[None]]
 
 
 class RedemptionBatcher(Generic[Item, Result]):

@@ -555,7 +555,7 @@ class RedemptionEngine:
                     raise voucher_not_found(voucher_code)
                 voucher_id = voucher.id
             rows = await tx.list_redemptions(voucher_id, request.after, request.size + 1)
-        return make_page(rows, request, lambda r: (r.create_time, r.id))
+        return make_page(rows, request, _list_position)
 
     async def rollback(self, tenant_id: UUID, redemption_id: str, reason: str) -> Redemption:
         if len(reason) > MAX_ROLLBACK_REASON_LENGTH:
@@ -598,3 +598,8 @@ async def _replay(tx: TenantTransaction, redemption_id: UUID) -> RedeemResult:
 def _reason(decision: Redeem | Refuse | None, otherwise: str) -> str:
     """The reason a decision gives for refusing, or `otherwise` when it would not refuse."""
     return decision.reason if isinstance(decision, Refuse) else otherwise
+
+
+def _list_position(redemption: Redemption) -> tuple[datetime, UUID]:
+    assert redemption.create_time is not None, "a stored redemption has its time"
+    return redemption.create_time, redemption.id

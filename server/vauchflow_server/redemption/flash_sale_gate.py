@@ -263,7 +263,7 @@ class FlashSaleGate:
             return GateAnswer.BYPASSED
         lease = uuid.uuid4().hex
         key = claim.key
-        args = [lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+        args: list[str | int | float] = [lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
         # Held before the call: a take that times out or is cancelled may still have run. Settling the lease later
         # gives the unit back, or keeps it counted, only if the take happened (the scripts are idempotent per lease),
         # so an unanswered take can never leave the counter too low.
