@@ -87,6 +87,7 @@ def run_pgbench(
             capture_output=True,
             text=True,
             timeout=duration + 120,
+            check=False,
         )
         if result.returncode not in (0, 2):  # 2: some transactions failed (e.g. a limit reached)
             raise RuntimeError(f"pgbench failed ({result.returncode}): {result.stderr[-2000:]}")
@@ -112,5 +113,5 @@ def run_pgbench(
 def _percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, int(round(fraction * (len(sorted_values) - 1))))
+    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
     return sorted_values[index]

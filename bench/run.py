@@ -16,15 +16,14 @@ import hashlib
 import multiprocessing
 import os
 import platform
-import socket
-import statistics
-import sys
 import re
+import socket
+import sys
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -33,9 +32,10 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
+import webhook_delivery  # noqa: E402
 from loadgen import Outcome, Scenario, run  # noqa: E402
 from pgbench_ceiling import PgbenchResult, run_pgbench  # noqa: E402
-import webhook_delivery  # noqa: E402
+
 from vauchflow.v1 import (  # noqa: E402
     redemption_pb2,
     redemption_service_pb2,
@@ -49,7 +49,6 @@ from vauchflow.v1 import (  # noqa: E402
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
-
 from vauchflow_devstack.config import DevstackConfig  # noqa: E402
 from vauchflow_devstack.postgres import _bin_dir  # noqa: E402
 from vauchflow_devstack.stack import DevStack  # noqa: E402
@@ -102,7 +101,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def start_stack(data_dir: Path, replicas: int) -> DevStack:
@@ -117,7 +116,6 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
-        "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
     stack.start()
@@ -217,7 +215,7 @@ async def flash_voucher_state(owner_dsn: str, tenant_id: str) -> tuple:
         rows = await conn.fetchval(
             "SELECT count(*) FROM redemptions WHERE tenant_id = $1 AND voucher_id = $2", tenant_id, voucher["id"]
         )
-        return tuple(voucher.values()) + (rows,)
+        return (*tuple(voucher.values()), rows)
     finally:
         await conn.close()
 
@@ -271,7 +269,8 @@ def machine_description() -> str:
          if line.startswith("model name")),
         platform.processor(),
     )  # fmt: skip
-    return f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({model}), {system}, Python {platform.python_version()}"
 
 
 def main() -> int:
@@ -353,8 +352,11 @@ def main() -> int:
                 loadgen_cpu=float("nan"),
                 server_cpu=float("nan"),
             )
-            print(f"  webhooks: {figures.delivered:,}/{figures.sent:,} delivered, {figures.throughput:,.0f}/s, "
-                  f"commit-to-delivery p99 {figures.p99_ms:,.0f} ms (delivery service pid {delivery_pid})", flush=True)
+            print(
+                f"  webhooks: {figures.delivered:,}/{figures.sent:,} delivered, {figures.throughput:,.0f}/s, "
+                f"commit-to-delivery p99 {figures.p99_ms:,.0f} ms (delivery service pid {delivery_pid})",
+                flush=True,
+            )
 
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
             if flash_after != flash_before:
@@ -373,19 +375,28 @@ def main() -> int:
         with_ratio(hot_100, pg_hot, "pgbench_hot_100"),
         with_ratio(pg_sold_out, grpc_100, "grpc_spread_100"),
         with_ratio(flash_100, pg_sold_out, "pg_sold_out_100"),
-        Row(**{**webhooks_row.__dict__, "ceiling": "the offered rate", "ratio": webhooks_row.throughput / args.webhook_rate}),
+        Row(
+            **{
+                **webhooks_row.__dict__,
+                "ceiling": "the offered rate",
+                "ratio": webhooks_row.throughput / args.webhook_rate,
+            }
+        ),
         pg_spread,
         pg_hot,
     ]
     table = format_table(rows)
-    verdict = "correct: every count equals its redemption rows, no limit exceeded" if not problems else (
-        "INCORRECT:\n" + "\n".join(problems[:20])
+    verdict = (
+        "correct: every count equals its redemption rows, no limit exceeded"
+        if not problems
+        else ("INCORRECT:\n" + "\n".join(problems[:20]))
     )
     loadgen_headroom = liveness.throughput / max(grpc_32.throughput, 1)
     summary = (
         f"Machine: {machine_description()}\n"
-        f"Run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {args.duration:g} s per scenario after "
-        f"{args.warmup:g} s warm-up, {args.replicas} API server replica(s), {args.vouchers} vouchers in the spread set\n"
+        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.duration:g} s per scenario after "
+        f"{args.warmup:g} s warm-up, {args.replicas} API server replica(s), "
+        f"{args.vouchers} vouchers in the spread set\n"
         f"Load generator headroom: a trivial RPC ran at {liveness.throughput:,.0f}/s, "
         f"{loadgen_headroom:.1f} × the redemption rate at the same concurrency\n"
         f"Correctness: {verdict}\n"

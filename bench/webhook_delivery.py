@@ -59,7 +59,7 @@ class Receiver:
         self._ports, self._results, self._stop = context.Queue(), context.Queue(), context.Event()
         self._process = context.Process(target=_receiver_main, args=(self._ports, self._stop, self._results))
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self._process.start()
         self.port = self._ports.get(timeout=30)
         return self
@@ -105,7 +105,9 @@ async def produce(owner_dsn: str, tenant_id: str, rate: int, duration: float) ->
     return committed
 
 
-def measure(owner_dsn: str, tenant_id: str, receiver: Receiver, rate: int, duration: float, drain: float) -> DeliveryFigures:
+def measure(
+    owner_dsn: str, tenant_id: str, receiver: Receiver, rate: int, duration: float, drain: float
+) -> DeliveryFigures:
     committed = asyncio.run(produce(owner_dsn, tenant_id, rate, duration))
     deadline = time.time() + drain
     # The receiver reports only at the end; give the service the drain window to catch up first.

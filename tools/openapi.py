@@ -23,6 +23,7 @@ from typing import Any
 
 from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
+
 from vauchflow_core import events, plans, webhook_endpoints
 from vauchflow_core.permissions import ALL_PERMISSIONS, ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.rpc import request_ids

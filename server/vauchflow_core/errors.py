@@ -7,7 +7,6 @@ to show to the caller. error_mapping.py turns them into gRPC statuses; nothing e
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 
@@ -136,7 +135,7 @@ class InvalidArgument(DomainError):
         super().__init__("invalid request: " + "; ".join(f"{v.field}: {v.description}" for v in self.violations))
 
     @classmethod
-    def single(cls, field_path: str, description: str) -> "InvalidArgument":
+    def single(cls, field_path: str, description: str) -> InvalidArgument:
         return cls([FieldViolation(field_path, description)])
 
 

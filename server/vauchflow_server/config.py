@@ -56,7 +56,7 @@ class ServerConfig:
     auth_failures_per_minute: int = 30
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerConfig:
         missing = [name for name in ("DATABASE_URL", "VAUCHFLOW_ADMIN_TOKEN") if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")

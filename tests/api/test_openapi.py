@@ -17,6 +17,7 @@ from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
+
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 
 from support.api_client import assert_error, expect_rpc_error
 from support.ports import free_port
 from support.services import ApiServer, MigratedPostgres, start_api_server
-from vauchflow_devstack import EmbeddedRedis, stop_child
+from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 from vauchflow_core import api_key_secrets
 from vauchflow_core.rpc.client_address import client_address
+from vauchflow_devstack import EmbeddedRedis, stop_child
 
 LIMIT = 5
 

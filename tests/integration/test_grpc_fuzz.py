@@ -8,6 +8,7 @@ Deterministic (a seeded generator walks each request's descriptor) and bounded: 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -102,15 +103,12 @@ def fill(msg: message.Message, rng: random.Random, depth: int = 0) -> message.Me
             continue
         if field.is_repeated:
             values = [_hostile_value(field, rng, depth) for _ in range(rng.choice((0, 2, 1000)))]
-            try:
+            # A value the Python runtime itself refuses (e.g. an unknown closed enum) can't be sent: skipped.
+            with contextlib.suppress(ValueError):
                 getattr(msg, field.name).extend(values)
-            except ValueError:
-                pass  # a value the Python runtime itself refuses (e.g. an unknown closed enum): not sendable
             continue
-        try:
+        with contextlib.suppress(ValueError, TypeError):
             setattr(msg, field.name, _hostile_value(field, rng, depth))
-        except (ValueError, TypeError):
-            pass
     return msg
 
 

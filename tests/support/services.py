@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from support.grpc_health import is_serving
 from support.polling import wait_for
 from vauchflow_core.db.migrate import APP_ROLE
-from vauchflow_devstack import EmbeddedPostgres, start_child, stop_child
 from vauchflow_core.secret_box import generate_key_ring_text
+from vauchflow_devstack import EmbeddedPostgres, start_child, stop_child
 
 TEMPLATE_DATABASE = "vauchflow_template"
 # Tests deliver webhooks to receivers on loopback, over plain http.

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vauchflow_core import errors
 from vauchflow_core.errors import InvalidArgument, Violations
-
 from vauchflow_server.redemption_rules import (
     Order,
     check_order,
@@ -21,7 +20,7 @@ from vauchflow_server.redemption_rules import (
 )
 from vauchflow_server.vouchers import MAX_AMOUNT, Voucher, VoucherTerms
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def voucher(redemption_count: int = 0, **terms) -> Voucher:

@@ -28,14 +28,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import Message
 
+from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited, Unauthenticated
 from vauchflow_core.rpc import error_mapping, request_ids
 from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
 from vauchflow_core.rpc.client_address import LOOPBACK, IPNetwork, client_address
-from google.protobuf.message import Message
-
-from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited, Unauthenticated
 from vauchflow_core.rpc.metrics import RpcMetrics, method_name
 from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.tenancy import Principal, current_principal
@@ -136,7 +135,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise
-            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+            except Exception as error:
                 code = _code_name(error)
                 await _refuse(context, method, error, started)
             finally:
@@ -172,7 +171,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                     await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
-            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+            except Exception as error:
                 await _refuse(context, method, error, started)
             finally:
                 if opened:
@@ -227,7 +226,7 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     def deserialize(data: bytes) -> Any:
         try:
             return deserializer(data)
-        except Exception:  # noqa: BLE001 - any parse failure is the caller's malformed request
+        except Exception:
             return _UNREADABLE
 
     return deserialize

@@ -26,7 +26,7 @@ class Pending(Generic[Item, Result]):
 
     __slots__ = ("item", "outcome")
 
-    def __init__(self, item: Item, outcome: "asyncio.Future[Result]"):
+    def __init__(self, item: Item, outcome: asyncio.Future[Result]):
         self.item = item
         self.outcome = outcome
 

@@ -58,7 +58,7 @@ from vauchflow_server.redemption_rules import (
     decide_redeem,
 )
 from vauchflow_server.redemptions import Redemption
-from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, lookup_code, normalize_code
+from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, lookup_code
 
 log = logging.getLogger(__name__)
 

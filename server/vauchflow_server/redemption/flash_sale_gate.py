@@ -143,7 +143,7 @@ class VoucherKey:
         return f"vf:{{{self.tenant_id}:{self.code}}}:leases"
 
     @classmethod
-    def parse(cls, stock_key: str) -> "VoucherKey | None":
+    def parse(cls, stock_key: str) -> VoucherKey | None:
         match = _KEY_PATTERN.match(stock_key)
         return cls(UUID(match[1]), match[2]) if match else None
 
@@ -158,7 +158,7 @@ class Snapshot:
 class StockClaim:
     """One request's dealings with the gate for one voucher: take, maybe build, then settle exactly once."""
 
-    def __init__(self, gate: "FlashSaleGate", key: VoucherKey):
+    def __init__(self, gate: FlashSaleGate, key: VoucherKey):
         self._gate = gate
         self.key = key
         self.answer = GateAnswer.BYPASSED
@@ -201,7 +201,7 @@ class UnitReturn:
     matching Redis change (see _HOLD). When the scope ends the unit goes back if the transaction committed (the scope
     ended without an error); after an error or a cancellation only the hold ends."""
 
-    def __init__(self, gate: "FlashSaleGate | None", tenant_id: UUID):
+    def __init__(self, gate: FlashSaleGate | None, tenant_id: UUID):
         self._gate = gate
         self._tenant_id = tenant_id
         self._claim: StockClaim | None = None
@@ -210,7 +210,7 @@ class UnitReturn:
         if self._gate is not None and self._claim is None:
             self._claim = await self._gate.hold_for_return(self._tenant_id, code)
 
-    async def __aenter__(self) -> "UnitReturn":
+    async def __aenter__(self) -> UnitReturn:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -293,7 +293,7 @@ class FlashSaleGate:
                 returned = await self._call(
                     self._settle_script(keys=[key.stock, key.leases], args=[lease, 1 if give_back else 0])
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # Once more (the script is idempotent per lease): a unit not settled stays held until its lease
                 # expires, and a moment's stall of a busy process is more likely than Redis being gone.
                 returned = await self._call(
@@ -317,7 +317,9 @@ class FlashSaleGate:
         key = claim.key
         try:
             await self._call(
-                self._hold_script(keys=[key.leases], args=[lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2])
+                self._hold_script(
+                    keys=[key.leases], args=[lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+                )
             )
         except _REDIS_ERRORS as error:
             self._failed("hold", key, error)
@@ -354,7 +356,9 @@ class FlashSaleGate:
     async def correct(self, key: VoucherKey, seen: Snapshot, units: int) -> int:
         """1 corrected to `units`, 0 already right, -1 the counter changed since `seen` (leave it for next time)."""
         return int(
-            await self._call(self._correct_script(keys=[key.stock, key.leases], args=[seen.version, units, time.time()]))
+            await self._call(
+                self._correct_script(keys=[key.stock, key.leases], args=[seen.version, units, time.time()])
+            )
         )
 
     async def drop(self, key: VoucherKey) -> None:
