@@ -54,6 +54,8 @@ class RedemptionBatcher(Generic[Item, Result]):
         self._queues: dict[Hashable, deque[Pending[Item, Result]]] = {}
         self._running: dict[Hashable, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told each batch's size as it is taken (the server sets ServerMetrics.redemption_batch_size.observe).
+        self.observe_batch_size: Callable[[int], object] = lambda size: None
 
     async def submit(self, key: Hashable, item: Item) -> Result:
         pending: Pending[Item, Result] = Pending(item, asyncio.get_running_loop().create_future())
@@ -78,6 +80,7 @@ class RedemptionBatcher(Generic[Item, Result]):
                         batch.append(pending)
                 if not batch:
                     continue
+                self.observe_batch_size(len(batch))
                 try:
                     await self._run_batch(key, batch)
                 except Exception as error:  # every waiter hears of it
