@@ -294,14 +294,20 @@ def format_table(rows: list[Row]) -> str:
         "|---|---:|---:|---:|---:|---|---|---:|---:|---:|",
     ]
     for row in rows:
-        ratio = f"{row.ratio:.2f} × {row.ceiling}" if row.ratio is not None else ""
-        batched = f"{row.batched_ratio:.2f} × {row.batched_ceiling}" if row.batched_ratio is not None else ""
+        ratio = _ratio_cell(row.ratio, row.ceiling)
+        batched = _ratio_cell(row.batched_ratio, row.batched_ceiling)
         per_op = "" if row.cpu_us_per_op != row.cpu_us_per_op else f"{row.cpu_us_per_op:,.0f}"
         lines.append(
             f"| {row.name} | {row.throughput:,.0f} | {row.p50_ms:.1f} | {row.p99_ms:.1f} | {row.errors} | {ratio} "
             f"| {batched} | {per_op} | {_cores(row.loadgen_cpu)} | {_cores(row.server_cpu)} |"
         )
     return "\n".join(lines)
+
+
+def _ratio_cell(ratio: float | None, ceiling: str) -> str:
+    if ratio is None:
+        return ""
+    return f"{ratio:.2f} × {ceiling}" if math.isfinite(ratio) else f"n/a ({ceiling} completed nothing)"
 
 
 def format_batch_table(sizes: dict[str, SizeDistribution], ceilings: dict[tuple[str, int], Row]) -> str:
