@@ -360,7 +360,7 @@ def main() -> int:
     parser.add_argument("--vouchers", type=int, default=500, help="vouchers the spread load is spread over")
     parser.add_argument(
         "--webhook-rate", type=int, default=1000,
-        help="events committed per second in the steady webhook scenario, at most half the measured burst rate",
+        help="events committed per second in the steady webhook scenario, at most half the measured capacity",
     )  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
@@ -512,8 +512,8 @@ def _batches_in_flight() -> int:
 
 
 def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.Namespace) -> list[Row]:
-    """The webhook ceilings (receiver alone, relay alone) and the delivery service against them: a burst for its
-    capacity, then a steady rate for its latency."""
+    """The webhook ceilings (receiver alone, relay alone) and the delivery service against them: an overload for
+    its capacity, then a steady rate for its latency."""
     delivery_pid = stack.child_pids()["webhooks"]
     delivery_ports = (stack.config.delivery_metrics_port,)
 
@@ -522,8 +522,8 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
 
     relayed = counter("vauchflow_outbox_events_relayed_total")
     delivered = counter("vauchflow_webhook_deliveries_total", outcome="delivered")
-    # Sized to last about a second or more at this machine's rates, fewer in a short (smoke) run.
-    burst_events = max(200, round(500 * args.duration))
+    # Sized to last a few seconds at this machine's rates, fewer in a short (smoke) run.
+    overload_events = max(200, round(500 * args.duration))
     relay_events = max(500, round(2_000 * args.duration))
     with webhook_delivery.Receiver() as receiver:
         create_webhook_endpoint(stack.grpc_targets[0], api_key, f"http://127.0.0.1:{receiver.port}/hook")
@@ -533,15 +533,22 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
         relay_alone = webhook_delivery.relay_ceiling(stack.owner_dsn, tenant_id, relayed, relay_events)
         print(f"  webhook ceilings: receiver alone {receiver_alone.throughput:,.0f}/s, relay alone "
               f"{relay_alone.throughput:,.0f} events/s", flush=True)  # fmt: skip
+        receiver_row = Row("webhook_receiver_alone (ceiling)", receiver_alone.throughput, receiver_alone.p50_ms,
+                           receiver_alone.p99_ms, 0, NAN, NAN)  # fmt: skip
+        relay_row = Row("webhook_relay_alone (ceiling)", relay_alone.throughput, NAN, NAN, 0, NAN, NAN)
+        ceiling = min((receiver_row, relay_row), key=lambda row: row.throughput if row.throughput > 0 else math.inf)
 
+        # Offered at the ceiling's rate: delivery cannot keep up, so what arrives per second is its capacity.
         cpu_before = _cpu_seconds(delivery_pid)
-        burst = webhook_delivery.commit_burst(stack.owner_dsn, tenant_id, burst_events, delivered, timeout=60)
-        burst_cpu = _cpu_seconds(delivery_pid) - cpu_before
-        burst_seconds = time.time() - min(burst.committed.values())
+        overload = webhook_delivery.produce_overload(
+            stack.owner_dsn, tenant_id, ceiling.throughput, overload_events, delivered, timeout=60
+        )
+        overload_cpu = _cpu_seconds(delivery_pid) - cpu_before
+        overload_seconds = time.time() - min(overload.values())
         # Steady: the asked rate (1,000/s, comparable with earlier runs), but never more than half what the service
         # just sustained, so a slower machine measures the service's latency, not a growing queue's; rounded to the
         # producer's 100/s steps.
-        rate = min(args.webhook_rate, max(100, int(len(burst.committed) / burst_seconds / 2) // 100 * 100))
+        rate = min(args.webhook_rate, max(100, int(len(overload) / overload_seconds / 2) // 100 * 100))
         cpu_before = _cpu_seconds(delivery_pid)
         delivered_before = delivered()
         steady_started = time.time()
@@ -551,24 +558,21 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
         steady_delivered = delivered() - delivered_before
         arrivals = receiver.arrivals()
 
-    burst_figures = webhook_delivery.figures(burst.committed, arrivals)
+    overload_figures = webhook_delivery.figures(overload, arrivals)
     steady_figures = webhook_delivery.figures(steady, arrivals)
-    print(f"  webhooks: burst {burst_figures.delivered:,}/{burst_figures.sent:,} delivered at "
-          f"{burst_figures.throughput:,.0f}/s; steady {rate:,}/s: {steady_figures.delivered:,}/{steady_figures.sent:,}"
-          f" delivered, commit-to-delivery p99 {steady_figures.p99_ms:,.0f} ms", flush=True)  # fmt: skip
-    receiver_row = Row("webhook_receiver_alone (ceiling)", receiver_alone.throughput, receiver_alone.p50_ms,
-                       receiver_alone.p99_ms, 0, NAN, NAN)  # fmt: skip
-    relay_row = Row("webhook_relay_alone (ceiling)", relay_alone.throughput, NAN, NAN, 0, NAN, NAN)
-    ceiling = min((receiver_row, relay_row), key=lambda row: row.throughput if row.throughput > 0 else math.inf)
-    burst_row = Row(
-        name=f"webhook_delivery_burst_{burst_events}",
-        throughput=burst_figures.throughput,
-        p50_ms=burst_figures.p50_ms,
-        p99_ms=burst_figures.p99_ms,
-        errors=burst_figures.sent - burst_figures.delivered,
+    print(f"  webhooks: overload {overload_figures.delivered:,}/{overload_figures.sent:,} delivered at "
+          f"{overload_figures.throughput:,.0f}/s; steady {rate:,}/s: {steady_figures.delivered:,}/"
+          f"{steady_figures.sent:,} delivered, commit-to-delivery p99 {steady_figures.p99_ms:,.0f} ms",
+          flush=True)  # fmt: skip
+    overload_row = Row(
+        name=f"webhook_delivery_overload_{overload_events}",
+        throughput=overload_figures.throughput,
+        p50_ms=overload_figures.p50_ms,
+        p99_ms=overload_figures.p99_ms,
+        errors=overload_figures.sent - overload_figures.delivered,
         loadgen_cpu=NAN,
-        server_cpu=burst_cpu / burst_seconds,
-        cpu_us_per_op=burst_cpu / burst_figures.delivered * 1e6 if burst_figures.delivered else NAN,
+        server_cpu=overload_cpu / overload_seconds,
+        cpu_us_per_op=overload_cpu / overload_figures.delivered * 1e6 if overload_figures.delivered else NAN,
     )
     steady_row = Row(
         name=f"webhook_delivery_steady_{rate}_per_s",
@@ -583,7 +587,7 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
     return [
         receiver_row,
         relay_row,
-        with_ratio(burst_row, ceiling),
+        with_ratio(overload_row, ceiling),
         Row(**{**steady_row.__dict__, "ceiling": "the offered rate", "ratio": steady_figures.throughput / rate}),
     ]
 
@@ -620,9 +624,10 @@ def write_report(table: str, batch_table: str, summary: str) -> None:
         "- Webhook rows: `webhook_receiver_alone` is the loopback receiver's accept rate from a trivial HTTP client\n"
         "  (32 keep-alive connections, as many as the service opens to one endpoint); `webhook_relay_alone` the\n"
         "  outbox events per second the relay passes with no endpoint subscribed (COMMIT to its counter). The\n"
-        "  burst row commits its events in one transaction and measures first commit to last arrival: delivery\n"
-        "  capacity, as a share of the lower of the two ceilings; its latency is mostly time spent queued. The\n"
-        "  steady row then commits 1,000 events/s in 10 ms batches, or half the burst rate if that is lower (a\n"
+        "  overload row commits its events in 10 ms batches at the lower ceiling's rate, more than the service can\n"
+        "  deliver, and measures first commit to last arrival: delivery capacity, as a share of the lower of the two\n"
+        "  ceilings; its latency is mostly time spent queued. The steady row then commits 1,000 events/s the same\n"
+        "  way, or half the overload's delivery rate if that is lower (a\n"
         "  machine is never asked for more than it showed it can do): latency commit-to-arrival, `errors` =\n"
         "  events not delivered within the run plus a 30 s drain window.\n"
         "- `server CPU µs/op`: the API server process's CPU time (user + system, from /proc) over the scenario,\n"

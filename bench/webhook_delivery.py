@@ -4,8 +4,9 @@ Ceilings: what the loopback receiver accepts from a trivial HTTP client (no rela
 how many outbox events per second the relay passes when it has nothing to deliver. Delivery by the real delivery
 service can go no faster than the slower of the two, so its throughput is shown as a share of that.
 
-Scenarios: a burst (events committed in one transaction, delivered as fast as the service can: its capacity) and
-a steady rate (events committed in 10 ms batches at a rate the machine can sustain: commit-to-delivery latency).
+Scenarios: an overload (a fixed number of events committed in 10 ms batches at the ceiling's rate, more than
+the service can deliver, so first commit to last arrival measures its capacity) and a steady rate (events
+committed the same way at a rate the machine can sustain: commit-to-delivery latency).
 The receiver runs in its own process (aiohttp) and records when each `webhook-id` arrived; the producers commit
 events straight into the outbox as the owner and record each commit time.
 """
@@ -216,18 +217,16 @@ def relay_ceiling(owner_dsn: str, tenant_id: str, relayed: Callable[[], float], 
     return CeilingFigures(count / max(done_at - committed_at, 1e-3), float("nan"), float("nan"), count)
 
 
-@dataclass(frozen=True)
-class Burst:
-    committed: dict[str, float]  # event id → commit time
-
-
-def commit_burst(owner_dsn: str, tenant_id: str, count: int, delivered: Callable[[], float], timeout: float) -> Burst:
-    """`count` subscribed events committed at once, then waits (up to `timeout`) until the service reports them
-    delivered, so the next scenario starts on an empty queue."""
+def produce_overload(
+    owner_dsn: str, tenant_id: str, rate: float, count: int, delivered: Callable[[], float], timeout: float
+) -> dict[str, float]:
+    """About `count` subscribed events committed at `rate` per second, then waits (up to `timeout`) until the
+    service reports them delivered, so the next scenario starts on an empty queue."""
     before = delivered()
-    ids, committed_at = asyncio.run(_commit_burst(owner_dsn, tenant_id, EVENT_TYPE, count))
-    _wait_for_count(delivered, before + count, timeout)
-    return Burst(dict.fromkeys(ids, committed_at))
+    rate = max(100, int(rate))
+    committed = asyncio.run(produce(owner_dsn, tenant_id, rate, count / rate))
+    _wait_for_count(delivered, before + len(committed), timeout)
+    return committed
 
 
 def produce_steady(

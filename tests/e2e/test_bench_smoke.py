@@ -71,10 +71,11 @@ def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operatio
     match = re.search(r"Server CPU per request: trivial RPC ([\d,]+) µs, redemption ([\d,]+) µs", out)
     assert match and _number(match[1]) > 0 and _number(match[2]) > 0
 
-    # Webhooks: both ceilings measured, the burst expressed as a share of the lower one, every event delivered.
+    # Webhooks: both ceilings measured, the overload expressed as a share of the lower one. (Not "every event
+    # delivered": that depends on a drain window, and this test asserts no timing.)
     assert _number(_row(out, "webhook_receiver_alone (ceiling)")[1]) > 0
     assert _number(_row(out, "webhook_relay_alone (ceiling)")[1]) > 0
-    burst = _row(out, next(m for m in re.findall(r"^\| (webhook_delivery_burst_\d+) \|", out, re.MULTILINE)))
-    assert _number(burst[1]) > 0 and burst[4] == "0"
-    assert re.fullmatch(r"\d+\.\d\d × webhook_(receiver|relay)_alone \(ceiling\)", burst[5])
-    assert _number(burst[7]) > 0
+    overload = _row(out, next(m for m in re.findall(r"^\| (webhook_delivery_overload_\d+) \|", out, re.MULTILINE)))
+    assert _number(overload[1]) > 0
+    assert re.fullmatch(r"\d+\.\d\d × webhook_(receiver|relay)_alone \(ceiling\)", overload[5])
+    assert _number(overload[7]) > 0
