@@ -203,6 +203,17 @@ def pgbench_row(result: PgbenchResult) -> Row:
     return Row(result.name, result.redemptions_per_second, result.p50_ms, result.p99_ms, result.failed, NAN, NAN)
 
 
+async def pgbench_batch_redemptions(owner_dsn: str, tenant_id: str) -> int:
+    """Redemption rows the batched pgbench ceiling wrote (its order ids are `pgbench-<n>`)."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM redemptions WHERE tenant_id = $1 AND order_id LIKE 'pgbench-%'", tenant_id
+        )
+    finally:
+        await conn.close()
+
+
 async def redemption_event_payload(owner_dsn: str, tenant_id: str) -> str:
     """A redemption.succeeded payload the server wrote in this run: the batched ceiling writes events of this size."""
     conn = await asyncpg.connect(owner_dsn)
@@ -420,13 +431,17 @@ def main() -> int:
             wanted = sorted({(_kind(name), size) for name, dist in batch_sizes.items() if dist.count
                              for size in (_mean_size(dist), dist.p50, dist.p90)})  # fmt: skip
             batched: dict[tuple[str, int], Row] = {}
+            batch_rows_before = asyncio.run(pgbench_batch_redemptions(stack.owner_dsn, tenant_id))
+            batch_redemptions_counted = 0
             for kind, size in wanted:
                 prefix, count = (HOT_PREFIX, 1) if kind == "hot" else (SPREAD_PREFIX, args.vouchers)
-                batched[(kind, size)] = pgbench_row(run_batch_pgbench(
+                result = run_batch_pgbench(
                     name=f"pgbench_batch_{kind}_{size}x{batch_clients}", code_prefix=prefix, voucher_count=count,
                     batch_size=size, clients=batch_clients, event_payload=payload,
                     **{**common, "duration": max(1.0, args.duration / 3)},
-                ))  # fmt: skip
+                )  # fmt: skip
+                batched[(kind, size)] = pgbench_row(result)
+                batch_redemptions_counted += result.transactions * size
                 print(f"  pgbench, batches of {size} ({kind}) on {batch_clients} connections: "
                       f"{batched[(kind, size)].throughput:,.0f} redemptions/s", flush=True)  # fmt: skip
 
@@ -449,6 +464,11 @@ def main() -> int:
             webhook_rows = run_webhooks(stack, tenant_id, api_key, args)
 
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
+            # The batched ceiling counts transactions × batch size: every one of those redemptions must be a row, or
+            # the ceiling would count batches that wrote nothing.
+            batch_rows = asyncio.run(pgbench_batch_redemptions(stack.owner_dsn, tenant_id)) - batch_rows_before
+            if batch_rows < batch_redemptions_counted:
+                problems.append(f"batched pgbench wrote {batch_rows} redemptions, counted {batch_redemptions_counted}")
             if flash_after != flash_before:
                 problems.append(f"{FLASH_SOLD_OUT}: PostgreSQL changed during the sold-out scenario")
             if gate_delta.get("admitted", 0) or gate_delta.get("bypassed", 0) or not gate_delta.get("rejected"):
@@ -491,6 +511,8 @@ def main() -> int:
         f"{grpc_32.cpu_us_per_op:,.0f} µs (spread 32), {grpc_100.cpu_us_per_op:,.0f} µs (spread 100), "
         f"{hot_100.cpu_us_per_op:,.0f} µs (hot 100)\n"
         f"Correctness: {verdict}\n"
+        f"Batched ceiling: {batch_rows:,} redemption rows written for {batch_redemptions_counted:,} counted "
+        f"(transactions × batch size, {batch_clients} connections)\n"
         f"Sold-out flash sale: the gate refused {gate_delta.get('rejected', 0):,.0f} requests from Redis, admitted "
         f"{gate_delta.get('admitted', 0):,.0f} to PostgreSQL; the voucher's row and redemptions did not change\n"
     )
