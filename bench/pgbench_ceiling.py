@@ -139,12 +139,14 @@ def run_pgbench(
     duration: float,
 ) -> PgbenchResult:
     """The one-per-transaction ceiling: `clients` connections each redeeming one voucher per transaction."""
+    # At least 3 s: pgbench's time includes opening its 32–100 connections, which on a crowded machine can take
+    # all of a short (smoke) run and leave no transaction to measure.
     return _run(
         name=name,
         script=REDEMPTION_SCRIPT,
         defines={"tenant": tenant_id, "key_hash": key_hash_hex, "prefix": code_prefix,
                  "voucher_count": str(voucher_count)},
-        bin_dir=bin_dir, app_dsn=app_dsn, clients=clients, duration=duration,
+        bin_dir=bin_dir, app_dsn=app_dsn, clients=clients, duration=max(duration, 3.0),
     )  # fmt: skip
 
 

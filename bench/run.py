@@ -438,7 +438,7 @@ def main() -> int:
                 result = run_batch_pgbench(
                     name=f"pgbench_batch_{kind}_{size}x{batch_clients}", code_prefix=prefix, voucher_count=count,
                     batch_size=size, clients=batch_clients, event_payload=payload,
-                    **{**common, "duration": max(1.0, args.duration / 4)},
+                    **{**common, "duration": max(2.0, args.duration / 4)},
                 )  # fmt: skip
                 batched[(kind, size)] = pgbench_row(result)
                 batch_redemptions_counted += result.transactions * size
