@@ -123,19 +123,15 @@ async def serve(config: ServerConfig) -> None:
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db, gate)), server)
-        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
-            RedemptionServicer(
-                RedemptionEngine(
-                    db,
-                    gate=gate,
-                    metrics=metrics,
-                    per_voucher_concurrency=config.redeem_concurrency_per_voucher,
-                    max_batch=config.redeem_batch_max,
-                    batches_in_flight=config.redeem_batches_in_flight,
-                )
-            ),
-            server,
+        engine = RedemptionEngine(
+            db,
+            gate=gate,
+            metrics=metrics,
+            per_voucher_concurrency=config.redeem_concurrency_per_voucher,
+            max_batch=config.redeem_batch_max,
+            batches_in_flight=config.redeem_batches_in_flight,
         )
+        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(RedemptionServicer(engine), server)
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(

@@ -227,16 +227,21 @@ class RedemptionEngine:
     ):
         self._db = db
         self._voucher_limit = PerVoucherLimit(per_voucher_concurrency)
+        self._metrics = metrics or ServerMetrics()
         # max_batch 0: every redeem in its own transaction.
         self._batcher: RedemptionBatcher[_Queued, RedeemResult] | None = (
-            RedemptionBatcher(self._redeem_batch, max_batch=max_batch, batches_in_flight=batches_in_flight)
+            RedemptionBatcher(
+                self._redeem_batch,
+                max_batch=max_batch,
+                batches_in_flight=batches_in_flight,
+                observe_batch_size=self._metrics.redemption_batch_size.observe,
+            )
             if max_batch > 0
             else None
         )
         self._clock = clock
         # None: no Redis configured; flash sales run on PostgreSQL alone.
         self._gate = gate
-        self._metrics = metrics or ServerMetrics()
 
     async def validate(self, tenant_id: UUID, code: str, order: Order, customer_id: str) -> Validation:
         _check_request(order, customer_id, {}, "")
