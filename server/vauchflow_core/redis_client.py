@@ -19,7 +19,8 @@ def redis_client(url: str | None, timeout_seconds: float) -> redis_asyncio.Redis
     pool = redis_asyncio.BlockingConnectionPool.from_url(
         url,
         max_connections=64,
-        timeout=1.0,
+        # How long a request waits for a pooled connection: at least a second, longer if calls may take longer.
+        timeout=max(1.0, timeout_seconds),
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 1),

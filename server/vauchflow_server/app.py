@@ -100,7 +100,11 @@ async def serve(config: ServerConfig) -> None:
         metrics = ServerMetrics()
         if config.metrics_port is not None:
             metrics.serve(config.metrics_host, config.metrics_port)
-        gate = FlashSaleGate(redis_client, metrics) if redis_client is not None else None
+        gate = (
+            FlashSaleGate(redis_client, metrics, timeout_seconds=config.flash_sale_gate_timeout_seconds)
+            if redis_client is not None
+            else None
+        )
         if gate is not None:
             reconciler = FlashSaleReconciler(db, gate, metrics, config.flash_sale_reconcile_seconds)
             reconciler.start()

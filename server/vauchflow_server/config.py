@@ -52,6 +52,9 @@ class ServerConfig:
     redeem_batches_in_flight: int = 2
     # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
     event_loop: str = "uvloop"
+    # How long the flash-sale gate waits for Redis (a call, its retry and a pooled connection) before PostgreSQL
+    # alone decides for a moment.
+    flash_sale_gate_timeout_seconds: float = 0.5
     # Failed authentications a client address may make per minute before its requests are refused unread.
     auth_failures_per_minute: int = 30
 
@@ -90,6 +93,9 @@ class ServerConfig:
                 env, "VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT", 1, cls.redeem_batches_in_flight
             ),
             event_loop=env_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
+            flash_sale_gate_timeout_seconds=env_positive_float(
+                env, "VAUCHFLOW_FLASH_SALE_GATE_TIMEOUT_SECONDS", cls.flash_sale_gate_timeout_seconds
+            ),
             auth_failures_per_minute=env_at_least(
                 env, "VAUCHFLOW_AUTH_FAILURES_PER_MINUTE", 1, cls.auth_failures_per_minute
             ),

@@ -88,7 +88,11 @@ def flash(postgres: MigratedPostgres, redis_server: EmbeddedRedis, tmp_path_fact
         database=database, redis_url=redis_server.url, admin_token="vf_op_" + secrets.token_urlsafe(24),
         port=free_port(), log_path=tmp_path_factory.mktemp("flash_server") / "server.log",
         extra_env={"VAUCHFLOW_METRICS_PORT": str(metrics_port), "VAUCHFLOW_FLASH_SALE_RECONCILE_SECONDS": "0.3",
-                   "VAUCHFLOW_DB_POOL_MAX": "16"},
+                   "VAUCHFLOW_DB_POOL_MAX": "16",
+                   # These tests are about the gate deciding, not about a slow Redis (the fail-open tests cover
+                   # that): on a starved machine 1,000 threads made Redis answers outlast the 0.1 s default, the
+                   # gate stepped aside for a second, and PostgreSQL refused what the gate should have.
+                   "VAUCHFLOW_REDIS_TIMEOUT_SECONDS": "2", "VAUCHFLOW_FLASH_SALE_GATE_TIMEOUT_SECONDS": "5"},
     )  # fmt: skip
     try:
         yield FlashServer(server, metrics_port, redis_server.url)
