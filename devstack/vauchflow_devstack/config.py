@@ -33,6 +33,8 @@ class DevstackConfig:
     delivery_metrics_port: int = 9464
     # API replica i serves Prometheus metrics on api_metrics_port + i.
     api_metrics_port: int = 9465
+    # The backup job's Prometheus metrics (it runs when PostgreSQL is the embedded one).
+    backup_metrics_port: int = 9466
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -62,6 +64,7 @@ class DevstackConfig:
             delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
             delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
+            backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -71,6 +74,11 @@ class DevstackConfig:
                 f"({', '.join(map(str, self.api_ports))})"
             )
         return self
+
+    @property
+    def backup_dir(self) -> Path:
+        """The backup repository of the embedded PostgreSQL."""
+        return self.data_dir / "backups"
 
     @property
     def api_ports(self) -> tuple[int, ...]:
