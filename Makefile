@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements/dev.lock
 
-.PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock
+.PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock \
+	backup backups verify-backup restore restore-drill
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,7 +44,7 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_devstack
+	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_backup -p vauchflow_devstack
 
 lint-protos: setup
 	node_modules/.bin/buf lint
@@ -51,6 +52,26 @@ lint-protos: setup
 # After an intended, released API change: make the current protos the baseline `buf breaking` compares with.
 api-baseline: setup
 	node_modules/.bin/buf build --exclude-source-info -o protos/baseline.binpb
+
+# Backups of the dev stack's PostgreSQL (see docs/operations.md). `make run` already streams WAL and takes the
+# daily base backup; these act on the same repository (.data/backups) from another terminal.
+backup: setup  ## a base backup now, against the running dev stack
+	$(PY) -m vauchflow_devstack.backups backup
+backups: setup  ## list the backups and the span of time that can be restored
+	$(PY) -m vauchflow_devstack.backups list
+# BACKUP=<id> verifies one backup (default: the newest); BACKUP=--all verifies every one.
+BACKUP ?=
+verify-backup: setup
+	$(PY) -m vauchflow_devstack.backups verify $(BACKUP)
+# Into a new or empty directory, to a point in time or (without AT) to the newest WAL, e.g.
+#   make restore AT=2026-12-01T22:40:00Z TARGET_DIR=/tmp/vauchflow-restored
+TARGET_DIR ?= .data/restored
+AT ?=
+restore: setup
+	$(PY) -m vauchflow_devstack.backups restore --target-dir "$(TARGET_DIR)" $(if $(AT),--time "$(AT)")
+# On a throwaway cluster: backup, load, crash, restore to a time and to the latest point, checks (~40 s).
+restore-drill: setup
+	$(PY) -m vauchflow_devstack.restore_drill
 
 # Redemption benchmark against the pgbench ceiling of the same run; writes docs/performance.md.
 BENCH_ARGS ?=

@@ -8,6 +8,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
+def default_data_dir() -> Path:
+    """.data/ at the repository root when running from a checkout (editable install), else in the current folder."""
+    repo_root = Path(__file__).resolve().parents[2]
+    if (repo_root / "Makefile").exists() and (repo_root / "server").is_dir():
+        return repo_root / ".data"
+    return Path.cwd() / ".data"
+
+
 class ConfigError(ValueError):
     """An environment variable has a value the dev stack cannot use."""
 
