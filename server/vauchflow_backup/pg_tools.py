@@ -6,11 +6,13 @@ user). Their failures are turned into one-line messages an operator can act on; 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +71,7 @@ def find_bin_dir(configured: Path | None) -> Path:
     return Path(on_path).parent
 
 
-def start_tool(argv: Sequence[str], connection: Connection | None, stderr: int | None = subprocess.PIPE,
+def start_tool(argv: Sequence[str], connection: Connection | None, stderr: int | None = None,
                ) -> subprocess.Popen[bytes]:  # fmt: skip
     env = {**os.environ, **(connection.env if connection is not None else {})}
     command = [_SETPRIV, "--pdeathsig", "TERM", "--", *argv] if _SETPRIV else list(argv)
@@ -83,22 +85,33 @@ def start_tool(argv: Sequence[str], connection: Connection | None, stderr: int |
 
 def run_tool(argv: Sequence[str], connection: Connection | None, *, stop: threading.Event | None = None) -> str:
     """Runs a tool to completion and returns its stderr; raises PgToolFailed, or Interrupted when stop is set."""
-    process = start_tool(argv, connection)
-    chunks: list[bytes] = []
-    while True:
+    # stderr goes to a file, not a pipe: pg_basebackup forks a WAL-streaming child that inherits it, and if the
+    # parent dies (say of SIGXFSZ on a full disk) that orphan would hold a pipe open and keep us waiting.
+    with tempfile.TemporaryFile() as stderr_file:
+        process = start_tool(argv, connection, stderr=stderr_file.fileno())
         try:
-            _, err = process.communicate(timeout=0.2)
-            chunks.append(err or b"")
-            break
-        except subprocess.TimeoutExpired:
-            if stop is not None and stop.is_set():
-                process.terminate()
-                process.communicate()
-                raise Interrupted from None
-    stderr = b"".join(chunks).decode(errors="replace")
+            while True:
+                try:
+                    process.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        process.terminate()
+                        process.wait()
+                        raise Interrupted from None
+        finally:
+            _kill_leftovers(process.pid)
+        stderr_file.seek(0)
+        stderr = stderr_file.read().decode(errors="replace")
     if process.returncode != 0:
         raise PgToolFailed(describe_failure(Path(argv[0]).name, process.returncode, stderr, connection))
     return stderr
+
+
+def _kill_leftovers(process_group: int) -> None:
+    """Ends whatever the tool forked and left behind (it ran as the leader of its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process_group, signal.SIGKILL)
 
 
 def describe_failure(tool: str, returncode: int, stderr: str, connection: Connection | None) -> str:
