@@ -81,5 +81,6 @@ bench: setup
 # After changing a dependency in any pyproject.toml: re-resolve both locks (with hashes).
 LOCK_INPUTS := pyproject.toml clients/python/pyproject.toml
 lock: setup
-	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --extra backup --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
 	$(PY) -m uv pip compile $(LOCK_INPUTS) --generate-hashes --python-version 3.11 --quiet -o requirements/runtime.lock
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra backup --generate-hashes --python-version 3.11 --quiet -o requirements/backup.lock

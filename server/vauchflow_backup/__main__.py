@@ -27,6 +27,7 @@ from vauchflow_backup.base_backup import BackupFailed, BackupUnusable, take_back
 from vauchflow_backup.catalog import CatalogError
 from vauchflow_backup.config import BackupConfig, ConfigError
 from vauchflow_backup.job import run_job
+from vauchflow_backup.offsite import OffsiteCopy, OffsiteFailed
 from vauchflow_backup.pg_tools import Interrupted, PgToolFailed
 from vauchflow_backup.repository import Repository, RepositoryBusy
 from vauchflow_backup.restore import RESTORE_WAL_DIR, RestoreRefused, parse_target_time, restore
@@ -79,13 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _restore(config, repository, arguments.target_dir, arguments.time, arguments.backup)
         if command == "prune":
             with repository.backup_lock():
-                dropped, removed = prune(config, repository)
-            print(f"dropped {len(dropped)} backup(s) {' '.join(dropped)}; removed {removed} WAL file(s)")
+                pruned = prune(config, repository)
+            if config.offsite is not None:
+                OffsiteCopy(config.offsite, repository, encrypted=config.encryption_key is not None).forget(
+                    pruned.dropped_backups, pruned.removed_wal
+                )
+            print(f"dropped {len(pruned.dropped_backups)} backup(s) {' '.join(pruned.dropped_backups)}; "
+                  f"removed {len(pruned.removed_wal)} WAL file(s)")  # fmt: skip
             return 0
     except BackupFailed as failure:
         print(f"vauchflow_backup: {command} failed ({failure.stage}): {failure.message}", file=sys.stderr)
         return 1
-    except (BackupUnusable, RestoreRefused, RepositoryBusy, CatalogError, PgToolFailed) as error:
+    except (BackupUnusable, RestoreRefused, RepositoryBusy, CatalogError, PgToolFailed, OffsiteFailed) as error:
         print(f"vauchflow_backup: {command}: {error}", file=sys.stderr)
         return 1
     except Interrupted:
@@ -102,12 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _backup(config: BackupConfig, repository: Repository) -> int:
     backup = take_backup(config, repository)
     with repository.backup_lock():
-        dropped, _ = prune(config, repository)
+        pruned = prune(config, repository)
+    dropped = pruned.dropped_backups
     print(
         f"backup {backup.id}: {_size(backup.size_bytes)} in {backup.duration_seconds:.1f}s, verified"
         + (", encrypted" if backup.encrypted else "")
         + (f"; retention dropped {', '.join(dropped)}" if dropped else "")
     )
+    if config.offsite is not None:
+        offsite = OffsiteCopy(config.offsite, repository, encrypted=config.encryption_key is not None)
+        offsite.forget(dropped, pruned.removed_wal)
+        uploaded = offsite.sync()
+        print(f"off-host copy: {uploaded} file(s) uploaded to s3://{config.offsite.bucket}/{config.offsite.prefix}")
     return 0
 
 

@@ -16,7 +16,8 @@ VERIFY = "verify"
 WAL_STREAM = "wal_stream"
 WAL_ARCHIVE = "wal_archive"
 PRUNE = "prune"
-STAGES = (BASE_BACKUP, VERIFY, WAL_STREAM, WAL_ARCHIVE, PRUNE)
+OFFSITE = "offsite"
+STAGES = (BASE_BACKUP, VERIFY, WAL_STREAM, WAL_ARCHIVE, PRUNE, OFFSITE)
 
 
 class CatalogError(Exception):

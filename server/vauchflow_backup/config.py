@@ -14,11 +14,43 @@ from urllib.parse import urlsplit
 
 from vauchflow_core.settings import ConfigError, env_at_least, env_int, env_positive_float
 
-__all__ = ["BackupConfig", "ConfigError"]
+__all__ = ["BackupConfig", "ConfigError", "OffsiteSettings"]
 
 ENCRYPTION_KEY_BYTES = 32
 _TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
+
+
+@dataclass(frozen=True)
+class OffsiteSettings:
+    """Where off-host copies go: an S3-compatible bucket (offsite.py)."""
+
+    bucket: str
+    prefix: str = "vauchflow/"
+    # None: AWS S3 itself; else an S3-compatible endpoint, e.g. https://s3.eu-central-003.backblazeb2.com
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OffsiteSettings | None:
+        bucket = env.get("VAUCHFLOW_BACKUP_S3_BUCKET") or None
+        if bucket is None:
+            return None
+        endpoint = env.get("VAUCHFLOW_BACKUP_S3_ENDPOINT_URL") or None
+        if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+            raise ConfigError("VAUCHFLOW_BACKUP_S3_ENDPOINT_URL must be an http(s):// URL")
+        prefix = env.get("VAUCHFLOW_BACKUP_S3_PREFIX", "vauchflow/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        key_id = env.get("VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID") or None
+        secret = env.get("VAUCHFLOW_BACKUP_S3_SECRET_ACCESS_KEY") or None
+        if (key_id is None) != (secret is None):
+            raise ConfigError(
+                "set both VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID and VAUCHFLOW_BACKUP_S3_SECRET_ACCESS_KEY, or neither"
+            )
+        return cls(bucket, prefix, endpoint, env.get("VAUCHFLOW_BACKUP_S3_REGION") or None, key_id, secret)
 
 
 @dataclass(frozen=True)
@@ -42,6 +74,8 @@ class BackupConfig:
     pg_bin_dir: Path | None = None
     # How often completed WAL segments are encrypted (when a key is set) and the receiver is checked.
     wal_sweep_seconds: float = 2.0
+    # None: no off-host copy.
+    offsite: OffsiteSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, need_database: bool = True) -> BackupConfig:
@@ -72,6 +106,7 @@ class BackupConfig:
             metrics_port=metrics_port,
             pg_bin_dir=Path(pg_bin_dir) if pg_bin_dir else None,
             wal_sweep_seconds=env_positive_float(env, "VAUCHFLOW_BACKUP_WAL_SWEEP_SECONDS", cls.wal_sweep_seconds),
+            offsite=OffsiteSettings.from_env(env),
         )
 
 

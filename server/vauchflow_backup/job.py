@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from vauchflow_backup.base_backup import BackupFailed, take_backup
 from vauchflow_backup.config import BackupConfig
 from vauchflow_backup.metrics import serve_metrics
+from vauchflow_backup.offsite import OffsiteCopy, OffsiteFailed
 from vauchflow_backup.pg_tools import Interrupted
 from vauchflow_backup.repository import Repository, RepositoryBusy
 from vauchflow_backup.schedule import first_due, next_daily
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # When another process holds the backup lock (say a `make backup`), look again this much later.
 _BUSY_RETRY = timedelta(seconds=60)
+_OFFSITE_RETRY_SECONDS = 60.0
 
 
 def run_job(config: BackupConfig, stop: threading.Event | None = None) -> int:
@@ -36,6 +38,12 @@ def run_job(config: BackupConfig, stop: threading.Event | None = None) -> int:
     repository = Repository(config.repository_dir)
     repository.ensure()
     receiver = WalReceiver(config, repository)
+    offsite = (
+        OffsiteCopy(config.offsite, repository, encrypted=config.encryption_key is not None)
+        if config.offsite is not None
+        else None
+    )
+    next_offsite = 0.0
     try:
         metrics_server, metrics_thread = serve_metrics(repository, config.metrics_host, config.metrics_port,
                                                        lambda: receiver.running)  # fmt: skip
@@ -59,7 +67,14 @@ def run_job(config: BackupConfig, stop: threading.Event | None = None) -> int:
             encrypt_completed_wal(config, repository)
             now = datetime.now(UTC)
             if now >= due:
-                due = _backup_and_prune(config, repository, stop, now)
+                due = _backup_and_prune(config, repository, stop, now, offsite)
+            if offsite is not None and time.monotonic() >= next_offsite:
+                try:
+                    offsite.sync()
+                    next_offsite = time.monotonic()
+                except OffsiteFailed:
+                    # Counted and logged; an unreachable bucket is tried again a minute later, not every sweep.
+                    next_offsite = time.monotonic() + _OFFSITE_RETRY_SECONDS
             wait = min(config.wal_sweep_seconds, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             stop.wait(max(wait, 0.05))
     finally:
@@ -71,7 +86,9 @@ def run_job(config: BackupConfig, stop: threading.Event | None = None) -> int:
     return 0
 
 
-def _backup_and_prune(config: BackupConfig, repository: Repository, stop: threading.Event, now: datetime) -> datetime:
+def _backup_and_prune(
+    config: BackupConfig, repository: Repository, stop: threading.Event, now: datetime, offsite: OffsiteCopy | None
+) -> datetime:
     """Takes the due backup and applies retention; returns when the next one is due."""
     started = time.monotonic()
     try:
@@ -88,7 +105,11 @@ def _backup_and_prune(config: BackupConfig, repository: Repository, stop: thread
         return now
     try:
         with repository.backup_lock():
-            prune(config, repository)
+            pruned = prune(config, repository)
+        if offsite is not None:
+            offsite.forget(pruned.dropped_backups, pruned.removed_wal)
     except RepositoryBusy:
         pass  # the other process prunes after its own backup
+    except OffsiteFailed:
+        pass  # counted; the objects stay in the bucket until a later prune (never fewer copies than wanted)
     return next_daily(datetime.now(UTC), config.backup_time_utc)

@@ -13,6 +13,8 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from vauchflow_backup.catalog import PRUNE, WAL_ARCHIVE, WAL_STREAM
 from vauchflow_backup.config import BackupConfig
@@ -134,26 +136,31 @@ def encrypt_completed_wal(config: BackupConfig, repository: Repository) -> int:
     return done
 
 
-def prune(config: BackupConfig, repository: Repository) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class PruneResult:
+    dropped_backups: list[str]
+    removed_wal: list[Path]
+
+
+def prune(config: BackupConfig, repository: Repository) -> PruneResult:
     """Applies retention (call with the backup lock held): drops old backups from the catalog, then their folders
-    and the WAL only they needed. Returns (dropped backup ids, removed WAL files)."""
+    and the WAL only they needed."""
     plan = plan_retention(repository.read_catalog().backups, config.keep_backups)
     dropped = [backup.id for backup in plan.drop_backups]
+    removed: list[Path] = []
     try:
         if dropped:
             # The catalog first: a crash in between leaves an unlisted folder, never a listed backup without files.
             repository.update_catalog(lambda catalog: catalog.without(dropped))
             for backup_id in dropped:
                 shutil.rmtree(repository.backup_dir(backup_id), ignore_errors=True)
-        removed = 0
         for wal_file in prunable_wal(repository.wal_files(), plan.wal_floor):
             wal_file.path.unlink(missing_ok=True)
-            removed += 1
+            removed.append(wal_file.path)
     except OSError as error:
         problem = f"pruning failed: {error.strerror or type(error).__name__}"
         repository.record_failure(PRUNE, problem)
         log.error("prune failed", extra={"action": "prune_failed", "problem": problem})
-        return dropped, 0
     if dropped or removed:
-        log.info("pruned", extra={"action": "prune", "backups_dropped": dropped, "wal_files_removed": removed})
-    return dropped, removed
+        log.info("pruned", extra={"action": "prune", "backups_dropped": dropped, "wal_files_removed": len(removed)})
+    return PruneResult(dropped, removed)

@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,3 +257,107 @@ def test_the_job_retries_a_backup_that_failed_while_postgresql_was_down_and_stop
     assert '"action": "backup_finished"' in log and '"action": "job_stopped"' in log
     password = (tmp_path / "cluster" / "owner.password").read_text().strip()
     assert password not in log and password not in (repository / "catalog.json").read_text()
+
+
+# -- off-host copies, against moto's S3-compatible server (a real HTTP server in its own process) ------------------
+
+S3_KEY_ID, S3_SECRET = "drill-key-id", "drill-secret-" + secrets.token_hex(8)
+
+
+@pytest.fixture
+def s3_endpoint(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path / "moto.log"
+    server = start_child([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], name="moto",
+                         log_path=log_path)  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(endpoint), what="moto S3 server", timeout=60, process=server, log_path=log_path)
+        yield endpoint
+    finally:
+        stop_child(server, name="moto", timeout=10)
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(endpoint, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=S3_KEY_ID,
+                        aws_secret_access_key=S3_SECRET)  # fmt: skip
+
+
+def s3_settings(endpoint: str, bucket: str) -> dict[str, str]:
+    return {
+        "VAUCHFLOW_BACKUP_S3_BUCKET": bucket,
+        "VAUCHFLOW_BACKUP_S3_ENDPOINT_URL": endpoint,
+        "VAUCHFLOW_BACKUP_S3_REGION": "us-east-1",
+        "VAUCHFLOW_BACKUP_S3_PREFIX": "site-a",
+        "VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID": S3_KEY_ID,
+        "VAUCHFLOW_BACKUP_S3_SECRET_ACCESS_KEY": S3_SECRET,
+    }
+
+
+def test_the_job_copies_backups_and_wal_off_host_and_the_copy_is_a_repository(
+    source: EmbeddedPostgres, tmp_path: Path, s3_endpoint: str
+) -> None:
+    client = s3_client(s3_endpoint)
+    client.create_bucket(Bucket="vauchflow-backups")
+    repository, log_path, port = tmp_path / "repository", tmp_path / "job.log", free_port()
+    settings = s3_settings(s3_endpoint, "vauchflow-backups")
+    env = env_for(repository, source.owner_dsn(), VAUCHFLOW_BACKUP_ENCRYPTION_KEY=ENCRYPTION_KEY,
+                  VAUCHFLOW_BACKUP_SLOT="offsite_test", VAUCHFLOW_BACKUP_METRICS_PORT=str(port),
+                  VAUCHFLOW_BACKUP_WAL_SWEEP_SECONDS="0.2", **settings)  # fmt: skip
+
+    def remote_keys() -> list[str]:
+        listed = client.list_objects_v2(Bucket="vauchflow-backups", Prefix="site-a/")
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def copied_a_backup_and_wal() -> bool:
+        # Each call completes a WAL segment, so one reaches the bucket once streaming runs.
+        source.psql("INSERT INTO kept_rows VALUES (1); SELECT pg_switch_wal()")
+        keys = remote_keys()
+        return any(k.endswith("base.tar.gz.enc") for k in keys) and any(k.startswith("site-a/wal/") for k in keys)
+
+    job = start_child([sys.executable, "-m", "vauchflow_backup"], name="backup", env=env, log_path=log_path)
+    try:
+        wait_for(copied_a_backup_and_wal, what="a backup and WAL in the bucket", timeout=90, process=job,
+                 log_path=log_path, interval=0.5)  # fmt: skip
+    finally:
+        assert stop_child(job, name="backup", sig=signal.SIGTERM, timeout=30) == 0
+        source.psql("SELECT pg_drop_replication_slot('offsite_test')")
+    keys = remote_keys()
+    assert "site-a/catalog.json" in keys
+    assert not any(key.endswith(".partial") for key in keys), "the open segment stays local"
+    assert all(key.endswith((".enc", "catalog.json")) for key in keys), keys
+
+    # The bucket, copied back, is a repository: list and verify work on it as on the original.
+    copy = tmp_path / "copy"
+    for key in keys:
+        target = copy / key.removeprefix("site-a/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file("vauchflow-backups", key, str(target))
+    copy_env = env_for(copy, VAUCHFLOW_BACKUP_ENCRYPTION_KEY=ENCRYPTION_KEY)
+    verified = backup_command(copy_env, "verify", "--all")
+    assert verified.returncode == 0 and "verified" in verified.stdout, verified.stdout + verified.stderr
+    assert S3_SECRET not in log_path.read_text()
+
+
+def test_an_unreachable_bucket_is_reported_counted_and_keeps_the_local_backup(
+    source: EmbeddedPostgres, tmp_path: Path, s3_endpoint: str
+) -> None:
+    repository = tmp_path / "repository"
+    env = env_for(repository, source.owner_dsn(), **s3_settings(s3_endpoint, "no-such-bucket"))
+    result = backup_command(env, "backup")
+    assert_one_clear_line(result, "uploading to s3://no-such-bucket/site-a/ failed")
+    assert "NoSuchBucket" in result.stderr and S3_SECRET not in result.stderr + result.stdout
+    catalog = Repository(repository).read_catalog()
+    assert catalog.failures["offsite"] == 1 and len(catalog.restorable) == 1
