@@ -1,5 +1,5 @@
-"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service and Envoy,
-started in order and stopped in reverse.
+"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service, Envoy and
+(for the embedded PostgreSQL) the backup job, started in order and stopped in reverse.
 
 Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
 and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked

@@ -201,3 +201,20 @@ def test_restore_times_need_a_zone_and_pick_the_newest_backup_finished_before_th
     assert choose_backup(catalog, datetime.fromtimestamp(1500.0, UTC)).id == "b1"
     with pytest.raises(RestoreRefused, match="the earliest point that can be restored is"):
         choose_backup(catalog, datetime.fromtimestamp(500.0, UTC))
+
+
+def test_off_host_copies_are_off_unless_a_bucket_is_set_and_keep_credentials_out_of_the_repr() -> None:
+    assert BackupConfig.from_env(ENV).offsite is None
+    s3 = {
+        "VAUCHFLOW_BACKUP_S3_BUCKET": "vf-backups",
+        "VAUCHFLOW_BACKUP_S3_PREFIX": "eu",
+        "VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID": "AKIA1",
+        "VAUCHFLOW_BACKUP_S3_SECRET_ACCESS_KEY": "s3-secret",
+    }
+    config = BackupConfig.from_env({**ENV, **s3})
+    assert config.offsite is not None and (config.offsite.bucket, config.offsite.prefix) == ("vf-backups", "eu/")
+    assert "s3-secret" not in repr(config) and "AKIA1" not in repr(config)
+    with pytest.raises(ConfigError, match="or neither"):
+        BackupConfig.from_env({**ENV, "VAUCHFLOW_BACKUP_S3_BUCKET": "b", "VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID": "AKIA1"})
+    with pytest.raises(ConfigError, match="must be an http"):
+        BackupConfig.from_env({**ENV, "VAUCHFLOW_BACKUP_S3_BUCKET": "b", "VAUCHFLOW_BACKUP_S3_ENDPOINT_URL": "s3.eu"})
