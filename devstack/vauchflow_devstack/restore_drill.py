@@ -345,6 +345,8 @@ class Drill:
         self._stops.append(cluster.stop)
         _wait_promoted(cluster)
         recovery = time.monotonic() - recovery_started
+        self.check(result.wal_gap_after is None, f"the WAL restored {'to T' if target else 'to latest'} has no holes",
+                   f"{result.wal_files_staged} file(s) from segment {result.backup.start_wal_file}")  # fmt: skip
         if target is not None:
             self.report.restore_to_time_seconds, self.report.recovery_to_time_seconds = result.seconds, recovery
         else:

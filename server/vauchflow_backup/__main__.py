@@ -173,6 +173,9 @@ def _restore(config: BackupConfig, repository: Repository, target_dir: Path, tim
           f"{result.wal_files_staged} WAL file(s) staged"
           + (" (including the open, partial segment)" if result.includes_partial_segment else ""))  # fmt: skip
     print(f"recovery target: {target_time.isoformat() if target_time else 'the end of the archived WAL (latest)'}")
+    if result.wal_gap_after is not None:
+        print(f"WARNING: WAL segments are missing after {result.wal_gap_after}: recovery stops at the end of that "
+              "segment (a time after it cannot be reached)")  # fmt: skip
     print(f"next: start PostgreSQL on {result.target_dir}; it replays the WAL, then opens for writes.")
     print(f"      Once it accepts writes, delete {result.target_dir / RESTORE_WAL_DIR}.")
     return 0

@@ -7,7 +7,9 @@ the target and opens for writes on a new timeline. Nothing in the repository is 
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import shlex
 import shutil
 import tarfile
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 # Inside the restored data directory: the WAL recovery reads (restore_command copies from here). PostgreSQL
 # ignores folders it does not know; delete it once the server has finished recovery.
 RESTORE_WAL_DIR = "vauchflow_restore_wal"
+_SEGMENT_NAME = re.compile(r"[0-9A-F]{24}")
 
 
 class RestoreRefused(Exception):
@@ -42,6 +45,8 @@ class RestoreResult:
     wal_files_staged: int
     includes_partial_segment: bool
     seconds: float
+    # The last segment before a hole in the staged WAL (recovery cannot get past it), or None when there is none.
+    wal_gap_after: str | None = None
 
 
 def parse_target_time(text: str) -> datetime:
@@ -100,6 +105,9 @@ def restore(
             _extract(contents / "base.tar.gz", target_dir)
             _extract(contents / "pg_wal.tar.gz", target_dir / "pg_wal")
         staged, partial = _stage_wal(config, repository, backup, target_dir / RESTORE_WAL_DIR)
+        gap_after = first_gap(target_dir / RESTORE_WAL_DIR)
+        if gap_after is not None and target_time is None:
+            log.warning("WAL has a hole", extra={"action": "restore_wal_gap", "after": gap_after})
         _write_recovery_settings(target_dir, target_time)
         target_dir.chmod(0o700)
     except BaseException:
@@ -110,7 +118,7 @@ def restore(
             for child in target_dir.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         raise
-    result = RestoreResult(backup, target_dir, target_time, staged, partial, time.monotonic() - started)
+    result = RestoreResult(backup, target_dir, target_time, staged, partial, time.monotonic() - started, gap_after)
     log.info(
         "restore prepared",
         extra={"action": "restore_prepared", "backup_id": backup.id, "target_dir": str(target_dir),
@@ -142,6 +150,26 @@ def _stage_wal(config: BackupConfig, repository: Repository, backup: BackupRecor
         staged += 1
         used_partial = used_partial or wal_file.partial
     return staged, used_partial
+
+
+def first_gap(staging: Path) -> str | None:
+    """The segment after which the staged WAL has a hole (segments missing, say while the slot was lost), or None.
+    Segment numbers follow from the segment size, which is any complete staged segment's size."""
+    segments = sorted((p for p in staging.iterdir() if _SEGMENT_NAME.fullmatch(p.name)), key=lambda p: p.name[8:])
+    if len(segments) < 2:
+        return None
+    segment_size = segments[0].stat().st_size
+    if segment_size <= 0 or (1 << 32) % segment_size:
+        return None  # not a whole segment (a damaged file): recovery itself will say so
+    per_log = (1 << 32) // segment_size
+
+    def number(name: str) -> int:
+        return int(name[8:16], 16) * per_log + int(name[16:24], 16)
+
+    for previous, following in itertools.pairwise(segments):
+        if number(following.name) - number(previous.name) > 1:
+            return previous.name
+    return None
 
 
 def _copy_wal(config: BackupConfig, wal_file: WalFile, destination: Path) -> None:

@@ -15,7 +15,7 @@ from vauchflow_backup.config import BackupConfig, ConfigError
 from vauchflow_backup.encryption import CHUNK_BYTES, DecryptionFailed, decrypt_file, encrypt_file
 from vauchflow_backup.pg_tools import Connection
 from vauchflow_backup.repository import Repository, WalFile
-from vauchflow_backup.restore import RestoreRefused, choose_backup, parse_target_time
+from vauchflow_backup.restore import RestoreRefused, choose_backup, first_gap, parse_target_time
 from vauchflow_backup.retention import plan_retention, prunable_wal
 from vauchflow_backup.schedule import first_due, next_daily
 
@@ -218,3 +218,13 @@ def test_off_host_copies_are_off_unless_a_bucket_is_set_and_keep_credentials_out
         BackupConfig.from_env({**ENV, "VAUCHFLOW_BACKUP_S3_BUCKET": "b", "VAUCHFLOW_BACKUP_S3_ACCESS_KEY_ID": "AKIA1"})
     with pytest.raises(ConfigError, match="must be an http"):
         BackupConfig.from_env({**ENV, "VAUCHFLOW_BACKUP_S3_BUCKET": "b", "VAUCHFLOW_BACKUP_S3_ENDPOINT_URL": "s3.eu"})
+
+
+def test_a_hole_in_the_wal_is_found_where_it_is(tmp_path: Path) -> None:
+    segment_size = 1 << 20  # a valid (if small) PostgreSQL segment size: 4096 segments per log file
+    for name in ("000000010000000000000FFF", "000000010000000100000000", "000000010000000100000001"):
+        (tmp_path / name).write_bytes(bytes(segment_size))
+    (tmp_path / "00000002.history").write_text("1\t0/5000000\tno recovery target specified\n")
+    assert first_gap(tmp_path) is None
+    (tmp_path / "000000010000000100000003").write_bytes(bytes(segment_size))
+    assert first_gap(tmp_path) == "000000010000000100000001"
