@@ -41,7 +41,9 @@ class DevstackConfig:
     delivery_metrics_port: int = 9464
     # API replica i serves Prometheus metrics on api_metrics_port + i.
     api_metrics_port: int = 9465
-    # The backup job's Prometheus metrics (it runs when PostgreSQL is the embedded one).
+    # The backup job runs when PostgreSQL is the embedded one, unless VAUCHFLOW_BACKUPS=off (the benchmark turns it
+    # off: a start-up base backup competing for the CPU would skew its figures). Its Prometheus metrics port.
+    backups: bool = True
     backup_metrics_port: int = 9466
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
@@ -72,6 +74,7 @@ class DevstackConfig:
             delivery_grpc_port=_port(environ, "VAUCHFLOW_DELIVERY_GRPC_PORT", 0) or None,
             delivery_metrics_port=_port(environ, "VAUCHFLOW_DELIVERY_METRICS_PORT", 9464),
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
+            backups=_on_off(environ, "VAUCHFLOW_BACKUPS"),
             backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
         )._checked()
 
@@ -115,6 +118,13 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _on_off(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "on").strip().lower()
+    if raw not in ("on", "off", "true", "false", "1", "0"):
+        raise ConfigError(f"{name} must be on or off, got {raw!r}")
+    return raw in ("on", "true", "1")
 
 
 MAX_API_REPLICAS = 16

@@ -211,7 +211,7 @@ class DevStack:
         self._children.append(_Child("envoy", gateway.process, gateway.stop))
         self._check_stop_requested()
 
-        if config.owner_database_url is None:
+        if config.owner_database_url is None and config.backups:
             self._start_backup_job(owner_dsn)
         self._database_shown = without_password(owner_dsn)
         self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
@@ -261,7 +261,8 @@ class DevStack:
                    ("VAUCHFLOW_DELIVERY_METRICS_PORT", config.delivery_metrics_port)]  # fmt: skip
         if config.owner_database_url is None:
             wanted.append(("VAUCHFLOW_PG_PORT", config.postgres_port))
-            wanted.append(("VAUCHFLOW_BACKUP_METRICS_PORT", config.backup_metrics_port))
+            if config.backups:
+                wanted.append(("VAUCHFLOW_BACKUP_METRICS_PORT", config.backup_metrics_port))
         if config.redis_url is None:
             wanted.append(("VAUCHFLOW_REDIS_PORT", config.redis_port))
         for variable, port in wanted:
@@ -312,6 +313,8 @@ class DevStack:
     def _backups_shown(self) -> str:
         if self.config.owner_database_url is not None:
             return "not run by the dev stack for an external DATABASE_URL (see docs/operations.md)"
+        if not self.config.backups:
+            return "off (VAUCHFLOW_BACKUPS=off)"
         return (f"{self.config.backup_dir}  (metrics http://127.0.0.1:{self.config.backup_metrics_port}/metrics; "
                 "make backup, make backups, make restore)")  # fmt: skip
 

@@ -207,13 +207,15 @@ def _store(config: BackupConfig, raw: Path, staging: Path) -> tuple[StoredFile, 
 
 
 def _read_wal_range(raw: Path) -> _WalRange:
-    manifest = json.loads((raw / "backup_manifest").read_text())
-    wal_ranges = manifest["WAL-Ranges"]
-    with tarfile.open(raw / "base.tar.gz", "r:gz") as base:
-        member = base.extractfile("backup_label")
-        if member is None:
-            raise PgToolFailed("pg_basebackup wrote no backup_label")
-        label = member.read().decode()
+    try:
+        wal_ranges = json.loads((raw / "backup_manifest").read_text())["WAL-Ranges"]
+        with tarfile.open(raw / "base.tar.gz", "r:gz") as base:
+            member = base.extractfile("backup_label")
+            if member is None:
+                raise PgToolFailed("pg_basebackup wrote no backup_label")
+            label = member.read().decode()
+    except (KeyError, ValueError, tarfile.TarError) as error:
+        raise PgToolFailed(f"pg_basebackup's output is not as expected ({type(error).__name__}: {error})") from None
     start = _START_WAL.search(label)
     if start is None:
         raise PgToolFailed("pg_basebackup's backup_label names no start WAL location")

@@ -66,3 +66,11 @@ def test_app_dsn_swaps_only_the_credentials() -> None:
 )
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert without_password(url) == shown
+
+
+def test_the_backup_job_runs_by_default_on_its_own_metrics_port_and_can_be_turned_off(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({}, tmp_path)
+    assert config.backups and config.backup_metrics_port == 9466 and config.backup_dir == tmp_path.resolve() / "backups"
+    assert not DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "off"}, tmp_path).backups
+    with pytest.raises(ConfigError, match="VAUCHFLOW_BACKUPS must be on or off"):
+        DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "sometimes"}, tmp_path)
