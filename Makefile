@@ -55,9 +55,10 @@ api-baseline: setup
 
 # Backups of the dev stack's PostgreSQL (see docs/operations.md). `make run` already streams WAL and takes the
 # daily base backup; these act on the same repository (.data/backups) from another terminal.
-backup: setup  ## a base backup now, against the running dev stack
+# A base backup now, against the running dev stack; then the list, and the span of time that can be restored.
+backup: setup
 	$(PY) -m vauchflow_devstack.backups backup
-backups: setup  ## list the backups and the span of time that can be restored
+backups: setup
 	$(PY) -m vauchflow_devstack.backups list
 # BACKUP=<id> verifies one backup (default: the newest); BACKUP=--all verifies every one.
 BACKUP ?=
@@ -78,7 +79,8 @@ BENCH_ARGS ?=
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# After changing a dependency in any pyproject.toml: re-resolve both locks (with hashes).
+# After changing a dependency in any pyproject.toml: re-resolve the locks (with hashes): dev, the server image's
+# runtime, and the backup image's (runtime + the backup extra).
 LOCK_INPUTS := pyproject.toml clients/python/pyproject.toml
 lock: setup
 	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --extra backup --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
