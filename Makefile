@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements/dev.lock
 
-.PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock
+.PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock \
+	backup backups verify-backup restore restore-drill
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,7 +44,7 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_web -p vauchflow_devstack -p vauchflow
+	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_web -p vauchflow_backup -p vauchflow_devstack -p vauchflow
 	$(PY) -m mypy --strict examples
 
 lint-protos: setup
@@ -53,13 +54,36 @@ lint-protos: setup
 api-baseline: setup
 	node_modules/.bin/buf build --exclude-source-info -o protos/baseline.binpb
 
+# Backups of the dev stack's PostgreSQL (see docs/operations.md). `make run` already streams WAL and takes the
+# daily base backup; these act on the same repository (.data/backups) from another terminal.
+# A base backup now, against the running dev stack; then the list, and the span of time that can be restored.
+backup: setup
+	$(PY) -m vauchflow_devstack.backups backup
+backups: setup
+	$(PY) -m vauchflow_devstack.backups list
+# BACKUP=<id> verifies one backup (default: the newest); BACKUP=--all verifies every one.
+BACKUP ?=
+verify-backup: setup
+	$(PY) -m vauchflow_devstack.backups verify $(BACKUP)
+# Into a new or empty directory, to a point in time or (without AT) to the newest WAL, e.g.
+#   make restore AT=2026-12-01T22:40:00Z TARGET_DIR=/tmp/vauchflow-restored
+TARGET_DIR ?= .data/restored
+AT ?=
+restore: setup
+	$(PY) -m vauchflow_devstack.backups restore --target-dir "$(TARGET_DIR)" $(if $(AT),--time "$(AT)")
+# On a throwaway cluster: backup, load, crash, restore to a time and to the latest point, checks (~40 s).
+restore-drill: setup
+	$(PY) -m vauchflow_devstack.restore_drill
+
 # Redemption benchmark against the pgbench ceiling of the same run; writes docs/performance.md.
 BENCH_ARGS ?=
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# After changing a dependency in any pyproject.toml: re-resolve both locks (with hashes).
+# After changing a dependency in any pyproject.toml: re-resolve the locks (with hashes): dev, the server image's
+# runtime, and the backup image's (runtime + the backup extra).
 LOCK_INPUTS := pyproject.toml clients/python/pyproject.toml
 lock: setup
-	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra dev --extra devstack --extra backup --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
 	$(PY) -m uv pip compile $(LOCK_INPUTS) --generate-hashes --python-version 3.11 --quiet -o requirements/runtime.lock
+	$(PY) -m uv pip compile $(LOCK_INPUTS) --extra backup --generate-hashes --python-version 3.11 --quiet -o requirements/backup.lock

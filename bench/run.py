@@ -127,6 +127,8 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
+        # No backup job: its start-up base backup would compete with the measurement for the CPU.
+        "VAUCHFLOW_BACKUPS": "off",
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
     stack.start()

@@ -8,6 +8,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
+def default_data_dir() -> Path:
+    """.data/ at the repository root when running from a checkout (editable install), else in the current folder."""
+    repo_root = Path(__file__).resolve().parents[2]
+    if (repo_root / "Makefile").exists() and (repo_root / "server").is_dir():
+        return repo_root / ".data"
+    return Path.cwd() / ".data"
+
+
 class ConfigError(ValueError):
     """An environment variable has a value the dev stack cannot use."""
 
@@ -36,6 +44,10 @@ class DevstackConfig:
     # The web service (MCP server, dashboard, status page) behind Envoy, and its Prometheus metrics.
     web_port: int = 8081
     web_metrics_port: int = 9468
+    # The backup job runs when PostgreSQL is the embedded one, unless VAUCHFLOW_BACKUPS=off (the benchmark turns it
+    # off: a start-up base backup competing for the CPU would skew its figures). Its Prometheus metrics port.
+    backups: bool = True
+    backup_metrics_port: int = 9466
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -67,6 +79,8 @@ class DevstackConfig:
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
             web_port=_port(environ, "VAUCHFLOW_WEB_PORT", 8081),
             web_metrics_port=_port(environ, "VAUCHFLOW_WEB_METRICS_PORT", 9468),
+            backups=_on_off(environ, "VAUCHFLOW_BACKUPS"),
+            backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -88,9 +102,16 @@ class DevstackConfig:
         ports += [("VAUCHFLOW_WEB_PORT", self.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", self.web_metrics_port)]
         if self.owner_database_url is None:
             ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
+            if self.backups:
+                ports.append(("VAUCHFLOW_BACKUP_METRICS_PORT", self.backup_metrics_port))
         if self.redis_url is None:
             ports.append(("VAUCHFLOW_REDIS_PORT", self.redis_port))
         return ports
+
+    @property
+    def backup_dir(self) -> Path:
+        """The backup repository of the embedded PostgreSQL."""
+        return self.data_dir / "backups"
 
     @property
     def api_ports(self) -> tuple[int, ...]:
@@ -119,6 +140,13 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _on_off(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "on").strip().lower()
+    if raw not in ("on", "off", "true", "false", "1", "0"):
+        raise ConfigError(f"{name} must be on or off, got {raw!r}")
+    return raw in ("on", "true", "1")
 
 
 MAX_API_REPLICAS = 16

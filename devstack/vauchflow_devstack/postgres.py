@@ -99,6 +99,12 @@ class EmbeddedPostgres:
         self.initialize()
         # Room for several API replicas' pools plus a 100-client pgbench ceiling run (bench/).
         settings = ["max_connections=300"]
+        # Backups (vauchflow_backup): pg_basebackup and pg_receivewal connect as replication clients; initdb's
+        # pg_hba.conf already admits replication from loopback. Spelled out although these are PostgreSQL 18's
+        # defaults, because backups depend on them. A backup job that stops streaming would make its slot keep
+        # WAL without bound: past max_slot_wal_keep_size PostgreSQL gives that WAL up (the slot is invalidated)
+        # rather than fill the disk.
+        settings += ["wal_level=replica", "max_wal_senders=10", "max_slot_wal_keep_size=2GB"]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         argv = as_unprivileged(
@@ -119,6 +125,12 @@ class EmbeddedPostgres:
             self.stop()
             raise
         log.info("postgres ready", extra={"action": "postgres_ready", "port": self.port, "pid": self._process.pid})
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no checkpoint, no clean shutdown (the restore drill's disaster)."""
+        if self._process is not None:
+            stop_child(self._process, name="postgres", sig=signal.SIGKILL, timeout=30)
+            self._process = None
 
     def stop(self, timeout: float = 60.0) -> None:
         """Fast shutdown (SIGINT): rolls back open transactions, checkpoints, exits."""

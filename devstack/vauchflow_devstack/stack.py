@@ -1,5 +1,5 @@
-"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service and Envoy,
-started in order and stopped in reverse.
+"""The dev stack: PostgreSQL, Redis, migrations, the API server replicas, the webhook delivery service, Envoy and
+(for the embedded PostgreSQL) the backup job, started in order and stopped in reverse.
 
 Runs in the foreground. SIGINT/SIGTERM stop every child and exit 0; a child that dies on its own stops the rest
 and exits 1. The data folder holds the embedded databases and the generated secrets (mode 600) and is locked
@@ -69,6 +69,7 @@ class DevStack:
     server_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_server")
     delivery_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_delivery")
     web_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_web")
+    backup_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_backup")
     started_at: float = field(default_factory=time.monotonic)
     # Set by a stop signal; start-up checks it between steps instead of finishing first.
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -228,9 +229,35 @@ class DevStack:
         assert gateway.process is not None
         self._children.append(_Child("envoy", gateway.process, gateway.stop))
         self._check_stop_requested()
+
+        if config.owner_database_url is None and config.backups:
+            self._start_backup_job(owner_dsn)
         self._database_shown = without_password(owner_dsn)
         self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
         self._redis_shown = without_password(redis_url)
+
+    def _start_backup_job(self, owner_dsn: str) -> None:
+        """The backup job against the embedded PostgreSQL: WAL streaming, a base backup now if the repository has
+        none, then daily. It replicates as the owner (a superuser); see docs/operations.md."""
+        config = self.config
+        backup = start_child(
+            self.backup_command,
+            name="backup",
+            env={
+                **os.environ,
+                "DATABASE_URL": owner_dsn,
+                "VAUCHFLOW_BACKUP_DIR": str(config.backup_dir),
+                "VAUCHFLOW_BACKUP_METRICS_HOST": "127.0.0.1",
+                "VAUCHFLOW_BACKUP_METRICS_PORT": str(config.backup_metrics_port),
+            },
+        )
+        self._children.append(_Child("backup", backup, lambda: stop_child(backup, name="backup", timeout=30)))
+        wait_until(functools.partial(self._metrics_or_stopping, config.backup_metrics_port), process=backup,
+                   name="backup", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+        self._check_stop_requested()
+
+    def _metrics_or_stopping(self, port: int) -> bool:
+        return self.stop_requested.is_set() or serves_metrics(port)
 
     def stop(self) -> None:
         """Stops every child in reverse start order and waits for each."""
@@ -291,12 +318,21 @@ class DevStack:
                 f"http://127.0.0.1:{self.config.web_metrics_port}/metrics)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
                 f"  Redis              {self._redis_shown}",
+                f"  backups            {self._backups_shown()}",
                 f"  operator token     {token_source}",
                 f"  data folder        {self.config.data_dir}",
                 f"  started in         {startup:.2f}s",
                 "Press Ctrl-C to stop.",
             ]
         )
+
+    def _backups_shown(self) -> str:
+        if self.config.owner_database_url is not None:
+            return "not run by the dev stack for an external DATABASE_URL (see docs/operations.md)"
+        if not self.config.backups:
+            return "off (VAUCHFLOW_BACKUPS=off)"
+        return (f"{self.config.backup_dir}  (metrics http://127.0.0.1:{self.config.backup_metrics_port}/metrics; "
+                "make backup, make backups, make restore)")  # fmt: skip
 
     def _lock_data_dir(self) -> None:
         lock_file = open(self.config.data_dir / "devstack.pid", "a+")  # noqa: SIM115 - held while the stack runs
@@ -354,6 +390,15 @@ def http_ok(url: str) -> bool:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)
     except (OSError, ValueError):
+        return False
+
+
+def serves_metrics(port: int) -> bool:
+    """Whether a Prometheus /metrics endpoint answers on 127.0.0.1:port."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
         return False
 
 

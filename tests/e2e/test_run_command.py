@@ -75,10 +75,19 @@ def _redeem_once(target: str, operator_token: str) -> redemption_pb2.Redemption:
     return redeemed.redemption
 
 
+def _last_backup(metrics_url: str) -> float:
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(r"^vauchflow_backup_last_success_timestamp_seconds (\S+)$", text, re.MULTILINE)
+    assert found, text
+    return float(found[1])
+
+
 def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port_variables = ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT", "VAUCHFLOW_PUBLIC_PORT",
                       "VAUCHFLOW_ENVOY_ADMIN_PORT", "VAUCHFLOW_DELIVERY_GRPC_PORT",
-                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT")  # fmt: skip
+                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT",
+                      "VAUCHFLOW_BACKUP_METRICS_PORT")  # fmt: skip
     ports = {name: free_port() for name in port_variables}
     data_dir = tmp_path / "data"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
@@ -120,6 +129,18 @@ def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Pat
         assert "postgres" in names and "redis-server" in names and "vauchflow_server" in names, names
         assert "envoy" in names and "vauchflow_delivery" in names, names
         assert is_serving(f"127.0.0.1:{ports['VAUCHFLOW_DELIVERY_GRPC_PORT']}")
+        # The backup job: a start-up base backup (the repository was empty), counted in its metrics, and
+        # `make backup` from another process counts too (both read the repository's catalog).
+        assert "vauchflow_backup" in names, names
+        backup_metrics = f"http://127.0.0.1:{ports['VAUCHFLOW_BACKUP_METRICS_PORT']}/metrics"
+        assert backup_metrics in output
+        wait_for(lambda: _last_backup(backup_metrics) > 0, what="the start-up base backup", timeout=120,
+                 process=make, log_path=output_path)  # fmt: skip
+        first = _last_backup(backup_metrics)
+        make_backup = subprocess.run(["make", "backup"], cwd=REPO, env=env, capture_output=True, text=True,
+                                     timeout=180, check=False)  # fmt: skip
+        assert make_backup.returncode == 0 and "verified" in make_backup.stdout, make_backup.stdout + make_backup.stderr
+        assert _last_backup(backup_metrics) > first
         # make itself turns a SIGTERM into death by signal after its child exits, so the signal goes to the dev
         # stack (the pid it records in its data folder), as a process manager would stop it.
         devstack_pid = int((data_dir / "devstack.pid").read_text())

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from vauchflow_backup.config import BackupConfig
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_devstack.envoy import envoy_binary
 from vauchflow_server.config import ServerConfig
@@ -70,6 +71,7 @@ SECRETS = {
     "VAUCHFLOW_DELIVERY_DB_PASSWORD": "delivery-secret",
     "VAUCHFLOW_ADMIN_TOKEN": "vf_op_0123456789abcdef",
     "VAUCHFLOW_WEBHOOK_KEYS": "1:" + base64.b64encode(bytes(range(32))).decode(),
+    "VAUCHFLOW_BACKUP_ENCRYPTION_KEY": base64.b64encode(bytes(range(32, 64))).decode(),
 }
 
 
@@ -141,9 +143,31 @@ def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() 
     assert services["server"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
 
+def test_backup_service_runs_the_backup_job_with_the_variables_it_reads() -> None:
+    services = _compose()["services"]
+    backup = services["backup"]
+    assert backup["command"] == ["python", "-m", "vauchflow_backup"]
+    assert importlib.util.find_spec("vauchflow_backup.__main__") is not None
+    assert backup["build"] == {"context": ".", "target": "backup"}
+    assert "FROM python:3.11-slim AS backup" in (REPO / "Dockerfile").read_text()
+
+    environment = _RecordingEnv(_interpolated(backup["environment"], SECRETS))
+    config = BackupConfig.from_env(environment)
+    unread = set(environment) - environment.read
+    assert not unread, f"compose sets variables the backup job never reads: {sorted(unread)}"
+    assert config.database_url.startswith("postgresql://vauchflow_owner:owner-secret@postgres:5432/")
+    assert config.encryption_key == bytes(range(32, 64))
+    assert (config.metrics_host, config.metrics_port, config.keep_backups) == ("0.0.0.0", 9466, 7)
+    volume, mount = backup["volumes"][0].split(":")[:2]
+    assert volume in _compose()["volumes"] and str(config.repository_dir) == mount
+    # PostgreSQL admits the job's replication connections (the image allows them from its own loopback only).
+    init_script = services["postgres"]["volumes"][1].split(":")[0]
+    assert "host replication" in (REPO / init_script).read_text()
+
+
 def test_every_long_running_service_has_a_healthcheck() -> None:
     services = _compose()["services"]
-    for name in ("postgres", "redis", "server", "webhooks", "envoy"):
+    for name in ("postgres", "redis", "server", "webhooks", "backup", "envoy"):
         assert services[name]["healthcheck"]["test"], name
 
 

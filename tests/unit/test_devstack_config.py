@@ -78,3 +78,11 @@ def test_every_port_the_stack_listens_on_is_checked_free_and_denied_to_webhooks(
         if field.name.endswith("_port") and getattr(config, field.name) is not None:
             assert getattr(config, field.name) in listed, field.name
     assert set(config.api_ports) | set(config.api_metrics_ports) | {config.delivery_port} <= listed
+
+
+def test_the_backup_job_runs_by_default_on_its_own_metrics_port_and_can_be_turned_off(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({}, tmp_path)
+    assert config.backups and config.backup_metrics_port == 9466 and config.backup_dir == tmp_path.resolve() / "backups"
+    assert not DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "off"}, tmp_path).backups
+    with pytest.raises(ConfigError, match="VAUCHFLOW_BACKUPS must be on or off"):
+        DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "sometimes"}, tmp_path)

@@ -15,7 +15,7 @@ from vauchflow_core.db import queries
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = REPO / "server"
-SERVICES = ("vauchflow_server", "vauchflow_delivery")
+SERVICES = ("vauchflow_server", "vauchflow_delivery", "vauchflow_backup")
 
 
 def imported_modules(package: str) -> dict[Path, set[str]]:
