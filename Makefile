@@ -8,7 +8,12 @@ LOCK := requirements/dev.lock
 
 .PHONY: setup run test test-fast lint generate migrate lint-protos api-baseline bench lock
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (whose own browser download is not
+# reachable here); a fresh machine gets it from apt.
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium
 
 # Third-party packages only from the hash-checked lock; then the repository's own packages, from their folders
 # (never by name from an index), without dependencies: pip refuses editable installs under --require-hashes.
