@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 import vauchflow
 from vauchflow_web.config import WebConfig
 from vauchflow_web.dashboard.page_guard import Caller
-from vauchflow_web.dashboard.rendering import Renderer
+from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
 
 PLANS = ("FREE", "STARTER", "GROWTH", "SCALE", "ENTERPRISE")
 
@@ -57,7 +57,7 @@ class OperatorPages:
                 created = await operator.tenants.create(name, plan=plan if plan in PLANS else "FREE")
         except vauchflow.InvalidRequestError as error:
             message = "; ".join(v.description for v in error.field_violations) or error.message
-            return await self._tenants_page(request, caller, {"error": message}, 400)
+            return await self._tenants_page(request, caller, {"error": message}, FORM_NEEDS_ATTENTION)
         return await self._tenants_page(request, caller, {"created": created.tenant, "secret": created.secret})
 
     async def change_plan(self, request: Request, caller: Caller) -> Response:

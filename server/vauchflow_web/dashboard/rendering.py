@@ -27,6 +27,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# A form shown again with what needs fixing is a page the merchant works with, not a failed load: 200 (browsers log
+# every 4xx document as a console error). Refusals (CSRF, permissions) keep their 4xx.
+FORM_NEEDS_ATTENTION = 200
+
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",

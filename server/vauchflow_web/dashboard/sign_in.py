@@ -26,7 +26,7 @@ from vauchflow_web.dashboard.page_guard import (
     set_session_cookie,
     tokens_match,
 )
-from vauchflow_web.dashboard.rendering import Renderer
+from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
 from vauchflow_web.dashboard.sessions import SessionStore, new_session
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,9 @@ class SignIn:
             return self.sign_in_page(request, error="The form expired. Try again.", status_code=403)
         secret = str(form.get("secret", "")).strip()
         if not secret:
-            return self.sign_in_page(request, error="Paste an API key or the operator token.", status_code=400)
+            return self.sign_in_page(
+                request, error="Paste an API key or the operator token.", status_code=FORM_NEEDS_ATTENTION
+            )
         try:
             if secret.startswith(TENANT_KEY_PREFIX):
                 caller = self._api.as_caller(
@@ -81,7 +83,7 @@ class SignIn:
                 session = new_session(secret, "operator", "Platform operator")
         except (vauchflow.AuthenticationError, vauchflow.PermissionDeniedError):
             log.info("sign-in refused", extra={"action": "dashboard_sign_in_refused"})
-            return self.sign_in_page(request, error=REFUSED, status_code=401)
+            return self.sign_in_page(request, error=REFUSED, status_code=FORM_NEEDS_ATTENTION)
         except vauchflow.VauchflowError as error:
             log.warning("sign-in check failed", extra={"action": "dashboard_sign_in_failed", "reason": error.reason})
             return self.sign_in_page(request, error=UNREACHABLE, status_code=503)

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 import vauchflow
 from vauchflow_core import permissions
 from vauchflow_web.dashboard.page_guard import Caller
-from vauchflow_web.dashboard.rendering import Renderer
+from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
 from vauchflow_web.dashboard.voucher_form import metadata_text, read_voucher_form, violations_to_errors
 
 PAGE_SIZE = 50
@@ -133,7 +133,7 @@ class TenantPages:
             else:
                 return _see(f"/vouchers/{quote(voucher.code, safe='')}")
         context = {"title": "New voucher", "form": form}
-        return self._render.page(request, caller, "voucher_form.html", context, status_code=400)
+        return self._render.page(request, caller, "voucher_form.html", context, status_code=FORM_NEEDS_ATTENTION)
 
     async def voucher(self, request: Request, caller: Caller) -> Response:
         code = request.path_params["code"]
@@ -170,7 +170,7 @@ class TenantPages:
                 return _see(f"/vouchers/{quote(code, safe='')}")
         voucher = await client.vouchers.get(code)
         context = {"title": f"Edit {voucher.code}", "form": form, "voucher": voucher}
-        return self._render.page(request, caller, "voucher_form.html", context, status_code=400)
+        return self._render.page(request, caller, "voucher_form.html", context, status_code=FORM_NEEDS_ATTENTION)
 
     async def disable_voucher(self, request: Request, caller: Caller) -> Response:
         code = request.path_params["code"]
@@ -228,7 +228,7 @@ class TenantPages:
                 "url": url,
                 "description": description,
             }
-            return self._render.page(request, caller, "webhooks.html", context, status_code=400)
+            return self._render.page(request, caller, "webhooks.html", context, status_code=FORM_NEEDS_ATTENTION)
         shown: dict[str, Any] = {
             "title": "Signing secret",
             "endpoint": created.webhook_endpoint,
@@ -283,7 +283,7 @@ class TenantPages:
             end = datetime.fromisoformat(str(form.get("end_time", ""))).replace(tzinfo=UTC)
         except ValueError:
             context = {"title": "That did not work", "text": "Enter both ends of the window as date and time."}
-            return self._render.page(request, caller, "message.html", context, status_code=400)
+            return self._render.page(request, caller, "message.html", context, status_code=FORM_NEEDS_ATTENTION)
         count = await _client(caller).webhook_endpoints.recover(endpoint_id, start_time=start, end_time=end)
         return _see(f"/webhooks/{quote(endpoint_id, safe='')}?requeued={int(count)}")
 
@@ -336,9 +336,11 @@ class TenantPages:
             created = await _client(caller).api_keys.create(name, permissions=chosen)
         except vauchflow.InvalidRequestError as error:
             message = "; ".join(v.description for v in error.field_violations) or error.message
-            return await self._api_keys_page(request, caller, {"error": message, "name": name}, 400)
+            return await self._api_keys_page(request, caller, {"error": message, "name": name}, FORM_NEEDS_ATTENTION)
         except vauchflow.QuotaExceededError as error:
-            return await self._api_keys_page(request, caller, {"error": error.message, "name": name}, 400)
+            return await self._api_keys_page(
+                request, caller, {"error": error.message, "name": name}, FORM_NEEDS_ATTENTION
+            )
         return await self._api_keys_page(request, caller, {"created": created.api_key, "secret": created.secret})
 
     async def revoke_api_key(self, request: Request, caller: Caller) -> Response:

@@ -1,0 +1,155 @@
+"""The stack the dashboard's browser tests run against, started once for the package: the API server and the
+webhook delivery service on one migrated database, Envoy in front of the API, Redis, the web service (acting
+through Envoy, sessions in Redis), a local webhook receiver, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+import vauchflow
+from support.delivery_service import DeliveryDatabase, start_delivery_service, with_role
+from support.gateway import Gateway, start_gateway
+from support.ports import free_port
+from support.services import MigratedDatabase, MigratedPostgres, start_api_server
+from support.web_service import WebService, start_web_service
+from support.webhook_receiver import WebhookReceiver
+from vauchflow_core.db.migrate import DELIVERY_ROLE
+from vauchflow_core.secret_box import KeyRing, generate_key_ring_text
+from vauchflow_devstack import EmbeddedRedis, stop_child
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Screenshots of the main pages, kept after the run (git-ignored).
+ARTIFACTS = Path(os.environ.get("VAUCHFLOW_TEST_ARTIFACTS", "build/test-artifacts")) / "dashboard"
+
+
+@dataclass(frozen=True)
+class DashboardStack:
+    web: WebService
+    gateway: Gateway
+    admin_token: str
+    receiver: WebhookReceiver
+
+    @property
+    def url(self) -> str:
+        return self.web.url
+
+    def operator(self) -> vauchflow.OperatorClient:
+        return vauchflow.OperatorClient(self.admin_token, target=self.gateway.grpc_target, tls=False)
+
+    def tenant_client(self, secret: str) -> vauchflow.Client:
+        return vauchflow.Client(secret, target=self.gateway.grpc_target, tls=False)
+
+    def new_tenant(self, name: str) -> str:
+        """A tenant on a plan whose rate a browser test cannot exhaust; returns its first key (every permission)."""
+        with self.operator() as operator:
+            return str(operator.tenants.create(name, plan="ENTERPRISE").secret)
+
+
+@pytest.fixture(scope="package")
+def dashboard_stack(
+    postgres: MigratedPostgres,
+    delivery_password: str,
+    redis_server: EmbeddedRedis,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DashboardStack]:
+    logs = tmp_path_factory.mktemp("dashboard-stack")
+    database = postgres.create_database("dashboard")
+    delivery_db = DeliveryDatabase(
+        database.name, database.owner_dsn, database.app_dsn,
+        with_role(database.owner_dsn, DELIVERY_ROLE, delivery_password),
+    )  # fmt: skip
+    key_ring = KeyRing.parse(generate_key_ring_text())
+    admin_token = "vf_op_" + secrets.token_urlsafe(24)
+    stoppers: list[tuple[str, object]] = []
+    try:
+        api = start_api_server(
+            database=MigratedDatabase(database.name, database.owner_dsn, database.app_dsn),
+            redis_url=redis_server.url, admin_token=admin_token, port=free_port(),
+            log_path=logs / "api.log", webhook_keys=key_ring.to_text(),
+        )  # fmt: skip
+        stoppers.append(("api", api.process))
+        delivery = start_delivery_service(delivery_db, key_ring, logs / "delivery.log")
+        stoppers.append(("delivery", delivery.process))
+        gateway = start_gateway(logs / "gateway", [api.target])
+        web = start_web_service(
+            api_target=gateway.grpc_target,
+            log_path=logs / "web.log",
+            extra_env={
+                "VAUCHFLOW_WEB_REDIS_URL": redis_server.url,
+                "VAUCHFLOW_WEB_SESSION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            },
+        )
+        stoppers.append(("web", web.process))
+        with WebhookReceiver() as receiver:
+            yield DashboardStack(web, gateway, admin_token, receiver)
+        gateway.stop()
+    finally:
+        for name, process in reversed(stoppers):
+            stop_child(process, name=name, sig=signal.SIGTERM, timeout=30)  # type: ignore[arg-type]
+        postgres.drop_database(database.name)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class ConsoleErrors(list[str]):
+    """Every console error and uncaught page error of a context (CSP refusals among them)."""
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    created = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    opened = context.new_page()
+    errors = ConsoleErrors()
+    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.console_errors = errors  # type: ignore[attr-defined]
+    yield opened
+    assert not errors, f"console errors: {errors}"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page: Page, base_url: str, secret: str) -> None:
+    page.goto(f"{base_url}/sign-in")
+    page.fill("#secret", secret)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
