@@ -67,11 +67,11 @@ class TenantPages:
                 if created < since:
                     continue
                 hour = int((created - since).total_seconds() // 3600)
+                # Every redemption made counts in its hour; a later rollback is counted beside it.
+                succeeded += 1
+                per_hour[min(hour, 23)] += 1
                 if redemption.status == vauchflow.v1.redemption_pb2.REDEMPTION_STATUS_ROLLED_BACK:
                     rolled_back += 1
-                else:
-                    succeeded += 1
-                    per_hour[min(hour, 23)] += 1
             top = max(per_hour.values(), default=0) or 1
             for hour in range(24):
                 label = (since + timedelta(hours=hour + 1)).strftime("%H:00")
