@@ -51,9 +51,16 @@ def _minor_units(amount: int, currency: str = "") -> str:
     return f"{amount / 100:.2f} {currency}".strip()
 
 
+# What identifies an event's subject, in the order a merchant looks for it.
+_EVENT_KEYS = ("code", "voucher_code", "customer_id", "status", "url", "reason")
+
+
 def event_data(data: Struct | None) -> str:
-    """An event's data as compact JSON, cut to what a table cell can show."""
-    return json.dumps(MessageToDict(data), sort_keys=True)[:300] if data is not None else "{}"
+    """The few fields of an event's data that say what it is about ("voucher_code=SPRING customer_id=c1"), so a
+    row stays one line on a phone; the whole event is in the API."""
+    fields = MessageToDict(data) if data is not None else {}
+    shown = [f"{key}={fields[key]}" for key in _EVENT_KEYS if isinstance(fields.get(key), str | int | float)]
+    return " ".join(shown)[:160] or json.dumps(fields, sort_keys=True)[:160]
 
 
 def _plan(value: int) -> str:

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 import vauchflow
 from support.delivery_service import DeliveryDatabase, start_delivery_service, with_role
-from support.gateway import Gateway, start_gateway
+from support.gateway import Gateway
 from support.ports import free_port
 from support.services import MigratedDatabase, MigratedPostgres, start_api_server
 from support.web_service import WebService, start_web_service
@@ -25,6 +25,8 @@ from support.webhook_receiver import WebhookReceiver
 from vauchflow_core.db.migrate import DELIVERY_ROLE
 from vauchflow_core.secret_box import KeyRing, generate_key_ring_text
 from vauchflow_devstack import EmbeddedRedis, stop_child
+from vauchflow_devstack.envoy import EmbeddedEnvoy
+from vauchflow_devstack.envoy_config import GatewaySettings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,6 +65,24 @@ class DashboardStack:
             return str(operator.tenants.create(name, plan="ENTERPRISE").secret)
 
 
+def _address(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    return host, int(port)
+
+
+def _gateway(root: Path, api_target: str, delivery_target: str) -> Gateway:
+    """Envoy with both upstreams, as in the dev stack: the API, and the delivery service's event stream."""
+    settings = GatewaySettings(
+        public_port=free_port(),
+        admin_port=free_port(),
+        api_addresses=(_address(api_target),),
+        webhook_addresses=(_address(delivery_target),),
+    )
+    envoy = EmbeddedEnvoy(root, settings)
+    envoy.start(timeout=60)
+    return Gateway(envoy)
+
+
 @pytest.fixture(scope="package")
 def dashboard_stack(
     postgres: MigratedPostgres,
@@ -88,7 +108,7 @@ def dashboard_stack(
         stoppers.append(("api", api.process))
         delivery = start_delivery_service(delivery_db, key_ring, logs / "delivery.log")
         stoppers.append(("delivery", delivery.process))
-        gateway = start_gateway(logs / "gateway", [api.target])
+        gateway = _gateway(logs / "gateway", api.target, delivery.target)
         web = start_web_service(
             api_target=gateway.grpc_target,
             log_path=logs / "web.log",

@@ -242,3 +242,23 @@ def test_pages_refuse_a_browser_without_a_session(dashboard_stack: DashboardStac
         raise AssertionError("a page answered without a session")
     except urllib.error.HTTPError as error:
         assert error.code == 303 and error.headers["location"] == "/sign-in"
+
+
+def test_live_events_arrive_in_place_within_the_free_plans_two_streams(
+    dashboard_stack: DashboardStack, page: Page, context: BrowserContext
+) -> None:
+    with dashboard_stack.operator() as operator:
+        secret = operator.tenants.create("Live on FREE", plan="FREE").secret
+    sign_in(page, dashboard_stack.url, secret)
+    page.goto(f"{dashboard_stack.url}/events")
+    expect(page.locator("#live-state")).to_contain_text("Live")
+    # Navigating away and back (a merchant's usual day) must not leak streams: FREE holds at most 2 open.
+    for _ in range(3):
+        page.goto(f"{dashboard_stack.url}/vouchers")
+        page.goto(f"{dashboard_stack.url}/events")
+        expect(page.locator("#live-state")).to_contain_text("Live")
+    with dashboard_stack.tenant_client(secret) as client:
+        client.vouchers.create("LIVE-ONE", percent_off=5)
+    row = page.locator("#events tbody tr.fresh").filter(has_text="LIVE-ONE")
+    expect(row).to_contain_text("voucher.created", timeout=15000)
+    screenshot(page, "events")
