@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from loadgen import Outcome, Scenario, run  # noqa: E402
 from pgbench_ceiling import PgbenchResult, run_pgbench  # noqa: E402
 import webhook_delivery  # noqa: E402
+import dashboard_bench  # noqa: E402
 from vauchflow.v1 import (  # noqa: E402
     redemption_pb2,
     redemption_service_pb2,
@@ -117,6 +118,8 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
+        "VAUCHFLOW_WEB_PORT": str(_free_port()),
+        "VAUCHFLOW_WEB_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
@@ -356,6 +359,16 @@ def main() -> int:
             print(f"  webhooks: {figures.delivered:,}/{figures.sent:,} delivered, {figures.throughput:,.0f}/s, "
                   f"commit-to-delivery p99 {figures.p99_ms:,.0f} ms (delivery service pid {delivery_pid})", flush=True)
 
+            # The dashboard: a voucher list page of 100 rows, one request at a time (target: p99 < 300 ms).
+            dashboard = dashboard_bench.measure(
+                f"http://127.0.0.1:{stack.config.web_port}", api_key,
+                expected_rows=min(100, args.vouchers + 1), requests=300 if args.duration >= 2 else 30,
+            )  # fmt: skip
+            dashboard_row = Row(name="dashboard_list_100", throughput=dashboard.throughput, p50_ms=dashboard.p50_ms,
+                                p99_ms=dashboard.p99_ms, errors=dashboard.errors, loadgen_cpu=float("nan"),
+                                server_cpu=float("nan"), ceiling="target p99 < 300 ms")  # fmt: skip
+            print(f"  dashboard: list of 100 p99 {dashboard.p99_ms:.1f} ms", flush=True)
+
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
             if flash_after != flash_before:
                 problems.append(f"{FLASH_SOLD_OUT}: PostgreSQL changed during the sold-out scenario")
@@ -374,6 +387,7 @@ def main() -> int:
         with_ratio(pg_sold_out, grpc_100, "grpc_spread_100"),
         with_ratio(flash_100, pg_sold_out, "pg_sold_out_100"),
         Row(**{**webhooks_row.__dict__, "ceiling": "the offered rate", "ratio": webhooks_row.throughput / args.webhook_rate}),
+        dashboard_row,
         pg_spread,
         pg_hot,
     ]

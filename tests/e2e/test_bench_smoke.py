@@ -22,6 +22,7 @@ def test_benchmark_runs_and_checks_correctness():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Correctness: correct" in result.stdout
     scenarios = ("grpc_spread_32", "rest_spread_32", "grpc_hot_100", "pg_sold_out_100", "flash_sold_out_100",
+                 "dashboard_list_100",
                  "pgbench_spread_32", "pgbench_hot_100")  # fmt: skip
     for scenario in scenarios:
         assert re.search(rf"\| {scenario} \| [\d,]+ \|", result.stdout), scenario
