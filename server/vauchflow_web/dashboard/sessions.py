@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
@@ -41,7 +42,7 @@ def new_session(secret: str, kind: SessionKind, label: str) -> Session:
     return Session(secret=secret, kind=kind, csrf_token=secrets.token_urlsafe(32), label=label)
 
 
-class _Backend(Protocol):
+class SessionBackend(Protocol):
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
     async def get_and_touch(self, key: str, ttl_seconds: int) -> bytes | None: ...
     async def delete(self, key: str) -> None: ...
@@ -67,18 +68,19 @@ class RedisBackend:
 class InProcessBackend:
     """For a single process without Redis (a test, a quick local run): same contract, same expiry."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[bytes, float]] = {}
+        self._clock = clock
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
-        self._values[key] = (value, time.monotonic() + ttl_seconds)
+        self._values[key] = (value, self._clock() + ttl_seconds)
 
     async def get_and_touch(self, key: str, ttl_seconds: int) -> bytes | None:
         found = self._values.get(key)
-        if found is None or found[1] < time.monotonic():
+        if found is None or found[1] <= self._clock():
             self._values.pop(key, None)
             return None
-        self._values[key] = (found[0], time.monotonic() + ttl_seconds)
+        self._values[key] = (found[0], self._clock() + ttl_seconds)
         return found[0]
 
     async def delete(self, key: str) -> None:
@@ -86,7 +88,7 @@ class InProcessBackend:
 
 
 class SessionStore:
-    def __init__(self, backend: _Backend, sealing_key: bytes, idle_seconds: int) -> None:
+    def __init__(self, backend: SessionBackend, sealing_key: bytes, idle_seconds: int) -> None:
         self._backend = backend
         self._aead = AESGCM(sealing_key)
         self._idle_seconds = idle_seconds

@@ -8,6 +8,7 @@ import base64
 import os
 import secrets
 import signal
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 import vauchflow
 from support.delivery_service import DeliveryDatabase, start_delivery_service, with_role
 from support.gateway import Gateway
+from support.polling import wait_for
 from support.ports import free_port
 from support.services import MigratedDatabase, MigratedPostgres, start_api_server
 from support.web_service import WebService, start_web_service
@@ -51,7 +53,8 @@ class DashboardStack:
 
     @property
     def url(self) -> str:
-        return self.web.url
+        """The public port: the browser reaches the dashboard through Envoy, as merchants do."""
+        return self.gateway.public_url
 
     def operator(self) -> vauchflow.OperatorClient:
         return vauchflow.OperatorClient(self.admin_token, target=self.gateway.grpc_target, tls=False)
@@ -65,18 +68,28 @@ class DashboardStack:
             return str(operator.tenants.create(name, plan="ENTERPRISE").secret)
 
 
+def _serves_the_dashboard(gateway: Gateway) -> bool:
+    try:
+        with urllib.request.urlopen(f"{gateway.public_url}/sign-in", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _address(target: str) -> tuple[str, int]:
     host, _, port = target.rpartition(":")
     return host, int(port)
 
 
-def _gateway(root: Path, api_target: str, delivery_target: str) -> Gateway:
-    """Envoy with both upstreams, as in the dev stack: the API, and the delivery service's event stream."""
+def _gateway(root: Path, api_target: str, delivery_target: str, web_port: int) -> Gateway:
+    """Envoy with every upstream, as in the dev stack: the API, the delivery service's event stream, and the web
+    service (which is started after it, on web_port, since its own API target is this Envoy)."""
     settings = GatewaySettings(
         public_port=free_port(),
         admin_port=free_port(),
         api_addresses=(_address(api_target),),
         webhook_addresses=(_address(delivery_target),),
+        web_addresses=(("127.0.0.1", web_port),),
     )
     envoy = EmbeddedEnvoy(root, settings)
     envoy.start(timeout=60)
@@ -108,9 +121,11 @@ def dashboard_stack(
         stoppers.append(("api", api.process))
         delivery = start_delivery_service(delivery_db, key_ring, logs / "delivery.log")
         stoppers.append(("delivery", delivery.process))
-        gateway = _gateway(logs / "gateway", api.target, delivery.target)
+        web_port = free_port()
+        gateway = _gateway(logs / "gateway", api.target, delivery.target, web_port)
         web = start_web_service(
             api_target=gateway.grpc_target,
+            port=web_port,
             log_path=logs / "web.log",
             extra_env={
                 "VAUCHFLOW_WEB_REDIS_URL": redis_server.url,
@@ -118,6 +133,7 @@ def dashboard_stack(
             },
         )
         stoppers.append(("web", web.process))
+        wait_for(lambda: _serves_the_dashboard(gateway), what="the dashboard through Envoy", timeout=30)
         with WebhookReceiver() as receiver:
             yield DashboardStack(web, gateway, admin_token, receiver)
         gateway.stop()

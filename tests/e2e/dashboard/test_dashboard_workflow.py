@@ -3,10 +3,13 @@ webhooks, API keys and the operator's tenants, with what a session must refuse."
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import secrets
 import urllib.error
 import urllib.request
+from pathlib import Path
+from types import ModuleType
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -262,3 +265,27 @@ def test_live_events_arrive_in_place_within_the_free_plans_two_streams(
     row = page.locator("#events tbody tr.fresh").filter(has_text="LIVE-ONE")
     expect(row).to_contain_text("voucher.created", timeout=15000)
     screenshot(page, "events")
+
+
+def _dashboard_bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[3] / "bench" / "dashboard_bench.py"
+    spec = importlib.util.spec_from_file_location("dashboard_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_list_page_holds_100_vouchers_and_links_the_next(dashboard_stack: DashboardStack, page: Page) -> None:
+    # What `make bench` times (dashboard_list_100), checked for content here; its speed is never asserted.
+    secret = dashboard_stack.new_tenant("Hundred Vouchers")
+    with dashboard_stack.tenant_client(secret) as client:
+        for number in range(101):
+            client.vouchers.create(f"HUNDRED-{number:03d}", percent_off=5)
+    figures = _dashboard_bench().measure(dashboard_stack.url, secret, requests=3, warmup=1)
+    assert figures.errors == 0
+    sign_in(page, dashboard_stack.url, secret)
+    page.goto(f"{dashboard_stack.url}/vouchers")
+    assert page.locator("tbody tr").count() == 100
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
