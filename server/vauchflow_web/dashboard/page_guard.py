@@ -73,6 +73,11 @@ def tokens_match(sent: object, expected: str) -> bool:
 
 
 def client_address(request: Request) -> str | None:
+    """The browser's address: the entry Envoy appended to x-forwarded-for (the last one: earlier entries are
+    whatever the browser sent), else the peer's own address when reached directly."""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()[:64] or None
     return request.client.host if request.client else None
 
 
