@@ -10,7 +10,7 @@ import secrets
 import signal
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -50,6 +50,8 @@ class DashboardStack:
     gateway: Gateway
     admin_token: str
     receiver: WebhookReceiver
+    # Every tenant key new_tenant handed out: none may appear in the web service's log.
+    issued: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -65,7 +67,9 @@ class DashboardStack:
     def new_tenant(self, name: str) -> str:
         """A tenant on a plan whose rate a browser test cannot exhaust; returns its first key (every permission)."""
         with self.operator() as operator:
-            return str(operator.tenants.create(name, plan="ENTERPRISE").secret)
+            secret = str(operator.tenants.create(name, plan="ENTERPRISE").secret)
+        self.issued.append(secret)
+        return secret
 
 
 def _serves_the_dashboard(gateway: Gateway) -> bool:
@@ -135,8 +139,14 @@ def dashboard_stack(
         stoppers.append(("web", web.process))
         wait_for(lambda: _serves_the_dashboard(gateway), what="the dashboard through Envoy", timeout=30)
         with WebhookReceiver() as receiver:
-            yield DashboardStack(web, gateway, admin_token, receiver)
+            stack = DashboardStack(web, gateway, admin_token, receiver)
+            yield stack
         gateway.stop()
+        stop_child(web.process, name="web", sig=signal.SIGTERM, timeout=30)
+        web_log = web.log_path.read_text()
+        assert "dashboard_signed_in" in web_log  # the log is the one the sign-ins wrote to
+        leaked = [secret[:10] for secret in [admin_token, *stack.issued] if secret in web_log]
+        assert not leaked, f"secrets in the web service's log: {leaked}"
     finally:
         for name, process in reversed(stoppers):
             stop_child(process, name=name, sig=signal.SIGTERM, timeout=30)  # type: ignore[arg-type]
