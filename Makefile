@@ -11,6 +11,11 @@ LOCK := requirements/dev.lock
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Only `make test` needs it: the dashboard's browser tests drive Debian's chromium through Playwright (whose own browser download is not
+# reachable here); a fresh machine gets it from apt.
+/usr/bin/chromium:
+	apt-get update -qq && apt-get install -y -qq chromium
+
 # Third-party packages only from the hash-checked lock; then the repository's own packages, from their folders
 # (never by name from an index), without dependencies: pip refuses editable installs under --require-hashes.
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml devstack/pyproject.toml $(LOCK)
@@ -33,7 +38,7 @@ run: generate
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS='tests/integration -x'`.
 PYTEST_ARGS ?=
-test: setup lint
+test: setup lint /usr/bin/chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The edit-test loop: pure rules, the API definition and generated code (no servers; well under a minute).

@@ -34,6 +34,7 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
+import dashboard_bench  # noqa: E402
 import metrics_scrape  # noqa: E402
 import webhook_delivery  # noqa: E402
 from loadgen import Outcome, Scenario, run  # noqa: E402
@@ -127,6 +128,8 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
+        "VAUCHFLOW_WEB_PORT": str(_free_port()),
+        "VAUCHFLOW_WEB_METRICS_PORT": str(_free_port()),
         # No backup job: its start-up base backup would compete with the measurement for the CPU.
         "VAUCHFLOW_BACKUPS": "off",
     }
@@ -465,6 +468,25 @@ def main() -> int:
 
             webhook_rows = run_webhooks(stack, tenant_id, api_key, args)
 
+            # The dashboard: a voucher list page of 100 rows, one request at a time (target: p99 < 300 ms).
+            dashboard = dashboard_bench.measure(
+                f"http://127.0.0.1:{stack.config.web_port}",
+                api_key,
+                expected_rows=min(100, args.vouchers + 1),
+                requests=300 if args.duration >= 2 else 30,
+            )
+            dashboard_row = Row(
+                name="dashboard_list_100",
+                throughput=dashboard.throughput,
+                p50_ms=dashboard.p50_ms,
+                p99_ms=dashboard.p99_ms,
+                errors=dashboard.errors,
+                loadgen_cpu=NAN,
+                server_cpu=NAN,
+                ceiling="target p99 < 300 ms",
+            )
+            print(f"  dashboard: list of 100 p99 {dashboard.p99_ms:.1f} ms", flush=True)
+
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
             # The batched ceiling counts transactions × batch size: every one of those redemptions must be a row, or
             # the ceiling would count batches that wrote nothing.
@@ -488,6 +510,7 @@ def main() -> int:
         with_ratio(pg_sold_out, grpc_100),
         with_ratio(flash_100, pg_sold_out),
         *webhook_rows,
+        dashboard_row,
         pg_spread,
         pg_hot,
         *(batched[key] for key in sorted(batched)),

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from support.delivery_service import set_delivery_password
 from support.gateway import Gateway, start_gateway
 from support.polling import wait_for
 from support.ports import free_port
@@ -58,6 +59,14 @@ async def owner(migrated_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connecti
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def delivery_password(postgres: MigratedPostgres) -> str:
+    """The delivery role's password (a cluster-wide role: set once per session, shared by every suite using it)."""
+    password = secrets.token_urlsafe(24)
+    set_delivery_password(postgres.owner_dsn("postgres"), password)
+    return password
 
 
 @pytest.fixture(scope="session")

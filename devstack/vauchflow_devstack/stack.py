@@ -9,10 +9,12 @@ while a stack runs, so two stacks never share one cluster.
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
 import functools
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -130,6 +132,10 @@ class DevStack:
         if not webhook_keys_path.exists():
             write_secret_file(webhook_keys_path, generate_key_ring_text())
         webhook_keys = read_or_create_secret(webhook_keys_path)
+        web_session_key_path = config.data_dir / "web-session-key"
+        if not web_session_key_path.exists():
+            write_secret_file(web_session_key_path, base64.b64encode(secrets.token_bytes(32)).decode())
+        web_session_key = read_or_create_secret(web_session_key_path)
 
         if config.owner_database_url is None:
             postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
@@ -208,6 +214,9 @@ class DevStack:
                 "VAUCHFLOW_WEB_PORT": str(config.web_port),
                 "VAUCHFLOW_WEB_METRICS_PORT": str(config.web_metrics_port),
                 "VAUCHFLOW_WEB_API_TARGET": f"127.0.0.1:{config.public_port}",
+                # Dashboard sessions: in the stack's Redis, sealed with a key kept beside the other secrets.
+                "VAUCHFLOW_WEB_REDIS_URL": redis_url,
+                "VAUCHFLOW_WEB_SESSION_KEY": web_session_key,
             },
         )
         self._children.append(_Child("web", web, functools.partial(stop_child, web, name="web", timeout=30)))

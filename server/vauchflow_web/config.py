@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vauchflow_core.settings import ConfigError, env_bool, env_int, env_positive_float
 
@@ -29,13 +32,20 @@ class WebConfig:
     # SIGTERM: report unhealthy, keep serving this long so Envoy stops routing here, then drain.
     shutdown_drain_delay_seconds: float = 2.5
     shutdown_grace_seconds: float = 10.0
+    # Dashboard sessions live in Redis so any replica serves any session; without a URL they stay in this process.
+    redis_url: str | None = None
+    # 32 bytes that seal dashboard sessions in Redis (AES-256-GCM). Every replica needs the same key; without one
+    # a random key is drawn at start, so sessions end when the process does.
+    session_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    session_idle_seconds: int = 30 * 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WebConfig:
         """VAUCHFLOW_WEB_API_TARGET, VAUCHFLOW_WEB_API_TLS, VAUCHFLOW_WEB_HOST, VAUCHFLOW_WEB_PORT,
         VAUCHFLOW_WEB_METRICS_HOST, VAUCHFLOW_WEB_METRICS_PORT, VAUCHFLOW_WEB_ALLOWED_ORIGINS and
         VAUCHFLOW_WEB_ALLOWED_HOSTS (comma-separated), VAUCHFLOW_WEB_API_TIMEOUT_SECONDS,
-        VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS, VAUCHFLOW_SHUTDOWN_GRACE_SECONDS."""
+        VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS, VAUCHFLOW_SHUTDOWN_GRACE_SECONDS, VAUCHFLOW_WEB_REDIS_URL (else
+        REDIS_URL), VAUCHFLOW_WEB_SESSION_KEY (base64 of 32 bytes), VAUCHFLOW_WEB_SESSION_IDLE_SECONDS."""
         return cls(
             api_target=env.get("VAUCHFLOW_WEB_API_TARGET") or cls.api_target,
             api_tls=env_bool(env, "VAUCHFLOW_WEB_API_TLS", cls.api_tls),
@@ -52,6 +62,9 @@ class WebConfig:
             shutdown_grace_seconds=env_positive_float(
                 env, "VAUCHFLOW_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),
+            redis_url=env.get("VAUCHFLOW_WEB_REDIS_URL") or env.get("REDIS_URL") or None,
+            session_key=_session_key(env, "VAUCHFLOW_WEB_SESSION_KEY"),
+            session_idle_seconds=env_int(env, "VAUCHFLOW_WEB_SESSION_IDLE_SECONDS", cls.session_idle_seconds),
         )
 
 
@@ -74,3 +87,16 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
+def _session_key(env: Mapping[str, str], name: str) -> bytes:
+    raw = env.get(name)
+    if not raw:
+        return secrets.token_bytes(32)
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name} must be base64 of 32 bytes") from None
+    if len(key) != 32:
+        raise ConfigError(f"{name} must be base64 of 32 bytes, got {len(key)} bytes")
+    return key

@@ -44,6 +44,7 @@ def test_benchmark_runs_and_checks_correctness(bench_output: str):
     out = bench_output
     assert "Correctness: correct" in out
     scenarios = ("grpc_spread_32", "rest_spread_32", "grpc_hot_100", "pg_sold_out_100", "flash_sold_out_100",
+                 "dashboard_list_100",
                  "pgbench_spread_32", "pgbench_hot_100")  # fmt: skip
     for scenario in scenarios:
         assert re.search(rf"\| {scenario} \| [\d,]+ \|", out), scenario

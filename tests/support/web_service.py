@@ -44,9 +44,15 @@ def healthy(url: str) -> bool:
 
 
 def start_web_service(
-    *, api_target: str, log_path: Path, extra_env: Mapping[str, str] | None = None, timeout: float = 60
+    *,
+    api_target: str,
+    log_path: Path,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    port: int | None = None,
 ) -> WebService:
-    port, metrics_port = free_port(), free_port()
+    """port: when Envoy must know it before the service starts (the service's API target is that Envoy)."""
+    port, metrics_port = port or free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("VAUCHFLOW_")}
     env.update(
         VAUCHFLOW_WEB_PORT=str(port),

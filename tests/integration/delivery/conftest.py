@@ -3,7 +3,6 @@ ring, owner-side rows, and a way to start the real service process (stopped in t
 
 from __future__ import annotations
 
-import secrets
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,20 +13,12 @@ from support.delivery_service import (
     DeliveryDatabase,
     DeliveryService,
     Rows,
-    set_delivery_password,
     start_delivery_service,
     with_role,
 )
 from support.services import MigratedPostgres
 from vauchflow_core.db.migrate import DELIVERY_ROLE
 from vauchflow_core.secret_box import KeyRing, generate_key_ring_text
-
-
-@pytest.fixture(scope="session")
-def delivery_password(postgres: MigratedPostgres) -> str:
-    password = secrets.token_urlsafe(24)
-    set_delivery_password(postgres.owner_dsn("postgres"), password)
-    return password
 
 
 @pytest.fixture

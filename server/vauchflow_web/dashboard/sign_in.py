@@ -1,0 +1,120 @@
+"""Signing in and out: an API key (merchant staff) or the operator token (platform operators) becomes a server-side
+session; the browser gets only its opaque id.
+
+The secret is checked by the API itself (GetCurrentApiKey for a key, ListTenants for the operator token) and is
+never echoed back: a refused sign-in shows the same message whatever was typed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+import vauchflow
+from vauchflow_web.api_access import ApiAccess
+from vauchflow_web.config import WebConfig
+from vauchflow_web.dashboard.page_guard import (
+    CSRF_FIELD,
+    SIGN_IN_COOKIE,
+    PageGuard,
+    clear_session_cookie,
+    client_address,
+    cookies_secure,
+    new_sign_in_token,
+    set_session_cookie,
+    tokens_match,
+)
+from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
+from vauchflow_web.dashboard.sessions import SessionStore, new_session
+
+log = logging.getLogger(__name__)
+
+TENANT_KEY_PREFIX = "vf_sk_"
+REFUSED = "That key was not accepted. Check that it is complete and has not been revoked."
+UNREACHABLE = "The API could not be reached to check the key. Try again shortly."
+ENDED = "Your session ended: it was idle for too long, or its key is no longer valid. Sign in again."
+
+
+class SignIn:
+    def __init__(
+        self, config: WebConfig, api: ApiAccess, sessions: SessionStore, guard: PageGuard, renderer: Renderer
+    ) -> None:
+        self._config = config
+        self._api = api
+        self._sessions = sessions
+        self._guard = guard
+        self._render = renderer
+
+    async def form(self, request: Request) -> Response:
+        if await self._guard.current_session(request):
+            return RedirectResponse("/", status_code=303)
+        notice = ENDED if request.query_params.get("ended") else ""
+        return self.sign_in_page(request, notice=notice)
+
+    def sign_in_page(self, request: Request, *, error: str = "", notice: str = "", status_code: int = 200) -> Response:
+        token = new_sign_in_token()
+        context = {"title": "Sign in", "sign_in_token": token, "error": error, "notice": notice}
+        response = self._render.bare(request, "sign_in.html", context, status_code=status_code)
+        response.set_cookie(
+            SIGN_IN_COOKIE, token, httponly=True, samesite="strict", secure=cookies_secure(request), path="/sign-in"
+        )
+        return response
+
+    async def submit(self, request: Request) -> Response:
+        form = await request.form()
+        if not tokens_match(form.get(CSRF_FIELD), request.cookies.get(SIGN_IN_COOKIE, "")):
+            return self.sign_in_page(request, error="The form expired. Try again.", status_code=403)
+        secret = str(form.get("secret", "")).strip()
+        if not secret:
+            return self.sign_in_page(
+                request, error="Paste an API key or the operator token.", status_code=FORM_NEEDS_ATTENTION
+            )
+        try:
+            if secret.startswith(TENANT_KEY_PREFIX):
+                caller = self._api.as_caller(
+                    secret, request_id=request.state.request_id, client_address=client_address(request)
+                )
+                whoami = await caller.api_keys.current()
+                session = new_session(secret, "tenant", f"{whoami.tenant.name} · {whoami.api_key.name}")
+            else:
+                await self._check_operator_token(secret)
+                session = new_session(secret, "operator", "Platform operator")
+        except (vauchflow.AuthenticationError, vauchflow.PermissionDeniedError):
+            log.info("sign-in refused", extra={"action": "dashboard_sign_in_refused"})
+            return self.sign_in_page(request, error=REFUSED, status_code=FORM_NEEDS_ATTENTION)
+        except vauchflow.VauchflowError as error:
+            log.warning("sign-in check failed", extra={"action": "dashboard_sign_in_failed", "reason": error.reason})
+            return self.sign_in_page(request, error=UNREACHABLE, status_code=503)
+        session_id = await self._sessions.create(session)
+        log.info("signed in", extra={"action": "dashboard_signed_in", "kind": session.kind})
+        response = RedirectResponse("/operator/tenants" if session.kind == "operator" else "/", status_code=303)
+        set_session_cookie(response, request, session_id)
+        response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+        return response
+
+    async def sign_out(self, request: Request) -> Response:
+        found = await self._guard.current_session(request)
+        form = await request.form()
+        if found is not None:
+            session_id, session = found
+            if not tokens_match(form.get(CSRF_FIELD), session.csrf_token):
+                return self._render.bare(
+                    request, "message.html", {"title": "Refused", "text": "Reload the page and sign out again."}, 403
+                )
+            await self._sessions.end(session_id)
+        response = RedirectResponse("/sign-in", status_code=303)
+        clear_session_cookie(response, request)
+        return response
+
+    async def _check_operator_token(self, token: str) -> None:
+        """Raises AuthenticationError/PermissionDeniedError when the API does not take the token."""
+        operator = vauchflow.AsyncOperatorClient(
+            token, target=self._config.api_target, tls=self._config.api_tls, timeout=self._config.api_timeout_seconds
+        )
+        try:
+            async for _page in operator.tenants.list(page_size=1).pages():
+                break
+        finally:
+            await operator.close()
