@@ -197,7 +197,9 @@ def _run(
                 "--protocol=prepared",
                 f"--client={clients}",
                 f"--jobs={min(clients, 2)}",
-                f"--time={max(1, round(duration))}",
+                # At least 3 s: on a loaded machine pgbench's connections alone can take a second, and a 1 s run
+                # then completes nothing (the smoke test's tiny durations failed that way).
+                f"--time={max(3, round(duration))}",
                 f"--file={script_path}",
                 *(f"--define={key}={value}" for key, value in defines.items()),
                 "--log",
