@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from loadgen import Outcome, Scenario, run  # noqa: E402
 from pgbench_ceiling import PgbenchResult, run_pgbench  # noqa: E402
 import webhook_delivery  # noqa: E402
+import mcp_bench  # noqa: E402
 from vauchflow.v1 import (  # noqa: E402
     redemption_pb2,
     redemption_service_pb2,
@@ -243,6 +244,16 @@ def create_webhook_endpoint(target: str, api_key: str, url: str) -> None:
         )
 
 
+def mcp_scenarios(stack: DevStack, api_key: str, codes: tuple[str, ...], args: argparse.Namespace) -> tuple[list[Row], str]:
+    """The MCP rows (bench/mcp_bench.py) beside the serial REST redemption they compare with."""
+    measured, summary = mcp_bench.measure(("127.0.0.1", stack.config.public_port), ("127.0.0.1", stack.config.web_port),
+                                          api_key, codes, args.duration, args.warmup)  # fmt: skip
+    rows = [Row(**m.__dict__, loadgen_cpu=float("nan"), server_cpu=float("nan")) for m in measured]
+    for row in rows:
+        print(f"  {row.name}: p50 {row.p50_ms:.1f} ms p99 {row.p99_ms:.1f} ms", flush=True)
+    return rows, summary
+
+
 def with_ratio(row: Row, ceiling: Row, label: str) -> Row:
     return Row(**{**row.__dict__, "ceiling": label, "ratio": row.throughput / ceiling.throughput})
 
@@ -315,6 +326,7 @@ def main() -> int:
             rest_32 = scenario("rest_spread_32", "rest", public, spread, 32)
             rest_100 = scenario("rest_spread_100", "rest", public, spread, 100)
             hot_100 = scenario("grpc_hot_100", "grpc", direct, hot, 100)
+            mcp_rows, mcp_summary = mcp_scenarios(stack, api_key, spread, args)
 
             key_hash = hashlib.sha256(api_key.encode()).hexdigest()
             common = dict(bin_dir=_bin_dir(), app_dsn=stack.app_dsn, tenant_id=tenant_id,
@@ -371,6 +383,7 @@ def main() -> int:
         with_ratio(rest_32, grpc_32, "grpc_spread_32"),
         with_ratio(rest_100, grpc_100, "grpc_spread_100"),
         with_ratio(hot_100, pg_hot, "pgbench_hot_100"),
+        *mcp_rows,
         with_ratio(pg_sold_out, grpc_100, "grpc_spread_100"),
         with_ratio(flash_100, pg_sold_out, "pg_sold_out_100"),
         Row(**{**webhooks_row.__dict__, "ceiling": "the offered rate", "ratio": webhooks_row.throughput / args.webhook_rate}),
@@ -388,6 +401,7 @@ def main() -> int:
         f"{args.warmup:g} s warm-up, {args.replicas} API server replica(s), {args.vouchers} vouchers in the spread set\n"
         f"Load generator headroom: a trivial RPC ran at {liveness.throughput:,.0f}/s, "
         f"{loadgen_headroom:.1f} × the redemption rate at the same concurrency\n"
+        f"{mcp_summary}\n"
         f"Correctness: {verdict}\n"
         f"Sold-out flash sale: the gate refused {gate_delta.get('rejected', 0):,.0f} requests from Redis, admitted "
         f"{gate_delta.get('admitted', 0):,.0f} to PostgreSQL; the voucher's row and redemptions did not change\n"
