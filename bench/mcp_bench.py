@@ -45,6 +45,15 @@ class _Connection:
         self._headers = {"Host": f"{host}:{port}", **headers}
 
     def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        try:
+            return self._post(path, body, headers)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed a connection that sat idle past its keep-alive (while another row ran): reconnect.
+            # Every call here is safe to repeat (initialize; a redeem with the same request_id).
+            self._connection.close()
+            return self._post(path, body, headers)
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str] | None) -> tuple[int, bytes]:
         self._connection.request("POST", path, body=body, headers={**self._headers, **(headers or {})})
         response = self._connection.getresponse()
         return response.status, response.read()

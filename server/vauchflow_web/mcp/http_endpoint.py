@@ -86,7 +86,12 @@ class McpEndpoint:
         except Refusal as refusal:
             self._metrics.mcp_calls.labels("http", "", "refused", refusal.reason).inc()
             self._metrics.mcp_duration.labels("http").observe(time.perf_counter() - started)
-            await _send_refusal(refusal, send)
+            log.info(
+                "MCP request refused",
+                extra={"action": "mcp_refused", "reason": refusal.reason, "status": refusal.status,
+                       "request_id": request_id},
+            )  # fmt: skip
+            await _send_refusal(refusal, request_id, send)
             return
         manager = StreamableHTTPSessionManager(
             app=self._server,
@@ -233,11 +238,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _send_refusal(refusal: Refusal, send: Send) -> None:
+async def _send_refusal(refusal: Refusal, request_id: str, send: Send) -> None:
     error: dict[str, Any] = {
         "code": refusal.code,
         "message": refusal.message,
-        "data": {"reason": refusal.reason, "http_status": refusal.status, **refusal.data},
+        "data": {"reason": refusal.reason, "http_status": refusal.status, "request_id": request_id, **refusal.data},
     }
     body = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}, separators=(",", ":")).encode()
     headers = [

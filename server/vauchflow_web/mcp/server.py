@@ -277,6 +277,11 @@ def load_api_reference(path: Path = DEFAULT_API_REFERENCE) -> str | None:
         return None
 
 
+def _input_schema(name: str) -> dict[str, Any] | None:
+    tool = TOOLS_BY_NAME.get(name)
+    return tool.input_schema if tool is not None else None
+
+
 def build_server(metrics: WebMetrics, api_reference: str | None) -> Server[Any]:
     resources = Resources(api_reference)
     server: Server[Any] = Server(
@@ -285,6 +290,9 @@ def build_server(metrics: WebMetrics, api_reference: str | None) -> Server[Any]:
         title="Vauchflow",
         description="Validate, redeem and manage vouchers through the Vauchflow API.",
         instructions=INSTRUCTIONS,
+        # The 2026-07-28 transport checks Mcp-Param-* headers against the called tool's schema: from the table,
+        # rather than by running tools/list for every call.
+        get_tool_input_schema=_input_schema,
         on_list_tools=_list_tools,
         on_call_tool=_call_tool,
         on_list_resources=resources.list,
