@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import secrets
 import signal
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
 from support.gateway import Gateway, start_gateway
+from support.polling import wait_for
+from support.web_service import WebService, start_web_service
 from support.ports import free_port
 from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
 from vauchflow_core.db.migrate import migrate
@@ -98,3 +101,35 @@ def gateway(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> 
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture(scope="session")
+def web_service(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebService]:
+    """The web service (MCP server, dashboard, status page), a client of the session API server."""
+    started = start_web_service(
+        api_target=api_server.target, log_path=tmp_path_factory.mktemp("web_service") / "web.log"
+    )
+    try:
+        yield started
+    finally:
+        returncode = started.stop(signal.SIGTERM)
+        assert returncode == 0, f"web service exited {returncode} on SIGTERM; see {started.log_path}"
+
+
+@pytest.fixture(scope="session")
+def web_gateway(api_server: ApiServer, web_service: WebService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """Envoy in front of the session API server and the web service: the public port as merchants and agents see it."""
+    started = start_gateway(tmp_path_factory.mktemp("web_gateway"), [api_server.target], web_address=web_service.address)
+    try:
+        wait_for(lambda: web_gateway_serves(started), what="the web service through Envoy", timeout=30)
+        yield started
+    finally:
+        started.stop()
+
+
+def web_gateway_serves(gateway: Gateway) -> bool:
+    try:
+        with urllib.request.urlopen(f"{gateway.public_url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

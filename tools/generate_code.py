@@ -37,6 +37,7 @@ COMPOSE_GATEWAY = GatewaySettings(
     admin_port=9901,
     api_addresses=(("server", 50051),),
     webhook_addresses=(("webhooks", 50052),),
+    web_addresses=(("web", 8081),),
     listen_host="0.0.0.0",
     descriptor_path=Path("/etc/vauchflow/vauchflow.pb"),
 )
@@ -87,7 +88,7 @@ def generate(out_root: Path) -> list[Path]:
         ]
     )
     openapi.write_document(descriptor, out_root / OPENAPI_DOCUMENT)
-    (out_root / COMPOSE_GATEWAY_CONFIG).write_text(render_gateway_config(COMPOSE_GATEWAY))
+    (out_root / COMPOSE_GATEWAY_CONFIG).write_text(render_gateway_config(COMPOSE_GATEWAY, routes_from=descriptor))
     generated = [p for p in package_dir.iterdir() if p.is_file()]
     generated += [descriptor, out_root / OPENAPI_DOCUMENT, out_root / COMPOSE_GATEWAY_CONFIG]
     return sorted(p.relative_to(out_root) for p in generated)

@@ -4,6 +4,11 @@ The descriptor set (built with --include_imports --include_source_info) holds ev
 google.api.http routes, the messages and the proto comments. This walker turns it into what the transcoder serves:
 path parameters from the route template, the `body` field (or `*`) as the request body, every other field as a
 query parameter, and proto3 JSON shapes (snake_case names, 64-bit integers as strings, enums by name).
+Path variables are written with plain names (`{voucher.code}` becomes `{code}`): OpenAPI allows one path item per
+path, and generators want parameter names that are identifiers. google.api.field_behavior becomes `required`
+(REQUIRED) and `readOnly` (OUTPUT_ONLY); the bounds and patterns the server's validation enforces are imported
+from it (FIELD_CONSTRAINTS), so the document cannot promise what the server refuses. Every operation carries an
+example built from its messages.
 Called by tools/generate_code.py; the output is committed as docs/openapi.json and must be byte-identical across
 runs, so everything is ordered by the descriptor or sorted.
 """
@@ -16,9 +21,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from google.api import annotations_pb2, http_pb2
+from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
+from vauchflow_core import plans, webhook_endpoints
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.rpc import request_ids
+from vauchflow_server import idempotency, pagination, redemption_rules, vouchers
+from vauchflow_server.admin import api_key_admin, tenant_admin
+from vauchflow_server.redemption import engine as redemption_engine
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 Schema = dict[str, Any]
@@ -27,6 +37,9 @@ OPENAPI_VERSION = "3.0.3"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 SCHEMA_REF = "#/components/schemas/"
 RESPONSE_REF = "#/components/responses/"
+HEADER_REF = "#/components/headers/"
+# The variant of a resource schema an update's body uses (AIP-134): what is REQUIRED on create may be left out.
+PATCH_SUFFIX = ".Patch"
 SECURITY_SCHEME = "bearerAuth"
 
 # FileDescriptorProto / DescriptorProto / ... field numbers, which make up SourceCodeInfo location paths.
@@ -35,15 +48,19 @@ _MESSAGE_FIELD, _MESSAGE_NESTED, _MESSAGE_ENUM = 2, 3, 4
 _ENUM_VALUE = 2
 _SERVICE_METHOD = 2
 
+# Any other 64-bit integer: a decimal string of at most 19 digits (20 for unsigned).
+_INT64_PATTERN = "^-?[0-9]{1,19}$"
+_UINT64_PATTERN = "^[0-9]{1,20}$"
+
 _SCALARS: dict[int, Schema] = {
     FieldProto.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FieldProto.TYPE_FLOAT: {"type": "number", "format": "float"},
     # proto3 JSON writes 64-bit integers as strings: JavaScript numbers can't hold them exactly.
-    FieldProto.TYPE_INT64: {"type": "string", "format": "int64"},
-    FieldProto.TYPE_SINT64: {"type": "string", "format": "int64"},
-    FieldProto.TYPE_SFIXED64: {"type": "string", "format": "int64"},
-    FieldProto.TYPE_UINT64: {"type": "string", "format": "uint64"},
-    FieldProto.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FieldProto.TYPE_INT64: {"type": "string", "format": "int64", "pattern": _INT64_PATTERN},
+    FieldProto.TYPE_SINT64: {"type": "string", "format": "int64", "pattern": _INT64_PATTERN},
+    FieldProto.TYPE_SFIXED64: {"type": "string", "format": "int64", "pattern": _INT64_PATTERN},
+    FieldProto.TYPE_UINT64: {"type": "string", "format": "uint64", "pattern": _UINT64_PATTERN},
+    FieldProto.TYPE_FIXED64: {"type": "string", "format": "uint64", "pattern": _UINT64_PATTERN},
     FieldProto.TYPE_INT32: {"type": "integer", "format": "int32"},
     FieldProto.TYPE_SINT32: {"type": "integer", "format": "int32"},
     FieldProto.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
@@ -80,10 +97,74 @@ _WELL_KNOWN: dict[str, Schema] = {
     "google.protobuf.BytesValue": _SCALARS[FieldProto.TYPE_BYTES],
 }
 
+
+def _decimal_pattern(low: int, high: int) -> str:
+    """A pattern for the decimal strings low..high (low 0 or 1, high a power of ten): how proto3 JSON writes a
+    bounded int64, which JSON Schema's minimum/maximum can't constrain because it is a string."""
+    digits = len(str(high)) - 1
+    if low not in (0, 1) or high != 10**digits:
+        raise ValueError(f"no pattern for {low}..{high}")
+    smaller = f"[1-9][0-9]{{0,{digits - 1}}}"
+    return f"^({'0|' if low == 0 else ''}{smaller}|{high})$"
+
+
+def _int64_range(low: int, high: int) -> Schema:
+    return {"pattern": _decimal_pattern(low, high), "x-minimum": low, "x-maximum": high}
+
+
+# Voucher codes are case-insensitive (stored upper-case).
+_CODE = {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")}
+
+# Bounds and patterns the server's validation enforces, by (message, field); "*" matches every message. Values
+# come from the server's own constants, so the document can't drift from what it refuses.
+_ANY = "*"
+FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
+    # Larger page sizes are not refused but served as MAX_PAGE_SIZE; the document promises no more than that.
+    (_ANY, "page_size"): {"minimum": 0, "maximum": pagination.MAX_PAGE_SIZE},
+    (_ANY, "request_id"): {"maxLength": idempotency.MAX_KEY_LENGTH},
+    ("vauchflow.v1.Order", "amount"): _int64_range(0, vouchers.MAX_AMOUNT),
+    # A pattern, not an enum of the server's ISO 4217 list: generated clients would turn 180 codes into an enum
+    # class to import for every order. A well-formed unknown code is a 400 INVALID_ARGUMENT.
+    ("vauchflow.v1.Order", "currency"): {"pattern": "^[A-Z]{3}$"},
+    ("vauchflow.v1.Order", "id"): {"maxLength": redemption_rules.MAX_ORDER_ID_LENGTH},
+    ("vauchflow.v1.Discount", "percent_off"): {"minimum": 1, "maximum": 100},
+    ("vauchflow.v1.Discount", "amount_off"): _int64_range(1, vouchers.MAX_AMOUNT),
+    ("vauchflow.v1.Voucher", "code"): _CODE,
+    ("vauchflow.v1.GetVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.DisableVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.ValidateVoucherRequest", "code"): _CODE,
+    ("vauchflow.v1.RedeemVoucherRequest", "code"): _CODE,
+    # Empty: no currency (a percent discount without a minimum order needs none).
+    ("vauchflow.v1.Voucher", "currency"): {"pattern": "^([A-Z]{3})?$"},
+    ("vauchflow.v1.Voucher", "max_redemptions"): _int64_range(1, vouchers.MAX_REDEMPTIONS_LIMIT),
+    ("vauchflow.v1.Voucher", "per_customer_limit"): _int64_range(1, vouchers.MAX_REDEMPTIONS_LIMIT),
+    ("vauchflow.v1.Voucher", "min_order_amount"): _int64_range(0, vouchers.MAX_AMOUNT),
+    ("vauchflow.v1.Voucher", "metadata"): {"maxProperties": vouchers.MAX_METADATA_KEYS},
+    ("vauchflow.v1.RedeemVoucherRequest", "customer_id"): {"maxLength": redemption_rules.MAX_CUSTOMER_ID_LENGTH},
+    ("vauchflow.v1.ValidateVoucherRequest", "customer_id"): {"maxLength": redemption_rules.MAX_CUSTOMER_ID_LENGTH},
+    ("vauchflow.v1.RedeemVoucherRequest", "metadata"): {"maxProperties": vouchers.MAX_METADATA_KEYS},
+    ("vauchflow.v1.RollbackRedemptionRequest", "reason"): {"maxLength": redemption_engine.MAX_ROLLBACK_REASON_LENGTH},
+    ("vauchflow.v1.CreateTenantRequest", "name"): {"minLength": 1, "maxLength": tenant_admin.MAX_NAME_LENGTH},
+    ("vauchflow.v1.Tenant", "name"): {"maxLength": tenant_admin.MAX_NAME_LENGTH},
+    ("vauchflow.v1.TenantLimits", "requests_per_second"): {"minimum": 1, "maximum": plans.MAX_REQUESTS_PER_SECOND},
+    ("vauchflow.v1.TenantLimits", "burst"): {"minimum": 1, "maximum": plans.MAX_BURST},
+    ("vauchflow.v1.TenantLimits", "max_vouchers"): _int64_range(0, plans.MAX_VOUCHERS),
+    ("vauchflow.v1.TenantLimits", "max_webhook_endpoints"): {"minimum": 0, "maximum": plans.MAX_WEBHOOK_ENDPOINTS},
+    ("vauchflow.v1.CreateApiKeyRequest", "name"): {"minLength": 1, "maxLength": api_key_admin.MAX_NAME_LENGTH},
+    ("vauchflow.v1.CreateApiKeyRequest", "permissions"): {"minItems": 1},
+    ("vauchflow.v1.WebhookEndpoint", "url"): {"maxLength": webhook_endpoints.MAX_URL_LENGTH},
+    ("vauchflow.v1.WebhookEndpoint", "description"): {"maxLength": webhook_endpoints.MAX_DESCRIPTION_LENGTH},
+}
+# Rules on a whole message, by message name.
+MESSAGE_CONSTRAINTS: dict[str, Schema] = {
+    # Both fields are the oneof `value`, and the server wants exactly one of them.
+    "vauchflow.v1.Discount": {"minProperties": 1, "maxProperties": 1},
+}
+
 # The REST error body: the transcoder's convert_grpc_status turns grpc-status-details-bin into this JSON.
 STATUS_MESSAGE = "google.rpc.Status"
 # The details the server attaches (see docs/api.md, Errors), each tagged with its Any `@type`.
-ERROR_DETAILS = ("google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.RetryInfo")
+ERROR_DETAILS = ("google.rpc.ErrorInfo", "google.rpc.BadRequest", "google.rpc.QuotaFailure", "google.rpc.RetryInfo")
 
 # (HTTP status, response name, description): the gRPC codes the transcoder maps to each HTTP status.
 ERROR_RESPONSES = (
@@ -114,12 +195,138 @@ ERROR_RESPONSES = (
     ),
     ("503", "Unavailable", "UNAVAILABLE: the database or every API server replica is unreachable; retry."),
 )
+# (gRPC code, reason, message) of each error response's example.
+ERROR_EXAMPLES = {
+    "InvalidRequest": (3, "INVALID_ARGUMENT", "the request has invalid fields"),
+    "Unauthenticated": (16, "API_KEY_INVALID", "missing or invalid API key"),
+    "PermissionDenied": (7, "PERMISSION_MISSING", "this API key lacks the permission vouchers:write"),
+    "NotFound": (5, "VOUCHER_NOT_FOUND", "voucher not found"),
+    "Conflict": (6, "VOUCHER_CODE_TAKEN", "a voucher with this code exists"),
+    "ResourceExhausted": (8, "RATE_LIMITED", "too many requests; retry after the delay"),
+    "Unavailable": (14, "UNAVAILABLE", "the service is unavailable; retry"),
+    "Error": (13, "INTERNAL", "internal error; the request may not have been applied"),
+}
+REQUEST_ID_HEADER = "x-request-id"
+RETRY_AFTER_HEADER = "Retry-After"
+# What a client-sent x-request-id must look like to be kept (the gateway and the server check the same).
+REQUEST_ID_MAX_LENGTH = request_ids.MAX_LENGTH
+REQUEST_ID_PATTERN = request_ids.PATTERN.pattern
+_EXAMPLE_REQUEST_ID = "3f2b8c1e-9d4a-4e6b-8f7a-1c2d3e4f5a6b"
+
+
+def _error_example(code: int, reason: str, message: str) -> Schema:
+    info = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "vauchflow.com",
+        "metadata": {"request_id": _EXAMPLE_REQUEST_ID},
+    }
+    return {"code": code, "message": message, "details": [info]}
+
+
 # Responses that need no credentials can't be refused for them.
 _AUTH_RESPONSES = {"401", "403"}
 DEFAULT_RESPONSE = ("Error", "Any other error, e.g. INTERNAL (500) with a generic message.")
 
 # Health answers 503 with its own body ("status": "DOWN" and the failing component), not a google.rpc.Status.
 _SERVICES_ANSWERING_503_WITH_THEIR_BODY = {"vauchflow.v1.HealthService"}
+
+
+# Example values, by field name (then by type): realistic enough that an example request is one the server accepts.
+_EXAMPLE_ID = "0b9c7c3e-5d1a-4f7e-9a51-2f6c4c1e8a10"
+_EXAMPLE_STRINGS = {
+    "code": "SUMMER-25",
+    "voucher_code": "SUMMER-25",
+    "currency": "EUR",
+    "customer_id": "cus_4711",
+    "name": "Acme Shop GmbH",
+    "url": "https://hooks.example.com/vauchflow",
+    "description": "Order system",
+    "request_id": "order-4711-redeem-1",
+    "reason": "order cancelled",
+    "rollback_reason": "order cancelled",
+    "permissions": "vouchers:read",
+    "event_types": "voucher.created",
+    "types": "voucher.created",
+    "type": "voucher.created",
+    "event_type": "voucher.created",
+    "status": "UP",
+    "secret_prefix": "vf_sk_3Fq9",
+    "response_body": "OK",
+}
+_EXAMPLE_STRINGS_IN: dict[tuple[str, str], str] = {
+    ("vauchflow.v1.Order", "id"): "order-4711",
+    ("vauchflow.v1.Event", "id"): "evt_5f0c6d3a9b1e4c7d8a2f6e0b1c3d5a7f",
+    ("vauchflow.v1.Event", "cursor"): "MTIzNDU2OjQy",
+    ("vauchflow.v1.CreateTenantResponse", "secret"): "vf_sk_3Fq9...",
+    ("vauchflow.v1.CreateApiKeyResponse", "secret"): "vf_sk_8Kd2...",
+    ("vauchflow.v1.CreateWebhookEndpointResponse", "secret"): "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ("vauchflow.v1.RotateSecretResponse", "secret"): "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+}
+_EXAMPLE_INT64 = {
+    "amount": "4999",
+    "amount_off": "500",
+    "discount_amount": "500",
+    "min_order_amount": "2000",
+    "max_redemptions": "100",
+    "per_customer_limit": "1",
+    "redemption_count": "1",
+    "max_vouchers": "10000",
+}
+_EXAMPLE_INT32 = {
+    "page_size": 20,
+    "percent_off": 10,
+    "requests_per_second": 50,
+    "burst": 100,
+    "max_webhook_endpoints": 10,
+    "http_status": 200,
+    "latency_ms": 87,
+    "requeued_count": 3,
+}
+_EXAMPLE_TIMES = {
+    "valid_from": "2026-06-01T00:00:00Z",
+    "valid_until": "2026-06-30T23:59:59Z",
+    "start_time": "2026-05-01T00:00:00Z",
+    "end_time": "2026-05-02T00:00:00Z",
+}
+_EXAMPLE_TIME = "2026-05-04T09:30:00Z"
+_EXAMPLE_WELL_KNOWN: dict[str, Any] = {
+    "google.protobuf.Duration": "1.5s",
+    "google.protobuf.FieldMask": "valid_until",
+    "google.protobuf.Struct": {"code": "SUMMER-25"},
+    "google.protobuf.Empty": {},
+}
+# Fields that would only make a request example longer, not clearer.
+_EXAMPLE_SKIPPED_IN_REQUESTS = {"page_token", "flash_sale"}
+
+
+def example_scalar(name: str, field: FieldProto, constraints: Schema, message: str = "") -> Any:
+    """An example value of a scalar field, inside its constraints."""
+    if field.type == FieldProto.TYPE_STRING:
+        if (message, name) in _EXAMPLE_STRINGS_IN:
+            return _EXAMPLE_STRINGS_IN[(message, name)]
+        if name in _EXAMPLE_STRINGS:
+            return _EXAMPLE_STRINGS[name]
+        return _EXAMPLE_ID if name == "id" or name.endswith("_id") else ""
+    if field.type == FieldProto.TYPE_BOOL:
+        return name in ("valid", "enabled")
+    if field.type in _SIXTY_FOUR_BIT:
+        return _EXAMPLE_INT64.get(name, "1")
+    if field.type in (FieldProto.TYPE_DOUBLE, FieldProto.TYPE_FLOAT):
+        return 1.5
+    if field.type == FieldProto.TYPE_BYTES:
+        return ""
+    value = _EXAMPLE_INT32.get(name, 1)
+    return min(max(value, constraints.get("minimum", value)), constraints.get("maximum", value))
+
+
+_SIXTY_FOUR_BIT = {
+    FieldProto.TYPE_INT64,
+    FieldProto.TYPE_SINT64,
+    FieldProto.TYPE_SFIXED64,
+    FieldProto.TYPE_UINT64,
+    FieldProto.TYPE_FIXED64,
+}
 
 
 def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
@@ -153,9 +360,22 @@ def path_variables(template: str) -> list[tuple[str, str]]:
     return [(match.group(1), match.group(2) or "") for match in _TEMPLATE_VARIABLE.finditer(template)]
 
 
+def parameter_name(field_path: str) -> str:
+    """The OpenAPI name of a path variable: its last field name (`voucher.code` is `code`)."""
+    return field_path.rsplit(".", 1)[-1]
+
+
 def openapi_path(template: str) -> str:
-    """The OpenAPI path for a template: `{name=shops/*}` becomes `{name}`; custom verbs (`:redeem`) stay."""
-    return _TEMPLATE_VARIABLE.sub(lambda match: "{" + match.group(1) + "}", template)
+    """The OpenAPI path for a template: `{name=shops/*}` becomes `{name}`, `{voucher.code}` becomes `{code}`;
+    custom verbs (`:redeem`) stay."""
+    names = [parameter_name(field_path) for field_path, _ in path_variables(template)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{template}: two path variables would share the parameter name of their last field")
+    return _TEMPLATE_VARIABLE.sub(lambda match: "{" + parameter_name(match.group(1)) + "}", template)
+
+
+def field_behaviors(field: FieldProto) -> set[int]:
+    return set(field.options.Extensions[field_behavior_pb2.field_behavior])
 
 
 def _clean_comment(text: str) -> str:
@@ -222,7 +442,7 @@ class _Walker:
         name = type_name.lstrip(".")
         if name in _WELL_KNOWN:
             return dict(_WELL_KNOWN[name])
-        if name not in self.messages and name not in self.enums:
+        if name.removesuffix(PATCH_SUFFIX) not in self.messages and name not in self.enums:
             raise KeyError(f"{name} is not in the descriptor set (was it built with --include_imports?)")
         if name not in self.schemas and name not in self.pending:
             self.pending.append(name)
@@ -248,7 +468,17 @@ class _Walker:
             schema = {"type": "array", "items": self.value_schema(field)}
         else:
             schema = self.value_schema(field)
+        constraints = FIELD_CONSTRAINTS.get((message_name, field.name)) or FIELD_CONSTRAINTS.get((_ANY, field.name))
+        if constraints:
+            schema = _constrained(schema, constraints)
+        behaviors = field_behaviors(field)
+        if field_behavior_pb2.OUTPUT_ONLY in behaviors:
+            schema = {**schema, "readOnly": True} if "$ref" not in schema else {"allOf": [schema], "readOnly": True}
         notes = [self.field_comment(message_name, field)]
+        if field_behavior_pb2.OUTPUT_ONLY in behaviors:
+            notes.append("Output only: set by Vauchflow, ignored in requests.")
+        if field_behavior_pb2.IMMUTABLE in behaviors:
+            notes.append("Immutable: set on create, never changed afterwards.")
         message = self.messages[message_name]
         if field.HasField("oneof_index") and not field.proto3_optional:
             oneof = message.oneof_decl[field.oneof_index].name
@@ -258,13 +488,25 @@ class _Walker:
             notes.append("Optional: absent and zero are different.")
         return _describe(schema, "\n\n".join(note for note in notes if note))
 
+    def required_fields(self, message_name: str, leave_out: set[str] = frozenset()) -> list[str]:
+        return [
+            field.name
+            for field in self.messages[message_name].field
+            if field_behavior_pb2.REQUIRED in field_behaviors(field) and field.name not in leave_out
+        ]
+
     def message_schema(self, name: str) -> Schema:
-        message = self.messages[name]
-        properties = {field.name: self.field_schema(name, field) for field in message.field}
-        if name == STATUS_MESSAGE:
+        patch = name.endswith(PATCH_SUFFIX)
+        message_name = name.removesuffix(PATCH_SUFFIX)
+        message = self.messages[message_name]
+        properties = {field.name: self.field_schema(message_name, field) for field in message.field}
+        if message_name == STATUS_MESSAGE:
             details = properties["details"]
             properties["details"] = {**details, "items": self.error_detail_schema()}
-        schema: Schema = {"type": "object", "properties": properties}
+        schema: Schema = {"type": "object", "properties": properties, **MESSAGE_CONSTRAINTS.get(message_name, {})}
+        required = [] if patch else self.required_fields(message_name)
+        if required:
+            schema["required"] = required
         oneofs = [
             (index, oneof.name)
             for index, oneof in enumerate(message.oneof_decl)
@@ -274,7 +516,14 @@ class _Walker:
             schema["x-oneof"] = {
                 oneof: [f.name for f in message.field if _in_oneof(f, index)] for index, oneof in oneofs
             }
-        return _describe(schema, self.comment(name))
+        description = self.comment(message_name)
+        if patch:
+            description = "\n\n".join(
+                part
+                for part in (description, f"`{message_name}` as an update's body: only the fields to change.")
+                if part
+            )
+        return _describe(schema, description)
 
     def enum_schema(self, name: str) -> Schema:
         enum = self.enums[name]
@@ -300,10 +549,61 @@ class _Walker:
     def drain(self) -> None:
         while self.pending:
             name = self.pending.pop(0)
-            if name in self.messages:
+            if name.removesuffix(PATCH_SUFFIX) in self.messages:
                 self.schemas[name] = self.message_schema(name)
             else:
                 self.schemas[name] = self.enum_schema(name)
+
+    # ---- examples ----
+
+    def example(self, message_name: str, *, for_request: bool, leave_out: set[str] = frozenset(), depth: int = 0):
+        """An example JSON object of the message: the first member of each oneof, no output-only field in a
+        request."""
+        message = self.messages[message_name]
+        result: dict[str, Any] = {}
+        chosen_oneofs: set[int] = set()
+        for field in message.field:
+            if field.name in leave_out:
+                continue
+            if for_request and (
+                field_behavior_pb2.OUTPUT_ONLY in field_behaviors(field) or field.name in _EXAMPLE_SKIPPED_IN_REQUESTS
+            ):
+                continue
+            if field.HasField("oneof_index") and not field.proto3_optional:
+                if field.oneof_index in chosen_oneofs:
+                    continue
+                chosen_oneofs.add(field.oneof_index)
+            value = self.field_example(message_name, field, for_request=for_request, depth=depth + 1)
+            if value is not None:
+                result[field.name] = value
+        return result
+
+    def field_example(self, message_name: str, field: FieldProto, *, for_request: bool, depth: int):
+        entry = self.map_entry(field)
+        if entry is not None:
+            value = self.value_example(message_name, entry.field[1], for_request=for_request, depth=depth)
+            key = "db" if entry.field[1].type == FieldProto.TYPE_MESSAGE else "campaign"
+            return None if value is None else {key: value if value != "" else "spring-sale"}
+        value = self.value_example(message_name, field, for_request=for_request, depth=depth)
+        if field.label == FieldProto.LABEL_REPEATED:
+            return None if value is None else [value]
+        return value
+
+    def value_example(self, message_name: str, field: FieldProto, *, for_request: bool, depth: int):
+        type_name = field.type_name.lstrip(".")
+        if field.type == FieldProto.TYPE_ENUM:
+            values = [value.name for value in self.enums[type_name].value]
+            return values[1] if len(values) > 1 else values[0]
+        if field.type == FieldProto.TYPE_MESSAGE:
+            if type_name == "google.protobuf.Timestamp":
+                return _EXAMPLE_TIMES.get(field.name, _EXAMPLE_TIME)
+            if type_name in _EXAMPLE_WELL_KNOWN:
+                return _EXAMPLE_WELL_KNOWN[type_name]
+            if type_name in _WELL_KNOWN or depth > 4:
+                return None
+            return self.example(type_name, for_request=for_request, depth=depth)
+        constraints = FIELD_CONSTRAINTS.get((message_name, field.name)) or FIELD_CONSTRAINTS.get((_ANY, field.name))
+        return example_scalar(field.name, field, constraints or {}, message_name)
 
     # ---- operations ----
 
@@ -365,12 +665,13 @@ class _Walker:
                 notes.append(f"The request field `{field_path}`, taken from the path.")
             if pattern and pattern != "*":
                 notes.append(f"Matches the path pattern `{pattern}`.")
-            parameters.append(
-                _describe(
-                    {"name": field_path, "in": "path", "required": True, "schema": self.value_schema(field)},
-                    "\n\n".join(note for note in notes if note),
-                )
-            )
+            schema = self.value_schema(field)
+            constraints = FIELD_CONSTRAINTS.get((holder, field.name)) or FIELD_CONSTRAINTS.get((_ANY, field.name))
+            if constraints:
+                schema = _constrained(schema, constraints)
+            parameter: Schema = {"name": parameter_name(field_path), "in": "path", "required": True, "schema": schema}
+            parameter["example"] = example_scalar(field.name, field, constraints or {}, holder)
+            parameters.append(_describe(parameter, "\n\n".join(note for note in notes if note)))
         path_bound = {field_path for field_path, _ in variables}
         if body != "*":
             bound = path_bound | ({body} if body else set())
@@ -398,32 +699,52 @@ class _Walker:
         if body == "*":
             message = self.messages[request]
             if not any(field.name in path_bound for field in message.field):
-                schema, required = self.ref(request), False
+                schema = self.ref(request)
             else:
                 properties = {
                     field.name: self.field_schema(request, field)
                     for field in message.field
                     if field.name not in path_bound
                 }
-                schema = _describe(
-                    {"type": "object", "properties": properties},
-                    f"`{request}` without the fields taken from the path.",
-                )
-                required = False
+                schema = {"type": "object", "properties": properties}
+                required = self.required_fields(request, path_bound)
+                if required:
+                    schema["required"] = required
+                schema = _describe(schema, f"`{request}` without the fields taken from the path.")
+            example = self.example(request, for_request=True, leave_out=path_bound)
+            # A body that may be empty ({}) is still a body: the transcoder wants JSON or nothing.
+            required_body = bool(self.required_fields(request, path_bound))
         else:
             holder, field = self.resolve(request, body)
-            schema, required = self.field_schema(holder, field), True
+            schema, required_body = self.field_schema(holder, field), True
+            is_update = any(f.name == "update_mask" for f in self.messages[request].field)
+            if is_update and field.type == FieldProto.TYPE_MESSAGE:
+                # An update names the fields it changes (update_mask), so what create requires may be left out.
+                patch = self.ref(field.type_name + PATCH_SUFFIX)
+                schema = {**schema, "allOf": [patch]} if "allOf" in schema else patch
             from_path = sorted(f"`{name}`" for name in path_bound if name.startswith(body + "."))
             if from_path:
                 schema = _describe(schema, f"The request field `{body}`; {', '.join(from_path)} comes from the path.")
-        return {"required": required, "content": {"application/json": {"schema": schema}}}
+            example = self.field_example(holder, field, for_request=True, depth=0)
+            if is_update and isinstance(example, dict):
+                nested = {name.removeprefix(body + ".") for name in path_bound}
+                example = {key: value for key, value in example.items() if key not in nested}
+        content = {"schema": schema, "example": example}
+        return {"required": required_body, "content": {"application/json": content}}
 
     def responses(self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None) -> Schema:
         response = self.ref(method.output_type)
         description = "OK"
         if method.server_streaming:
-            description = "OK: a stream of these messages."
-        result: Schema = {"200": {"description": description, "content": {"application/json": {"schema": response}}}}
+            description = "OK: a stream of these messages, one JSON object per line."
+        example = self.example(method.output_type.lstrip("."), for_request=False)
+        result: Schema = {
+            "200": {
+                "description": description,
+                "headers": {REQUEST_ID_HEADER: {"$ref": HEADER_REF + REQUEST_ID_HEADER}},
+                "content": {"application/json": {"schema": response, "example": example}},
+            }
+        }
         for status, name, _ in ERROR_RESPONSES:
             if permission == PUBLIC and status in _AUTH_RESPONSES:
                 continue
@@ -431,10 +752,17 @@ class _Walker:
         if full_method.split("/")[1] in _SERVICES_ANSWERING_503_WITH_THEIR_BODY:
             result["503"] = {
                 "description": "Down: the same body with `status` DOWN (and the failing component, if any).",
+                "headers": {REQUEST_ID_HEADER: {"$ref": HEADER_REF + REQUEST_ID_HEADER}},
                 "content": {"application/json": {"schema": response}},
             }
         result["default"] = {"$ref": RESPONSE_REF + DEFAULT_RESPONSE[0]}
         return result
+
+
+def _constrained(schema: Schema, constraints: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"allOf": [schema], **constraints}
+    return {**schema, **constraints}
 
 
 def _in_oneof(field: FieldProto, index: int) -> bool:
@@ -516,13 +844,34 @@ def build_document(descriptor_set: descriptor_pb2.FileDescriptorSet, permissions
     error = walker.ref(STATUS_MESSAGE)
     walker.drain()
 
-    responses = {
-        name: {"description": f"{description} Body: `google.rpc.Status`.", "content": {"application/json": {"schema": error}}}
-        for _, name, description in ERROR_RESPONSES
-    }
-    responses[DEFAULT_RESPONSE[0]] = {
-        "description": f"{DEFAULT_RESPONSE[1]} Body: `google.rpc.Status`.",
-        "content": {"application/json": {"schema": error}},
+    request_id_header = {REQUEST_ID_HEADER: {"$ref": HEADER_REF + REQUEST_ID_HEADER}}
+    responses = {}
+    for status, name, description in (*ERROR_RESPONSES, (None, *DEFAULT_RESPONSE)):
+        headers = dict(request_id_header)
+        if status == "429":
+            headers[RETRY_AFTER_HEADER] = {"$ref": HEADER_REF + RETRY_AFTER_HEADER}
+        responses[name] = {
+            "description": f"{description} Body: `google.rpc.Status`.",
+            "headers": headers,
+            "content": {"application/json": {"schema": error, "example": _error_example(*ERROR_EXAMPLES[name])}},
+        }
+    headers = {
+        REQUEST_ID_HEADER: {
+            "description": (
+                "The request's id, on every response (errors too): the one the client sent in `x-request-id` when "
+                f"it is 1-{REQUEST_ID_MAX_LENGTH} characters of letters, digits and `-_.:`, otherwise one the "
+                "gateway made. Error bodies repeat it in ErrorInfo metadata `request_id`; quote it to support."
+            ),
+            # The gateway sets it on every response, so a response without it breaks the contract.
+            "required": True,
+            "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+            "example": _EXAMPLE_REQUEST_ID,
+        },
+        RETRY_AFTER_HEADER: {
+            "description": "Whole seconds to wait before retrying (with RATE_LIMITED; absent for a quota).",
+            "schema": {"type": "integer", "minimum": 0},
+            "example": 1,
+        },
     }
     return {
         "openapi": OPENAPI_VERSION,
@@ -553,6 +902,7 @@ def build_document(descriptor_set: descriptor_pb2.FileDescriptorSet, permissions
                     ),
                 }
             },
+            "headers": headers,
             "responses": responses,
             "schemas": walker.schemas,
         },

@@ -1,7 +1,8 @@
 """Renders gateway/envoy.yaml.template for a set of API server replicas and webhook delivery service replicas.
 
 The template holds the configuration; this module fills in what varies between machines and runs: ports, the
-replicas' addresses, the descriptor set's path, and the JSON bodies of Envoy's own replies.
+replicas' addresses, the descriptor set's path, the JSON bodies of Envoy's own replies, and the 405 routes, which it
+derives from the google.api.http rules in the descriptor set (the same rules the transcoder routes by).
 """
 
 from __future__ import annotations
@@ -9,14 +10,24 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
+
+from vauchflow_core.rpc import request_ids
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "gateway" / "envoy.yaml.template"
 DESCRIPTOR_SET = REPO / "gateway" / "generated" / "vauchflow.pb"
+# Where the early header mutation keeps the client's x-request-id until the request-id Lua filter judges it.
+CLIENT_REQUEST_ID_HEADER = "x-vauchflow-client-request-id"
+_HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 # Envoy's own replies (no route, bad JSON, no healthy upstream, ...), as google.rpc.Status JSON bodies:
 # HTTP status → (gRPC code number, ErrorInfo reason).
@@ -40,6 +51,8 @@ class GatewaySettings:
     api_addresses: tuple[tuple[str, int], ...]
     # The delivery service's gRPC addresses (the event stream); none: its routes answer 503.
     webhook_addresses: tuple[tuple[str, int], ...] = ()
+    # The web service's HTTP addresses (MCP, dashboard, status page); none: its routes answer 503.
+    web_addresses: tuple[tuple[str, int], ...] = ()
     listen_host: str = "127.0.0.1"
     descriptor_path: Path = DESCRIPTOR_SET
 
@@ -109,6 +122,90 @@ def _local_reply_mappers() -> list[dict]:
     return mappers
 
 
+def http_routes(descriptor_set: descriptor_pb2.FileDescriptorSet) -> list[tuple[str, str]]:
+    """(HTTP method, path template) of every google.api.http rule and additional binding in the descriptor set."""
+    routes = []
+    for file in descriptor_set.file:
+        for service in file.service:
+            for method in service.method:
+                if not method.options.HasExtension(annotations_pb2.http):
+                    continue
+                rule = method.options.Extensions[annotations_pb2.http]
+                for binding in (rule, *rule.additional_bindings):
+                    pattern = binding.WhichOneof("pattern")
+                    if pattern == "custom":
+                        routes.append((binding.custom.kind.upper(), binding.custom.path))
+                    elif pattern in _HTTP_METHODS:
+                        routes.append((pattern.upper(), getattr(binding, pattern)))
+    return routes
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\{[^}=]+(?:=([^}]*))?\}")
+
+
+def path_regex(template: str) -> str:
+    """An RE2 regex for the paths a google.api.http template matches: `*` is one segment, `**` any number.
+    Variables hold no ":" here, so `/v1/vouchers/{code}` and `/v1/vouchers/{code}:redeem` match apart (RE2 has no
+    lookahead to say "any segment but one ending in :redeem"); a path with an unknown verb is left to the
+    transcoder."""
+
+    def segments(pattern: str) -> str:
+        parts = []
+        for segment in pattern.split("/"):
+            parts.append({"*": "[^/:]+", "**": "[^:]+"}.get(segment, re.escape(segment)))
+        return "/".join(parts)
+
+    regex, position = "", 0
+    for match in _TEMPLATE_VARIABLE.finditer(template):
+        regex += re.escape(template[position : match.start()])
+        regex += segments(match.group(1) or "*")
+        position = match.end()
+    regex += re.escape(template[position:])
+    return f"^{regex}$"
+
+
+def _method_not_allowed_routes(routes: Iterable[tuple[str, str]]) -> list[dict]:
+    allowed: dict[str, set[str]] = {}
+    for method, template in routes:
+        allowed.setdefault(path_regex(template), set()).add(method)
+    result = []
+    for regex, methods in sorted(allowed.items()):
+        allow = ", ".join(sorted(methods))
+        result.append(
+            {
+                "match": {
+                    "safe_regex": {"regex": regex},
+                    "headers": [
+                        {
+                            "name": ":method",
+                            "string_match": {"safe_regex": {"regex": f"^({'|'.join(sorted(methods))})$"}},
+                            "invert_match": True,
+                        }
+                    ],
+                },
+                # The body becomes the message of the JSON google.rpc.Status (local_reply_config, 405).
+                "direct_response": {"status": 405, "body": {"inline_string": f"method not allowed; use {allow}"}},
+                "response_headers_to_add": [
+                    {"header": {"key": "allow", "value": allow}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                ],
+                # The transcoder would answer first (404: no RPC for this method), before the router sees the route.
+                "typed_per_filter_config": {
+                    "envoy.filters.http.grpc_json_transcoder": {
+                        "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                        "disabled": True,
+                    }
+                },
+            }
+        )
+    return result
+
+
+def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
+    descriptor_set = descriptor_pb2.FileDescriptorSet()
+    descriptor_set.ParseFromString(path.read_bytes())
+    return descriptor_set
+
+
 def _indented_json_lines(items: list[dict], indent: int) -> str:
     # JSON is valid YAML, so each item can be written as a one-line flow mapping.
     return "\n".join(" " * indent + "- " + json.dumps(item, sort_keys=True) for item in items)
@@ -121,13 +218,16 @@ def _lb_endpoints(addresses: tuple[tuple[str, int], ...]) -> list[dict]:
     ]
 
 
-def render(settings: GatewaySettings) -> str:
+def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str:
+    """The Envoy configuration; routes_from is the descriptor set whose HTTP rules decide the 405 routes (the one
+    Envoy loads, settings.descriptor_path, may live elsewhere, e.g. in a container)."""
     if not settings.api_addresses:
         raise ValueError("the gateway needs at least one API server address")
     # IP addresses (the dev stack) are STATIC; names (docker compose services) are re-resolved with STRICT_DNS, so
     # `docker compose up --scale server=3` spreads over every replica the name resolves to.
     cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.api_addresses) else "STRICT_DNS"
     webhook_cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.webhook_addresses) else "STRICT_DNS"
+    web_cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.web_addresses) else "STRICT_DNS"
     return Template(TEMPLATE.read_text()).substitute(
         admin_port=settings.admin_port,
         public_port=settings.public_port,
@@ -138,7 +238,14 @@ def render(settings: GatewaySettings) -> str:
         # A one-line flow sequence, so an empty list stays a list.
         webhook_endpoints=json.dumps(_lb_endpoints(settings.webhook_addresses), sort_keys=True),
         webhook_cluster_type=webhook_cluster_type,
+        web_endpoints=json.dumps(_lb_endpoints(settings.web_addresses), sort_keys=True),
+        web_cluster_type=web_cluster_type,
         local_reply_mappers=_indented_json_lines(_local_reply_mappers(), 12),
+        method_not_allowed_routes=_indented_json_lines(
+            _method_not_allowed_routes(http_routes(load_descriptor_set(routes_from))), 14
+        ),
+        client_request_id_header=CLIENT_REQUEST_ID_HEADER,
+        request_id_max_length=request_ids.MAX_LENGTH,
     )
 
 
@@ -160,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render the Vauchflow Envoy configuration")
     parser.add_argument("--api", action="append", required=True, type=_address, help="host:port, repeatable")
     parser.add_argument("--webhooks", action="append", default=[], type=_address, help="host:port, repeatable")
+    parser.add_argument("--web", action="append", default=[], type=_address, help="host:port, repeatable")
     parser.add_argument("--public-port", type=int, default=8080)
     parser.add_argument("--admin-port", type=int, default=9901)
     parser.add_argument("--listen", default="127.0.0.1")
@@ -170,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         api_addresses=tuple(args.api),
         webhook_addresses=tuple(args.webhooks),
+        web_addresses=tuple(args.web),
         listen_host=args.listen,
         descriptor_path=args.descriptor,
     )

@@ -233,6 +233,7 @@ class DevStack:
                 admin_port=config.envoy_admin_port,
                 api_addresses=tuple(("127.0.0.1", port) for port in config.api_ports),
                 webhook_addresses=(("127.0.0.1", config.delivery_port),),
+                web_addresses=(("127.0.0.1", config.web_port),),
             ),
         )
         gateway.start(timeout=config.ready_timeout)

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line with the record's message, level, logger and extra fields."""
+"""Structured logs: one JSON object per line with the record's message, level, logger and extra fields, and the
+request id of the RPC being handled when the record was written."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+
+from vauchflow_core.rpc.request_ids import current_request_id
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -18,6 +21,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS})
         # Deliberately no exc_info/stack: exception text can carry SQL or secrets.
         return json.dumps(entry, default=str)

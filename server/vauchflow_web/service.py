@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.routing import BaseRoute
 
-from vauchflow_web import dashboard, mcp
+from vauchflow_web import dashboard, mcp, status
 from vauchflow_web.api_access import ApiAccess
 from vauchflow_web.app import Health, build_app
 from vauchflow_web.config import WebConfig
@@ -34,8 +34,8 @@ class _Server(uvicorn.Server):
 
 
 def surfaces(config: WebConfig, api: ApiAccess, metrics: WebMetrics) -> list[BaseRoute]:
-    """Every surface's routes: the MCP server, then the dashboard (which answers everything else)."""
-    return [*mcp.routes(config, api, metrics), *dashboard.routes(config, api)]
+    """Every surface's routes: the MCP server, the status page, then the dashboard (which answers the rest)."""
+    return [*mcp.routes(config, api, metrics), *status.routes(config, api), *dashboard.routes(config, api)]
 
 
 async def serve(config: WebConfig) -> int:

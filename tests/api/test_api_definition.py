@@ -36,8 +36,8 @@ def test_a_breaking_change_is_caught(tmp_path: Path):
     shutil.copytree(REPO / "protos", tmp_path / "protos")
     voucher = tmp_path / "protos" / "vauchflow" / "v1" / "voucher.proto"
     text = voucher.read_text()
-    assert "int64 redemption_count = 12;" in text
-    voucher.write_text(text.replace("int64 redemption_count = 12;", "int32 redemption_count = 12;"))
+    assert "int64 redemption_count = 12 " in text
+    voucher.write_text(text.replace("int64 redemption_count = 12 ", "int32 redemption_count = 12 "))
     result = _buf("breaking", "--against", BASELINE, cwd=tmp_path)
     assert result.returncode != 0
     assert "redemption_count" in result.stdout

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.api import annotations_pb2, http_pb2
+from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
+from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
@@ -80,7 +81,8 @@ def _expected_routes(descriptor_set: descriptor_pb2.FileDescriptorSet) -> dict[t
                 rule = method.options.Extensions[annotations_pb2.http]
                 for binding in [rule, *rule.additional_bindings]:
                     verb = binding.WhichOneof("pattern")
-                    path = re.sub(r"\{([^}=]+)(=[^}]*)?\}", r"{\1}", getattr(binding, verb))
+                    # Plain parameter names: the last field of a dotted path variable.
+                    path = re.sub(r"\{(?:[^}=]+\.)?([^}=.]+)(=[^}]*)?\}", r"{\1}", getattr(binding, verb))
                     routes[(verb, path)] = f"/{file.package}.{service.name}/{method.name}"
     return routes
 
@@ -112,7 +114,10 @@ def test_every_http_annotated_rpc_is_an_operation(document, descriptor_set):
 
 def test_the_routes_of_the_design_are_there(document):
     assert document["paths"]["/v1/vouchers/{code}:redeem"]["post"]["operationId"] == "RedemptionService_RedeemVoucher"
-    assert document["paths"]["/v1/tenants/{tenant.id}"]["patch"]["operationId"] == "TenantService_UpdateTenant"
+    assert document["paths"]["/v1/tenants/{id}"]["patch"]["operationId"] == "TenantService_UpdateTenant"
+    assert document["paths"]["/v1/tenants/{id}"]["get"]["operationId"] == "TenantService_GetTenant"
+    assert set(document["paths"]["/v1/vouchers/{code}"]) == {"get", "patch"}
+    assert set(document["paths"]["/v1/webhook-endpoints/{id}"]) == {"get", "patch", "delete"}
     assert document["paths"]["/actuator/health"]["get"]["operationId"] == "HealthService_Check"
 
 
@@ -123,14 +128,22 @@ def test_path_parameters_match_the_templates(document):
         assert all(p["required"] for p in in_path)
 
 
-def test_dotted_path_parameters_are_documented_as_request_fields(document):
-    operation = document["paths"]["/v1/vouchers/{voucher.code}"]["patch"]
+def test_no_path_item_has_dotted_parameters(document):
+    for path, verb, operation in _operations(document):
+        assert "." not in "".join(re.findall(r"\{([^}]+)\}", path)), path
+        assert all("." not in p["name"] for p in operation.get("parameters", []) if p["in"] == "path"), (verb, path)
+
+
+def test_dotted_path_variables_are_plain_parameters_documented_as_request_fields(document):
+    operation = document["paths"]["/v1/vouchers/{code}"]["patch"]
     (parameter,) = [p for p in operation["parameters"] if p["in"] == "path"]
-    assert parameter["name"] == "voucher.code"
+    assert parameter["name"] == "code"
     assert "`voucher.code`" in parameter["description"]
+    # An update's body: what create requires (discount) may be left out.
     assert operation["requestBody"]["content"]["application/json"]["schema"]["allOf"] == [
-        {"$ref": "#/components/schemas/vauchflow.v1.Voucher"}
+        {"$ref": "#/components/schemas/vauchflow.v1.Voucher.Patch"}
     ]
+    assert "required" not in document["components"]["schemas"]["vauchflow.v1.Voucher.Patch"]
     assert [p["name"] for p in operation["parameters"] if p["in"] == "query"] == ["update_mask"]
 
 
@@ -171,7 +184,7 @@ def test_json_shapes_follow_proto3_json(document):
     voucher = schemas["vauchflow.v1.Voucher"]["properties"]
     assert voucher["valid_from"]["type"] == "string" and voucher["valid_from"]["format"] == "date-time"
     assert voucher["metadata"]["additionalProperties"] == {"type": "string"}
-    assert "required" not in schemas["vauchflow.v1.Voucher"]
+    assert schemas["vauchflow.v1.Voucher"]["required"] == ["discount"]
     assert "createTime" not in voucher and "create_time" in voucher
     assert schemas["vauchflow.v1.VoucherStatus"]["enum"] == [
         "VOUCHER_STATUS_UNSPECIFIED",
@@ -179,7 +192,7 @@ def test_json_shapes_follow_proto3_json(document):
         "VOUCHER_STATUS_DISABLED",
     ]
     assert schemas["vauchflow.v1.Discount"]["x-oneof"] == {"value": ["percent_off", "amount_off"]}
-    update_mask = document["paths"]["/v1/tenants/{tenant.id}"]["patch"]["parameters"][1]
+    update_mask = document["paths"]["/v1/tenants/{id}"]["patch"]["parameters"][1]
     assert (update_mask["name"], update_mask["schema"]["type"]) == ("update_mask", "string")
 
 
@@ -243,7 +256,9 @@ def test_proto_comments_become_descriptions(document):
     assert operation["summary"].startswith("Redeems a voucher atomically")
     tags = {tag["name"]: tag for tag in document["tags"]}
     assert "operator" in tags["TenantService"]["description"]
-    assert "Order total" in document["components"]["schemas"]["vauchflow.v1.Order"]["properties"]["amount"]["description"]
+    assert (
+        "Order total" in document["components"]["schemas"]["vauchflow.v1.Order"]["properties"]["amount"]["description"]
+    )
 
 
 # ---- the walker on a small, hand-built descriptor set ----
@@ -369,10 +384,10 @@ def test_walker_output_is_valid_and_leaves_out_rpcs_without_a_route(shop):
 
 
 def test_walker_get_binds_the_path_and_queries_every_other_scalar(shop):
-    operation = shop["paths"]["/v1/shops/{shop}/items/{item.sku}"]["get"]
+    operation = shop["paths"]["/v1/shops/{shop}/items/{sku}"]["get"]
     assert _parameters(operation) == [
         ("shop", "path"),
-        ("item.sku", "path"),
+        ("sku", "path"),
         ("item.quantity", "query"),
         ("item.kind", "query"),
         ("item.price.amount", "query"),
@@ -383,8 +398,9 @@ def test_walker_get_binds_the_path_and_queries_every_other_scalar(shop):
         ("include_deleted", "query"),
     ]  # not the map `item.labels` nor the repeated message `item.history`
     parameters = {p["name"]: p for p in operation["parameters"]}
-    assert parameters["item.sku"]["description"].startswith("Stock keeping unit.")
-    assert parameters["item.quantity"]["schema"] == {"type": "string", "format": "int64"}
+    assert parameters["sku"]["description"].startswith("Stock keeping unit.")
+    assert "`item.sku`" in parameters["sku"]["description"]
+    assert parameters["item.quantity"]["schema"] == {"type": "string", "format": "int64", "pattern": "^-?[0-9]{1,19}$"}
     assert parameters["item.kind"]["schema"] == {"$ref": "#/components/schemas/shop.v1.Kind"}
     assert parameters["item.tags"]["schema"] == {"type": "array", "items": {"type": "string"}}
     assert parameters["item.create_time"]["schema"] == {"type": "string", "format": "date-time"}
@@ -395,17 +411,19 @@ def test_walker_get_binds_the_path_and_queries_every_other_scalar(shop):
 
 
 def test_walker_named_body_is_that_field_and_the_rest_is_query(shop):
-    operation = shop["paths"]["/v1/items/{item.sku}"]["patch"]
-    assert _parameters(operation) == [("item.sku", "path"), ("update_mask", "query"), ("request_id", "query")]
+    operation = shop["paths"]["/v1/items/{sku}"]["patch"]
+    assert _parameters(operation) == [("sku", "path"), ("update_mask", "query"), ("request_id", "query")]
     body = operation["requestBody"]
     assert body["required"] is True
-    assert body["content"]["application/json"]["schema"]["allOf"] == [{"$ref": "#/components/schemas/shop.v1.Item"}]
+    assert body["content"]["application/json"]["schema"]["allOf"] == [
+        {"$ref": "#/components/schemas/shop.v1.Item.Patch"}
+    ]
 
 
 def test_walker_additional_binding_is_its_own_operation(shop):
-    operation = shop["paths"]["/v1/items/{item.sku}:replace"]["put"]
+    operation = shop["paths"]["/v1/items/{sku}:replace"]["put"]
     assert operation["operationId"] == "ShopService_UpdateItem2"
-    assert _parameters(operation) == [("item.sku", "path")]  # body "*": nothing left for the query
+    assert _parameters(operation) == [("sku", "path")]  # body "*": nothing left for the query
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/shop.v1.UpdateItemRequest"}
 
@@ -433,7 +451,11 @@ def test_walker_schemas_follow_proto3_json(shop):
     assert item["history"] == {"type": "array", "items": {"$ref": "#/components/schemas/shop.v1.Money"}}
     assert item["rank"]["type"] == "integer" and "Optional" in item["rank"]["description"]
     assert "x-oneof" not in schemas["shop.v1.Item"]  # `optional` is a synthetic oneof, not a choice
-    assert schemas["shop.v1.Money"]["properties"]["amount"] == {"type": "string", "format": "int64"}
+    assert schemas["shop.v1.Money"]["properties"]["amount"] == {
+        "type": "string",
+        "format": "int64",
+        "pattern": "^-?[0-9]{1,19}$",
+    }
     assert schemas["shop.v1.Kind"] == {"type": "string", "enum": ["KIND_UNSPECIFIED", "KIND_BOOK"]}
     assert "shop.v1.Item.LabelsEntry" not in schemas
     assert "shop.v1.GetItemRequest" not in schemas  # fully split into parameters
@@ -448,3 +470,142 @@ def test_walker_refuses_two_rpcs_on_one_route():
     _method(service, "GetItemAgain", "GetItemRequest", http_pb2.HttpRule(get="/v1/shops/{shop}/items/{item.sku}"))
     with pytest.raises(ValueError, match="bound to two RPCs"):
         walker.build_document(descriptor_set, SHOP_PERMISSIONS)
+
+
+# ---- the contract a generator or fuzzer relies on ----
+
+
+def test_every_operation_has_an_example_and_its_error_responses(document):
+    for path, verb, operation in _operations(document):
+        ok = operation["responses"]["200"]
+        assert "example" in ok["content"]["application/json"], f"{verb} {path}"
+        assert ok["headers"]["x-request-id"] == {"$ref": "#/components/headers/x-request-id"}
+        if "requestBody" in operation:
+            assert "example" in operation["requestBody"]["content"]["application/json"], f"{verb} {path}"
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path":
+                assert "example" in parameter, f"{verb} {path} {parameter['name']}"
+        assert {"400", "404", "429", "503", "default"} <= set(operation["responses"]), f"{verb} {path}"
+    for name, response in document["components"]["responses"].items():
+        content = response["content"]["application/json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/google.rpc.Status"}, name
+        assert content["example"]["details"][0]["metadata"]["request_id"], name
+        assert "x-request-id" in response["headers"], name
+
+
+def test_too_many_requests_declares_retry_after(document):
+    headers = document["components"]["responses"]["ResourceExhausted"]["headers"]
+    assert headers["Retry-After"] == {"$ref": "#/components/headers/Retry-After"}
+    assert document["components"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_examples_conform_to_their_schemas(document):
+    """Examples are sent by fuzzers and copied by readers, so each must be valid for its own schema."""
+
+    def check(schema: dict[str, Any], example: Any, where: str) -> None:
+        # OpenAPI 3.0 schemas are (nearly) JSON Schema draft 4; the refs resolve inside the document's components.
+        validator = Draft4Validator({**schema, "components": document["components"]})
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert not errors, (where, errors[:3])
+
+    checked = 0
+    for path, verb, operation in _operations(document):
+        content = operation["responses"]["200"]["content"]["application/json"]
+        check(content["schema"], content["example"], f"{verb} {path} 200")
+        checked += 1
+        if "requestBody" in operation:
+            body = operation["requestBody"]["content"]["application/json"]
+            check(body["schema"], body["example"], f"{verb} {path} body")
+            checked += 1
+        for parameter in operation.get("parameters", []):
+            if "example" in parameter:
+                check(parameter["schema"], parameter["example"], f"{verb} {path} {parameter['name']}")
+                checked += 1
+    assert checked >= 60
+
+
+def test_field_behavior_becomes_required_and_read_only(document):
+    schemas = document["components"]["schemas"]
+    voucher = schemas["vauchflow.v1.Voucher"]
+    assert voucher["required"] == ["discount"]
+    for name in ("id", "redemption_count", "create_time", "update_time"):
+        assert voucher["properties"][name]["readOnly"] is True, name
+    assert "readOnly" not in voucher["properties"]["max_redemptions"]
+    assert "Immutable" in voucher["properties"]["code"]["description"]
+    assert schemas["vauchflow.v1.Order"]["required"] == ["amount", "currency"]
+    assert schemas["vauchflow.v1.CreateTenantRequest"]["required"] == ["name"]
+    assert schemas["vauchflow.v1.CreateApiKeyRequest"]["required"] == ["name", "permissions"]
+    assert schemas["vauchflow.v1.WebhookEndpoint"]["required"] == ["url"]
+    # body "*" with the code from the path: only the rest is required in the body
+    redeem = document["paths"]["/v1/vouchers/{code}:redeem"]["post"]["requestBody"]
+    assert redeem["required"] is True
+    assert redeem["content"]["application/json"]["schema"]["required"] == ["order"]
+    for patch in ("vauchflow.v1.Voucher.Patch", "vauchflow.v1.Tenant.Patch", "vauchflow.v1.WebhookEndpoint.Patch"):
+        assert "required" not in schemas[patch], patch
+
+
+def test_bounds_are_the_servers(document):
+    from vauchflow_server import pagination, vouchers
+
+    for path, verb, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "page_size":
+                schema = parameter["schema"]
+                assert (schema["minimum"], schema["maximum"]) == (0, pagination.MAX_PAGE_SIZE), f"{verb} {path}"
+    schemas = document["components"]["schemas"]
+    amount = re.compile(schemas["vauchflow.v1.Order"]["properties"]["amount"]["pattern"])
+    assert amount.match("0") and amount.match(str(vouchers.MAX_AMOUNT)) and amount.match("4999")
+    assert not amount.match(str(vouchers.MAX_AMOUNT + 1)) and not amount.match("-1") and not amount.match("01")
+    percent = schemas["vauchflow.v1.Discount"]["properties"]["percent_off"]
+    assert (percent["minimum"], percent["maximum"]) == (1, 100)
+    assert re.match(schemas["vauchflow.v1.Order"]["properties"]["currency"]["pattern"], "EUR")
+    code = document["paths"]["/v1/vouchers/{code}"]["get"]["parameters"][0]["schema"]
+    assert re.match(code["pattern"], "SUMMER-25") and not re.match(code["pattern"], "has space")
+
+
+def test_every_int64_is_a_string_with_a_pattern(document):
+    def walk(node: Any, where: str) -> int:
+        found = 0
+        if isinstance(node, dict):
+            if node.get("format") in ("int64", "uint64") and node.get("type") == "string":
+                assert "pattern" in node, where
+                found += 1
+            for key, value in node.items():
+                found += walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                found += walk(value, f"{where}/{index}")
+        return found
+
+    assert walk(document, "#") >= 15
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 10**12), (1, 10**9), (0, 10), (1, 10)])
+def test_decimal_pattern_holds_exactly_the_range(low, high):
+    pattern = re.compile(walker._decimal_pattern(low, high))
+    for number in (low, low + 1, high // 2, high - 1, high):
+        assert pattern.match(str(number)), number
+    for text in (str(low - 1), str(high + 1), str(high * 10), "0" + str(high), "1.5", "", " 1", "+1"):
+        assert not pattern.match(text), text
+
+
+def test_walker_carries_field_behavior_and_writes_plain_path_names():
+    descriptor_set = _shop_descriptor_set()
+    item = next(message for message in descriptor_set.file[-1].message_type if message.name == "Item")
+    behaviors = {"sku": field_behavior_pb2.REQUIRED, "create_time": field_behavior_pb2.OUTPUT_ONLY}
+    for field in item.field:
+        if field.name in behaviors:
+            field.options.Extensions[field_behavior_pb2.field_behavior].append(behaviors[field.name])
+    document = walker.build_document(descriptor_set, SHOP_PERMISSIONS)
+    validate(document)
+    schemas = document["components"]["schemas"]
+    assert schemas["shop.v1.Item"]["required"] == ["sku"]
+    assert schemas["shop.v1.Item"]["properties"]["create_time"]["readOnly"] is True
+    assert "required" not in schemas["shop.v1.Item.Patch"]  # the PATCH body (the request has an update_mask)
+    # GET and PATCH of one item would be one path item if their templates agreed; here they are distinct paths.
+    assert set(document["paths"]) >= {"/v1/shops/{shop}/items/{sku}", "/v1/items/{sku}", "/v1/items/{sku}:replace"}
+
+
+def test_walker_refuses_two_path_variables_with_one_plain_name():
+    with pytest.raises(ValueError, match="share the parameter name"):
+        walker.openapi_path("/v1/shops/{shop.id}/items/{item.id}")

@@ -193,3 +193,13 @@ def test_envoy_service_loads_the_generated_gateway_config_that_points_at_the_ser
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_web_service_runs_its_entry_point_with_the_variables_it_reads() -> None:
+    web = _compose()["services"]["web"]
+    assert web["command"] == ["python", "-m", "vauchflow_web"]
+    source = (REPO / "server" / "vauchflow_web" / "config.py").read_text()
+    for name in web["environment"]:
+        assert f'"{name}"' in source, f"vauchflow_web.config does not read {name}"
+    assert "ports" not in web  # replicable: Envoy reaches it inside the network
+    assert web["healthcheck"]["test"]

@@ -35,7 +35,8 @@ def test_envoy_validates_the_rendered_config(tmp_path, replicas):
 
     config = YAML(typ="safe").load(path.read_text())
     clusters = {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
-    assert set(clusters) == {"api", "webhooks"}
+    assert set(clusters) == {"api", "webhooks", "web"}
+    assert clusters["web"]["health_checks"][0]["http_health_check"] == {"path": "/healthz"}
     endpoints = clusters["api"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
     assert [e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints] == [
         50051 + index for index in range(replicas)

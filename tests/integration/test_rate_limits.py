@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
+from unittest.mock import ANY
 
 import grpc
 import pytest
@@ -244,7 +245,7 @@ def test_a_key_at_three_times_its_rate_gets_the_limit_and_another_tenant_at_its_
     assert set(outcomes) == {"OK", "RESOURCE_EXHAUSTED/RATE_LIMITED"}, outcomes
     for refused in (r for r in results if isinstance(r, grpc.RpcError)):
         info = error_info(refused)
-        assert dict(info.metadata) == {"plan": "FREE", "requests_per_second": "10", "burst": "20"}
+        assert dict(info.metadata) == {"plan": "FREE", "requests_per_second": "10", "burst": "20", "request_id": ANY}
         delay = retry_delay(refused)
         assert delay is not None and 0 < delay <= 1 / FREE_RATE.requests_per_second + 0.001, delay
         assert trailing(refused, "retry-after") == "1"
@@ -323,7 +324,12 @@ def test_enterprise_is_unlimited_until_update_tenant_sets_a_limit(api: ApiSessio
     assert 5 <= outcomes["OK"] <= allowance(RateLimit(2, 5), elapsed), (outcomes, elapsed)
     refused = next(r for r in results if isinstance(r, grpc.RpcError))
     assert_error(refused, grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")
-    assert dict(error_info(refused).metadata) == {"plan": "ENTERPRISE", "requests_per_second": "2", "burst": "5"}
+    assert dict(error_info(refused).metadata) == {
+        "plan": "ENTERPRISE",
+        "requests_per_second": "2",
+        "burst": "5",
+        "request_id": ANY,
+    }
 
     cleared = set_limits(api, big.id, ["limits"])
     assert cleared.limits == tenant_pb2.TenantLimits()
@@ -406,7 +412,7 @@ def test_quota_overrides_move_the_plan_quota_exceeded_threshold(api: ApiSession)
         tenant.create_voucher()
     error = expect_rpc_error(tenant.create_voucher)
     assert_error(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "PLAN_QUOTA_EXCEEDED")
-    assert dict(error_info(error).metadata) == {"resource": "vouchers", "plan": "FREE", "limit": "3"}
+    assert dict(error_info(error).metadata) == {"resource": "vouchers", "plan": "FREE", "limit": "3", "request_id": ANY}
 
     def create_endpoint() -> Any:
         return tenant.webhooks.CreateWebhookEndpoint(
@@ -419,13 +425,23 @@ def test_quota_overrides_move_the_plan_quota_exceeded_threshold(api: ApiSession)
     create_endpoint()  # above FREE's 1
     error = expect_rpc_error(create_endpoint)
     assert_error(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "PLAN_QUOTA_EXCEEDED")
-    assert dict(error_info(error).metadata) == {"resource": "webhook_endpoints", "plan": "FREE", "limit": "2"}
+    assert dict(error_info(error).metadata) == {
+        "resource": "webhook_endpoints",
+        "plan": "FREE",
+        "limit": "2",
+        "request_id": ANY,
+    }
 
     # Cleared: back to the plan's quota (FREE: 100 vouchers, 1 endpoint).
     set_limits(api, tenant.id, ["limits"])
     tenant.create_voucher()
     error = expect_rpc_error(create_endpoint)
-    assert dict(error_info(error).metadata) == {"resource": "webhook_endpoints", "plan": "FREE", "limit": "1"}
+    assert dict(error_info(error).metadata) == {
+        "resource": "webhook_endpoints",
+        "plan": "FREE",
+        "limit": "1",
+        "request_id": ANY,
+    }
 
 
 # --- A second replica: limits reach it by NOTIFY; Redis down fails open -----------------------------------

@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from unittest.mock import ANY
 
 import grpc
 import pytest
@@ -283,7 +284,12 @@ def test_endpoint_quota_follows_the_plan(api: ApiSession, db: OwnerDatabase) -> 
 
     error = expect_rpc_error(create_endpoint, tenant)
     assert_error(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "PLAN_QUOTA_EXCEEDED")
-    assert dict(error_info(error).metadata) == {"resource": "webhook_endpoints", "plan": "FREE", "limit": "1"}
+    assert dict(error_info(error).metadata) == {
+        "resource": "webhook_endpoints",
+        "plan": "FREE",
+        "limit": "1",
+        "request_id": ANY,
+    }
     assert db.tenant_snapshot(tenant.id) == before
 
     # Deleting frees the slot; upgrading the plan raises the limit.
@@ -313,7 +319,12 @@ def test_voucher_quota_follows_the_plan(api: ApiSession, db: OwnerDatabase) -> N
     before = db.tenant_snapshot(tenant.id)
     error = expect_rpc_error(tenant.create_voucher)
     assert_error(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "PLAN_QUOTA_EXCEEDED")
-    assert dict(error_info(error).metadata) == {"resource": "vouchers", "plan": "FREE", "limit": "100"}
+    assert dict(error_info(error).metadata) == {
+        "resource": "vouchers",
+        "plan": "FREE",
+        "limit": "100",
+        "request_id": ANY,
+    }
     assert db.tenant_snapshot(tenant.id) == before
 
 

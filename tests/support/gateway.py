@@ -105,11 +105,22 @@ class UpstreamHost:
         return self.counters.get("rq_active", 0)
 
 
-def start_gateway(root_dir: Path, api_targets: Iterable[str], *, require_upstream: bool = True) -> Gateway:
-    """Envoy on free ports in front of the API servers at api_targets ("HOST:PORT"); with require_upstream, waits
-    until a replica answers through it."""
+def start_gateway(
+    root_dir: Path,
+    api_targets: Iterable[str],
+    *,
+    require_upstream: bool = True,
+    web_address: tuple[str, int] | None = None,
+) -> Gateway:
+    """Envoy on free ports in front of the API servers at api_targets ("HOST:PORT") and, when given, the web
+    service; with require_upstream, waits until a replica answers through it."""
     addresses = tuple((host, int(port)) for host, _, port in (target.rpartition(":") for target in api_targets))
-    settings = GatewaySettings(public_port=free_port(), admin_port=free_port(), api_addresses=addresses)
+    settings = GatewaySettings(
+        public_port=free_port(),
+        admin_port=free_port(),
+        api_addresses=addresses,
+        web_addresses=(web_address,) if web_address else (),
+    )
     envoy = (EmbeddedEnvoy if require_upstream else _GatewayWithoutUpstream)(root_dir, settings)
     envoy.start(timeout=60)
     return Gateway(envoy)

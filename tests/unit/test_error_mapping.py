@@ -155,3 +155,13 @@ def test_database_errors_carry_no_sql_or_constraint_text_to_the_caller() -> None
         _, status = error_mapping.to_rpc_status(error)
         serialized = status.SerializeToString()
         assert error.constraint.encode() not in serialized
+
+
+def test_the_request_id_is_in_every_error_info_beside_the_errors_own_metadata():
+    missing = errors.PermissionMissing("needs vouchers:write", metadata={"permission": "vouchers:write"})
+    _, status = error_mapping.to_rpc_status(missing, "req-42")
+    assert dict(error_info(status).metadata) == {"permission": "vouchers:write", "request_id": "req-42"}
+    _, internal = error_mapping.internal_status("req-43")
+    assert dict(error_info(internal).metadata) == {"request_id": "req-43"}
+    _, without = error_mapping.to_rpc_status(errors.NotFound("gone"))
+    assert dict(error_info(without).metadata) == {}

@@ -6,7 +6,7 @@ retrying does not help until the plan changes); retryable errors a RetryInfo (fo
 until the key's next request would be admitted). Whenever RetryInfo asks to wait, the trailing metadata also
 carries `retry-after: <whole seconds, rounded up>`, which REST clients get from Envoy as the Retry-After header.
 Unexpected exceptions become a generic INTERNAL status: their text may hold SQL or secrets, so it never leaves
-the process.
+the process. Every ErrorInfo carries the request id in its metadata (`request_id`), for the caller to quote.
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ def _packed(message: Message) -> any_pb2.Any:
     return packed
 
 
-def to_rpc_status(error: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
+def to_rpc_status(error: errors.DomainError, request_id: str = "") -> tuple[grpc.StatusCode, status_pb2.Status]:
     code = status_code_of(error)
-    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
+    metadata = {**error.metadata, "request_id": request_id} if request_id else error.metadata
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
     if isinstance(error, errors.InvalidArgument):
         details.append(
             _packed(
@@ -89,8 +90,9 @@ def _retry_delay(error: errors.DomainError, code: grpc.StatusCode) -> duration_p
     return None
 
 
-def internal_status() -> tuple[grpc.StatusCode, status_pb2.Status]:
-    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)
+def internal_status(request_id: str = "") -> tuple[grpc.StatusCode, status_pb2.Status]:
+    metadata = {"request_id": request_id} if request_id else {}
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN, metadata=metadata)
     message = "internal error; the request may not have been applied"
     return grpc.StatusCode.INTERNAL, status_pb2.Status(
         code=code_pb2.INTERNAL, message=message, details=[_packed(info)]

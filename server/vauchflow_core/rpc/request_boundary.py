@@ -10,6 +10,10 @@ Requests made with a tenant API key are then counted against the tenant's reques
 comes with the principal, from the cached key lookup): over it, RESOURCE_EXHAUSTED / RATE_LIMITED with the delay.
 Operator and public RPCs are not rate-limited.
 
+Each RPC runs with its request id (request_ids.py: the gateway's `x-request-id`, or a new one) set for the log
+records written while it runs and for the ErrorInfo of its error, if any. Streams log when they open and end, so
+a long-lived one can be found by its id.
+
 Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
 the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
 in strings, which PostgreSQL text and jsonb cannot store (the INSERT would fail as an INTERNAL error).
@@ -25,7 +29,7 @@ from typing import Any, cast
 
 import grpc
 
-from vauchflow_core.rpc import error_mapping
+from vauchflow_core.rpc import error_mapping, request_ids
 from vauchflow_core.rpc.auth import Authenticator
 from google.protobuf.message import Message
 
@@ -99,6 +103,9 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = "OK"
+            request_id = request_ids.current_request_id.set(
+                request_ids.from_metadata(context.invocation_metadata() or ())
+            )
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
                 await admit(principal)
@@ -117,6 +124,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             finally:
                 requests.labels(method_name(method), code).inc()
                 duration.observe(time.perf_counter() - started)
+                request_ids.current_request_id.reset(request_id)
 
         return guarded
 
@@ -126,6 +134,9 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
 
         async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            # Set, not reset: like the principal below, it lives in the task that iterates this stream.
+            request_ids.current_request_id.set(request_ids.from_metadata(context.invocation_metadata() or ()))
+            opened = False
             try:
                 principal = await authenticator.authorize(method, context.invocation_metadata() or ())
                 await admit(principal)
@@ -133,6 +144,8 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
                 # so the principal stays set for every step of the stream.
                 current_principal.set(principal)
+                log.info("stream opened", extra={"action": "stream_opened", "method": method})
+                opened = True
                 if inspect.isasyncgenfunction(behaviour):
                     async for response in behaviour(request, context):
                         yield response
@@ -143,6 +156,12 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 raise
             except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
                 await _refuse(context, method, error, started)
+            finally:
+                if opened:
+                    elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+                    log.info(
+                        "stream ended", extra={"action": "stream_ended", "method": method, "elapsed_ms": elapsed_ms}
+                    )
 
         return guarded_stream
 
@@ -155,15 +174,16 @@ def _code_name(error: Exception) -> str:
 
 async def _refuse(context: Context, method: str, error: Exception, started: float) -> None:
     """Ends the RPC with the status error_mapping gives the error (raises grpc.aio.AbortError)."""
+    request_id = request_ids.current_request_id.get()
     if isinstance(error, DomainError):
-        code, status = error_mapping.to_rpc_status(error)
+        code, status = error_mapping.to_rpc_status(error, request_id)
         log.info(
             "rpc refused",
             extra={"action": "rpc_refused", "method": method, "reason": error.reason, "code": code.name},
         )
         await error_mapping.abort(context, code, status)
         return
-    code, status = error_mapping.internal_status()
+    code, status = error_mapping.internal_status(request_id)
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

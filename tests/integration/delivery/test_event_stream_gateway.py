@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import grpc
@@ -13,6 +14,7 @@ import pytest
 
 from support.delivery_service import Rows
 from support.event_stream_client import EventStreamReader
+from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer
 from vauchflow_devstack import stop_child
@@ -26,7 +28,7 @@ def _address(target: str) -> tuple[str, int]:
 
 
 @pytest.fixture
-def gateway(api_server: ApiServer, delivery_services, tmp_path: Path):
+def gateway_and_service(api_server: ApiServer, delivery_services, tmp_path: Path):
     service = delivery_services()
     envoy = EmbeddedEnvoy(
         tmp_path / "envoy",
@@ -39,10 +41,15 @@ def gateway(api_server: ApiServer, delivery_services, tmp_path: Path):
     )
     envoy.start(timeout=60)
     try:
-        yield envoy
+        yield envoy, service
     finally:
         assert envoy.process is not None
         stop_child(envoy.process, name="envoy", timeout=15)
+
+
+@pytest.fixture
+def gateway(gateway_and_service) -> EmbeddedEnvoy:
+    return gateway_and_service[0]
 
 
 def test_grpc_clients_stream_through_the_gateway(rows: Rows, gateway: EmbeddedEnvoy) -> None:
@@ -62,11 +69,13 @@ def test_grpc_clients_stream_through_the_gateway(rows: Rows, gateway: EmbeddedEn
         resumed.cancel()
 
 
-def _rest_stream(gateway: EmbeddedEnvoy, key: str | None, **query: object):
+def _rest_stream(gateway: EmbeddedEnvoy, key: str | None, request_id: str = "", **query: object):
     url = f"{gateway.public_url}/v1/events:stream"
     if query:
         url += "?" + urllib.parse.urlencode(query, doseq=True)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if request_id:
+        headers["x-request-id"] = request_id
     return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)  # noqa: S310 - loopback
 
 
@@ -94,3 +103,26 @@ def test_rest_errors_are_json(rows: Rows, gateway: EmbeddedEnvoy) -> None:
     assert refused.value.code == 401
     body = json.loads(refused.value.read())
     assert body["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+def test_the_request_id_reaches_the_delivery_service_log(rows: Rows, gateway_and_service) -> None:
+    gateway, service = gateway_and_service
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    [first] = rows.events(tenant, 1)
+    sent = f"stream-{uuid.uuid4().hex}"
+    with _rest_stream(gateway, key, request_id=sent) as response:
+        assert response.headers["x-request-id"] == sent
+        assert json.loads(response.readline())["event"]["id"] == first
+
+    def records(action: str) -> list[dict]:
+        lines = service.log_path.read_text(errors="replace").splitlines()
+        return [
+            record for record in map(json.loads, (line for line in lines if sent in line)) if record["action"] == action
+        ]
+
+    # The stream ends when Envoy notices the client left; both ends of it are logged with the id.
+    wait_for(lambda: bool(records("stream_ended")), what="the stream's end in the delivery log", timeout=30)
+    (opened,) = records("stream_opened")
+    assert opened["request_id"] == sent
+    assert opened["method"] == "/vauchflow.v1.EventStreamService/SubscribeEvents"

@@ -22,24 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvauchflow/v1/redemption.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"\xac\x03\n\nRedemption\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nvoucher_id\x18\x02 \x01(\t\x12\x14\n\x0cvoucher_code\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\"\n\x05order\x18\x05 \x01(\x0b\x32\x13.vauchflow.v1.Order\x12\x17\n\x0f\x64iscount_amount\x18\x06 \x01(\x03\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.vauchflow.v1.RedemptionStatus\x12\x38\n\x08metadata\x18\x08 \x03(\x0b\x32&.vauchflow.v1.Redemption.MetadataEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrollback_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frollback_reason\x18\x0b \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*y\n\x10RedemptionStatus\x12!\n\x1dREDEMPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREDEMPTION_STATUS_SUCCEEDED\x10\x01\x12!\n\x1dREDEMPTION_STATUS_ROLLED_BACK\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvauchflow/v1/redemption.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x06\x61mount\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x16\n\x08\x63urrency\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\xca\x03\n\nRedemption\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nvoucher_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cvoucher_code\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12\"\n\x05order\x18\x05 \x01(\x0b\x32\x13.vauchflow.v1.Order\x12\x17\n\x0f\x64iscount_amount\x18\x06 \x01(\x03\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.vauchflow.v1.RedemptionStatus\x12\x38\n\x08metadata\x18\x08 \x03(\x0b\x32&.vauchflow.v1.Redemption.MetadataEntry\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x37\n\rrollback_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x17\n\x0frollback_reason\x18\x0b \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*y\n\x10RedemptionStatus\x12!\n\x1dREDEMPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREDEMPTION_STATUS_SUCCEEDED\x10\x01\x12!\n\x1dREDEMPTION_STATUS_ROLLED_BACK\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.redemption_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ORDER'].fields_by_name['amount']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['amount']._serialized_options = b'\342A\001\002'
+  _globals['_ORDER'].fields_by_name['currency']._loaded_options = None
+  _globals['_ORDER'].fields_by_name['currency']._serialized_options = b'\342A\001\002'
   _globals['_REDEMPTION_METADATAENTRY']._loaded_options = None
   _globals['_REDEMPTION_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_REDEMPTIONSTATUS']._serialized_start=566
-  _globals['_REDEMPTIONSTATUS']._serialized_end=687
-  _globals['_ORDER']._serialized_start=80
-  _globals['_ORDER']._serialized_end=133
-  _globals['_REDEMPTION']._serialized_start=136
-  _globals['_REDEMPTION']._serialized_end=564
-  _globals['_REDEMPTION_METADATAENTRY']._serialized_start=517
-  _globals['_REDEMPTION_METADATAENTRY']._serialized_end=564
+  _globals['_REDEMPTION'].fields_by_name['id']._loaded_options = None
+  _globals['_REDEMPTION'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_REDEMPTION'].fields_by_name['voucher_id']._loaded_options = None
+  _globals['_REDEMPTION'].fields_by_name['voucher_id']._serialized_options = b'\342A\001\003'
+  _globals['_REDEMPTION'].fields_by_name['voucher_code']._loaded_options = None
+  _globals['_REDEMPTION'].fields_by_name['voucher_code']._serialized_options = b'\342A\001\003'
+  _globals['_REDEMPTION'].fields_by_name['create_time']._loaded_options = None
+  _globals['_REDEMPTION'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_REDEMPTION'].fields_by_name['rollback_time']._loaded_options = None
+  _globals['_REDEMPTION'].fields_by_name['rollback_time']._serialized_options = b'\342A\001\003'
+  _globals['_REDEMPTIONSTATUS']._serialized_start=641
+  _globals['_REDEMPTIONSTATUS']._serialized_end=762
+  _globals['_ORDER']._serialized_start=113
+  _globals['_ORDER']._serialized_end=178
+  _globals['_REDEMPTION']._serialized_start=181
+  _globals['_REDEMPTION']._serialized_end=639
+  _globals['_REDEMPTION_METADATAENTRY']._serialized_start=592
+  _globals['_REDEMPTION_METADATAENTRY']._serialized_end=639
 # @@protoc_insertion_point(module_scope)

@@ -22,20 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vauchflow/v1/tenant.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n\x06Tenant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12 \n\x04plan\x18\x03 \x01(\x0e\x32\x12.vauchflow.v1.Plan\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06limits\x18\x06 \x01(\x0b\x32\x1a.vauchflow.v1.TenantLimits\"\xd0\x01\n\x0cTenantLimits\x12 \n\x13requests_per_second\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x62urst\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmax_vouchers\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\"\n\x15max_webhook_endpoints\x18\x04 \x01(\x05H\x03\x88\x01\x01\x42\x16\n\x14_requests_per_secondB\x08\n\x06_burstB\x0f\n\r_max_vouchersB\x18\n\x16_max_webhook_endpoints*s\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x10\n\x0cPLAN_STARTER\x10\x02\x12\x0f\n\x0bPLAN_GROWTH\x10\x03\x12\x0e\n\nPLAN_SCALE\x10\x04\x12\x13\n\x0fPLAN_ENTERPRISE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vauchflow/v1/tenant.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\x01\n\x06Tenant\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12 \n\x04plan\x18\x03 \x01(\x0e\x32\x12.vauchflow.v1.Plan\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12*\n\x06limits\x18\x06 \x01(\x0b\x32\x1a.vauchflow.v1.TenantLimits\"\xd0\x01\n\x0cTenantLimits\x12 \n\x13requests_per_second\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x62urst\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmax_vouchers\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\"\n\x15max_webhook_endpoints\x18\x04 \x01(\x05H\x03\x88\x01\x01\x42\x16\n\x14_requests_per_secondB\x08\n\x06_burstB\x0f\n\r_max_vouchersB\x18\n\x16_max_webhook_endpoints*s\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x10\n\x0cPLAN_STARTER\x10\x02\x12\x0f\n\x0bPLAN_GROWTH\x10\x03\x12\x0e\n\nPLAN_SCALE\x10\x04\x12\x13\n\x0fPLAN_ENTERPRISE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.tenant_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLAN']._serialized_start=500
-  _globals['_PLAN']._serialized_end=615
-  _globals['_TENANT']._serialized_start=77
-  _globals['_TENANT']._serialized_end=287
-  _globals['_TENANTLIMITS']._serialized_start=290
-  _globals['_TENANTLIMITS']._serialized_end=498
+  _globals['_TENANT'].fields_by_name['id']._loaded_options = None
+  _globals['_TENANT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_TENANT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_TENANT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_TENANT'].fields_by_name['update_time']._loaded_options = None
+  _globals['_TENANT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PLAN']._serialized_start=551
+  _globals['_PLAN']._serialized_end=666
+  _globals['_TENANT']._serialized_start=110
+  _globals['_TENANT']._serialized_end=338
+  _globals['_TENANTLIMITS']._serialized_start=341
+  _globals['_TENANTLIMITS']._serialized_end=549
 # @@protoc_insertion_point(module_scope)

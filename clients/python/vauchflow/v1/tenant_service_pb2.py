@@ -23,18 +23,25 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from vauchflow.v1 import api_key_pb2 as vauchflow_dot_v1_dot_api__key__pb2
 from vauchflow.v1 import tenant_pb2 as vauchflow_dot_v1_dot_tenant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vauchflow/v1/tenant_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1avauchflow/v1/api_key.proto\x1a\x19vauchflow/v1/tenant.proto\"Y\n\x13\x43reateTenantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n\x04plan\x18\x02 \x01(\x0e\x32\x12.vauchflow.v1.Plan\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"s\n\x14\x43reateTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\x12%\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x03 \x01(\t\"\x1e\n\x10GetTenantRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x11GetTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x13ListTenantsResponse\x12%\n\x07tenants\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x13UpdateTenantRequest\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"<\n\x14UpdateTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant2\xcf\x03\n\rTenantService\x12m\n\x0c\x43reateTenant\x12!.vauchflow.v1.CreateTenantRequest\x1a\".vauchflow.v1.CreateTenantResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x66\n\tGetTenant\x12\x1e.vauchflow.v1.GetTenantRequest\x1a\x1f.vauchflow.v1.GetTenantResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/tenants/{id}\x12g\n\x0bListTenants\x12 .vauchflow.v1.ListTenantsRequest\x1a!.vauchflow.v1.ListTenantsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12~\n\x0cUpdateTenant\x12!.vauchflow.v1.UpdateTenantRequest\x1a\".vauchflow.v1.UpdateTenantResponse\"\'\x82\xd3\xe4\x93\x02!2\x17/v1/tenants/{tenant.id}:\x06tenantb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vauchflow/v1/tenant_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1avauchflow/v1/api_key.proto\x1a\x19vauchflow/v1/tenant.proto\"_\n\x13\x43reateTenantRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12 \n\x04plan\x18\x02 \x01(\x0e\x32\x12.vauchflow.v1.Plan\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"s\n\x14\x43reateTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\x12%\n\x07\x61pi_key\x18\x02 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x03 \x01(\t\"$\n\x10GetTenantRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x11GetTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\";\n\x12ListTenantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x13ListTenantsResponse\x12%\n\x07tenants\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x13UpdateTenantRequest\x12*\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.TenantB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"<\n\x14UpdateTenantResponse\x12$\n\x06tenant\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.Tenant2\xcf\x03\n\rTenantService\x12m\n\x0c\x43reateTenant\x12!.vauchflow.v1.CreateTenantRequest\x1a\".vauchflow.v1.CreateTenantResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/tenants:\x01*\x12\x66\n\tGetTenant\x12\x1e.vauchflow.v1.GetTenantRequest\x1a\x1f.vauchflow.v1.GetTenantResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/tenants/{id}\x12g\n\x0bListTenants\x12 .vauchflow.v1.ListTenantsRequest\x1a!.vauchflow.v1.ListTenantsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/tenants\x12~\n\x0cUpdateTenant\x12!.vauchflow.v1.UpdateTenantRequest\x1a\".vauchflow.v1.UpdateTenantResponse\"\'\x82\xd3\xe4\x93\x02!2\x17/v1/tenants/{tenant.id}:\x06tenantb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.tenant_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATETENANTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATETENANTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_GETTENANTREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETTENANTREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATETENANTREQUEST'].fields_by_name['tenant']._loaded_options = None
+  _globals['_UPDATETENANTREQUEST'].fields_by_name['tenant']._serialized_options = b'\342A\001\002'
   _globals['_TENANTSERVICE'].methods_by_name['CreateTenant']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['CreateTenant']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/tenants:\001*'
   _globals['_TENANTSERVICE'].methods_by_name['GetTenant']._loaded_options = None
@@ -43,22 +50,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANTSERVICE'].methods_by_name['ListTenants']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/tenants'
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenant']._loaded_options = None
   _globals['_TENANTSERVICE'].methods_by_name['UpdateTenant']._serialized_options = b'\202\323\344\223\002!2\027/v1/tenants/{tenant.id}:\006tenant'
-  _globals['_CREATETENANTREQUEST']._serialized_start=170
-  _globals['_CREATETENANTREQUEST']._serialized_end=259
-  _globals['_CREATETENANTRESPONSE']._serialized_start=261
-  _globals['_CREATETENANTRESPONSE']._serialized_end=376
-  _globals['_GETTENANTREQUEST']._serialized_start=378
-  _globals['_GETTENANTREQUEST']._serialized_end=408
-  _globals['_GETTENANTRESPONSE']._serialized_start=410
-  _globals['_GETTENANTRESPONSE']._serialized_end=467
-  _globals['_LISTTENANTSREQUEST']._serialized_start=469
-  _globals['_LISTTENANTSREQUEST']._serialized_end=528
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=530
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=615
-  _globals['_UPDATETENANTREQUEST']._serialized_start=617
-  _globals['_UPDATETENANTREQUEST']._serialized_end=725
-  _globals['_UPDATETENANTRESPONSE']._serialized_start=727
-  _globals['_UPDATETENANTRESPONSE']._serialized_end=787
-  _globals['_TENANTSERVICE']._serialized_start=790
-  _globals['_TENANTSERVICE']._serialized_end=1253
+  _globals['_CREATETENANTREQUEST']._serialized_start=203
+  _globals['_CREATETENANTREQUEST']._serialized_end=298
+  _globals['_CREATETENANTRESPONSE']._serialized_start=300
+  _globals['_CREATETENANTRESPONSE']._serialized_end=415
+  _globals['_GETTENANTREQUEST']._serialized_start=417
+  _globals['_GETTENANTREQUEST']._serialized_end=453
+  _globals['_GETTENANTRESPONSE']._serialized_start=455
+  _globals['_GETTENANTRESPONSE']._serialized_end=512
+  _globals['_LISTTENANTSREQUEST']._serialized_start=514
+  _globals['_LISTTENANTSREQUEST']._serialized_end=573
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=575
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=660
+  _globals['_UPDATETENANTREQUEST']._serialized_start=662
+  _globals['_UPDATETENANTREQUEST']._serialized_end=776
+  _globals['_UPDATETENANTRESPONSE']._serialized_start=778
+  _globals['_UPDATETENANTRESPONSE']._serialized_end=838
+  _globals['_TENANTSERVICE']._serialized_start=841
+  _globals['_TENANTSERVICE']._serialized_end=1304
 # @@protoc_insertion_point(module_scope)

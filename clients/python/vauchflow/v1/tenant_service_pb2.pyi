@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from vauchflow.v1 import api_key_pb2 as _api_key_pb2
 from vauchflow.v1 import tenant_pb2 as _tenant_pb2

@@ -1,4 +1,5 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from vauchflow.v1 import voucher_pb2 as _voucher_pb2
 from google.protobuf.internal import containers as _containers

@@ -22,25 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/webhook.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n\x0fWebhookEndpoint\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x89\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"\xf8\x02\n\x0fWebhookDelivery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x33\n\x06status\x18\x05 \x01(\x0e\x32#.vauchflow.v1.WebhookDeliveryStatus\x12\x15\n\rattempt_count\x18\x06 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08\x61ttempts\x18\n \x03(\x0b\x32$.vauchflow.v1.WebhookDeliveryAttempt\"\xb1\x01\n\x16WebhookDeliveryAttempt\x12\x16\n\x0e\x61ttempt_number\x18\x01 \x01(\x05\x12\x30\n\x0c\x61ttempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x12\n\nlatency_ms\x18\x04 \x01(\x05\x12\x15\n\rresponse_body\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t*\xb0\x01\n\x15WebhookDeliveryStatus\x12\'\n#WEBHOOK_DELIVERY_STATUS_UNSPECIFIED\x10\x00\x12#\n\x1fWEBHOOK_DELIVERY_STATUS_PENDING\x10\x01\x12%\n!WEBHOOK_DELIVERY_STATUS_DELIVERED\x10\x02\x12\"\n\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/webhook.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x01\n\x0fWebhookEndpoint\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03url\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x1d\n\x0f\x64isabled_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x89\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"\xf8\x02\n\x0fWebhookDelivery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x33\n\x06status\x18\x05 \x01(\x0e\x32#.vauchflow.v1.WebhookDeliveryStatus\x12\x15\n\rattempt_count\x18\x06 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x64\x65livered_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x08\x61ttempts\x18\n \x03(\x0b\x32$.vauchflow.v1.WebhookDeliveryAttempt\"\xb1\x01\n\x16WebhookDeliveryAttempt\x12\x16\n\x0e\x61ttempt_number\x18\x01 \x01(\x05\x12\x30\n\x0c\x61ttempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x12\n\nlatency_ms\x18\x04 \x01(\x05\x12\x15\n\rresponse_body\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t*\xb0\x01\n\x15WebhookDeliveryStatus\x12\'\n#WEBHOOK_DELIVERY_STATUS_UNSPECIFIED\x10\x00\x12#\n\x1fWEBHOOK_DELIVERY_STATUS_PENDING\x10\x01\x12%\n!WEBHOOK_DELIVERY_STATUS_DELIVERED\x10\x02\x12\"\n\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.webhook_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_start=1034
-  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_end=1210
-  _globals['_WEBHOOKENDPOINT']._serialized_start=108
-  _globals['_WEBHOOKENDPOINT']._serialized_end=332
-  _globals['_EVENT']._serialized_start=335
-  _globals['_EVENT']._serialized_end=472
-  _globals['_WEBHOOKDELIVERY']._serialized_start=475
-  _globals['_WEBHOOKDELIVERY']._serialized_end=851
-  _globals['_WEBHOOKDELIVERYATTEMPT']._serialized_start=854
-  _globals['_WEBHOOKDELIVERYATTEMPT']._serialized_end=1031
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['id']._loaded_options = None
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['url']._loaded_options = None
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['url']._serialized_options = b'\342A\001\002'
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['disabled_reason']._loaded_options = None
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['disabled_reason']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['update_time']._loaded_options = None
+  _globals['_WEBHOOKENDPOINT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_start=1097
+  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_end=1273
+  _globals['_WEBHOOKENDPOINT']._serialized_start=141
+  _globals['_WEBHOOKENDPOINT']._serialized_end=395
+  _globals['_EVENT']._serialized_start=398
+  _globals['_EVENT']._serialized_end=535
+  _globals['_WEBHOOKDELIVERY']._serialized_start=538
+  _globals['_WEBHOOKDELIVERY']._serialized_end=914
+  _globals['_WEBHOOKDELIVERYATTEMPT']._serialized_start=917
+  _globals['_WEBHOOKDELIVERYATTEMPT']._serialized_end=1094
 # @@protoc_insertion_point(module_scope)

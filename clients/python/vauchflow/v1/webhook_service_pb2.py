@@ -23,18 +23,23 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from vauchflow.v1 import webhook_pb2 as vauchflow_dot_v1_dot_webhook__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/webhook_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1avauchflow/v1/webhook.proto\"k\n\x1c\x43reateWebhookEndpointRequest\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"h\n\x1d\x43reateWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\'\n\x19GetWebhookEndpointRequest\x12\n\n\x02id\x18\x01 \x01(\t\"U\n\x1aGetWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\"D\n\x1bListWebhookEndpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"q\n\x1cListWebhookEndpointsResponse\x12\x38\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x88\x01\n\x1cUpdateWebhookEndpointRequest\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"X\n\x1dUpdateWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\"*\n\x1c\x44\x65leteWebhookEndpointRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"!\n\x13RotateSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa0\x01\n\x14RotateSecretResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12?\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x14SendTestEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x15SendTestEventResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event\"\xa7\x01\n\x11ListEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05types\x18\x03 \x03(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.vauchflow.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x10GetEventResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event\"S\n\x15ListDeliveriesRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x16ListDeliveriesResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x15RedeliverEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\"K\n\x16RedeliverEventResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookDelivery\"z\n\x0eRecoverRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x0fRecoverResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\x32\x98\r\n\x0eWebhookService\x12\xa1\x01\n\x15\x43reateWebhookEndpoint\x12*.vauchflow.v1.CreateWebhookEndpointRequest\x1a+.vauchflow.v1.CreateWebhookEndpointResponse\"/\x82\xd3\xe4\x93\x02)\"\x15/v1/webhook-endpoints:\x10webhook_endpoint\x12\x8b\x01\n\x12GetWebhookEndpoint\x12\'.vauchflow.v1.GetWebhookEndpointRequest\x1a(.vauchflow.v1.GetWebhookEndpointResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/webhook-endpoints/{id}\x12\x8c\x01\n\x14ListWebhookEndpoints\x12).vauchflow.v1.ListWebhookEndpointsRequest\x1a*.vauchflow.v1.ListWebhookEndpointsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/webhook-endpoints\x12\xb7\x01\n\x15UpdateWebhookEndpoint\x12*.vauchflow.v1.UpdateWebhookEndpointRequest\x1a+.vauchflow.v1.UpdateWebhookEndpointResponse\"E\x82\xd3\xe4\x93\x02?2+/v1/webhook-endpoints/{webhook_endpoint.id}:\x10webhook_endpoint\x12\x94\x01\n\x15\x44\x65leteWebhookEndpoint\x12*.vauchflow.v1.DeleteWebhookEndpointRequest\x1a+.vauchflow.v1.DeleteWebhookEndpointResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/webhook-endpoints/{id}\x12\x89\x01\n\x0cRotateSecret\x12!.vauchflow.v1.RotateSecretRequest\x1a\".vauchflow.v1.RotateSecretResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/webhook-endpoints/{id}:rotateSecret:\x01*\x12\x8d\x01\n\rSendTestEvent\x12\".vauchflow.v1.SendTestEventRequest\x1a#.vauchflow.v1.SendTestEventResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/webhook-endpoints/{id}:sendTestEvent:\x01*\x12\x63\n\nListEvents\x12\x1f.vauchflow.v1.ListEventsRequest\x1a .vauchflow.v1.ListEventsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events\x12\x62\n\x08GetEvent\x12\x1d.vauchflow.v1.GetEventRequest\x1a\x1e.vauchflow.v1.GetEventResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/events/{id}\x12\x93\x01\n\x0eListDeliveries\x12#.vauchflow.v1.ListDeliveriesRequest\x1a$.vauchflow.v1.ListDeliveriesResponse\"6\x82\xd3\xe4\x93\x02\x30\x12./v1/webhook-endpoints/{endpoint_id}/deliveries\x12\x81\x01\n\x0eRedeliverEvent\x12#.vauchflow.v1.RedeliverEventRequest\x1a$.vauchflow.v1.RedeliverEventResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/events/{id}:redeliver:\x01*\x12u\n\x07Recover\x12\x1c.vauchflow.v1.RecoverRequest\x1a\x1d.vauchflow.v1.RecoverResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/webhook-endpoints/{id}:recover:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/webhook_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1avauchflow/v1/webhook.proto\"q\n\x1c\x43reateWebhookEndpointRequest\x12=\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpointB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"h\n\x1d\x43reateWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\'\n\x19GetWebhookEndpointRequest\x12\n\n\x02id\x18\x01 \x01(\t\"U\n\x1aGetWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\"D\n\x1bListWebhookEndpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"q\n\x1cListWebhookEndpointsResponse\x12\x38\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x1cUpdateWebhookEndpointRequest\x12=\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpointB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"X\n\x1dUpdateWebhookEndpointResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\"*\n\x1c\x44\x65leteWebhookEndpointRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"!\n\x13RotateSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa0\x01\n\x14RotateSecretResponse\x12\x37\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\x1d.vauchflow.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12?\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x14SendTestEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x15SendTestEventResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event\"\xa7\x01\n\x11ListEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05types\x18\x03 \x03(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.vauchflow.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1d\n\x0fGetEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x10GetEventResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.vauchflow.v1.Event\"S\n\x15ListDeliveriesRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x16ListDeliveriesResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x15RedeliverEventRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\"K\n\x16RedeliverEventResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.vauchflow.v1.WebhookDelivery\"z\n\x0eRecoverRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x0fRecoverResponse\x12\x16\n\x0erequeued_count\x18\x01 \x01(\x05\x32\x98\r\n\x0eWebhookService\x12\xa1\x01\n\x15\x43reateWebhookEndpoint\x12*.vauchflow.v1.CreateWebhookEndpointRequest\x1a+.vauchflow.v1.CreateWebhookEndpointResponse\"/\x82\xd3\xe4\x93\x02)\"\x15/v1/webhook-endpoints:\x10webhook_endpoint\x12\x8b\x01\n\x12GetWebhookEndpoint\x12\'.vauchflow.v1.GetWebhookEndpointRequest\x1a(.vauchflow.v1.GetWebhookEndpointResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/webhook-endpoints/{id}\x12\x8c\x01\n\x14ListWebhookEndpoints\x12).vauchflow.v1.ListWebhookEndpointsRequest\x1a*.vauchflow.v1.ListWebhookEndpointsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/webhook-endpoints\x12\xb7\x01\n\x15UpdateWebhookEndpoint\x12*.vauchflow.v1.UpdateWebhookEndpointRequest\x1a+.vauchflow.v1.UpdateWebhookEndpointResponse\"E\x82\xd3\xe4\x93\x02?2+/v1/webhook-endpoints/{webhook_endpoint.id}:\x10webhook_endpoint\x12\x94\x01\n\x15\x44\x65leteWebhookEndpoint\x12*.vauchflow.v1.DeleteWebhookEndpointRequest\x1a+.vauchflow.v1.DeleteWebhookEndpointResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/webhook-endpoints/{id}\x12\x89\x01\n\x0cRotateSecret\x12!.vauchflow.v1.RotateSecretRequest\x1a\".vauchflow.v1.RotateSecretResponse\"2\x82\xd3\xe4\x93\x02,\"\'/v1/webhook-endpoints/{id}:rotateSecret:\x01*\x12\x8d\x01\n\rSendTestEvent\x12\".vauchflow.v1.SendTestEventRequest\x1a#.vauchflow.v1.SendTestEventResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/webhook-endpoints/{id}:sendTestEvent:\x01*\x12\x63\n\nListEvents\x12\x1f.vauchflow.v1.ListEventsRequest\x1a .vauchflow.v1.ListEventsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/events\x12\x62\n\x08GetEvent\x12\x1d.vauchflow.v1.GetEventRequest\x1a\x1e.vauchflow.v1.GetEventResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/events/{id}\x12\x93\x01\n\x0eListDeliveries\x12#.vauchflow.v1.ListDeliveriesRequest\x1a$.vauchflow.v1.ListDeliveriesResponse\"6\x82\xd3\xe4\x93\x02\x30\x12./v1/webhook-endpoints/{endpoint_id}/deliveries\x12\x81\x01\n\x0eRedeliverEvent\x12#.vauchflow.v1.RedeliverEventRequest\x1a$.vauchflow.v1.RedeliverEventResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/events/{id}:redeliver:\x01*\x12u\n\x07Recover\x12\x1c.vauchflow.v1.RecoverRequest\x1a\x1d.vauchflow.v1.RecoverResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/webhook-endpoints/{id}:recover:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vauchflow.v1.webhook_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint']._loaded_options = None
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint']._loaded_options = None
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST'].fields_by_name['webhook_endpoint']._serialized_options = b'\342A\001\002'
   _globals['_WEBHOOKSERVICE'].methods_by_name['CreateWebhookEndpoint']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['CreateWebhookEndpoint']._serialized_options = b'\202\323\344\223\002)\"\025/v1/webhook-endpoints:\020webhook_endpoint'
   _globals['_WEBHOOKSERVICE'].methods_by_name['GetWebhookEndpoint']._loaded_options = None
@@ -59,54 +64,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WEBHOOKSERVICE'].methods_by_name['RedeliverEvent']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/events/{id}:redeliver:\001*'
   _globals['_WEBHOOKSERVICE'].methods_by_name['Recover']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['Recover']._serialized_options = b'\202\323\344\223\002\'\"\"/v1/webhook-endpoints/{id}:recover:\001*'
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=177
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=284
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=286
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=390
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=392
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=431
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=433
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=518
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=520
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=588
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=590
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=703
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=706
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=842
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=844
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=932
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=934
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=976
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=978
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1009
-  _globals['_ROTATESECRETREQUEST']._serialized_start=1011
-  _globals['_ROTATESECRETREQUEST']._serialized_end=1044
-  _globals['_ROTATESECRETRESPONSE']._serialized_start=1047
-  _globals['_ROTATESECRETRESPONSE']._serialized_end=1207
-  _globals['_SENDTESTEVENTREQUEST']._serialized_start=1209
-  _globals['_SENDTESTEVENTREQUEST']._serialized_end=1243
-  _globals['_SENDTESTEVENTRESPONSE']._serialized_start=1245
-  _globals['_SENDTESTEVENTRESPONSE']._serialized_end=1304
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1307
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1474
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1476
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1558
-  _globals['_GETEVENTREQUEST']._serialized_start=1560
-  _globals['_GETEVENTREQUEST']._serialized_end=1589
-  _globals['_GETEVENTRESPONSE']._serialized_start=1591
-  _globals['_GETEVENTRESPONSE']._serialized_end=1645
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1647
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1730
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1732
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1832
-  _globals['_REDELIVEREVENTREQUEST']._serialized_start=1834
-  _globals['_REDELIVEREVENTREQUEST']._serialized_end=1890
-  _globals['_REDELIVEREVENTRESPONSE']._serialized_start=1892
-  _globals['_REDELIVEREVENTRESPONSE']._serialized_end=1967
-  _globals['_RECOVERREQUEST']._serialized_start=1969
-  _globals['_RECOVERREQUEST']._serialized_end=2091
-  _globals['_RECOVERRESPONSE']._serialized_start=2093
-  _globals['_RECOVERRESPONSE']._serialized_end=2134
-  _globals['_WEBHOOKSERVICE']._serialized_start=2137
-  _globals['_WEBHOOKSERVICE']._serialized_end=3825
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=210
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=323
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=325
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=429
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=431
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=470
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=472
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=557
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=559
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=627
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=629
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=742
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=745
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=887
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=889
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=977
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=979
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=1021
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=1023
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1054
+  _globals['_ROTATESECRETREQUEST']._serialized_start=1056
+  _globals['_ROTATESECRETREQUEST']._serialized_end=1089
+  _globals['_ROTATESECRETRESPONSE']._serialized_start=1092
+  _globals['_ROTATESECRETRESPONSE']._serialized_end=1252
+  _globals['_SENDTESTEVENTREQUEST']._serialized_start=1254
+  _globals['_SENDTESTEVENTREQUEST']._serialized_end=1288
+  _globals['_SENDTESTEVENTRESPONSE']._serialized_start=1290
+  _globals['_SENDTESTEVENTRESPONSE']._serialized_end=1349
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1352
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1519
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1521
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1603
+  _globals['_GETEVENTREQUEST']._serialized_start=1605
+  _globals['_GETEVENTREQUEST']._serialized_end=1634
+  _globals['_GETEVENTRESPONSE']._serialized_start=1636
+  _globals['_GETEVENTRESPONSE']._serialized_end=1690
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1692
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1775
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1777
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1877
+  _globals['_REDELIVEREVENTREQUEST']._serialized_start=1879
+  _globals['_REDELIVEREVENTREQUEST']._serialized_end=1935
+  _globals['_REDELIVEREVENTRESPONSE']._serialized_start=1937
+  _globals['_REDELIVEREVENTRESPONSE']._serialized_end=2012
+  _globals['_RECOVERREQUEST']._serialized_start=2014
+  _globals['_RECOVERREQUEST']._serialized_end=2136
+  _globals['_RECOVERRESPONSE']._serialized_start=2138
+  _globals['_RECOVERRESPONSE']._serialized_end=2179
+  _globals['_WEBHOOKSERVICE']._serialized_start=2182
+  _globals['_WEBHOOKSERVICE']._serialized_end=3870
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,39 @@
+"""Envoy routes the web service: /v1/mcp and every path outside /v1/ and /actuator/ go to it, untouched by the
+transcoder; the API's routes stay the API's; Envoy health-checks the web service."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from support.gateway import Gateway
+
+
+def fetch(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, method=method, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def test_web_paths_reach_the_web_service_and_api_paths_the_api(web_gateway: Gateway) -> None:
+    # The web service's own health (its /healthz is outside /v1/ and /actuator/).
+    status, headers, body = fetch(f"{web_gateway.public_url}/healthz")
+    assert (status, json.loads(body)) == (200, {"status": "UP"}) and headers["x-request-id"]
+    # A path only the web service could answer, with the web service's JSON 404 (not the transcoder's).
+    status, _, body = fetch(f"{web_gateway.public_url}/no/such/page")
+    assert status == 404 and json.loads(body)["message"] == "no such page"
+    # The API's routes are untouched: health in the actuator shape, REST refused without a key.
+    status, _, body = fetch(f"{web_gateway.public_url}/actuator/health")
+    assert status == 200 and json.loads(body)["status"] == "UP"
+    status, _, body = fetch(f"{web_gateway.public_url}/v1/vouchers")
+    assert status == 401 and json.loads(body)["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+def test_envoy_health_checks_the_web_service(web_gateway: Gateway) -> None:
+    stats = urllib.request.urlopen(f"{web_gateway.admin_url}/clusters", timeout=5).read().decode()
+    web_lines = [line for line in stats.splitlines() if line.startswith("web::") and "health_flags" in line]
+    assert web_lines and all(line.endswith("::healthy") for line in web_lines), web_lines
