@@ -15,9 +15,9 @@ STATE_KEY = "mcp_caller"
 @dataclass(frozen=True)
 class Caller:
     client: vauchflow.AsyncClient
+    # The key's permissions, as GetCurrentApiKey reported them; empty for a tools/call, whose key check runs beside
+    # the tool (which needs none: the API decides what the key may do).
     permissions: frozenset[str]
-    tenant_id: str
-    plan: str
     request_id: str
 
 

@@ -8,12 +8,17 @@ be one the API accepts, asked of GetCurrentApiKey on every request (401; 429 whe
 up; 503 when the API can't answer). Every refusal is a JSON-RPC error object (the official client shows its
 message to the agent) whose data carries the reason, in the API's vocabulary.
 
+For a tools/call the key check runs beside the tool's own API call (which checks the key too) and the answer
+waits for both: a refused key check turns the answer into its refusal, unless the tool call succeeded (then the
+agent is told what was done).
+
 Each request gets a fresh SDK session manager in stateless mode: nothing outlives the request, so any replica
 answers any call and there is no background task to stop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -78,21 +83,40 @@ class McpEndpoint:
         state = scope.setdefault("state", {})
         request_id = str(state.get("request_id", ""))
         started = time.perf_counter()
+        key_check: asyncio.Task[frozenset[str]] | None = None
         try:
             headers = Headers(scope=scope)
             self._check_headers(scope["method"], headers)
             body = await _read_body(headers, receive)
-            state[STATE_KEY] = await self._authenticate(scope, headers, request_id)
+            client = self._client(scope, headers, request_id)
+            if _is_tool_call(body):
+                # A tool's own API call checks the key as well, so the key check runs beside it rather than before
+                # it: a tool call stays one API round trip long. Its verdict still decides the answer (below).
+                key_check = asyncio.create_task(self._check_key(client))
+                state[STATE_KEY] = Caller(client, frozenset(), request_id)
+            else:
+                state[STATE_KEY] = Caller(client, await self._check_key(client), request_id)
         except Refusal as refusal:
-            self._metrics.mcp_calls.labels("http", "", "refused", refusal.reason).inc()
-            self._metrics.mcp_duration.labels("http").observe(time.perf_counter() - started)
-            log.info(
-                "MCP request refused",
-                extra={"action": "mcp_refused", "reason": refusal.reason, "status": refusal.status,
-                       "request_id": request_id},
-            )  # fmt: skip
-            await _send_refusal(refusal, request_id, send)
+            await self._refuse(refusal, request_id, started, send)
             return
+        if key_check is None:
+            await self._serve(scope, body, receive, send)
+            return
+        answer = _HeldAnswer()
+        try:
+            await self._serve(scope, body, receive, answer.send)
+            await key_check
+        except Refusal as refusal:
+            # A tool call that succeeded is answered whatever the key check said (it could only have lost a race
+            # with a revocation or the rate limit): the agent must learn what was done.
+            if not answer.is_tool_success():
+                await self._refuse(refusal, request_id, started, send)
+                return
+        finally:
+            key_check.cancel()
+        await answer.release(send)
+
+    async def _serve(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
         manager = StreamableHTTPSessionManager(
             app=self._server,
             json_response=True,
@@ -103,6 +127,16 @@ class McpEndpoint:
         )
         async with manager.run():
             await manager.handle_request(scope, _replay(body, receive), send)
+
+    async def _refuse(self, refusal: Refusal, request_id: str, started: float, send: Send) -> None:
+        self._metrics.mcp_calls.labels("http", "", "refused", refusal.reason).inc()
+        self._metrics.mcp_duration.labels("http").observe(time.perf_counter() - started)
+        log.info(
+            "MCP request refused",
+            extra={"action": "mcp_refused", "reason": refusal.reason, "status": refusal.status,
+                   "request_id": request_id},
+        )  # fmt: skip
+        await _send_refusal(refusal, request_id, send)
 
     def _check_headers(self, method: str, headers: Headers) -> None:
         if method != "POST":
@@ -136,12 +170,16 @@ class McpEndpoint:
                 headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
             )
 
-    async def _authenticate(self, scope: Scope, headers: Headers, request_id: str) -> Caller:
-        """Asks the API who the key is (GetCurrentApiKey), every time: a revoked key stops working at once."""
+    def _client(self, scope: Scope, headers: Headers, request_id: str) -> vauchflow.AsyncClient:
+        """The API client acting with the caller's key, passing their request id and address on."""
         api_key = _bearer(headers) or ""
         client = self._api.as_caller(api_key, request_id=request_id, client_address=_client_address(scope, headers))
         # The agent decides when to retry (and is told how long to wait); the server never sleeps on its behalf.
-        client = client.with_options(max_retries=0)
+        return client.with_options(max_retries=0)
+
+    async def _check_key(self, client: vauchflow.AsyncClient) -> frozenset[str]:
+        """Asks the API who the key is (GetCurrentApiKey), every time: a revoked key stops working at once.
+        Returns the key's permissions."""
         try:
             who = await client.whoami()
         except vauchflow.AuthenticationError as error:
@@ -171,13 +209,38 @@ class McpEndpoint:
                 extra={"action": "mcp_auth_failed", "reason": error.reason, "code": error.grpc_code.name},
             )
             raise Refusal(500, "INTERNAL", "the key could not be checked; retry shortly") from None
-        return Caller(
-            client=client,
-            permissions=frozenset(who.api_key.permissions),
-            tenant_id=who.tenant.id,
-            plan=vauchflow.Plan.Name(who.tenant.plan),
-            request_id=request_id,
-        )
+        return frozenset(who.api_key.permissions)
+
+
+def _is_tool_call(body: bytes) -> bool:
+    """Whether the body is one JSON-RPC tools/call request (anything unparsable is the SDK's to refuse)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(message, dict) and message.get("method") == "tools/call" and "id" in message
+
+
+class _HeldAnswer:
+    """The SDK's answer, held until the key check has spoken (a JSON answer: one start, then its body)."""
+
+    def __init__(self) -> None:
+        self._messages: list[Message] = []
+
+    async def send(self, message: Message) -> None:
+        self._messages.append(message)
+
+    def is_tool_success(self) -> bool:
+        body = b"".join(m.get("body", b"") for m in self._messages if m["type"] == "http.response.body")
+        try:
+            result = json.loads(body).get("result")
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(result, dict) and not result.get("isError", False)
+
+    async def release(self, send: Send) -> None:
+        for message in self._messages:
+            await send(message)
 
 
 def _allowed(value: str, allowed: Sequence[str]) -> bool:
