@@ -28,3 +28,7 @@ def test_benchmark_runs_and_checks_correctness():
     assert re.search(r"\d\.\d\d × pgbench_spread_32", result.stdout)
     assert re.search(r"\| flash_sold_out_100 \| [\d,]+ \|.*\d\.\d\d × pg_sold_out_100", result.stdout)
     assert re.search(r"Sold-out flash sale: the gate refused [\d,]+ requests from Redis, admitted 0", result.stdout)
+    # The MCP rows, beside the REST redemption they compare with; MCP through Envoy, as agents reach it.
+    for scenario in ("mcp_initialize_serial", "rest_redeem_serial", "mcp_redeem_serial"):
+        assert re.search(rf"\| {scenario} \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \|", result.stdout), scenario
+    assert "MCP (through Envoy): initialize p50" in result.stdout
