@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 import dashboard_bench  # noqa: E402
+import mcp_bench  # noqa: E402
 import metrics_scrape  # noqa: E402
 import webhook_delivery  # noqa: E402
 from loadgen import Outcome, Scenario, run  # noqa: E402
@@ -289,6 +290,18 @@ def create_webhook_endpoint(target: str, api_key: str, url: str) -> None:
         )
 
 
+def mcp_scenarios(
+    stack: DevStack, api_key: str, codes: tuple[str, ...], args: argparse.Namespace
+) -> tuple[list[Row], str]:
+    """The MCP rows (bench/mcp_bench.py) beside the serial REST redemption they compare with."""
+    measured, summary = mcp_bench.measure(("127.0.0.1", stack.config.public_port), ("127.0.0.1", stack.config.web_port),
+                                          api_key, codes, args.duration, args.warmup)  # fmt: skip
+    rows = [Row(**m.__dict__, loadgen_cpu=float("nan"), server_cpu=float("nan")) for m in measured]
+    for row in rows:
+        print(f"  {row.name}: p50 {row.p50_ms:.1f} ms p99 {row.p99_ms:.1f} ms", flush=True)
+    return rows, summary
+
+
 def with_ratio(row: Row, ceiling: Row, label: str = "") -> Row:
     return Row(**{**row.__dict__, "ceiling": label or ceiling.name, "ratio": _ratio(row, ceiling)})
 
@@ -418,6 +431,7 @@ def main() -> int:
             rest_32 = scenario("rest_spread_32", "rest", public, spread, 32)
             rest_100 = scenario("rest_spread_100", "rest", public, spread, 100)
             hot_100 = scenario("grpc_hot_100", "grpc", direct, hot, 100)
+            mcp_rows, mcp_summary = mcp_scenarios(stack, api_key, spread, args)
 
             key_hash = hashlib.sha256(api_key.encode()).hexdigest()
             common = dict(bin_dir=_bin_dir(), app_dsn=stack.app_dsn, tenant_id=tenant_id, duration=args.duration)
@@ -507,6 +521,7 @@ def main() -> int:
         with_ratio(rest_32, grpc_32),
         with_ratio(rest_100, grpc_100),
         with_batched_ratio(with_ratio(hot_100, pg_hot), batched_at_mean("grpc_hot_100")),
+        *mcp_rows,
         with_ratio(pg_sold_out, grpc_100),
         with_ratio(flash_100, pg_sold_out),
         *webhook_rows,
@@ -535,6 +550,7 @@ def main() -> int:
         f"Server CPU per request: trivial RPC {liveness.cpu_us_per_op:,.0f} µs, redemption "
         f"{grpc_32.cpu_us_per_op:,.0f} µs (spread 32), {grpc_100.cpu_us_per_op:,.0f} µs (spread 100), "
         f"{hot_100.cpu_us_per_op:,.0f} µs (hot 100)\n"
+        f"{mcp_summary}\n"
         f"Correctness: {verdict}\n"
         f"Batched ceiling: {batch_rows:,} redemption rows written for {batch_redemptions_counted:,} counted "
         f"(transactions × batch size, {batch_clients} connections)\n"

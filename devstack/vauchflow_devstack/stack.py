@@ -217,6 +217,16 @@ class DevStack:
                 # Dashboard sessions: in the stack's Redis, sealed with a key kept beside the other secrets.
                 "VAUCHFLOW_WEB_REDIS_URL": redis_url,
                 "VAUCHFLOW_WEB_SESSION_KEY": web_session_key,
+                # The MCP server answers the hosts and browser origins it is reached by: Envoy's public port and
+                # its own (DNS-rebinding protection refuses any other).
+                "VAUCHFLOW_WEB_ALLOWED_HOSTS": ",".join(
+                    f"{host}:{port}"
+                    for host in ("127.0.0.1", "localhost")
+                    for port in (config.public_port, config.web_port)
+                ),
+                "VAUCHFLOW_WEB_ALLOWED_ORIGINS": ",".join(
+                    f"http://{host}:{config.public_port}" for host in ("127.0.0.1", "localhost")
+                ),
             },
         )
         self._children.append(_Child("web", web, functools.partial(stop_child, web, name="web", timeout=30)))

@@ -27,6 +27,21 @@ class WebMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.mcp_calls = Counter(
+            "vauchflow_web_mcp_calls",
+            "MCP requests, by JSON-RPC method (or 'http' for a request refused before it reached MCP), tool "
+            "(tools/call only), outcome (ok, tool_error, protocol_error, refused) and reason (the API's ErrorReason "
+            "or the JSON-RPC error code).",
+            ["method", "tool", "outcome", "reason"],
+            registry=r,
+        )
+        self.mcp_duration = Histogram(
+            "vauchflow_web_mcp_duration_seconds",
+            "Time to answer an MCP request, API calls included, by JSON-RPC method.",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def serve(self, host: str, port: int) -> None:
         """Serves /metrics from a daemon thread (prometheus_client's own HTTP server)."""

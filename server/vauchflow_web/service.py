@@ -33,9 +33,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def surfaces(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
+def surfaces(config: WebConfig, api: ApiAccess, metrics: WebMetrics) -> list[BaseRoute]:
     """Every surface's routes: the MCP server, the status page, then the dashboard (which answers the rest)."""
-    return [*mcp.routes(config, api), *status.routes(config, api), *dashboard.routes(config, api)]
+    return [*mcp.routes(config, api, metrics), *status.routes(config, api), *dashboard.routes(config, api)]
 
 
 async def serve(config: WebConfig) -> int:
@@ -43,7 +43,7 @@ async def serve(config: WebConfig) -> int:
     metrics.serve(config.metrics_host, config.metrics_port)
     health = Health()
     api = ApiAccess(config)
-    app = build_app(metrics, health, surfaces(config, api))
+    app = build_app(metrics, health, surfaces(config, api, metrics))
     server = _Server(
         uvicorn.Config(
             app,

@@ -51,6 +51,10 @@ def test_benchmark_runs_and_checks_correctness(bench_output: str):
     assert re.search(r"\d\.\d\d × pgbench_spread_32", out)
     assert re.search(r"\| flash_sold_out_100 \| [\d,]+ \|.*\d\.\d\d × pg_sold_out_100", out)
     assert re.search(r"Sold-out flash sale: the gate refused [\d,]+ requests from Redis, admitted 0", out)
+    # The MCP rows, beside the REST redemption they compare with; MCP through Envoy, as agents reach it.
+    for scenario in ("mcp_initialize_serial", "rest_redeem_serial", "mcp_redeem_serial"):
+        assert re.search(rf"\| {scenario} \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \|", out), scenario
+    assert "MCP (through Envoy): initialize p50" in out
 
 
 def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operation(bench_output: str):

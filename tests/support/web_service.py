@@ -59,6 +59,9 @@ def start_web_service(
         VAUCHFLOW_WEB_METRICS_PORT=str(metrics_port),
         VAUCHFLOW_WEB_API_TARGET=api_target,
         VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS="0",
+        # Tests reach it on free ports, directly or through Envoy: loopback with any port is where they come from.
+        VAUCHFLOW_WEB_ALLOWED_HOSTS="127.0.0.1:*,localhost:*",
+        VAUCHFLOW_WEB_ALLOWED_ORIGINS="http://127.0.0.1:*,http://localhost:*",
     )
     env.update(extra_env or {})
     process = start_child([sys.executable, "-m", "vauchflow_web"], name="web", env=env, log_path=log_path)

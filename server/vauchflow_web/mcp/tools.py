@@ -1,0 +1,507 @@
+"""The MCP tools, written as data: each one's name, the API permission it needs, its input and output JSON
+Schemas, its behaviour hints, and the one API call it makes through the caller's client.
+
+Tools call the API and nothing else, so permissions, tenant boundaries, idempotency and refusals are the API's;
+the permission listed here only decides what `tools/list` shows a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import mcp_types as types
+
+import vauchflow
+from vauchflow.v1 import redemption_service_pb2, voucher_service_pb2, webhook_service_pb2
+from vauchflow_web.mcp.views import (
+    BOOLEAN,
+    DELIVERY_SCHEMA,
+    EVENT_SCHEMA,
+    INTEGER,
+    OPTIONAL_STRING,
+    REDEMPTION_SCHEMA,
+    STRING_MAP,
+    VOUCHER_SCHEMA,
+    WEBHOOK_ENDPOINT_SCHEMA,
+    Json,
+    delivery_view,
+    event_view,
+    obj,
+    redemption_view,
+    voucher_view,
+    webhook_endpoint_view,
+)
+
+Arguments = Mapping[str, Any]
+Run = Callable[[vauchflow.AsyncClient, Arguments], Awaitable[Json]]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One argument that does not fit the tool's input schema."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    title: str
+    description: str
+    permission: str
+    input_schema: Json
+    output_schema: Json
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    run: Run
+    _validator: jsonschema.protocols.Validator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        jsonschema.Draft202012Validator.check_schema(self.input_schema)
+        validator = jsonschema.Draft202012Validator(
+            self.input_schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        object.__setattr__(self, "_validator", validator)
+
+    def descriptor(self) -> types.Tool:
+        return types.Tool(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            annotations=types.ToolAnnotations(
+                title=self.title,
+                read_only_hint=self.read_only,
+                destructive_hint=self.destructive,
+                idempotent_hint=self.idempotent,
+                # Vauchflow is a closed world: a tool touches the caller's tenant and nothing else.
+                open_world_hint=False,
+            ),
+        )
+
+    def problems(self, arguments: Arguments) -> list[FieldProblem]:
+        """Every way the arguments miss the input schema, each naming its argument."""
+        return [_problem(error) for error in self._validator.iter_errors(dict(arguments))]
+
+
+def _problem(error: jsonschema.ValidationError) -> FieldProblem:
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        name = ".".join(filter(None, [path, missing[0] if missing else ""]))
+        return FieldProblem(name, "is required")
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(name for name in error.instance if name not in allowed)
+        name = ".".join(filter(None, [path, unknown[0] if unknown else ""]))
+        return FieldProblem(name, f"is not an argument of this tool (it takes: {', '.join(sorted(allowed))})")
+    # jsonschema's own sentence names the offending value; a value can be long, so it is cut short.
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return FieldProblem(path or "(arguments)", message)
+
+
+# Input building blocks.
+
+CODE = {"type": "string", "minLength": 1, "maxLength": 64, "description": "the voucher code, e.g. WELCOME10"}
+AMOUNT = {"type": "integer", "minimum": 0, "description": "the order total in minor units (cents): 49.90 EUR is 4990"}
+CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code, e.g. EUR"}
+ORDER_ID = {"type": "string", "maxLength": 128, "description": "the merchant's order id"}
+CUSTOMER_ID = {
+    "type": "string",
+    "maxLength": 128,
+    "description": "the merchant's customer id (needed for per-customer limits)",
+}
+REQUEST_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 128,
+    "description": "idempotency key: a retry with the same request_id returns the first result and changes nothing. "
+    "Derive it from the order (e.g. 'redeem-order-1001'), never make a new one for a retry.",
+}
+PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "items per page (default 50)"}
+CURSOR = {"type": "string", "description": "next_cursor from the previous page; omit for the first page"}
+REDEMPTION_ID = {"type": "string", "minLength": 1, "description": "a redemption id, as redeem_voucher returned it"}
+ENDPOINT_ID = {"type": "string", "minLength": 1, "description": "a webhook endpoint id"}
+METADATA = {**STRING_MAP, "description": "string keys and values kept with the record"}
+TIME_ARG = {"type": "string", "format": "date-time", "description": "RFC 3339, e.g. 2026-12-31T23:59:59Z"}
+
+VOUCHER_FIELDS: Json = {
+    "percent_off": {"type": "integer", "minimum": 1, "maximum": 100, "description": "percentage discount"},
+    "amount_off": {"type": "integer", "minimum": 1, "description": "fixed discount in minor units of currency"},
+    "currency": CURRENCY,
+    "max_redemptions": {"type": "integer", "minimum": 1, "description": "how often it may be redeemed in total"},
+    "per_customer_limit": {"type": "integer", "minimum": 1, "description": "how often one customer may redeem it"},
+    "min_order_amount": {"type": "integer", "minimum": 0, "description": "smallest order total, minor units"},
+    "valid_from": TIME_ARG,
+    "valid_until": TIME_ARG,
+    "metadata": METADATA,
+}
+
+
+def arguments_schema(properties: Json, required: tuple[str, ...] = ()) -> Json:
+    """An input schema: only the named arguments, so a misspelt one is reported rather than ignored."""
+    return {**obj(properties, required), "additionalProperties": False}
+
+
+def page_of(items_key: str, item_schema: Json) -> Json:
+    return obj({items_key: {"type": "array", "items": item_schema}, "next_cursor": OPTIONAL_STRING})
+
+
+def _page_size(arguments: Arguments) -> int:
+    return int(arguments.get("page_size", DEFAULT_PAGE_SIZE))
+
+
+async def _first_page(pager: vauchflow.AsyncPager[Any]) -> Any:
+    """One page of a list (the client's pager would walk them all)."""
+    async for page in pager.pages():
+        return page
+    raise RuntimeError("a list call returned no page")
+
+
+def _cursor(page: Any) -> str | None:
+    return page.next_page_token or None
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+# Redemptions
+
+
+async def validate_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    checked = await client.redemptions.validate(
+        a["code"], amount=a["amount"], currency=a["currency"], order_id=a.get("order_id"),
+        customer_id=a.get("customer_id"),
+    )  # fmt: skip
+    return {
+        "valid": checked.valid,
+        "reason": checked.reason or None,
+        "discount_amount": checked.discount_amount,
+        "voucher": voucher_view(checked.voucher) if checked.HasField("voucher") else None,
+    }
+
+
+async def redeem_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    redeemed = await client.redemptions.redeem(
+        a["code"], amount=a["amount"], currency=a["currency"], order_id=a.get("order_id"),
+        customer_id=a.get("customer_id"), metadata=a.get("metadata"), request_id=a["request_id"],
+    )  # fmt: skip
+    return {"redemption": redemption_view(redeemed.redemption), "voucher": voucher_view(redeemed.voucher)}
+
+
+async def rollback_redemption(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    rolled_back = await client.redemptions.rollback(a["redemption_id"], reason=a.get("reason"))
+    return {"redemption": redemption_view(rolled_back)}
+
+
+async def get_redemption(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"redemption": redemption_view(await client.redemptions.get(a["redemption_id"]))}
+
+
+async def list_redemptions(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    request = redemption_service_pb2.ListRedemptionsRequest(
+        page_size=_page_size(a), page_token=a.get("cursor", ""), voucher_code=a.get("voucher_code", "")
+    )
+    page = await _first_page(client.redemptions.list(request=request))
+    return {"redemptions": [redemption_view(r) for r in page.redemptions], "next_cursor": _cursor(page)}
+
+
+# Vouchers
+
+
+async def get_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"voucher": voucher_view(await client.vouchers.get(a["code"]))}
+
+
+async def list_vouchers(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    request = voucher_service_pb2.ListVouchersRequest(page_size=_page_size(a), page_token=a.get("cursor", ""))
+    page = await _first_page(client.vouchers.list(request=request))
+    return {"vouchers": [voucher_view(v) for v in page.vouchers], "next_cursor": _cursor(page)}
+
+
+def _voucher_changes(a: Arguments) -> dict[str, Any]:
+    return {
+        "percent_off": a.get("percent_off"),
+        "amount_off": a.get("amount_off"),
+        "currency": a.get("currency"),
+        "max_redemptions": a.get("max_redemptions"),
+        "per_customer_limit": a.get("per_customer_limit"),
+        "min_order_amount": a.get("min_order_amount"),
+        "valid_from": _time(a.get("valid_from")),
+        "valid_until": _time(a.get("valid_until")),
+        "metadata": a.get("metadata"),
+    }
+
+
+async def create_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    created = await client.vouchers.create(
+        a.get("code"), flash_sale=a.get("flash_sale"), request_id=a["request_id"], **_voucher_changes(a)
+    )
+    return {"voucher": voucher_view(created)}
+
+
+async def update_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"voucher": voucher_view(await client.vouchers.update(a["code"], **_voucher_changes(a)))}
+
+
+async def disable_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"voucher": voucher_view(await client.vouchers.disable(a["code"]))}
+
+
+# Webhooks
+
+
+async def list_webhook_endpoints(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    request = webhook_service_pb2.ListWebhookEndpointsRequest(page_size=_page_size(a), page_token=a.get("cursor", ""))
+    page = await _first_page(client.webhook_endpoints.list(request=request))
+    return {
+        "webhook_endpoints": [webhook_endpoint_view(e) for e in page.webhook_endpoints],
+        "next_cursor": _cursor(page),
+    }
+
+
+async def list_deliveries(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    request = webhook_service_pb2.ListDeliveriesRequest(
+        endpoint_id=a["endpoint_id"], page_size=_page_size(a), page_token=a.get("cursor", "")
+    )
+    page = await _first_page(client.webhook_endpoints.list_deliveries(a["endpoint_id"], request=request))
+    return {"deliveries": [delivery_view(d) for d in page.deliveries], "next_cursor": _cursor(page)}
+
+
+async def redeliver_event(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    deliveries = await client.events.redeliver(a["event_id"], endpoint_id=a.get("endpoint_id"))
+    return {"deliveries": [delivery_view(d) for d in deliveries]}
+
+
+async def send_test_event(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"event": event_view(await client.webhook_endpoints.send_test_event(a["endpoint_id"]))}
+
+
+ORDER_ARGUMENTS: Json = {
+    "code": CODE,
+    "amount": AMOUNT,
+    "currency": CURRENCY,
+    "order_id": ORDER_ID,
+    "customer_id": CUSTOMER_ID,
+}
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="validate_voucher",
+        title="Check a voucher for an order",
+        description="Would this voucher apply to this order now, and for how much? No side effects: nothing is "
+        "redeemed. Call it before redeem_voucher; when valid is false, reason says why (VOUCHER_EXPIRED, "
+        "ORDER_BELOW_MINIMUM, ...).",
+        permission="redemptions:read",
+        input_schema=arguments_schema(ORDER_ARGUMENTS, ("code", "amount", "currency")),
+        output_schema=obj(
+            {
+                "valid": BOOLEAN,
+                "reason": OPTIONAL_STRING,
+                "discount_amount": INTEGER,
+                "voucher": {"anyOf": [VOUCHER_SCHEMA, {"type": "null"}]},
+            }
+        ),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=validate_voucher,
+    ),
+    Tool(
+        name="redeem_voucher",
+        title="Redeem a voucher for an order",
+        description="Uses the voucher once for the order and returns the redemption and its discount. Safe to "
+        "retry: the same request_id returns the same redemption and never redeems twice. A refusal (isError) "
+        "carries a reason: VOUCHER_EXHAUSTED, VOUCHER_EXPIRED, CUSTOMER_LIMIT_REACHED, ORDER_BELOW_MINIMUM, ...",
+        permission="redemptions:write",
+        input_schema=arguments_schema(
+            {**ORDER_ARGUMENTS, "metadata": METADATA, "request_id": REQUEST_ID},
+            ("code", "amount", "currency", "request_id"),
+        ),
+        output_schema=obj({"redemption": REDEMPTION_SCHEMA, "voucher": VOUCHER_SCHEMA}),
+        read_only=False,
+        destructive=False,
+        idempotent=True,
+        run=redeem_voucher,
+    ),
+    Tool(
+        name="rollback_redemption",
+        title="Give a redemption back",
+        description="Rolls a redemption back (the order was cancelled or refunded): the voucher can be used again. "
+        "Happens at most once; a second rollback is refused with REDEMPTION_ALREADY_ROLLED_BACK.",
+        permission="redemptions:write",
+        input_schema=arguments_schema(
+            {"redemption_id": REDEMPTION_ID, "reason": {"type": "string", "maxLength": 500}}, ("redemption_id",)
+        ),
+        output_schema=obj({"redemption": REDEMPTION_SCHEMA}),
+        read_only=False,
+        destructive=True,
+        idempotent=False,
+        run=rollback_redemption,
+    ),
+    Tool(
+        name="get_redemption",
+        title="Look up a redemption",
+        description="One redemption by id: its order, discount and status (SUCCEEDED or ROLLED_BACK).",
+        permission="redemptions:read",
+        input_schema=arguments_schema({"redemption_id": REDEMPTION_ID}, ("redemption_id",)),
+        output_schema=obj({"redemption": REDEMPTION_SCHEMA}),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=get_redemption,
+    ),
+    Tool(
+        name="list_redemptions",
+        title="List redemptions",
+        description="Redemptions, newest first, one page at a time (of one voucher when voucher_code is given). "
+        "Pass next_cursor back as cursor for the next page; it is null on the last page.",
+        permission="redemptions:read",
+        input_schema=arguments_schema({"voucher_code": CODE, "page_size": PAGE_SIZE, "cursor": CURSOR}),
+        output_schema=page_of("redemptions", REDEMPTION_SCHEMA),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=list_redemptions,
+    ),
+    Tool(
+        name="get_voucher",
+        title="Look up a voucher",
+        description="One voucher by code: its discount, limits, validity window, status and how often it was used.",
+        permission="vouchers:read",
+        input_schema=arguments_schema({"code": CODE}, ("code",)),
+        output_schema=obj({"voucher": VOUCHER_SCHEMA}),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=get_voucher,
+    ),
+    Tool(
+        name="list_vouchers",
+        title="List vouchers",
+        description="The tenant's vouchers, one page at a time. Pass next_cursor back as cursor for the next page; "
+        "it is null on the last page.",
+        permission="vouchers:read",
+        input_schema=arguments_schema({"page_size": PAGE_SIZE, "cursor": CURSOR}),
+        output_schema=page_of("vouchers", VOUCHER_SCHEMA),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=list_vouchers,
+    ),
+    Tool(
+        name="create_voucher",
+        title="Create a voucher",
+        description="Creates a voucher with either percent_off or amount_off (amounts in minor units of currency). "
+        "A code is generated when none is given. Safe to retry with the same request_id: the first voucher is "
+        "returned and no second one is made.",
+        permission="vouchers:write",
+        input_schema=arguments_schema(
+            {"code": CODE, **VOUCHER_FIELDS, "flash_sale": BOOLEAN, "request_id": REQUEST_ID}, ("request_id",)
+        ),
+        output_schema=obj({"voucher": VOUCHER_SCHEMA}),
+        read_only=False,
+        destructive=False,
+        idempotent=True,
+        run=create_voucher,
+    ),
+    Tool(
+        name="update_voucher",
+        title="Change a voucher",
+        description="Changes exactly the fields given (the others stay as they are) and returns the voucher.",
+        permission="vouchers:write",
+        input_schema=arguments_schema({"code": CODE, **VOUCHER_FIELDS}, ("code",)),
+        output_schema=obj({"voucher": VOUCHER_SCHEMA}),
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        run=update_voucher,
+    ),
+    Tool(
+        name="disable_voucher",
+        title="Disable a voucher",
+        description="Stops the voucher from being redeemed (redemptions made so far stay). Further redeems are "
+        "refused with VOUCHER_DISABLED.",
+        permission="vouchers:write",
+        input_schema=arguments_schema({"code": CODE}, ("code",)),
+        output_schema=obj({"voucher": VOUCHER_SCHEMA}),
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        run=disable_voucher,
+    ),
+    Tool(
+        name="list_webhook_endpoints",
+        title="List webhook endpoints",
+        description="The tenant's webhook endpoints (URL, event types, enabled or why disabled), one page at a time.",
+        permission="webhooks:read",
+        input_schema=arguments_schema({"page_size": PAGE_SIZE, "cursor": CURSOR}),
+        output_schema=page_of("webhook_endpoints", WEBHOOK_ENDPOINT_SCHEMA),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=list_webhook_endpoints,
+    ),
+    Tool(
+        name="list_deliveries",
+        title="List webhook deliveries",
+        description="Deliveries to one webhook endpoint, newest first, with every attempt's HTTP status and "
+        "latency: use it to see why a merchant system missed an event.",
+        permission="webhooks:read",
+        input_schema=arguments_schema(
+            {"endpoint_id": ENDPOINT_ID, "page_size": PAGE_SIZE, "cursor": CURSOR}, ("endpoint_id",)
+        ),
+        output_schema=page_of("deliveries", DELIVERY_SCHEMA),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=list_deliveries,
+    ),
+    Tool(
+        name="redeliver_event",
+        title="Deliver an event again",
+        description="Queues an event again for one endpoint (every matching enabled endpoint when endpoint_id is "
+        "omitted). Each call queues another delivery.",
+        permission="webhooks:write",
+        input_schema=arguments_schema(
+            {"event_id": {"type": "string", "minLength": 1}, "endpoint_id": ENDPOINT_ID}, ("event_id",)
+        ),
+        output_schema=obj({"deliveries": {"type": "array", "items": DELIVERY_SCHEMA}}),
+        read_only=False,
+        destructive=False,
+        idempotent=False,
+        run=redeliver_event,
+    ),
+    Tool(
+        name="send_test_event",
+        title="Send a test webhook",
+        description="Sends a webhook.test event to one endpoint only, to check that the merchant's receiver works.",
+        permission="webhooks:write",
+        input_schema=arguments_schema({"endpoint_id": ENDPOINT_ID}, ("endpoint_id",)),
+        output_schema=obj({"event": EVENT_SCHEMA}),
+        read_only=False,
+        destructive=False,
+        idempotent=False,
+        run=send_test_event,
+    ),
+)
+
+TOOLS_BY_NAME: Mapping[str, Tool] = {tool.name: tool for tool in TOOLS}
+# Built once: tools/list runs on every agent's every session.
+_DESCRIPTORS: tuple[tuple[str, types.Tool], ...] = tuple((tool.permission, tool.descriptor()) for tool in TOOLS)
+
+
+def tools_for(permissions: frozenset[str]) -> list[types.Tool]:
+    """The descriptors of the tools a key with these permissions may call."""
+    return [descriptor for permission, descriptor in _DESCRIPTORS if permission in permissions]
