@@ -38,6 +38,7 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}ApiKeyService/ListApiKeys": API_KEYS_WRITE,
     f"{_V1}ApiKeyService/RevokeApiKey": API_KEYS_WRITE,
     f"{_V1}ApiKeyService/GetCurrentApiKey": ANY_KEY,
+    f"{_V1}ApiKeyService/ListApiKeyEvents": API_KEYS_WRITE,
     f"{_V1}VoucherService/CreateVoucher": VOUCHERS_WRITE,
     f"{_V1}VoucherService/GetVoucher": VOUCHERS_READ,
     f"{_V1}VoucherService/ListVouchers": VOUCHERS_READ,

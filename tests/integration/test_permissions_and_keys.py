@@ -22,6 +22,7 @@ from support.api_client import (
 )
 from support.services import MigratedPostgres
 from vauchflow.v1 import (
+    api_key_pb2,
     api_key_service_pb2,
     health_service_pb2,
     health_service_pb2_grpc,
@@ -116,6 +117,7 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
             name="made by matrix", permissions=["api_keys:write"]
         ),
         f"{v1}ApiKeyService/ListApiKeys": api_key_service_pb2.ListApiKeysRequest,
+        f"{v1}ApiKeyService/ListApiKeyEvents": api_key_service_pb2.ListApiKeyEventsRequest,
         f"{v1}ApiKeyService/RevokeApiKey": lambda: api_key_service_pb2.RevokeApiKeyRequest(id=throwaway_key_id()),
         f"{v1}VoucherService/CreateVoucher": lambda: voucher_service_pb2.CreateVoucherRequest(
             voucher=voucher_pb2.Voucher(discount=voucher_pb2.Discount(percent_off=5))
@@ -373,6 +375,25 @@ def test_a_key_may_revoke_only_keys_within_its_own_permissions_and_the_audit_log
     # Revoking again changes nothing and logs nothing.
     manager.api_keys.RevokeApiKey(api_key_service_pb2.RevokeApiKeyRequest(id=minted.id))
     assert db.fetchval("SELECT count(*) FROM api_key_audit_events WHERE tenant_id = $1", uuid.UUID(tenant.id)) == 4
+    # The tenant reads the same log through the API, newest first, page by page.
+    pages, token = [], ""
+    while True:
+        page = manager.api_keys.ListApiKeyEvents(
+            api_key_service_pb2.ListApiKeyEventsRequest(page_size=3, page_token=token)
+        )
+        pages.append(page.api_key_events)
+        token = page.next_page_token
+        if not token:
+            break
+    listed = [event for events in pages for event in events]
+    assert [len(events) for events in pages] == [3, 1]
+    assert [(api_key_pb2.ApiKeyEventAction.Name(e.action), e.api_key_id, e.actor_api_key_id) for e in listed] == [
+        ("API_KEY_EVENT_ACTION_REVOKED", minted.id, manager_key.id),
+        ("API_KEY_EVENT_ACTION_CREATED", minted.id, manager_key.id),
+        ("API_KEY_EVENT_ACTION_CREATED", manager_key.id, tenant.api_key.id),
+        ("API_KEY_EVENT_ACTION_CREATED", tenant.api_key.id, ""),
+    ]
+    assert minted.created_by_key_id == manager_key.id and tenant.api_key.created_by_key_id == ""
 
 
 def test_a_plan_caps_the_active_keys_and_revoking_one_frees_a_slot(api: ApiSession) -> None:

@@ -451,6 +451,13 @@ def _list_api_keys(
     return _merged(api_keys.ListApiKeysRequest, request, page_size=page_size)
 
 
+def _list_api_key_events(
+    *, page_size: int | None = None, request: api_keys.ListApiKeyEventsRequest | None = None
+) -> api_keys.ListApiKeyEventsRequest:
+    """The tenant's audit log of key creations and revocations (who did it), newest first, page by page."""
+    return _merged(api_keys.ListApiKeyEventsRequest, request, page_size=page_size)
+
+
 def _revoke_api_key(key_id: str) -> api_keys.RevokeApiKeyRequest:
     """Revokes the key at once. Returns the ApiKey."""
     return api_keys.RevokeApiKeyRequest(id=key_id)
@@ -466,6 +473,7 @@ class ApiKeys(Namespace[T]):
     list = ListMethod(_rpcs.LIST_API_KEYS, _list_api_keys, lambda r: r.api_keys)
     revoke = UnaryMethod(_rpcs.REVOKE_API_KEY, _revoke_api_key, lambda r: r.api_key)
     current = UnaryMethod(_rpcs.GET_CURRENT_API_KEY, _current_api_key)
+    events = ListMethod(_rpcs.LIST_API_KEY_EVENTS, _list_api_key_events, lambda r: r.api_key_events)
 
 
 # Tenants (operator)

@@ -151,6 +151,9 @@ REVOKE_API_KEY = Rpc(_API_KEYS, "RevokeApiKey", api_keys.RevokeApiKeyRequest, ap
 GET_CURRENT_API_KEY = Rpc(
     _API_KEYS, "GetCurrentApiKey", api_keys.GetCurrentApiKeyRequest, api_keys.GetCurrentApiKeyResponse, _S
 )
+LIST_API_KEY_EVENTS = Rpc(
+    _API_KEYS, "ListApiKeyEvents", api_keys.ListApiKeyEventsRequest, api_keys.ListApiKeyEventsResponse, _S
+)
 
 CREATE_TENANT = Rpc(_TENANTS, "CreateTenant", tenants.CreateTenantRequest, tenants.CreateTenantResponse, _ID)
 GET_TENANT = Rpc(_TENANTS, "GetTenant", tenants.GetTenantRequest, tenants.GetTenantResponse, _S)

@@ -11,7 +11,7 @@ from vauchflow_core import api_key_secrets, plans
 from vauchflow_core.errors import NotFound, PermissionMissing, QuotaExceeded, Violations, shown_id
 from vauchflow_core.permissions import ALL_PERMISSIONS
 from vauchflow_core.plans import PlanLimits, effective_limits
-from vauchflow_core.tenancy import ApiKey, Tenant
+from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, Tenant
 from vauchflow_server import idempotency
 from vauchflow_server.db.database import Database, TenantTransaction
 from vauchflow_server.pagination import Page, make_page, page_request
@@ -114,6 +114,15 @@ class ApiKeyAdmin:
                 created_by=caller_key_id,
             )
         return CreatedApiKey(api_key, new_secret.secret)
+
+    async def events(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[ApiKeyAuditEvent]:
+        """The tenant's audit log of key creations and revocations, newest first."""
+        request = page_request(page_size, page_token)
+        before = request.after[1].int if request.after else None
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            rows = await tx.list_api_key_audit_events(before, request.size + 1)
+        # The page token carries the last event's time and its id (as a UUID of the integer, for page_request).
+        return make_page(rows, request, lambda e: (e.create_time, UUID(int=e.id)))
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[ApiKey]:
         request = page_request(page_size, page_token)

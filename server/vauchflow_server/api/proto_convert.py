@@ -14,7 +14,7 @@ from vauchflow_core.errors import Violations
 from vauchflow_core.events import StoredEvent, public_event_id
 from vauchflow_core.permissions import VOUCHERS_READ
 from vauchflow_core.plans import LimitOverrides, PlanLimits
-from vauchflow_core.tenancy import ApiKey, Tenant
+from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, Tenant
 from vauchflow_core.webhook_deliveries import Delivery
 from vauchflow_core.webhook_endpoints import EndpointSettings, WebhookEndpoint
 from vauchflow_server.redemption_rules import Order
@@ -121,6 +121,19 @@ def api_key_message(api_key: ApiKey) -> api_key_pb2.ApiKey:
         secret_prefix=api_key.secret_prefix,
         create_time=timestamp(api_key.create_time),
         revoke_time=timestamp(api_key.revoke_time),
+        created_by_key_id=str(api_key.created_by_key_id) if api_key.created_by_key_id else "",
+    )
+
+
+def api_key_event_message(event: ApiKeyAuditEvent) -> api_key_pb2.ApiKeyEvent:
+    return api_key_pb2.ApiKeyEvent(
+        id=event.id,
+        action="API_KEY_EVENT_ACTION_" + event.action,  # an enum value by its name
+        api_key_id=str(event.key_id),
+        api_key_name=event.key_name,
+        permissions=list(event.permissions),
+        actor_api_key_id=str(event.actor_key_id) if event.actor_key_id else "",
+        create_time=timestamp(event.create_time),
     )
 
 

@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/api_key.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x06\x41piKey\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bpermissions\x18\x04 \x03(\t\x12\x1b\n\rsecret_prefix\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/api_key.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x02\n\x06\x41piKey\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bpermissions\x18\x04 \x03(\t\x12\x1b\n\rsecret_prefix\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x63reated_by_key_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\"\xfe\x01\n\x0b\x41piKeyEvent\x12\x10\n\x02id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1f.vauchflow.v1.ApiKeyEventActionB\x04\xe2\x41\x01\x03\x12\x18\n\napi_key_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x61pi_key_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0bpermissions\x18\x05 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x61\x63tor_api_key_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*}\n\x11\x41piKeyEventAction\x12$\n API_KEY_EVENT_ACTION_UNSPECIFIED\x10\x00\x12 \n\x1c\x41PI_KEY_EVENT_ACTION_CREATED\x10\x01\x12 \n\x1c\x41PI_KEY_EVENT_ACTION_REVOKED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APIKEY'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_APIKEY'].fields_by_name['revoke_time']._loaded_options = None
   _globals['_APIKEY'].fields_by_name['revoke_time']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['created_by_key_id']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['created_by_key_id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['id']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['action']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['action']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['api_key_id']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['api_key_id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['api_key_name']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['api_key_name']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['permissions']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['permissions']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['actor_api_key_id']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['actor_api_key_id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENT'].fields_by_name['create_time']._loaded_options = None
+  _globals['_APIKEYEVENT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEYEVENTACTION']._serialized_start=628
+  _globals['_APIKEYEVENTACTION']._serialized_end=753
   _globals['_APIKEY']._serialized_start=111
-  _globals['_APIKEY']._serialized_end=336
+  _globals['_APIKEY']._serialized_end=369
+  _globals['_APIKEYEVENT']._serialized_start=372
+  _globals['_APIKEYEVENT']._serialized_end=626
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ from vauchflow.v1 import api_key_pb2 as vauchflow_dot_v1_dot_api__key__pb2
 from vauchflow.v1 import tenant_pb2 as vauchflow_dot_v1_dot_tenant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/api_key_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1avauchflow/v1/api_key.proto\x1a\x19vauchflow/v1/tenant.proto\"X\n\x13\x43reateApiKeyRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bpermissions\x18\x02 \x03(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"M\n\x14\x43reateApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListApiKeysResponse\x12&\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13RevokeApiKeyRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x14RevokeApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\"\x19\n\x17GetCurrentApiKeyRequest\"\x96\x01\n\x18GetCurrentApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12$\n\x06tenant\x18\x02 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\x12-\n\x06limits\x18\x03 \x01(\x0b\x32\x1d.vauchflow.v1.EffectiveLimits\"\xd3\x01\n\x0f\x45\x66\x66\x65\x63tiveLimits\x12 \n\x13requests_per_second\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x62urst\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmax_vouchers\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\"\n\x15max_webhook_endpoints\x18\x04 \x01(\x05H\x03\x88\x01\x01\x42\x16\n\x14_requests_per_secondB\x08\n\x06_burstB\x0f\n\r_max_vouchersB\x18\n\x16_max_webhook_endpoints2\xe6\x03\n\rApiKeyService\x12n\n\x0c\x43reateApiKey\x12!.vauchflow.v1.CreateApiKeyRequest\x1a\".vauchflow.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12h\n\x0bListApiKeys\x12 .vauchflow.v1.ListApiKeysRequest\x1a!.vauchflow.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12z\n\x0cRevokeApiKey\x12!.vauchflow.v1.RevokeApiKeyRequest\x1a\".vauchflow.v1.RevokeApiKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/api-keys/{id}:revoke:\x01*\x12\x7f\n\x10GetCurrentApiKey\x12%.vauchflow.v1.GetCurrentApiKeyRequest\x1a&.vauchflow.v1.GetCurrentApiKeyResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/api-keys:currentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/api_key_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1avauchflow/v1/api_key.proto\x1a\x19vauchflow/v1/tenant.proto\"X\n\x13\x43reateApiKeyRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bpermissions\x18\x02 \x03(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"M\n\x14\x43reateApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListApiKeysResponse\x12&\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x14.vauchflow.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x17ListApiKeyEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"f\n\x18ListApiKeyEventsResponse\x12\x31\n\x0e\x61pi_key_events\x18\x01 \x03(\x0b\x32\x19.vauchflow.v1.ApiKeyEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13RevokeApiKeyRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x14RevokeApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\"\x19\n\x17GetCurrentApiKeyRequest\"\x96\x01\n\x18GetCurrentApiKeyResponse\x12%\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x14.vauchflow.v1.ApiKey\x12$\n\x06tenant\x18\x02 \x01(\x0b\x32\x14.vauchflow.v1.Tenant\x12-\n\x06limits\x18\x03 \x01(\x0b\x32\x1d.vauchflow.v1.EffectiveLimits\"\xd3\x01\n\x0f\x45\x66\x66\x65\x63tiveLimits\x12 \n\x13requests_per_second\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05\x62urst\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0cmax_vouchers\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\"\n\x15max_webhook_endpoints\x18\x04 \x01(\x05H\x03\x88\x01\x01\x42\x16\n\x14_requests_per_secondB\x08\n\x06_burstB\x0f\n\r_max_vouchersB\x18\n\x16_max_webhook_endpoints2\xe5\x04\n\rApiKeyService\x12n\n\x0c\x43reateApiKey\x12!.vauchflow.v1.CreateApiKeyRequest\x1a\".vauchflow.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12h\n\x0bListApiKeys\x12 .vauchflow.v1.ListApiKeysRequest\x1a!.vauchflow.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12z\n\x0cRevokeApiKey\x12!.vauchflow.v1.RevokeApiKeyRequest\x1a\".vauchflow.v1.RevokeApiKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/api-keys/{id}:revoke:\x01*\x12\x7f\n\x10GetCurrentApiKey\x12%.vauchflow.v1.GetCurrentApiKeyRequest\x1a&.vauchflow.v1.GetCurrentApiKeyResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/api-keys:current\x12}\n\x10ListApiKeyEvents\x12%.vauchflow.v1.ListApiKeyEventsRequest\x1a&.vauchflow.v1.ListApiKeyEventsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/api-key-eventsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +49,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APIKEYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/api-keys/{id}:revoke:\001*'
   _globals['_APIKEYSERVICE'].methods_by_name['GetCurrentApiKey']._loaded_options = None
   _globals['_APIKEYSERVICE'].methods_by_name['GetCurrentApiKey']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/api-keys:current'
+  _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeyEvents']._loaded_options = None
+  _globals['_APIKEYSERVICE'].methods_by_name['ListApiKeyEvents']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/api-key-events'
   _globals['_CREATEAPIKEYREQUEST']._serialized_start=170
   _globals['_CREATEAPIKEYREQUEST']._serialized_end=258
   _globals['_CREATEAPIKEYRESPONSE']._serialized_start=260
@@ -57,16 +59,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAPIKEYSREQUEST']._serialized_end=398
   _globals['_LISTAPIKEYSRESPONSE']._serialized_start=400
   _globals['_LISTAPIKEYSRESPONSE']._serialized_end=486
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=488
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=527
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=529
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=590
-  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_start=592
-  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_end=617
-  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_start=620
-  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_end=770
-  _globals['_EFFECTIVELIMITS']._serialized_start=773
-  _globals['_EFFECTIVELIMITS']._serialized_end=984
-  _globals['_APIKEYSERVICE']._serialized_start=987
-  _globals['_APIKEYSERVICE']._serialized_end=1473
+  _globals['_LISTAPIKEYEVENTSREQUEST']._serialized_start=488
+  _globals['_LISTAPIKEYEVENTSREQUEST']._serialized_end=552
+  _globals['_LISTAPIKEYEVENTSRESPONSE']._serialized_start=554
+  _globals['_LISTAPIKEYEVENTSRESPONSE']._serialized_end=656
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=658
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=697
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=699
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=760
+  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_start=762
+  _globals['_GETCURRENTAPIKEYREQUEST']._serialized_end=787
+  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_start=790
+  _globals['_GETCURRENTAPIKEYRESPONSE']._serialized_end=940
+  _globals['_EFFECTIVELIMITS']._serialized_start=943
+  _globals['_EFFECTIVELIMITS']._serialized_end=1154
+  _globals['_APIKEYSERVICE']._serialized_start=1157
+  _globals['_APIKEYSERVICE']._serialized_end=1770
 # @@protoc_insertion_point(module_scope)

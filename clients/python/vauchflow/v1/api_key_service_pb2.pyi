@@ -44,6 +44,22 @@ class ListApiKeysResponse(_message.Message):
     next_page_token: str
     def __init__(self, api_keys: _Optional[_Iterable[_Union[_api_key_pb2.ApiKey, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListApiKeyEventsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListApiKeyEventsResponse(_message.Message):
+    __slots__ = ("api_key_events", "next_page_token")
+    API_KEY_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    api_key_events: _containers.RepeatedCompositeFieldContainer[_api_key_pb2.ApiKeyEvent]
+    next_page_token: str
+    def __init__(self, api_key_events: _Optional[_Iterable[_Union[_api_key_pb2.ApiKeyEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class RevokeApiKeyRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]

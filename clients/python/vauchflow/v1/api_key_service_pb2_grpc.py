@@ -55,6 +55,11 @@ class ApiKeyServiceStub:
                 request_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.SerializeToString,
                 response_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ListApiKeyEvents = channel.unary_unary(
+                '/vauchflow.v1.ApiKeyService/ListApiKeyEvents',
+                request_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ApiKeyServiceServicer:
@@ -86,6 +91,13 @@ class ApiKeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListApiKeyEvents(self, request, context):
+        """The tenant's audit log of key creations and revocations, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiKeyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -108,6 +120,11 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
                     servicer.GetCurrentApiKey,
                     request_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.FromString,
                     response_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeyEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeyEvents,
+                    request_deserializer=vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +236,33 @@ class ApiKeyService:
             '/vauchflow.v1.ApiKeyService/GetCurrentApiKey',
             vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyRequest.SerializeToString,
             vauchflow_dot_v1_dot_api__key__service__pb2.GetCurrentApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeyEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.ApiKeyService/ListApiKeyEvents',
+            vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsRequest.SerializeToString,
+            vauchflow_dot_v1_dot_api__key__service__pb2.ListApiKeyEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,8 @@ class ApiKeyServiceStub:
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]
     GetCurrentApiKey: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]
     """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
+    ListApiKeyEvents: _grpc.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeyEventsRequest, _api_key_service_pb2.ListApiKeyEventsResponse]
+    """The tenant's audit log of key creations and revocations, newest first."""
 
 @_typing.type_check_only
 class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
@@ -49,6 +51,8 @@ class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.RevokeApiKeyRequest, _api_key_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
     GetCurrentApiKey: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.GetCurrentApiKeyRequest, _api_key_service_pb2.GetCurrentApiKeyResponse]  # type: ignore[assignment]
     """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
+    ListApiKeyEvents: _aio.UnaryUnaryMultiCallable[_api_key_service_pb2.ListApiKeyEventsRequest, _api_key_service_pb2.ListApiKeyEventsResponse]  # type: ignore[assignment]
+    """The tenant's audit log of key creations and revocations, newest first."""
 
 class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
     """API keys of the calling tenant. Requires the "api_keys:write" permission, except GetCurrentApiKey."""
@@ -81,5 +85,13 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_key_service_pb2.GetCurrentApiKeyResponse, _abc.Awaitable[_api_key_service_pb2.GetCurrentApiKeyResponse]]:
         """Who am I: the calling key, its tenant, plan, effective limits and permissions. Any valid key may ask."""
+
+    @_abc_1.abstractmethod
+    def ListApiKeyEvents(
+        self,
+        request: _api_key_service_pb2.ListApiKeyEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_key_service_pb2.ListApiKeyEventsResponse, _abc.Awaitable[_api_key_service_pb2.ListApiKeyEventsResponse]]:
+        """The tenant's audit log of key creations and revocations, newest first."""
 
 def add_ApiKeyServiceServicer_to_server(servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -23,6 +23,12 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
             api_keys=[convert.api_key_message(k) for k in page.items], next_page_token=page.next_page_token
         )
 
+    async def ListApiKeyEvents(self, request: pb.ListApiKeyEventsRequest, context) -> pb.ListApiKeyEventsResponse:
+        page = await self._api_keys.events(current_tenant_id(), request.page_size, request.page_token)
+        return pb.ListApiKeyEventsResponse(
+            api_key_events=[convert.api_key_event_message(e) for e in page.items], next_page_token=page.next_page_token
+        )
+
     async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context) -> pb.RevokeApiKeyResponse:
         caller = current_principal.get()
         api_key = await self._api_keys.revoke(current_tenant_id(), request.id, caller.permissions, caller.key_id)
