@@ -38,6 +38,8 @@ COMPOSE_GATEWAY = GatewaySettings(
     api_addresses=(("server", 50051),),
     webhook_addresses=(("webhooks", 50052),),
     web_addresses=(("web", 8081),),
+    # Production: reflection and the operator-only TenantService only on the API servers' own port.
+    expose_admin_services=False,
     listen_host="0.0.0.0",
     descriptor_path=Path("/etc/vauchflow/vauchflow.pb"),
 )

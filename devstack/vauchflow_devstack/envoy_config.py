@@ -53,6 +53,11 @@ class GatewaySettings:
     webhook_addresses: tuple[tuple[str, int], ...] = ()
     # The web service's HTTP addresses (MCP, dashboard, status page); none: its routes answer 503.
     web_addresses: tuple[tuple[str, int], ...] = ()
+    # Server reflection and the operator-only TenantService on the public port. The dev stack keeps them (the
+    # README's getting-started uses them); a production gateway turns them off and operators use the direct port.
+    expose_admin_services: bool = True
+    # The heap Envoy may use before its overload actions start (see the template).
+    max_heap_bytes: int = 512 * 1024 * 1024
     listen_host: str = "127.0.0.1"
     descriptor_path: Path = DESCRIPTOR_SET
 
@@ -200,6 +205,27 @@ def _method_not_allowed_routes(routes: Iterable[tuple[str, str]]) -> list[dict]:
     return result
 
 
+# What expose_admin_services=False hides: native gRPC reflection and TenantService, and TenantService's REST paths.
+_ADMIN_PREFIXES = ("/grpc.reflection.", "/vauchflow.v1.TenantService/", "/v1/tenants")
+
+
+def _admin_service_routes(expose: bool) -> list[dict]:
+    """Routes that answer 404 (JSON, like Envoy's other replies) for the admin services when they are hidden."""
+    if expose:
+        return []
+    return [
+        {
+            "match": {"prefix": prefix},
+            "direct_response": {
+                "status": 404,
+                # local_reply_config turns this into the JSON error shape of every other reply.
+                "body": {"inline_string": "not served on the public port; use the API server's own port"},
+            },
+        }
+        for prefix in _ADMIN_PREFIXES
+    ]
+
+
 def load_descriptor_set(path: Path) -> descriptor_pb2.FileDescriptorSet:
     descriptor_set = descriptor_pb2.FileDescriptorSet()
     descriptor_set.ParseFromString(path.read_bytes())
@@ -244,6 +270,8 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
             _method_not_allowed_routes(http_routes(load_descriptor_set(routes_from))), 14
         ),
         client_request_id_header=CLIENT_REQUEST_ID_HEADER,
+        max_heap_bytes=settings.max_heap_bytes,
+        admin_service_routes=_indented_json_lines(_admin_service_routes(settings.expose_admin_services), 14),
         request_id_max_length=request_ids.MAX_LENGTH,
     )
 

@@ -7,6 +7,10 @@ import json
 import urllib.error
 import urllib.request
 
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from support.gateway import Gateway
 
 
@@ -37,3 +41,27 @@ def test_envoy_health_checks_the_web_service(web_gateway: Gateway) -> None:
     stats = urllib.request.urlopen(f"{web_gateway.admin_url}/clusters", timeout=5).read().decode()
     web_lines = [line for line in stats.splitlines() if line.startswith("web::") and "health_flags" in line]
     assert web_lines and all(line.endswith("::healthy") for line in web_lines), web_lines
+
+
+def test_a_production_gateway_hides_reflection_and_the_operator_service(api_server, tmp_path) -> None:
+    """Issue 16, finding 7: the switch the production compose file turns off (operators use the direct port)."""
+    from support.gateway import start_gateway
+
+    hidden = start_gateway(tmp_path, [api_server.target], expose_admin_services=False)
+    try:
+        status, _, body = fetch(f"{hidden.public_url}/v1/tenants")
+        assert status == 404 and json.loads(body)["message"].startswith("not served on the public port")
+        # Reflection, as grpcurl would ask for it: refused.
+        with grpc.insecure_channel(hidden.public_url.removeprefix("http://")) as channel:
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            asked = reflection_pb2.ServerReflectionRequest(list_services="")
+            with pytest.raises(grpc.RpcError) as refused:
+                list(stub.ServerReflectionInfo(iter([asked]), timeout=10))
+            # Envoy's 404 carries no grpc-status, so a gRPC client reports UNKNOWN; what matters is that no
+            # service list came back.
+            assert refused.value.code() != grpc.StatusCode.OK
+        # The merchant API is still there.
+        status, _, _ = fetch(f"{hidden.public_url}/actuator/health")
+        assert status == 200
+    finally:
+        hidden.stop()

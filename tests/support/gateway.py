@@ -111,6 +111,7 @@ def start_gateway(
     *,
     require_upstream: bool = True,
     web_address: tuple[str, int] | None = None,
+    expose_admin_services: bool = True,
 ) -> Gateway:
     """Envoy on free ports in front of the API servers at api_targets ("HOST:PORT") and, when given, the web
     service; with require_upstream, waits until a replica answers through it."""
@@ -120,6 +121,7 @@ def start_gateway(
         admin_port=free_port(),
         api_addresses=addresses,
         web_addresses=(web_address,) if web_address else (),
+        expose_admin_services=expose_admin_services,
     )
     envoy = (EmbeddedEnvoy if require_upstream else _GatewayWithoutUpstream)(root_dir, settings)
     envoy.start(timeout=60)
