@@ -25,6 +25,9 @@ def failures_key(address: str) -> str:
 
 
 class AuthFailureLimiter:
+    """Counts failures where they happen (one Redis INCR per failed authentication, never a call per request) and
+    remembers locally which addresses are over the limit: checking an address costs a dictionary lookup."""
+
     def __init__(
         self,
         redis_client: redis_asyncio.Redis | None,
@@ -37,45 +40,49 @@ class AuthFailureLimiter:
         self._window = window_seconds
         self._clock = clock
         self._local: dict[str, tuple[float, int]] = {}
+        self._blocked_until: dict[str, float] = {}
 
     async def check(self, address: str) -> None:
-        """Raises TooManyFailedAuthentications when the address is over the limit in the current window."""
-        count, retry_after = await self._count(address)
-        if count >= self._limit:
-            raise TooManyFailedAuthentications(retry_after)
+        """Raises TooManyFailedAuthentications while the address is over the limit."""
+        until = self._blocked_until.get(address)
+        if until is None:
+            return
+        remaining = until - self._clock()
+        if remaining <= 0:
+            del self._blocked_until[address]
+            return
+        raise TooManyFailedAuthentications(max(1.0, math.ceil(remaining)))
 
     async def record(self, address: str) -> None:
+        """Counts a failure; at the limit the address is blocked for the rest of its window (on this replica at
+        once, on another at its next failure from that address: the count is shared through Redis)."""
+        count, window_left = await self._count_failure(address)
+        if count >= self._limit:
+            self._blocked_until[address] = self._clock() + window_left
+            if len(self._blocked_until) > 100_000:  # bounded: the soonest to expire go first
+                for stale in sorted(self._blocked_until, key=self._blocked_until.__getitem__)[:10_000]:
+                    del self._blocked_until[stale]
+
+    async def _count_failure(self, address: str) -> tuple[int, float]:
         if self._redis is not None:
             try:
                 key = failures_key(address)
+                count = int(await self._redis.incr(key))
                 # The window starts with the first failure (EXPIRE ... NX needs Redis 7; this works on 6 too).
-                if await self._redis.incr(key) == 1:
+                if count == 1:
                     await self._redis.expire(key, self._window)
-                return
+                    return count, float(self._window)
+                if count >= self._limit:
+                    return count, float(max(await self._redis.ttl(key), 1))
+                return count, float(self._window)
             except _REDIS_FAILURES:
                 pass
-        started, count = self._local_window(address)
+        now = self._clock()
+        started, count = self._local.get(address, (now, 0))
+        if now - started >= self._window:
+            started, count = now, 0
         self._local[address] = (started, count + 1)
         if len(self._local) > 100_000:  # bounded: the oldest windows go first
             for stale in sorted(self._local, key=lambda a: self._local[a][0])[:10_000]:
                 del self._local[stale]
-
-    async def _count(self, address: str) -> tuple[int, float]:
-        if self._redis is not None:
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.get(failures_key(address))
-                    pipe.ttl(failures_key(address))
-                    raw, ttl = await pipe.execute()
-                return int(raw or 0), float(max(ttl, 1))
-            except _REDIS_FAILURES:
-                pass
-        started, count = self._local_window(address)
-        return count, max(1.0, math.ceil(started + self._window - self._clock()))
-
-    def _local_window(self, address: str) -> tuple[float, int]:
-        now = self._clock()
-        started, count = self._local.get(address, (now, 0))
-        if now - started >= self._window:
-            return now, 0
-        return started, count
+        return count + 1, started + self._window - now
