@@ -98,7 +98,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         authenticator = self._authenticator
         admit = self._admit
         requests = self._metrics.rpc_requests
-        duration = self._metrics.rpc_duration.labels(method_name(method))
+        duration = self._metrics.rpc_duration
 
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
@@ -123,7 +123,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 await _refuse(context, method, error, started)
             finally:
                 requests.labels(method_name(method), code).inc()
-                duration.observe(time.perf_counter() - started)
+                duration.labels(method_name(method), code).observe(time.perf_counter() - started)
                 request_ids.current_request_id.reset(request_id)
 
         return guarded
