@@ -18,6 +18,8 @@ from vauchflow.v1 import (
     health_service_pb2_grpc,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
+    status_service_pb2,
+    status_service_pb2_grpc,
     tenant_service_pb2,
     tenant_service_pb2_grpc,
     voucher_service_pb2,
@@ -48,6 +50,9 @@ from vauchflow_core.rpc.request_boundary import RequestBoundary
 from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
 from vauchflow_server.api.servicers.health import HealthServicer
 from vauchflow_server.api.servicers.redemptions import RedemptionServicer
+from vauchflow_server.api.servicers.status import StatusServicer
+from vauchflow_server.api.public_limits import PublicCallLimiter
+from vauchflow_server.status.status_desk import StatusDesk
 from vauchflow_server.api.servicers.tenants import TenantServicer
 from vauchflow_server.api.servicers.vouchers import VoucherServicer
 from vauchflow_server.api.servicers.webhooks import WebhookServicer
@@ -65,6 +70,7 @@ SERVICE_NAMES = (
     redemption_service_pb2.DESCRIPTOR.services_by_name["RedemptionService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
+    status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
 )
 
 
@@ -133,6 +139,9 @@ async def serve(config: ServerConfig) -> None:
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             WebhookServicer(WebhookAdmin(db, webhooks.key_ring, url_policy)), server
+        )
+        status_service_pb2_grpc.add_StatusServiceServicer_to_server(
+            StatusServicer(StatusDesk(db), PublicCallLimiter(rate_limiter).admit), server
         )
         health_service_pb2_grpc.add_HealthServiceServicer_to_server(
             HealthServicer(HealthChecker(db, redis_client)), server
