@@ -36,6 +36,10 @@ class DevstackConfig:
     # The web service (MCP server, dashboard, status page) behind Envoy, and its Prometheus metrics.
     web_port: int = 8081
     web_metrics_port: int = 9468
+    # The prober's Prometheus metrics, and the backup job's it reads (issue 14; "not deployed" while nothing
+    # listens there).
+    prober_metrics_port: int = 9467
+    backup_metrics_url: str = "http://127.0.0.1:9466/metrics"
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -67,6 +71,8 @@ class DevstackConfig:
             api_metrics_port=_port(environ, "VAUCHFLOW_METRICS_PORT", 9465),
             web_port=_port(environ, "VAUCHFLOW_WEB_PORT", 8081),
             web_metrics_port=_port(environ, "VAUCHFLOW_WEB_METRICS_PORT", 9468),
+            prober_metrics_port=_port(environ, "VAUCHFLOW_PROBER_METRICS_PORT", 9467),
+            backup_metrics_url=environ.get("VAUCHFLOW_PROBE_BACKUP_METRICS_URL") or "http://127.0.0.1:9466/metrics",
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -86,6 +92,7 @@ class DevstackConfig:
         ports += [("VAUCHFLOW_DELIVERY_GRPC_PORT", self.delivery_port),
                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", self.delivery_metrics_port)]  # fmt: skip
         ports += [("VAUCHFLOW_WEB_PORT", self.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", self.web_metrics_port)]
+        ports += [("VAUCHFLOW_PROBER_METRICS_PORT", self.prober_metrics_port)]
         if self.owner_database_url is None:
             ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
         if self.redis_url is None:

@@ -145,3 +145,12 @@ def test_the_rules_fire_and_stay_quiet_as_their_unit_tests_expect() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_compose_prometheus_config_with_the_rules() -> None:
+    config = REPO / "deploy" / "prometheus" / "prometheus.yml"
+    result = subprocess.run(
+        [_promtool(), "check", "config", str(config)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "28 rules found" in result.stdout + result.stderr or "rules found" in result.stdout + result.stderr
