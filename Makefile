@@ -43,7 +43,8 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_prober -p vauchflow_devstack
+	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_web -p vauchflow_prober -p vauchflow_devstack -p vauchflow
+	$(PY) -m mypy --strict examples
 
 lint-protos: setup
 	node_modules/.bin/buf lint

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import grpc
+
 from vauchflow.v1 import (
     health_service_pb2,
     health_service_pb2_grpc,

@@ -1,5 +1,11 @@
-"""The ceiling: pgbench (shipped with the embedded PostgreSQL) running the SQL the server runs for one
-redemption, on the same database, as the same role, with row-level security and the tenant setting."""
+"""The ceilings: pgbench (shipped with the embedded PostgreSQL) running the SQL the server runs, on the same
+database, as the same role, with row-level security and the tenant setting.
+
+Two ceilings, because the server has two paths: one redemption per transaction (the path alone, and every
+redemption when nothing else is waiting), and a batch (under load, concurrent redeems of a tenant share one
+transaction). The batched ceiling runs the server's own `vouchers_for_batch` and `redeem_batch` statements, read
+from the shared query files rather than copied, with arrays of the batch sizes the server formed in the same run.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from vauchflow_core.db.queries import QUERIES
 
 # One redemption as the server does it: the API key lookup, then one transaction with the tenant setting, the
 # conditional UPDATE, the redemption row and the outbox event.
@@ -33,14 +41,89 @@ END;
 """
 
 
+# The values a batch of :batch redeems carries, built the way the engine builds them (fresh ids, one event per
+# redemption, the codes the load generator picks at random) and passed to the server's statements as arrays.
+# It runs after BEGIN (row-level security needs the tenant) but reads without locking, like the engine's work
+# between statements; it is one round trip more than the server makes, so this ceiling errs low, not high.
+BATCH_VALUES = r"""
+WITH picks AS (
+    SELECT n, :prefix || lpad((1 + floor(random() * :voucher_count))::int::text, 6, '0') AS code
+    FROM generate_series(1, :batch) AS n
+), chosen AS (
+    SELECT p.n, v.id, v.code FROM picks AS p JOIN vouchers AS v ON v.tenant_id = (:tenant)::uuid AND v.code = p.code
+), units AS (
+    SELECT id, count(*)::int AS units FROM chosen GROUP BY id
+)
+SELECT (SELECT array_agg(DISTINCT code) FROM chosen) AS codes,
+       (SELECT array_agg(id ORDER BY id) FROM units) AS unit_ids,
+       (SELECT array_agg(units ORDER BY id) FROM units) AS units,
+       array_agg(gen_random_uuid() ORDER BY n) AS redemption_ids,
+       array_agg(id ORDER BY n) AS voucher_ids,
+       array_agg(code ORDER BY n) AS voucher_codes,
+       array_agg(''::text ORDER BY n) AS customer_ids,
+       array_agg('pgbench-' || n ORDER BY n) AS order_ids,
+       array_agg(10000::bigint ORDER BY n) AS order_amounts,
+       array_agg('EUR'::text ORDER BY n) AS currencies,
+       array_agg(1000::bigint ORDER BY n) AS discount_amounts,
+       array_agg('{}'::jsonb ORDER BY n) AS metadata,
+       array_agg(gen_random_uuid() ORDER BY n) AS event_ids,
+       array_agg('redemption.succeeded'::text ORDER BY n) AS event_types,
+       array_agg((:payload)::jsonb ORDER BY n) AS payloads
+FROM chosen \gset
+"""
+
+# The server's parameters by position, as pgbench variables; a parameter the statement does not cast gets its type.
+VOUCHERS_FOR_BATCH_ARGS = {1: ("tenant", "uuid"), 2: ("codes", "text[]")}
+REDEEM_BATCH_ARGS = {
+    1: ("tenant", "uuid"), 2: ("unit_ids", "uuid[]"), 3: ("units", "int[]"), 4: ("redemption_ids", "uuid[]"),
+    5: ("voucher_ids", "uuid[]"), 6: ("voucher_codes", "text[]"), 7: ("customer_ids", "text[]"),
+    8: ("order_ids", "text[]"), 9: ("order_amounts", "bigint[]"), 10: ("currencies", "text[]"),
+    11: ("discount_amounts", "bigint[]"), 12: ("metadata", "jsonb[]"), 13: ("event_ids", "uuid[]"),
+    14: ("event_types", "text[]"), 15: ("payloads", "jsonb[]"), 16: ("operation", "text"), 17: ("released", "text[]"),
+}  # fmt: skip
+
+
+def _with_variables(statement: str, args: dict[int, tuple[str, str]]) -> str:
+    """The statement with $n replaced by its pgbench variable (pgbench numbers parameters itself)."""
+
+    def variable(match: re.Match[str]) -> str:
+        name, sql_type = args[int(match[1])]
+        return f"(:{name}){match[2] or '::' + sql_type}"
+
+    return re.sub(r"\$(\d+)(::[\w\[\]]+)?", variable, statement)
+
+
+def batch_script(tenant_id: str) -> str:
+    """One batch transaction as the server sends it: begin as the tenant, lock the batch's vouchers, write the
+    batch in one statement, commit."""
+    begin = QUERIES["begin_as_tenant"].format(tenant_id=tenant_id)
+    return (
+        "\n".join(f"{part.strip()};" for part in begin.split(";") if part.strip())
+        + "\n"
+        + BATCH_VALUES.strip()
+        + "\n"
+        + _with_variables(QUERIES["vouchers_for_batch"], VOUCHERS_FOR_BATCH_ARGS)
+        + ";\n"
+        + _with_variables(QUERIES["redeem_batch"], REDEEM_BATCH_ARGS)
+        + ";\n"
+        + QUERIES["commit"]
+        + ";\n"
+    )
+
+
 @dataclass(frozen=True)
 class PgbenchResult:
     name: str
-    tps: float
+    tps: float  # transactions per second
     p50_ms: float
     p99_ms: float
     transactions: int
     failed: int
+    batch_size: int = 1  # redemptions per transaction
+
+    @property
+    def redemptions_per_second(self) -> float:
+        return self.tps * self.batch_size
 
 
 def run_pgbench(
@@ -55,6 +138,46 @@ def run_pgbench(
     clients: int,
     duration: float,
 ) -> PgbenchResult:
+    """The one-per-transaction ceiling: `clients` connections each redeeming one voucher per transaction."""
+    # At least 3 s: pgbench's time includes opening its 32–100 connections, which on a crowded machine can take
+    # all of a short (smoke) run and leave no transaction to measure.
+    return _run(
+        name=name,
+        script=REDEMPTION_SCRIPT,
+        defines={"tenant": tenant_id, "key_hash": key_hash_hex, "prefix": code_prefix,
+                 "voucher_count": str(voucher_count)},
+        bin_dir=bin_dir, app_dsn=app_dsn, clients=clients, duration=max(duration, 3.0),
+    )  # fmt: skip
+
+
+def run_batch_pgbench(
+    *,
+    name: str,
+    bin_dir: Path,
+    app_dsn: str,
+    tenant_id: str,
+    code_prefix: str,
+    voucher_count: int,
+    batch_size: int,
+    clients: int,
+    duration: float,
+    event_payload: str,
+) -> PgbenchResult:
+    """The batched ceiling: `clients` connections (as many as the server runs batches at once) each writing batches
+    of `batch_size` redemptions with the server's statements."""
+    result = _run(
+        name=name,
+        script=batch_script(tenant_id),
+        defines={"tenant": tenant_id, "prefix": code_prefix, "voucher_count": str(voucher_count),
+                 "batch": str(batch_size), "payload": event_payload, "operation": "RedeemVoucher", "released": "{}"},
+        bin_dir=bin_dir, app_dsn=app_dsn, clients=clients, duration=duration,
+    )  # fmt: skip
+    return PgbenchResult(**{**result.__dict__, "batch_size": batch_size})
+
+
+def _run(
+    *, name: str, script: str, defines: dict[str, str], bin_dir: Path, app_dsn: str, clients: int, duration: float
+) -> PgbenchResult:
     parts = urlsplit(app_dsn)
     env = {
         **os.environ,
@@ -65,25 +188,23 @@ def run_pgbench(
         "PGDATABASE": parts.path.lstrip("/"),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "redeem.sql"
-        script.write_text(REDEMPTION_SCRIPT)
+        script_path = Path(tmp) / "script.sql"
+        script_path.write_text(script)
         result = subprocess.run(
             [
                 str(bin_dir / "pgbench"),
                 "--no-vacuum",
                 "--protocol=prepared",
                 f"--client={clients}",
-                "--jobs=2",
+                f"--jobs={min(clients, 2)}",
                 f"--time={max(1, round(duration))}",
-                f"--file={script}",
-                f"--define=tenant={tenant_id}",
-                f"--define=key_hash={key_hash_hex}",
-                f"--define=prefix={code_prefix}",
-                f"--define=voucher_count={voucher_count}",
+                f"--file={script_path}",
+                *(f"--define={key}={value}" for key, value in defines.items()),
                 "--log",
                 f"--log-prefix={tmp}/tx",
             ],
             env=env,
+            check=False,  # the return code is judged below: 2 is a partial success
             capture_output=True,
             text=True,
             timeout=duration + 120,
@@ -96,8 +217,15 @@ def run_pgbench(
             for line in log.read_text().splitlines()
             if line.strip()
         )
-    tps = float(re.search(r"tps = ([\d.]+)", result.stdout)[1])
-    processed = int(re.search(r"number of transactions actually processed: (\d+)", result.stdout)[1])
+    processed_match = re.search(r"number of transactions actually processed: (\d+)", result.stdout)
+    if processed_match is None:
+        raise RuntimeError(
+            f"pgbench reported nothing ({result.returncode}): {result.stdout[-1000:]} {result.stderr[-1000:]}"
+        )
+    processed = int(processed_match[1])
+    tps_match = re.search(r"tps = ([\d.]+)", result.stdout)
+    # No rate when nothing completed (a very short run whose connections took the whole time).
+    tps = float(tps_match[1]) if tps_match else 0.0
     failed_match = re.search(r"number of failed transactions: (\d+)", result.stdout)
     return PgbenchResult(
         name=name,
@@ -112,5 +240,5 @@ def run_pgbench(
 def _percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, int(round(fraction * (len(sorted_values) - 1))))
+    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
     return sorted_values[index]

@@ -17,12 +17,12 @@ import pytest
 
 from support.gateway import Gateway, start_gateway
 from support.polling import wait_for
-from support.web_service import WebService, start_web_service
 from support.ports import free_port
 from support.services import TEMPLATE_DATABASE, ApiServer, MigratedDatabase, MigratedPostgres, start_api_server
+from support.web_service import WebService, start_web_service
 from vauchflow_core.db.migrate import migrate
-from vauchflow_devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
 from vauchflow_core.secret_box import generate_key_ring_text
+from vauchflow_devstack import EmbeddedPostgres, EmbeddedRedis, stop_child
 
 __all__ = ["free_port"]
 
@@ -117,9 +117,13 @@ def web_service(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
-def web_gateway(api_server: ApiServer, web_service: WebService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def web_gateway(
+    api_server: ApiServer, web_service: WebService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
     """Envoy in front of the session API server and the web service: the public port as merchants and agents see it."""
-    started = start_gateway(tmp_path_factory.mktemp("web_gateway"), [api_server.target], web_address=web_service.address)
+    started = start_gateway(
+        tmp_path_factory.mktemp("web_gateway"), [api_server.target], web_address=web_service.address
+    )
     try:
         wait_for(lambda: web_gateway_serves(started), what="the web service through Envoy", timeout=30)
         yield started

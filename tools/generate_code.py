@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 import grpc_tools
+import openapi  # tools/openapi.py, beside this script
 from grpc_tools import protoc
 
-import openapi  # tools/openapi.py, beside this script
 from vauchflow_devstack.envoy_config import GatewaySettings
 from vauchflow_devstack.envoy_config import render as render_gateway_config
 

@@ -23,8 +23,9 @@ from typing import Any
 
 from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor_pb2
-from vauchflow_core import plans, webhook_endpoints
-from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+
+from vauchflow_core import events, plans, webhook_endpoints
+from vauchflow_core.permissions import ALL_PERMISSIONS, ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.rpc import request_ids
 from vauchflow_server import idempotency, pagination, redemption_rules, vouchers
 from vauchflow_server.admin import api_key_admin, tenant_admin
@@ -112,6 +113,10 @@ def _int64_range(low: int, high: int) -> Schema:
     return {"pattern": _decimal_pattern(low, high), "x-minimum": low, "x-maximum": high}
 
 
+def _one_of(values: tuple[str, ...]) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
 # Voucher codes are case-insensitive (stored upper-case).
 _CODE = {"pattern": vouchers.CODE_PATTERN.pattern.replace("A-Z", "A-Za-z")}
 
@@ -151,7 +156,10 @@ FIELD_CONSTRAINTS: dict[tuple[str, str], Schema] = {
     ("vauchflow.v1.TenantLimits", "max_vouchers"): _int64_range(0, plans.MAX_VOUCHERS),
     ("vauchflow.v1.TenantLimits", "max_webhook_endpoints"): {"minimum": 0, "maximum": plans.MAX_WEBHOOK_ENDPOINTS},
     ("vauchflow.v1.CreateApiKeyRequest", "name"): {"minLength": 1, "maxLength": api_key_admin.MAX_NAME_LENGTH},
-    ("vauchflow.v1.CreateApiKeyRequest", "permissions"): {"minItems": 1},
+    ("vauchflow.v1.CreateApiKeyRequest", "permissions"): {"minItems": 1, "items": _one_of(ALL_PERMISSIONS)},
+    ("vauchflow.v1.ListEventsRequest", "types"): {"items": _one_of(events.EVENT_TYPES)},
+    ("vauchflow.v1.SubscribeEventsRequest", "event_types"): {"items": _one_of(events.EVENT_TYPES)},
+    ("vauchflow.v1.WebhookEndpoint", "event_types"): {"items": _one_of(webhook_endpoints.SUBSCRIBABLE_EVENT_TYPES)},
     ("vauchflow.v1.WebhookEndpoint", "url"): {"maxLength": webhook_endpoints.MAX_URL_LENGTH},
     ("vauchflow.v1.WebhookEndpoint", "description"): {"maxLength": webhook_endpoints.MAX_DESCRIPTION_LENGTH},
 }
@@ -424,7 +432,9 @@ class _Walker:
         for index, enum in enumerate(message.enum_type):
             self._index_enum(file, f"{name}.{enum.name}", enum, (*path, _MESSAGE_ENUM, index))
 
-    def _index_enum(self, file: str, name: str, enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...]) -> None:
+    def _index_enum(
+        self, file: str, name: str, enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...]
+    ) -> None:
         self.enums[name] = enum
         self.locations[name] = (file, path)
 
@@ -732,7 +742,9 @@ class _Walker:
         content = {"schema": schema, "example": example}
         return {"required": required_body, "content": {"application/json": content}}
 
-    def responses(self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None) -> Schema:
+    def responses(
+        self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None
+    ) -> Schema:
         response = self.ref(method.output_type)
         description = "OK"
         if method.server_streaming:
@@ -792,9 +804,7 @@ def _describe(schema: Schema, description: str) -> Schema:
 def _operation_description(comment: str, permission: str | None, method: descriptor_pb2.MethodDescriptorProto) -> str:
     parts = [comment] if comment else []
     if permission == OPERATOR:
-        parts.append(
-            "Authorised by the platform operator token (`VAUCHFLOW_ADMIN_TOKEN`), not a tenant API key."
-        )
+        parts.append("Authorised by the platform operator token (`VAUCHFLOW_ADMIN_TOKEN`), not a tenant API key.")
     elif permission == PUBLIC:
         parts.append("Needs no credentials.")
     elif permission == ANY_KEY:

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from vauchflow_core.logs import configure_logging
 from vauchflow_devstack.config import ConfigError, DevstackConfig
 from vauchflow_devstack.stack import DevStack, run_in_foreground
-from vauchflow_core.logs import configure_logging
 
 log = logging.getLogger("vauchflow_devstack")
 

@@ -31,6 +31,7 @@ def validate_config(config_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     if result.returncode != 0:
         raise ChildProcessFailed(f"Envoy rejected {config_path}:\n{result.stdout}{result.stderr}")

@@ -213,8 +213,7 @@ def _indented_json_lines(items: list[dict], indent: int) -> str:
 
 def _lb_endpoints(addresses: tuple[tuple[str, int], ...]) -> list[dict]:
     return [
-        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
-        for host, port in addresses
+        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}} for host, port in addresses
     ]
 
 

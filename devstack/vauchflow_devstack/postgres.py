@@ -60,7 +60,8 @@ class EmbeddedPostgres:
         return self.dsn(dbname, OWNER_ROLE, read_or_create_secret(self._password_path))
 
     def dsn(self, dbname: str, user: str, password: str) -> str:
-        return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/{quote(dbname, safe='')}"
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        return f"postgresql://{credentials}@127.0.0.1:{self.port}/{quote(dbname, safe='')}"
 
     def initialize(self) -> bool:
         """Creates the cluster unless it exists; returns whether it did."""

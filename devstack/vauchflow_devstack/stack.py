@@ -30,6 +30,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vauchflow_core.db.migrate import APP_ROLE, DELIVERY_ROLE, migrate
+from vauchflow_core.secret_box import generate_key_ring_text
 from vauchflow_devstack.child_process import (
     ChildProcessFailed,
     require_free_port,
@@ -43,7 +44,6 @@ from vauchflow_devstack.envoy_config import GatewaySettings
 from vauchflow_devstack.postgres import EmbeddedPostgres
 from vauchflow_devstack.redis import EmbeddedRedis
 from vauchflow_devstack.secret_files import read_or_create_secret, write_secret_file
-from vauchflow_core.secret_box import generate_key_ring_text
 
 log = logging.getLogger(__name__)
 
@@ -170,14 +170,12 @@ class DevStack:
             # ...but never to the stack's own ports.
             "VAUCHFLOW_WEBHOOK_DENY_PORTS": ",".join(str(port) for _, port in config.listening_ports()),
         }
-        for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets)):
+        for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets, strict=False)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
             replica_env = {**env, "VAUCHFLOW_GRPC_PORT": str(port),
                            "VAUCHFLOW_METRICS_PORT": str(config.api_metrics_ports[index])}  # fmt: skip
             server = start_child(self.server_command, name=name, env=replica_env)
-            self._children.append(
-                _Child(name, server, functools.partial(stop_child, server, name=name, timeout=30))
-            )
+            self._children.append(_Child(name, server, functools.partial(stop_child, server, name=name, timeout=30)))
             wait_until(functools.partial(self._ready_or_stopping, target), process=server,
                        name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
             self._check_stop_requested()
@@ -295,9 +293,7 @@ class DevStack:
 
     def summary(self) -> str:
         startup = time.monotonic() - self.started_at
-        token_source = (
-            "from VAUCHFLOW_ADMIN_TOKEN" if self.config.admin_token else f"cat {self.operator_token_path}"
-        )
+        token_source = "from VAUCHFLOW_ADMIN_TOKEN" if self.config.admin_token else f"cat {self.operator_token_path}"
         return "\n".join(
             [
                 "Vauchflow dev stack is up.",

@@ -71,7 +71,7 @@ class AddressPolicy:
     denied_ports: frozenset[int] = frozenset()
 
     @classmethod
-    def allowing(cls, networks: Iterable[str]) -> "AddressPolicy":
+    def allowing(cls, networks: Iterable[str]) -> AddressPolicy:
         return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
 
     def is_allowed(self, ip: IPAddress) -> bool:

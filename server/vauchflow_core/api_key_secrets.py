@@ -47,7 +47,7 @@ def is_well_formed(secret: str) -> bool:
     """Shape and checksum only; says nothing about whether the key exists."""
     if not _SHAPE.match(secret):
         return False
-    body = secret[len(PREFIX):]
+    body = secret[len(PREFIX) :]
     return secrets.compare_digest(_checksum(body[:_RANDOM_LENGTH]), body[_RANDOM_LENGTH:])
 
 

@@ -6,6 +6,7 @@ to show to the caller. error_mapping.py turns them into gRPC statuses; nothing e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -24,6 +25,18 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     reason = "NOT_FOUND"
+
+
+def shown_id(raw: object) -> str:
+    """A caller's id as an error message may quote it: only when it is an id at all (a UUID, or an "evt_" event
+    id), never unbounded input, which could be huge or carry a secret pasted into the wrong field."""
+    text = str(raw)
+    if len(text) <= 40 and _ID_PATTERN.match(text):
+        return text
+    return "(not a valid id)"
+
+
+_ID_PATTERN = re.compile(r"^(evt_)?[0-9a-fA-F-]{32,36}$")
 
 
 class RedemptionDenied(DomainError):
@@ -63,6 +76,19 @@ class RateLimited(DomainError):
             f"too many requests: this API key may send {requests_per_second} per second (bursts of {burst});"
             f" retry in {retry_after:.3f} s",
             metadata={"plan": plan, "requests_per_second": str(requests_per_second), "burst": str(burst)},
+        )
+        self.retry_after = retry_after
+
+
+class TooManyFailedAuthentications(DomainError):
+    """Too many failed authentications from one client address: refused before any key is looked up."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float):
+        super().__init__(
+            "too many failed authentications from this address; wait, then send a valid key",
+            metadata={"scope": "client_address"},
         )
         self.retry_after = retry_after
 
@@ -109,7 +135,7 @@ class InvalidArgument(DomainError):
         super().__init__("invalid request: " + "; ".join(f"{v.field}: {v.description}" for v in self.violations))
 
     @classmethod
-    def single(cls, field_path: str, description: str) -> "InvalidArgument":
+    def single(cls, field_path: str, description: str) -> InvalidArgument:
         return cls([FieldViolation(field_path, description)])
 
 

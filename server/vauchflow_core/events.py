@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -58,14 +58,14 @@ EVENT_ID_PREFIX = "evt_"
 
 
 def public_event_id(event_id: uuid.UUID) -> str:
-    """"evt_" + 32 hex digits: the Event.id clients see and every delivery's webhook-id."""
+    """ "evt_" + 32 hex digits: the Event.id clients see and every delivery's webhook-id."""
     return f"{EVENT_ID_PREFIX}{event_id.hex}"
 
 
 def parse_public_event_id(public_id: str) -> uuid.UUID | None:
     if not public_id.startswith(EVENT_ID_PREFIX):
         return None
-    hex_part = public_id[len(EVENT_ID_PREFIX):]
+    hex_part = public_id[len(EVENT_ID_PREFIX) :]
     if len(hex_part) != 32 or any(c not in "0123456789abcdef" for c in hex_part):
         return None
     return uuid.UUID(hex=hex_part)
@@ -76,7 +76,7 @@ def new_event(event_type: str, data: dict[str, Any]) -> Event:
     payload = {
         "id": public_event_id(event_id),
         "type": event_type,
-        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "timestamp": datetime.now(UTC).isoformat(),
         "data": data,
     }
     return Event(event_id, event_type, payload)

@@ -65,17 +65,41 @@ DEFAULT_BURST_SECONDS = 2
 LIMITS: MappingProxyType[str, PlanLimits] = MappingProxyType(
     {
         "FREE": PlanLimits(
-            webhook_endpoints=1, vouchers=100, requests_per_second=10, burst=20, delivery_concurrency=2, active_api_keys=5, event_streams=2
+            webhook_endpoints=1,
+            vouchers=100,
+            requests_per_second=10,
+            burst=20,
+            delivery_concurrency=2,
+            active_api_keys=5,
+            event_streams=2,
         ),
         "STARTER": PlanLimits(
-            webhook_endpoints=5, vouchers=10_000, requests_per_second=50, burst=100, delivery_concurrency=4, active_api_keys=20, event_streams=5
+            webhook_endpoints=5,
+            vouchers=10_000,
+            requests_per_second=50,
+            burst=100,
+            delivery_concurrency=4,
+            active_api_keys=20,
+            event_streams=5,
         ),
         "GROWTH": PlanLimits(
-            webhook_endpoints=20, vouchers=100_000, requests_per_second=200, burst=500, delivery_concurrency=16, active_api_keys=50, event_streams=20
+            webhook_endpoints=20,
+            vouchers=100_000,
+            requests_per_second=200,
+            burst=500,
+            delivery_concurrency=16,
+            active_api_keys=50,
+            event_streams=20,
         ),
         # A SCALE key's flash-sale burst of 1,000 requests goes through unthrottled.
         "SCALE": PlanLimits(
-            webhook_endpoints=100, vouchers=1_000_000, requests_per_second=500, burst=2_000, delivery_concurrency=32, active_api_keys=200, event_streams=50
+            webhook_endpoints=100,
+            vouchers=1_000_000,
+            requests_per_second=500,
+            burst=2_000,
+            delivery_concurrency=32,
+            active_api_keys=200,
+            event_streams=50,
         ),
         # Unlimited until the operator sets limits for the tenant.
         "ENTERPRISE": PlanLimits(webhook_endpoints=None, vouchers=None, delivery_concurrency=64),

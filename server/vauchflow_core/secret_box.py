@@ -5,7 +5,8 @@ purpose and the key version, so a ciphertext copied to another row, another tena
 with another key version — fails to open instead of yielding a secret that belongs elsewhere.
 
 The key ring comes from configuration as text: "1:<base64 of 32 bytes>,2:<base64 of 32 bytes>". New secrets are
-sealed under the highest version; older versions stay in the ring until `python -m vauchflow_server.cli.reencrypt_secrets`
+sealed under the highest version; older versions stay in the ring until
+`python -m vauchflow_server.cli.reencrypt_secrets`
 has moved every secret off them.
 """
 
@@ -63,12 +64,12 @@ class KeyRing:
                 raise KeyRingError(f"key version {version} is not {KEY_BYTES} bytes")
 
     @classmethod
-    def from_keys(cls, keys: Mapping[int, bytes]) -> "KeyRing":
+    def from_keys(cls, keys: Mapping[int, bytes]) -> KeyRing:
         return cls(tuple(sorted(keys.items())))
 
     @classmethod
-    def parse(cls, text: str) -> "KeyRing":
-        """"1:<base64>,2:<base64>" (whitespace and newlines between entries are ignored)."""
+    def parse(cls, text: str) -> KeyRing:
+        """ "1:<base64>,2:<base64>" (whitespace and newlines between entries are ignored)."""
         keys: dict[int, bytes] = {}
         entries = [entry.strip() for entry in text.replace("\n", ",").split(",") if entry.strip()]
         for position, entry in enumerate(entries, start=1):
@@ -100,7 +101,7 @@ class KeyRing:
                 return key
         raise SecretBoxError(f"no key version {version} in the key ring")
 
-    def with_key(self, version: int, key: bytes) -> "KeyRing":
+    def with_key(self, version: int, key: bytes) -> KeyRing:
         """This ring plus one more version (for key rotation)."""
         return KeyRing.from_keys({**dict(self._keys), version: key})
 

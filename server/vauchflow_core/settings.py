@@ -35,7 +35,7 @@ class WebhookSettings:
     denied_ports: frozenset[int] = frozenset()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WebhookSettings":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> WebhookSettings:
         """VAUCHFLOW_WEBHOOK_KEYS (required: "1:<base64 32 bytes>,2:..."), VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS
         (comma-separated CIDRs, default none), VAUCHFLOW_WEBHOOK_ALLOW_HTTP (true/false, default false),
         VAUCHFLOW_WEBHOOK_DENY_PORTS (comma-separated ports, default none)."""

@@ -90,7 +90,7 @@ def generate_signing_secret() -> bytes:
 
 
 def format_signing_secret(raw: bytes) -> str:
-    """"whsec_" + base64, the form Standard Webhooks libraries take."""
+    """ "whsec_" + base64, the form Standard Webhooks libraries take."""
     return SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
@@ -162,7 +162,10 @@ def url_problem(url: str, policy: UrlPolicy) -> str | None:
     ip = parse_host_ip(parts.hostname)
     default_port = 443 if parts.scheme.lower() == "https" else 80
     if ip is not None and not policy.addresses.is_allowed_endpoint(ip, port or default_port):
-        return "must not point at a private, loopback, link-local or otherwise reserved address, or a port of the platform's own"
+        return (
+            "must not point at a private, loopback, link-local or otherwise reserved address, or a port of the "
+            "platform's own"
+        )
     return None
 
 

@@ -9,9 +9,9 @@ import os
 import sys
 
 import uvloop
+
 from vauchflow_core import errors
 from vauchflow_core.logs import configure_logging
-
 from vauchflow_delivery.config import ConfigError, DeliveryConfig
 from vauchflow_delivery.service import StartupError, serve
 from vauchflow_delivery.store import StoreUnavailable
@@ -29,7 +29,10 @@ def main() -> int:
     try:
         return asyncio.run(serve(config))
     except (StartupError, errors.Unavailable, StoreUnavailable, OSError) as error:
-        log.error("cannot start", extra={"action": "startup_failed", "problem": str(error.args[0]) if error.args else type(error).__name__})
+        log.error(
+            "cannot start",
+            extra={"action": "startup_failed", "problem": str(error.args[0]) if error.args else type(error).__name__},
+        )
         return 1
 
 

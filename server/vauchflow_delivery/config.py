@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vauchflow_core.settings import ConfigError, WebhookSettings, env_float, env_int
-
 from vauchflow_delivery.http_sender import SenderSettings
 from vauchflow_delivery.retention import RetentionSettings
 from vauchflow_delivery.retry_schedule import DEFAULT_JITTER, RetrySchedule
@@ -24,8 +23,8 @@ class DeliveryConfig:
     # As vauchflow_app (RLS-bound): the event stream reads one tenant's events and authenticates API keys.
     app_database_url: str
     webhooks: WebhookSettings
-    retry_schedule: RetrySchedule = RetrySchedule()
-    sender: SenderSettings = SenderSettings()
+    retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    sender: SenderSettings = field(default_factory=SenderSettings)
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50052
     metrics_host: str = "127.0.0.1"
@@ -49,14 +48,14 @@ class DeliveryConfig:
     db_pool_max_size: int = 16
     # SIGTERM: how long in-flight attempts and streams may take before their leases are released.
     shutdown_grace_seconds: float = 10.0
-    retention: RetentionSettings = RetentionSettings()
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # Optional: with it, opening an event stream counts against the tenant's request rate and the open-stream cap
     # holds across replicas; without it, the cap holds per process.
     redis_url: str | None = None
     redis_timeout_seconds: float = 0.1
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "DeliveryConfig":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> DeliveryConfig:
         missing = [name for name in ("DATABASE_URL", "APP_DATABASE_URL") if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
@@ -65,9 +64,7 @@ class DeliveryConfig:
         jitter = env_float(env, "VAUCHFLOW_WEBHOOK_RETRY_JITTER", DEFAULT_JITTER)
         try:
             schedule = (
-                RetrySchedule.parse(schedule_text, jitter=jitter)
-                if schedule_text
-                else RetrySchedule(jitter=jitter)
+                RetrySchedule.parse(schedule_text, jitter=jitter) if schedule_text else RetrySchedule(jitter=jitter)
             )
         except ValueError as error:
             raise ConfigError(f"VAUCHFLOW_WEBHOOK_RETRY_SCHEDULE: {error}") from None

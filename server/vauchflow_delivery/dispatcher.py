@@ -10,6 +10,7 @@ event's id as the stable `webhook-id`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -17,20 +18,19 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from vauchflow_core.plans import limits_for
 from vauchflow_core.secret_box import KeyRing, SecretBoxError
+from vauchflow_core.wakeups import wait_any
 from vauchflow_core.webhook_endpoints import GONE, format_signing_secret, open_signing_secret
-
 from vauchflow_delivery import metrics as outcomes
 from vauchflow_delivery.http_sender import HttpSender, SendResult
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.retry_schedule import RetrySchedule
 from vauchflow_delivery.signing import SecretFormatError, webhook_headers
-from vauchflow_delivery.success_batch import SuccessRecorder
 from vauchflow_delivery.store import (
     AttemptRecord,
     ClaimedDelivery,
@@ -39,7 +39,7 @@ from vauchflow_delivery.store import (
     FailureOutcome,
     StoreUnavailable,
 )
-from vauchflow_core.wakeups import wait_any
+from vauchflow_delivery.success_batch import SuccessRecorder
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class Dispatcher:
                     # Room to pass over rows of endpoints that are full within this batch.
                     min(capacity * 2, 1000),
                     self._limits.lease_seconds,
-                    lambda due: self._choose(due, capacity),
+                    functools.partial(self._choose, capacity=capacity),
                     skip_endpoints=self._full_endpoints(),
                     skip_tenants=self._full_tenants(),
                 )
@@ -209,7 +209,7 @@ class Dispatcher:
             )  # fmt: skip
         self._wake.set()
 
-    def _release_slots(self, attempt: "asyncio.Task[Any] | None", delivery: ClaimedDelivery) -> None:
+    def _release_slots(self, attempt: asyncio.Task[Any] | None, delivery: ClaimedDelivery) -> None:
         """Its endpoint's and its tenant's slot, once per attempt: when its request is answered (or when the attempt
         ends without one)."""
         if attempt not in self._holding_slots:
@@ -263,7 +263,7 @@ class Dispatcher:
             )
         ]
         expires = sealed.previous_expire_time
-        if sealed.previous is not None and expires is not None and expires > datetime.now(timezone.utc):
+        if sealed.previous is not None and expires is not None and expires > datetime.now(UTC):
             keys.append(
                 open_signing_secret(
                     self._key_ring,

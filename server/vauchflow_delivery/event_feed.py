@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from uuid import UUID
 
 from vauchflow_core.event_cursor import EventPosition
-
-from vauchflow_delivery.store import EventStore, StoredEvent
 from vauchflow_core.wakeups import wait_any
+from vauchflow_delivery.store import EventStore, StoredEvent
 
 START = EventPosition(0, 0)
 

@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 
 from google.protobuf import struct_pb2, timestamp_pb2
-from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc, webhook_pb2
 
+from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc, webhook_pb2
 from vauchflow_core import event_cursor
-from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.errors import FieldViolation, InvalidArgument
 from vauchflow_core.events import EVENT_TYPES
+from vauchflow_core.rpc.auth import Authenticator
 from vauchflow_core.tenancy import current_principal, current_tenant_id
-
 from vauchflow_delivery.event_feed import START, EventFeed
 from vauchflow_delivery.store import StoredEvent
 from vauchflow_delivery.stream_slots import StreamSlots
-
 
 SUBSCRIBE_METHOD = "/vauchflow.v1.EventStreamService/SubscribeEvents"
 

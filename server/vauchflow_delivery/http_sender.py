@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -136,7 +136,7 @@ class HttpSender:
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "HttpSender":
+    async def __aenter__(self) -> HttpSender:
         await self.start()
         return self
 
@@ -184,13 +184,13 @@ class HttpSender:
         try:
             async with self._session.post(target, data=body, headers=dict(headers), allow_redirects=False) as resp:
                 status = resp.status
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(timezone.utc))
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(UTC))
                 try:
                     text = await _read_prefix(resp, BODY_LIMIT)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     text = ""  # the status line arrived: that is the receiver's answer
                 return self._logged(outcome("", status, text, retry_after), target.host)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome, never a crash of the caller
+        except Exception as exc:
             return self._logged(outcome(_classify(exc)), target.host, type(exc).__name__)
 
     def _logged(self, result: SendResult, host: str | None, exception: str | None = None) -> SendResult:
@@ -263,5 +263,5 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())

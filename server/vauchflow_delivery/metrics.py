@@ -11,8 +11,8 @@ import logging
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from vauchflow_delivery.store import DeliveryStore, StoreUnavailable
 from vauchflow_core.wakeups import wait_any
+from vauchflow_delivery.store import DeliveryStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -95,5 +95,7 @@ class DeliveryMetrics:
             try:
                 await self.refresh_from_database(store)
             except StoreUnavailable as error:
-                log.warning("metrics refresh failed", extra={"action": "metrics_refresh_failed", "error_type": str(error)})
+                log.warning(
+                    "metrics refresh failed", extra={"action": "metrics_refresh_failed", "error_type": str(error)}
+                )
             await wait_any(stopping, timeout=interval)

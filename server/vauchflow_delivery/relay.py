@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from vauchflow_core.wakeups import wait_any
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.store import DeliveryStore, StoreUnavailable
-from vauchflow_core.wakeups import wait_any
 
 log = logging.getLogger(__name__)
 

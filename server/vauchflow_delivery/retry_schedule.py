@@ -74,7 +74,7 @@ class RetrySchedule:
     @classmethod
     def parse(
         cls, spec: str, jitter: float = DEFAULT_JITTER, max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
-    ) -> "RetrySchedule":
+    ) -> RetrySchedule:
         """A schedule from configuration: comma-separated durations such as "5s,30s,1m,2h,1d" (bare = seconds)."""
         delays = []
         for item in spec.split(","):

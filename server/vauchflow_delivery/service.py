@@ -16,14 +16,14 @@ import time
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
+from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 from vauchflow_core.redis_client import redis_client
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
 from vauchflow_core.rpc.metrics import RpcMetrics
 from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.rpc.request_boundary import RequestBoundary
-
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_delivery.dispatcher import Dispatcher, DispatchLimits
 from vauchflow_delivery.event_feed import EventFeed, OutboxSignal
@@ -31,7 +31,6 @@ from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
-from vauchflow_delivery.stream_slots import StreamSlots
 from vauchflow_delivery.retention import Pruner
 from vauchflow_delivery.store import (
     DELIVERIES_CHANNEL,
@@ -40,6 +39,7 @@ from vauchflow_delivery.store import (
     EventStore,
     parse_relayed_tenants,
 )
+from vauchflow_delivery.stream_slots import StreamSlots
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ async def serve(config: DeliveryConfig) -> int:
         config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
     )
     try:
-        events = await EventStore.connect(
-            config.app_database_url, min_size=1, max_size=config.db_pool_max_size
-        )
+        events = await EventStore.connect(config.app_database_url, min_size=1, max_size=config.db_pool_max_size)
     except BaseException:
         await store.close()
         raise
@@ -118,7 +116,9 @@ async def _run(
     rpc_metrics = RpcMetrics(metrics.registry)
     # Opening a stream is a request like any other: it counts against the tenant's rate (when Redis is there).
     rate_limiter = RateLimiter(redis, rpc_metrics) if redis is not None else None
-    server = grpc.aio.server(interceptors=[RequestBoundary(authenticator, rpc_metrics, rate_limiter)])
+    server = grpc.aio.server(
+        interceptors=[RequestBoundary(authenticator, rpc_metrics, rate_limiter, AuthFailureLimiter(redis))]
+    )
     event_stream_service_pb2_grpc.add_EventStreamServiceServicer_to_server(
         EventStreamServicer(feed, stopping, authenticator, config.stream_reauthorize_seconds, StreamSlots(redis)),
         server,

@@ -8,7 +8,6 @@ the API's Unavailable for the stream) here; nothing above this module sees async
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -23,7 +22,13 @@ import asyncpg
 
 from vauchflow_core import errors
 from vauchflow_core.db import decoders
-from vauchflow_core.db.connection import Connection, NotificationListener, StatementFailed, create_pool, translated_errors
+from vauchflow_core.db.connection import (
+    Connection,
+    NotificationListener,
+    StatementFailed,
+    create_pool,
+    translated_errors,
+)
 from vauchflow_core.db.queries import QUERIES
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import StoredEvent, webhook_endpoint_disabled_event
@@ -132,7 +137,7 @@ class DeliveryStore:
         self._dsn = dsn
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "DeliveryStore":
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> DeliveryStore:
         return cls(await _pool(dsn, min_size, max_size), dsn)
 
     async def close(self) -> None:
@@ -170,7 +175,9 @@ class DeliveryStore:
                 await conn.execute(QUERIES["move_relay_position"], last["transaction_id"], last["id"])
                 if deliveries:
                     await conn.execute(QUERIES["notify_deliveries"])
-                await conn.execute(QUERIES["notify_events_relayed"], relayed_tenants_payload(e["tenant_id"] for e in events))
+                await conn.execute(
+                    QUERIES["notify_events_relayed"], relayed_tenants_payload(e["tenant_id"] for e in events)
+                )
                 return RelayedBatch(len(events), deliveries)
 
     # Dispatcher
@@ -207,9 +214,7 @@ class DeliveryStore:
                 )
         return [_claimed(row) for row in leased]
 
-    async def record_delivered(
-        self, successes: Sequence[tuple[ClaimedDelivery, AttemptRecord]]
-    ) -> dict[UUID, float]:
+    async def record_delivered(self, successes: Sequence[tuple[ClaimedDelivery, AttemptRecord]]) -> dict[UUID, float]:
         """Logs the attempts and marks their deliveries DELIVERED, in one statement; returns, per delivery this
         call finished, the seconds from creation to delivery (absent if another attempt had finished it)."""
         with _translated_errors():
@@ -234,7 +239,7 @@ class DeliveryStore:
         retry_in: float | None,
         disable_reason: str | None,
         disable_after_seconds: float,
-    ) -> "FailureOutcome":
+    ) -> FailureOutcome:
         """Logs a failed attempt, then in the same transaction: disables the endpoint when disable_reason says
         so (410) or when it has been failing for disable_after_seconds (telling the tenant by an outbox event,
         and failing its pending deliveries); otherwise schedules the retry, or fails the delivery when retry_in is
@@ -251,7 +256,9 @@ class DeliveryStore:
                     disabled_now = await self._disable_endpoint(conn, delivery, disable_reason)
                     return FailureOutcome.ENDPOINT_DISABLED if disabled_now else FailureOutcome.FAILED
                 if retry_in is None:
-                    await conn.fetchrow(QUERIES["mark_failed"], delivery.tenant_id, delivery.id, delivery.attempt_number)
+                    await conn.fetchrow(
+                        QUERIES["mark_failed"], delivery.tenant_id, delivery.id, delivery.attempt_number
+                    )
                     return FailureOutcome.FAILED
                 scheduled = await conn.fetchrow(
                     QUERIES["schedule_retry"], delivery.tenant_id, delivery.id, delivery.attempt_number, float(retry_in)
@@ -402,7 +409,7 @@ class EventStore:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "EventStore":
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> EventStore:
         try:
             return cls(await _pool(dsn, min_size, max_size))
         except StoreUnavailable:

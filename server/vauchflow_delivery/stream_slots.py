@@ -94,7 +94,7 @@ class StreamSlots:
         result = await self._redis_call(
             lambda r: r.eval(ACQUIRE_SCRIPT, 1, slots_key(tenant_id), member, cap, self._lease_ms)
         )
-        return None if result is None else bool(int(result))
+        return None if result is None else bool(result)
 
     async def _redis_call(self, call: Callable[[redis_asyncio.Redis], Awaitable[object]]) -> object | None:
         assert self._redis is not None

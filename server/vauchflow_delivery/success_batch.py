@@ -53,7 +53,7 @@ class SuccessRecorder:
     async def _write(self, batch: Sequence[_Success]) -> None:
         try:
             finished: dict[UUID, float] = await self._store.record_delivered([(d, a) for d, a, _ in batch])
-        except BaseException as error:  # noqa: BLE001 - handed to every waiting attempt, which decides
+        except BaseException as error:
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)

@@ -10,9 +10,9 @@ import sys
 import uvloop
 
 from vauchflow_core import errors
+from vauchflow_core.logs import configure_logging
 from vauchflow_server.app import StartupError, serve
 from vauchflow_server.config import ConfigError, ServerConfig
-from vauchflow_core.logs import configure_logging
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ from uuid import UUID
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
@@ -27,39 +28,38 @@ from vauchflow.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
-
-from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
-from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.redis_client import redis_client as redis_client_for
+from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
+from vauchflow_core.rpc.rate_limiter import RateLimiter
+from vauchflow_core.rpc.request_boundary import RequestBoundary
+from vauchflow_core.webhook_endpoints import UrlPolicy
+from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
+from vauchflow_server.admin.tenant_admin import TenantAdmin
+from vauchflow_server.admin.voucher_admin import VoucherAdmin
+from vauchflow_server.admin.webhook_admin import WebhookAdmin
+from vauchflow_server.api.public_limits import PublicCallLimiter
+from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
+from vauchflow_server.api.servicers.health import HealthServicer
+from vauchflow_server.api.servicers.redemptions import RedemptionServicer
+from vauchflow_server.api.servicers.status import StatusServicer
+from vauchflow_server.api.servicers.tenants import TenantServicer
+from vauchflow_server.api.servicers.vouchers import VoucherServicer
+from vauchflow_server.api.servicers.webhooks import WebhookServicer
 from vauchflow_server.config import ServerConfig
-
 from vauchflow_server.db.database import (
     API_KEY_REVOKED_CHANNEL,
     TENANT_CHANGED_CHANNEL,
     Database,
     NotificationListener,
 )
-from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
-from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
-from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_server.redemption.engine import RedemptionEngine
-from vauchflow_core.rpc.request_boundary import RequestBoundary
-from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
-from vauchflow_server.api.servicers.health import HealthServicer
-from vauchflow_server.api.servicers.redemptions import RedemptionServicer
-from vauchflow_server.api.servicers.status import StatusServicer
-from vauchflow_server.api.public_limits import PublicCallLimiter
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
+from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
 from vauchflow_server.status.status_desk import StatusDesk
-from vauchflow_server.api.servicers.tenants import TenantServicer
-from vauchflow_server.api.servicers.vouchers import VoucherServicer
-from vauchflow_server.api.servicers.webhooks import WebhookServicer
-from vauchflow_server.admin.tenant_admin import TenantAdmin
-from vauchflow_server.admin.voucher_admin import VoucherAdmin
-from vauchflow_server.admin.webhook_admin import WebhookAdmin
-from vauchflow_core.webhook_endpoints import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,7 @@ class StartupError(Exception):
 
 async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
-    db = await Database.connect(
-        config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size
-    )
+    db = await Database.connect(config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size)
     redis_client = redis_client_for(config.redis_url, config.redis_timeout_seconds)
     background: list[NotificationListener | FlashSaleReconciler] = []
     try:
@@ -92,7 +90,9 @@ async def serve(config: ServerConfig) -> None:
             )
         key_cache = ApiKeyCache(config.api_key_cache_seconds)
         revocations = db.listener(
-            API_KEY_REVOKED_CHANNEL, on_notify=lambda key_id: key_cache.evict_key(UUID(key_id)), on_connect=key_cache.clear
+            API_KEY_REVOKED_CHANNEL,
+            on_notify=lambda key_id: key_cache.evict_key(UUID(key_id)),
+            on_connect=key_cache.clear,
         )
         revocations.start()
         background.append(revocations)
@@ -113,7 +113,14 @@ async def serve(config: ServerConfig) -> None:
             background.append(reconciler)
         rate_limiter = RateLimiter(redis_client, metrics) if redis_client is not None else None
         server = grpc.aio.server(
-            interceptors=[RequestBoundary(Authenticator(db, config.admin_token, key_cache), metrics, rate_limiter)]
+            interceptors=[
+                RequestBoundary(
+                    Authenticator(db, config.admin_token, key_cache),
+                    metrics,
+                    rate_limiter,
+                    AuthFailureLimiter(redis_client, limit=config.auth_failures_per_minute),
+                )
+            ]
         )
         tenant_service_pb2_grpc.add_TenantServiceServicer_to_server(
             TenantServicer(TenantAdmin(db, on_changed=key_cache.evict_tenant)), server
@@ -122,19 +129,15 @@ async def serve(config: ServerConfig) -> None:
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db, gate)), server)
-        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
-            RedemptionServicer(
-                RedemptionEngine(
-                    db,
-                    gate=gate,
-                    metrics=metrics,
-                    per_voucher_concurrency=config.redeem_concurrency_per_voucher,
-                    max_batch=config.redeem_batch_max,
-                    batches_in_flight=config.redeem_batches_in_flight,
-                )
-            ),
-            server,
+        engine = RedemptionEngine(
+            db,
+            gate=gate,
+            metrics=metrics,
+            per_voucher_concurrency=config.redeem_concurrency_per_voucher,
+            max_batch=config.redeem_batch_max,
+            batches_in_flight=config.redeem_batches_in_flight,
         )
+        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(RedemptionServicer(engine), server)
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
@@ -148,9 +151,7 @@ async def serve(config: ServerConfig) -> None:
         )
         grpc_health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(grpc_health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         address = f"{config.grpc_host}:{config.grpc_port}"
         server.add_insecure_port(address)
         await server.start()
@@ -158,8 +159,11 @@ async def serve(config: ServerConfig) -> None:
             await grpc_health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "server started",
-            extra={"action": "server_started", "address": address,
-                   "startup_ms": round((time.perf_counter() - started) * 1000)},
+            extra={
+                "action": "server_started",
+                "address": address,
+                "startup_ms": round((time.perf_counter() - started) * 1000),
+            },
         )
 
         stopping = asyncio.Event()

@@ -52,9 +52,11 @@ class ServerConfig:
     redeem_batches_in_flight: int = 2
     # "uvloop" or "asyncio" (the standard loop, for comparison and debugging).
     event_loop: str = "uvloop"
+    # Failed authentications a client address may make per minute before its requests are refused unread.
+    auth_failures_per_minute: int = 30
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "ServerConfig":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerConfig:
         missing = [name for name in ("DATABASE_URL", "VAUCHFLOW_ADMIN_TOKEN") if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
@@ -88,4 +90,7 @@ class ServerConfig:
                 env, "VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT", 1, cls.redeem_batches_in_flight
             ),
             event_loop=env_choice(env, "VAUCHFLOW_EVENT_LOOP", ("uvloop", "asyncio"), cls.event_loop),
+            auth_failures_per_minute=env_at_least(
+                env, "VAUCHFLOW_AUTH_FAILURES_PER_MINUTE", 1, cls.auth_failures_per_minute
+            ),
         )

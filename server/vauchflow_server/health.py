@@ -53,7 +53,7 @@ class HealthChecker:
         if self._redis is not None:
             checks["redis"] = self._redis_up()
         results = await asyncio.gather(*checks.values())
-        components = {name: UP if ok else DOWN for name, ok in zip(checks, results)}
+        components = {name: UP if ok else DOWN for name, ok in zip(checks, results, strict=False)}
         return HealthReport(UP if all(results) else DOWN, components)
 
     async def readiness(self) -> HealthReport:

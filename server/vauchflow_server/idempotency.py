@@ -44,7 +44,5 @@ async def claim(tx: Any, operation: str, request_id: str, request_hash: bytes, n
 def _checked(record: tuple[bytes, UUID], request_hash: bytes) -> UUID:
     stored_hash, resource_id = record
     if stored_hash != request_hash:
-        raise Conflict(
-            "this request_id was already used with a different request", reason="IDEMPOTENCY_KEY_REUSED"
-        )
+        raise Conflict("this request_id was already used with a different request", reason="IDEMPOTENCY_KEY_REUSED")
     return resource_id

@@ -1,13 +1,17 @@
 """Prometheus metrics of the API server, served on their own port (VAUCHFLOW_METRICS_PORT): the RPC edge's
-(vauchflow_core.rpc.metrics) plus redemption outcomes and the flash-sale gate."""
+(vauchflow_core.rpc.metrics) plus redemption outcomes, redemption batch sizes and the flash-sale gate."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from vauchflow_core.rpc.metrics import RpcMetrics, method_name
 
 __all__ = ["ServerMetrics", "method_name"]
+
+# One bucket per size while batches are small (the usual case), coarser up to the default maximum of 64, so the
+# benchmark can read the median and p90 sizes off the histogram.
+BATCH_SIZE_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64)
 
 
 class ServerMetrics(RpcMetrics):
@@ -18,6 +22,12 @@ class ServerMetrics(RpcMetrics):
             "vauchflow_redemptions",
             "Redeem outcomes: SUCCEEDED or the refusal reason (VOUCHER_EXHAUSTED, ...).",
             ["outcome"],
+            registry=r,
+        )
+        self.redemption_batch_size = Histogram(
+            "vauchflow_redemption_batch_size",
+            "Redeems taken into one batch transaction (1 when nothing else was waiting).",
+            buckets=BATCH_SIZE_BUCKETS,
             registry=r,
         )
         self.flash_sale_gate = Counter(

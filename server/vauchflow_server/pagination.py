@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Generic, Sequence, TypeVar
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from vauchflow_core.errors import InvalidArgument
@@ -55,7 +56,7 @@ def _decode(token: str) -> Cursor:
         when, ident = json.loads(raw)
         after = datetime.fromisoformat(when)
         # A forged token can name an instant PostgreSQL cannot take (year 10000 in UTC, say): refuse it here.
-        after.astimezone(timezone.utc)
+        after.astimezone(UTC)
         return after, UUID(ident)
     except (ValueError, TypeError, OverflowError):
         raise InvalidArgument.single("page_token", "is not a token returned by a previous page") from None

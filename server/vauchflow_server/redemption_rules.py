@@ -1,17 +1,21 @@
 """The rules of redemption, as pure functions: may this order use this voucher now, and for how much?
 
-The redemption engine runs them before and after its atomic UPDATE; validation runs them alone.
+`decide_redeem` is the one decision of a redeem, made from the voucher as read, the order, the customer's count,
+the units a batch has already given the voucher, and the flash-sale gate's answer. Every path of the redemption
+engine calls it (a batch, a redeem alone, validation), and so does the engine after PostgreSQL's conditional UPDATE
+refused, to name the reason: the SQL only guards atomically, it never decides a reason of its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from vauchflow_core import errors
-from vauchflow_server.vouchers import ACTIVE, MAX_AMOUNT, Voucher
-from vauchflow_server.currencies import is_known_currency
 from vauchflow_core.errors import Violations
+from vauchflow_server.currencies import is_known_currency
+from vauchflow_server.vouchers import ACTIVE, MAX_AMOUNT, Voucher
 
 MAX_CUSTOMER_ID_LENGTH = 200
 MAX_ORDER_ID_LENGTH = 200
@@ -22,6 +26,30 @@ class Order:
     id: str
     amount: int
     currency: str | None
+
+
+class GateAnswer(enum.Enum):
+    """What the flash-sale pre-gate (redemption/flash_sale_gate.py) answered a redeem's claim."""
+
+    ADMITTED = "admitted"  # a unit is held for this request
+    SOLD_OUT = "rejected"  # none left: refuse without PostgreSQL
+    MISSING = "missing"  # no counter (not a flash sale, or lost): PostgreSQL decides, and may build one
+    BYPASSED = "bypassed"  # Redis unavailable: PostgreSQL alone
+
+
+@dataclass(frozen=True)
+class Redeem:
+    """The redeem may go ahead: one unit, for this discount; `exhausts` when it takes the voucher's last unit."""
+
+    discount_amount: int
+    exhausts: bool
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """The redeem is refused, for this reason (an ErrorInfo reason such as VOUCHER_EXHAUSTED)."""
+
+    reason: str
 
 
 def check_order(order: Order, customer_id: str, violations: Violations) -> None:
@@ -52,9 +80,9 @@ def voucher_denial(voucher: Voucher, now: datetime) -> str | None:
 def order_denial(voucher: Voucher, order: Order) -> str | None:
     """Why this order cannot use the voucher (currency, minimum amount), or None."""
     terms = voucher.terms
-    if terms.currency is not None and order.currency is not None and order.currency != terms.currency:
-        return errors.CURRENCY_MISMATCH
-    if terms.currency is not None and order.currency is None and terms.amount_off is not None:
+    # A voucher with a currency needs an order in that currency: an order that names none is refused too (it
+    # could be in any currency, and a percentage of "some money" is not a discount the merchant agreed to).
+    if terms.currency is not None and order.currency != terms.currency:
         return errors.CURRENCY_MISMATCH
     if terms.min_order_amount is not None and order.amount < terms.min_order_amount:
         return errors.ORDER_BELOW_MINIMUM
@@ -66,6 +94,33 @@ def customer_denial(voucher: Voucher, customer_redemptions: int) -> str | None:
     if limit is not None and customer_redemptions >= limit:
         return errors.CUSTOMER_LIMIT_REACHED
     return None
+
+
+def decide_redeem(
+    voucher: Voucher,
+    order: Order,
+    now: datetime,
+    *,
+    customer_redemptions: int | None = None,
+    admitted_in_batch: int = 0,
+    gate: GateAnswer | None = None,
+) -> Redeem | Refuse:
+    """The one decision of a redeem. `customer_redemptions`: the customer's count for this voucher, when known (a
+    redeem alone learns it only from its atomic upsert, so it decides without it first); `admitted_in_batch`: units
+    this voucher has already given earlier redeems of the same batch; `gate`: the flash-sale claim's answer, None
+    without a gate. Refusals come in a fixed order: the gate's sold out, then the voucher, the order, the customer."""
+    if gate is GateAnswer.SOLD_OUT:
+        # The counter found none left, which stands whatever else is true of the voucher: the sold-out path refuses
+        # before reading it, and a counter built from PostgreSQL's read and found empty refuses the same way.
+        return Refuse(errors.VOUCHER_EXHAUSTED)
+    if admitted_in_batch:
+        voucher = replace(voucher, redemption_count=voucher.redemption_count + admitted_in_batch)
+    reason = voucher_denial(voucher, now) or order_denial(voucher, order)
+    if reason is None and customer_redemptions is not None:
+        reason = customer_denial(voucher, customer_redemptions)
+    if reason is not None:
+        return Refuse(reason)
+    return Redeem(discount_amount(voucher, order), exhausts=voucher.remaining == 1)
 
 
 def discount_amount(voucher: Voucher, order: Order) -> int:

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from vauchflow_server.currencies import is_known_currency
 from vauchflow_core.errors import InvalidArgument, Violations
+from vauchflow_server.currencies import is_known_currency
 
 ACTIVE = "ACTIVE"
 DISABLED = "DISABLED"

@@ -5,7 +5,6 @@ browser's or agent's address (Envoy's x-forwarded-for, which the API trusts only
 from __future__ import annotations
 
 import vauchflow
-
 from vauchflow_web.config import WebConfig
 
 # A placeholder: the root client never calls; every request uses with_options(api_key=...).

@@ -17,6 +17,7 @@ from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
+
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 REPO = Path(__file__).resolve().parents[2]
@@ -609,3 +610,14 @@ def test_walker_carries_field_behavior_and_writes_plain_path_names():
 def test_walker_refuses_two_path_variables_with_one_plain_name():
     with pytest.raises(ValueError, match="share the parameter name"):
         walker.openapi_path("/v1/shops/{shop.id}/items/{item.id}")
+
+
+def test_lists_of_known_names_are_enums(document):
+    from vauchflow_core.events import EVENT_TYPES
+    from vauchflow_core.permissions import ALL_PERMISSIONS
+
+    schemas = document["components"]["schemas"]
+    permissions = schemas["vauchflow.v1.CreateApiKeyRequest"]["properties"]["permissions"]
+    assert permissions["items"]["enum"] == list(ALL_PERMISSIONS) and permissions["minItems"] == 1
+    (types,) = [p for p in document["paths"]["/v1/events"]["get"]["parameters"] if p["name"] == "types"]
+    assert types["schema"]["items"]["enum"] == list(EVENT_TYPES)

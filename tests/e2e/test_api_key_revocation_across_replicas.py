@@ -6,6 +6,10 @@ import secrets
 import signal
 
 import grpc
+
+from support.polling import wait_for
+from support.ports import free_port
+from support.services import start_api_server
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
@@ -14,18 +18,19 @@ from vauchflow.v1 import (
     voucher_service_pb2,
     voucher_service_pb2_grpc,
 )
-
-from support.polling import wait_for
-from support.ports import free_port
-from support.services import start_api_server
 from vauchflow_devstack import stop_child
 
 
 def test_a_key_revoked_on_one_replica_is_refused_by_the_other(migrated_db, redis_server, tmp_path):
     admin_token = "vf_op_" + secrets.token_urlsafe(24)
     servers = [
-        start_api_server(database=migrated_db, redis_url=redis_server.url, admin_token=admin_token,
-                         port=free_port(), log_path=tmp_path / f"server-{n}.log")  # fmt: skip
+        start_api_server(
+            database=migrated_db,
+            redis_url=redis_server.url,
+            admin_token=admin_token,
+            port=free_port(),
+            log_path=tmp_path / f"server-{n}.log",
+        )
         for n in (1, 2)
     ]
     channels = [grpc.insecure_channel(server.target) for server in servers]

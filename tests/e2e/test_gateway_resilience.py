@@ -55,9 +55,12 @@ def replicas(migrated_db, redis_server, tmp_path) -> Iterator[TwoReplicas]:
         for index in (1, 2):
             servers.append(
                 start_api_server(
-                    database=migrated_db, redis_url=redis_server.url, admin_token=admin_token, port=free_port(),
+                    database=migrated_db,
+                    redis_url=redis_server.url,
+                    admin_token=admin_token,
+                    port=free_port(),
                     log_path=tmp_path / f"server-{index}.log",
-                )  # fmt: skip
+                )
             )
         gateway = start_gateway(tmp_path / "envoy", [server.target for server in servers])
         wait_for_healthy_hosts(gateway, 2)

@@ -11,16 +11,6 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from vauchflow.v1 import (
-    redemption_pb2,
-    redemption_service_pb2,
-    redemption_service_pb2_grpc,
-    tenant_service_pb2,
-    tenant_service_pb2_grpc,
-    voucher_pb2,
-    voucher_service_pb2,
-    voucher_service_pb2_grpc,
-)
 
 from support.api_client import OwnerDatabase
 from support.gateway import (
@@ -34,6 +24,16 @@ from support.gateway import (
     start_gateway,
 )
 from support.ports import free_port
+from vauchflow.v1 import (
+    redemption_pb2,
+    redemption_service_pb2,
+    redemption_service_pb2_grpc,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
+    voucher_pb2,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
+)
 
 ORDER = {"order": {"amount": "10000", "currency": "EUR"}}
 
@@ -94,9 +94,7 @@ def test_exhausted_voucher_is_400_voucher_exhausted(merchant):
 
 
 def test_expired_voucher_is_400_voucher_expired(merchant):
-    code = create_voucher(
-        merchant, valid_from="2020-01-01T00:00:00Z", valid_until="2021-01-01T00:00:00Z"
-    )["code"]
+    code = create_voucher(merchant, valid_from="2020-01-01T00:00:00Z", valid_until="2021-01-01T00:00:00Z")["code"]
 
     body = expect_error(merchant.post(f"/v1/vouchers/{code}:redeem", ORDER), 400, "VOUCHER_EXPIRED")
     assert body["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0]
@@ -277,6 +275,6 @@ def test_100_concurrent_rest_redeems_of_a_single_use_voucher(gateway, merchant, 
     responses = concurrent_posts(merchant, f"/v1/vouchers/{code}:redeem", ORDER, count=100)
 
     assert_one_redeemed_rest_exhausted(responses)
-    assert OwnerDatabase(api_server.owner_dsn).fetchval(
-        "SELECT redemption_count FROM vouchers WHERE code = $1", code
-    ) == 1
+    assert (
+        OwnerDatabase(api_server.owner_dsn).fetchval("SELECT redemption_count FROM vouchers WHERE code = $1", code) == 1
+    )

@@ -11,6 +11,10 @@ import threading
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from support.polling import wait_for
+from support.ports import free_port
+from support.services import start_api_server
 from vauchflow.v1 import (
     redemption_pb2,
     redemption_service_pb2,
@@ -21,10 +25,6 @@ from vauchflow.v1 import (
     voucher_service_pb2,
     voucher_service_pb2_grpc,
 )
-
-from support.polling import wait_for
-from support.ports import free_port
-from support.services import start_api_server
 from vauchflow_devstack import stop_child
 
 

@@ -5,7 +5,6 @@ server error and no response that breaks the document."""
 from __future__ import annotations
 
 import contextlib
-
 import importlib
 import json
 import subprocess
@@ -36,11 +35,23 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     config = root / "generator.yaml"
     config.write_text("post_hooks: []\n")  # no formatter run: the code is imported, not read
     result = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(DOCUMENT), "--meta", "none", "--output-path", str(root / PACKAGE)]
-        + ["--config", str(config), "--fail-on-warning"],
+        [
+            str(GENERATOR),
+            "generate",
+            "--path",
+            str(DOCUMENT),
+            "--meta",
+            "none",
+            "--output-path",
+            str(root / PACKAGE),
+            "--config",
+            str(config),
+            "--fail-on-warning",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
@@ -135,7 +146,10 @@ def test_the_generated_client_runs_the_getting_started_flow(generated, gateway, 
 
         # The PATCH the generator used to skip: `{voucher.code}` in the proto, `{code}` in the document.
         updated = update_voucher.sync(
-            code, client=merchant, body=models.VauchflowV1VoucherPatch(max_redemptions="2"), update_mask="max_redemptions"
+            code,
+            client=merchant,
+            body=models.VauchflowV1VoucherPatch(max_redemptions="2"),
+            update_mask="max_redemptions",
         )
         assert isinstance(updated, models.VauchflowV1UpdateVoucherResponse), updated
         assert (updated.voucher.max_redemptions, updated.voucher.redemption_count) == ("2", "0")
@@ -177,16 +191,34 @@ def _fuzz(gateway, token: str, *selection: str, report: Path) -> subprocess.Comp
     config = report.parent / "schemathesis.toml"
     config.write_text(FUZZ_CONFIG)
     return subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run", str(DOCUMENT)]
-        + ["--url", gateway.public_url]
-        + ["--header", f"Authorization: Bearer {token}", "--checks", ",".join(FUZZ_CHECKS)]
-        + ["--phases", "examples,coverage,fuzzing", "--no-color"]
-        + ["--report", "junit", "--report-junit-path", str(report)]
-        + [*FUZZ_LIMITS, *FUZZ_EXCLUDED, *selection],
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(config),
+            "run",
+            str(DOCUMENT),
+            "--url",
+            gateway.public_url,
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            ",".join(FUZZ_CHECKS),
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-junit-path",
+            str(report),
+            *FUZZ_LIMITS,
+            *FUZZ_EXCLUDED,
+            *selection,
+        ],
         capture_output=True,
         text=True,
         timeout=240,
         cwd=report.parent,
+        check=False,
     )
 
 

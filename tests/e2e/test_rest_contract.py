@@ -13,10 +13,10 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 
 from support.gateway import RestClient, expect_error, expect_json, new_tenant_key
 from support.polling import wait_for
+from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 from vauchflow_core.rpc.request_ids import MAX_LENGTH, PATTERN
 
 REPO = Path(__file__).resolve().parents[2]

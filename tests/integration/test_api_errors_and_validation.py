@@ -8,20 +8,12 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
-from vauchflow.v1 import (
-    api_key_service_pb2,
-    redemption_service_pb2,
-    tenant_pb2,
-    tenant_service_pb2,
-    voucher_pb2,
-    voucher_service_pb2,
-)
 
 from support.api_client import (
     ApiSession,
@@ -34,6 +26,14 @@ from support.api_client import (
     field_violations,
     order,
     violation_fields,
+)
+from vauchflow.v1 import (
+    api_key_service_pb2,
+    redemption_service_pb2,
+    tenant_pb2,
+    tenant_service_pb2,
+    voucher_pb2,
+    voucher_service_pb2,
 )
 
 
@@ -59,7 +59,7 @@ def ts(when: datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 PCT = voucher_pb2.Discount(percent_off=10)
 TOO_MANY_KEYS = {f"k{i}": "v" for i in range(51)}
 
@@ -75,8 +75,16 @@ CREATE_VOUCHER_CASES = [
     ("percent over 100", dict(discount=voucher_pb2.Discount(percent_off=101)), "voucher.discount.percent_off"),
     ("percent negative", dict(discount=voucher_pb2.Discount(percent_off=-5)), "voucher.discount.percent_off"),
     ("amount 0", dict(discount=voucher_pb2.Discount(amount_off=0), currency="EUR"), "voucher.discount.amount_off"),
-    ("amount negative", dict(discount=voucher_pb2.Discount(amount_off=-100), currency="EUR"), "voucher.discount.amount_off"),
-    ("amount absurd", dict(discount=voucher_pb2.Discount(amount_off=10**15), currency="EUR"), "voucher.discount.amount_off"),
+    (
+        "amount negative",
+        dict(discount=voucher_pb2.Discount(amount_off=-100), currency="EUR"),
+        "voucher.discount.amount_off",
+    ),
+    (
+        "amount absurd",
+        dict(discount=voucher_pb2.Discount(amount_off=10**15), currency="EUR"),
+        "voucher.discount.amount_off",
+    ),
     ("no discount", dict(discount=voucher_pb2.Discount()), "voucher.discount"),
     ("unknown currency", dict(currency="ABC"), "voucher.currency"),
     ("currency not a code", dict(currency="EURO"), "voucher.currency"),
@@ -96,7 +104,11 @@ CREATE_VOUCHER_CASES = [
     ("max_redemptions absurd", dict(max_redemptions=10**12), "voucher.max_redemptions"),
     ("per_customer_limit 0", dict(per_customer_limit=0), "voucher.per_customer_limit"),
     ("per_customer_limit negative", dict(per_customer_limit=-3), "voucher.per_customer_limit"),
-    ("valid_until before valid_from", dict(valid_from=ts(NOW), valid_until=ts(NOW - timedelta(days=1))), "voucher.valid_until"),
+    (
+        "valid_until before valid_from",
+        dict(valid_from=ts(NOW), valid_until=ts(NOW - timedelta(days=1))),
+        "voucher.valid_until",
+    ),
     ("valid_until equals valid_from", dict(valid_from=ts(NOW), valid_until=ts(NOW)), "voucher.valid_until"),
     ("timestamp out of range", dict(valid_from=timestamp_pb2.Timestamp(seconds=10**13)), "voucher.valid_from"),
     ("too many metadata keys", dict(metadata=TOO_MANY_KEYS), "voucher.metadata"),
@@ -107,7 +119,9 @@ CREATE_VOUCHER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "field_path"), [c[1:] for c in CREATE_VOUCHER_CASES], ids=[c[0] for c in CREATE_VOUCHER_CASES])
+@pytest.mark.parametrize(
+    ("fields", "field_path"), [c[1:] for c in CREATE_VOUCHER_CASES], ids=[c[0] for c in CREATE_VOUCHER_CASES]
+)
 def test_create_voucher_rejects_bad_input_and_writes_nothing(
     world: World, db: OwnerDatabase, fields: dict[str, Any], field_path: str
 ) -> None:
@@ -151,16 +165,30 @@ def test_create_voucher_accepts_the_edges_of_what_is_valid(world: World) -> None
 
 # UpdateVoucher: (case id, voucher fields without code, mask paths, field)
 UPDATE_VOUCHER_CASES = [
-    ("percent over 100", dict(discount=voucher_pb2.Discount(percent_off=150)), ["discount"], "voucher.discount.percent_off"),
+    (
+        "percent over 100",
+        dict(discount=voucher_pb2.Discount(percent_off=150)),
+        ["discount"],
+        "voucher.discount.percent_off",
+    ),
     ("percent 0", dict(discount=voucher_pb2.Discount(percent_off=0)), ["discount"], "voucher.discount.percent_off"),
     ("discount cleared", dict(), ["discount"], "voucher.discount"),
-    ("amount negative", dict(discount=voucher_pb2.Discount(amount_off=-1)), ["discount"], "voucher.discount.amount_off"),
+    (
+        "amount negative",
+        dict(discount=voucher_pb2.Discount(amount_off=-1)),
+        ["discount"],
+        "voucher.discount.amount_off",
+    ),
     ("unknown currency", dict(currency="QQQ"), ["currency"], "voucher.currency"),
     ("max_redemptions 0", dict(max_redemptions=0), ["max_redemptions"], "voucher.max_redemptions"),
     ("max_redemptions below count", dict(max_redemptions=1), None, None),  # filled in: see the test
     ("per_customer_limit negative", dict(per_customer_limit=-1), ["per_customer_limit"], "voucher.per_customer_limit"),
-    ("valid_until before valid_from", dict(valid_from=ts(NOW + timedelta(days=2)), valid_until=ts(NOW + timedelta(days=1))),
-     ["valid_from", "valid_until"], "voucher.valid_until"),  # fmt: skip
+    (
+        "valid_until before valid_from",
+        dict(valid_from=ts(NOW + timedelta(days=2)), valid_until=ts(NOW + timedelta(days=1))),
+        ["valid_from", "valid_until"],
+        "voucher.valid_until",
+    ),
     ("too many metadata keys", dict(metadata=TOO_MANY_KEYS), ["metadata"], "voucher.metadata"),
     ("metadata value too long", dict(metadata={"note": "x" * 501}), ["metadata"], "voucher.metadata.note"),
     ("unknown status", dict(status=9), ["status"], "voucher.status"),
@@ -182,7 +210,8 @@ def test_update_voucher_rejects_bad_input_and_writes_nothing(
         paths, field_path = ["max_redemptions"], "voucher.max_redemptions"
     before = db.tenant_snapshot(world.tenant.id)
     request = voucher_service_pb2.UpdateVoucherRequest(
-        voucher=voucher_pb2.Voucher(code=world.voucher.code, **fields), update_mask=field_mask_pb2.FieldMask(paths=paths)
+        voucher=voucher_pb2.Voucher(code=world.voucher.code, **fields),
+        update_mask=field_mask_pb2.FieldMask(paths=paths),
     )
     error = expect_rpc_error(world.tenant.vouchers.UpdateVoucher, request)
     assert_invalid(error, field_path)
@@ -230,7 +259,9 @@ CREATE_TENANT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("fields", "field_path"), [c[1:] for c in CREATE_TENANT_CASES], ids=[c[0] for c in CREATE_TENANT_CASES])
+@pytest.mark.parametrize(
+    ("fields", "field_path"), [c[1:] for c in CREATE_TENANT_CASES], ids=[c[0] for c in CREATE_TENANT_CASES]
+)
 def test_create_tenant_rejects_bad_input_and_writes_nothing(
     api: ApiSession, db: OwnerDatabase, fields: dict[str, Any], field_path: str
 ) -> None:
@@ -332,7 +363,18 @@ def test_validate_and_rollback_reject_bad_input(world: World, db: OwnerDatabase)
 
 # Hostile input: never INTERNAL or UNKNOWN, never exception text
 
-LEAK_MARKERS = ("Traceback", "Exception", "Error", "asyncpg", "protobuf", "SELECT", "INSERT", "UPDATE ", ".py", "<class")
+LEAK_MARKERS = (
+    "Traceback",
+    "Exception",
+    "Error",
+    "asyncpg",
+    "protobuf",
+    "SELECT",
+    "INSERT",
+    "UPDATE ",
+    ".py",
+    "<class",
+)
 
 
 def assert_no_leak(error: grpc.RpcError) -> None:
@@ -384,7 +426,10 @@ def test_unparseable_requests_are_invalid_argument_without_parser_text(
 def test_forged_page_tokens_are_invalid_argument(world: World, page_token: str) -> None:
     for call, request in (
         (world.tenant.vouchers.ListVouchers, voucher_service_pb2.ListVouchersRequest(page_token=page_token)),
-        (world.tenant.redemptions.ListRedemptions, redemption_service_pb2.ListRedemptionsRequest(page_token=page_token)),
+        (
+            world.tenant.redemptions.ListRedemptions,
+            redemption_service_pb2.ListRedemptionsRequest(page_token=page_token),
+        ),
         (world.tenant.api_keys.ListApiKeys, api_key_service_pb2.ListApiKeysRequest(page_token=page_token)),
     ):
         error = expect_rpc_error(call, request)

@@ -36,15 +36,14 @@ async def test_a_row_for_another_tenant_is_refused_as_forbidden_not_internal(
     app: asyncpg.Connection, tenants: tuple[uuid.UUID, uuid.UUID]
 ) -> None:
     a, b = tenants
-    with pytest.raises(errors.Forbidden) as refused:
-        with translated_errors():
-            async with app.transaction():
-                await app.execute(QUERIES["set_tenant"], str(a))
-                await app.execute(
-                    "INSERT INTO vouchers (tenant_id, id, code, percent_off, status) VALUES ($1, $2, 'X1', 10, 'ACTIVE')",
-                    b,
-                    uuid.uuid4(),
-                )
+    with pytest.raises(errors.Forbidden) as refused, translated_errors():
+        async with app.transaction():
+            await app.execute(QUERIES["set_tenant"], str(a))
+            await app.execute(
+                "INSERT INTO vouchers (tenant_id, id, code, percent_off, status) VALUES ($1, $2, 'X1', 10, 'ACTIVE')",
+                b,
+                uuid.uuid4(),
+            )
     assert refused.value.reason == "ACCESS_DENIED"
     assert "INSERT" not in str(refused.value) and str(b) not in str(refused.value)
 
@@ -54,20 +53,18 @@ async def test_a_duplicate_is_a_conflict_naming_its_constraint(
 ) -> None:
     a, _ = tenants
     insert = "INSERT INTO vouchers (tenant_id, id, code, percent_off, status) VALUES ($1, $2, 'DUP', 10, 'ACTIVE')"
-    with pytest.raises(UniqueViolation) as refused:
-        with translated_errors():
-            async with app.transaction():
-                await app.execute(QUERIES["set_tenant"], str(a))
-                await app.execute(insert, a, uuid.uuid4())
-                await app.execute(insert, a, uuid.uuid4())
+    with pytest.raises(UniqueViolation) as refused, translated_errors():
+        async with app.transaction():
+            await app.execute(QUERIES["set_tenant"], str(a))
+            await app.execute(insert, a, uuid.uuid4())
+            await app.execute(insert, a, uuid.uuid4())
     assert isinstance(refused.value, errors.Conflict)
     assert refused.value.constraint
 
 
 async def test_any_other_refusal_carries_only_its_sqlstate(app: asyncpg.Connection) -> None:
-    with pytest.raises(StatementFailed) as failed:
-        with translated_errors():
-            await app.execute("SELECT no_such_column_secret_value FROM tenants")
+    with pytest.raises(StatementFailed) as failed, translated_errors():
+        await app.execute("SELECT no_such_column_secret_value FROM tenants")
     assert failed.value.sqlstate == "42703"
     assert "secret_value" not in str(failed.value) and "SELECT" not in str(failed.value)
     assert not isinstance(failed.value, errors.DomainError)  # the RPC edge answers INTERNAL, as for any bug

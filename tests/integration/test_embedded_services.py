@@ -44,9 +44,7 @@ async def test_app_dsn_logs_in_as_the_app_role_which_sees_no_rows_without_a_tena
 
     app = await asyncpg.connect(migrated_db.app_dsn)
     try:
-        role = await app.fetchrow(
-            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        role = await app.fetchrow("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert (role["rolname"], role["rolsuper"], role["rolbypassrls"]) == ("vauchflow_app", False, False)
         assert await app.fetchval("SELECT count(*) FROM tenants") == 0
     finally:
@@ -98,9 +96,7 @@ def test_embedded_redis_stops_and_frees_its_port(tmp_path) -> None:
     assert port_is_free(server.port)
 
 
-def test_embedded_postgres_refuses_a_port_another_server_answers_on(
-    postgres: MigratedPostgres, tmp_path
-) -> None:
+def test_embedded_postgres_refuses_a_port_another_server_answers_on(postgres: MigratedPostgres, tmp_path) -> None:
     squatter = EmbeddedPostgres(tmp_path / "pg", postgres.port)
     try:
         squatter.start()

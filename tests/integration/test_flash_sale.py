@@ -25,16 +25,6 @@ import grpc
 import pytest
 import redis
 from google.protobuf import field_mask_pb2
-from vauchflow.v1 import (
-    health_service_pb2,
-    health_service_pb2_grpc,
-    redemption_pb2,
-    redemption_service_pb2,
-    redemption_service_pb2_grpc,
-    tenant_pb2,
-    voucher_pb2,
-    voucher_service_pb2,
-)
 
 from support.api_client import (
     ApiSession,
@@ -49,6 +39,16 @@ from support.api_client import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedPostgres, start_api_server
+from vauchflow.v1 import (
+    health_service_pb2,
+    health_service_pb2_grpc,
+    redemption_pb2,
+    redemption_service_pb2,
+    redemption_service_pb2_grpc,
+    tenant_pb2,
+    voucher_pb2,
+    voucher_service_pb2,
+)
 from vauchflow_devstack import EmbeddedRedis, stop_child
 
 EXHAUSTED = "FAILED_PRECONDITION/VOUCHER_EXHAUSTED"
@@ -161,15 +161,13 @@ def stampede(target: str, secret: str, code: str, threads: int, channels: int = 
 
         def client(index: int) -> None:
             stub = redemption_service_pb2_grpc.RedemptionServiceStub(shared[index % channels])
-            request = redemption_service_pb2.RedeemVoucherRequest(
-                code=code, order=order(5_000, "EUR", order_id(index))
-            )
+            request = redemption_service_pb2.RedeemVoucherRequest(code=code, order=order(5_000, "EUR", order_id(index)))
             try:
                 barrier.wait()
                 results[index] = stub.RedeemVoucher(request, metadata=metadata, timeout=90)
             except grpc.RpcError as error:
                 results[index] = error
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 barrier.abort()
                 results[index] = error
 

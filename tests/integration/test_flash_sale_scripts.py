@@ -7,8 +7,8 @@ import uuid
 
 import redis.asyncio as redis_asyncio
 
-from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.metrics import ServerMetrics
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 
 
 async def test_a_repeated_take_or_settle_moves_one_unit_only(redis_server):

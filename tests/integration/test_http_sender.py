@@ -7,6 +7,7 @@ it accepted 0. The only network used is loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import email.utils
 import ipaddress
@@ -23,6 +24,7 @@ from standardwebhooks.webhooks import Webhook
 
 from support.ports import free_port
 from support.webhook_receivers import Receiver, Reply, eventually
+from vauchflow_core.address_policy import AddressPolicy
 from vauchflow_delivery.http_sender import (
     ADDRESS_BLOCKED,
     CONNECTION_FAILED,
@@ -33,7 +35,6 @@ from vauchflow_delivery.http_sender import (
     SenderSettings,
 )
 from vauchflow_delivery.signing import webhook_headers
-from vauchflow_core.address_policy import AddressPolicy
 
 LOOPBACK_ALLOWED = AddressPolicy.allowing(["127.0.0.0/8", "::1/128"])
 NOTHING_ALLOWED = AddressPolicy()
@@ -119,7 +120,7 @@ async def test_retry_after_in_seconds_is_reported(receiver: Receiver, sender: Ht
 async def test_retry_after_as_an_http_date_is_reported_as_seconds_from_now(
     receiver: Receiver, sender: HttpSender
 ) -> None:
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=300)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=300)
     http_date = email.utils.format_datetime(when, usegmt=True)
     receiver.reply = lambda _request: Reply(429, headers=(("Retry-After", http_date),))
     result = await sender.send(receiver.url, BODY, signed_headers())
@@ -152,10 +153,8 @@ async def test_a_connect_that_never_completes_times_out() -> None:
         for _ in range(4):
             filler = socket.socket()
             filler.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 filler.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
             fillers.append(filler)
         async with HttpSender(LOOPBACK_ALLOWED, SenderSettings(connect_timeout=0.3, total_timeout=5)) as sender:
             result = await sender.send(f"http://127.0.0.1:{port}/", BODY, signed_headers())
@@ -177,8 +176,18 @@ async def test_an_unresolvable_name_is_connection_failed(sender: HttpSender) -> 
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://127.0.0.1/", "not a url", "http://", "/relative/path", "http://user:pw@127.0.0.1/", "http://[::1/",
-            "http://[zz::1]/", "http://1.2.3.4.5.6/", "http://08.0.0.1/"],  # fmt: skip
+    "url",
+    [
+        "ftp://127.0.0.1/",
+        "not a url",
+        "http://",
+        "/relative/path",
+        "http://user:pw@127.0.0.1/",
+        "http://[::1/",
+        "http://[zz::1]/",
+        "http://1.2.3.4.5.6/",
+        "http://08.0.0.1/",
+    ],
 )
 async def test_unusable_urls_are_invalid(url: str, sender: HttpSender) -> None:
     result = await sender.send(url, BODY, signed_headers())
@@ -213,9 +222,7 @@ async def test_a_context_without_verification_is_refused() -> None:
         HttpSender(LOOPBACK_ALLOWED, ssl_context=unverified)
 
 
-async def test_failures_are_logged_without_exception_text(
-    caplog: pytest.LogCaptureFixture, sender: HttpSender
-) -> None:
+async def test_failures_are_logged_without_exception_text(caplog: pytest.LogCaptureFixture, sender: HttpSender) -> None:
     caplog.set_level(logging.DEBUG, logger="vauchflow_delivery.http_sender")
     port = free_port()
     await sender.send(f"http://127.0.0.1:{port}/secret-path?token=hunter2", BODY, signed_headers())
@@ -255,6 +262,7 @@ async def test_concurrency_overall_is_bounded() -> None:
 
 
 # --- SSRF: with loopback not allow-listed, nothing reaches the canaries -------------------------------------------
+
 
 def hostile_urls(port: int) -> list[str]:
     hosts = [
@@ -311,6 +319,7 @@ async def test_ipv6_loopback_is_delivered_when_allow_listed() -> None:
 
 # --- DNS answers from a table (the only way to script rebinding without a DNS server); connections are real ------
 
+
 class ScriptedDns:
     """Answers one list of addresses per lookup, in turn; counts lookups."""
 
@@ -346,7 +355,7 @@ async def test_a_dns_answer_that_changes_after_the_check_is_never_connected_to()
     # Rebinding: the first answer is allowed, every later one points at the canary. The sender resolves once
     # per connection and connects to the address it checked, so the canary stays untouched.
     port = _free_port_on_both_loopbacks()
-    with Receiver(port=port) as allowed, Receiver(host="127.0.0.2", port=port) as canary:
+    with Receiver(port=port), Receiver(host="127.0.0.2", port=port) as canary:
         dns = ScriptedDns(["127.0.0.1"], ["127.0.0.2"])
         async with HttpSender(AddressPolicy.allowing(["127.0.0.1/32"]), lookup=dns) as sender:
             first = await sender.send(f"http://rebind.example.com:{port}/", BODY, signed_headers())
@@ -387,7 +396,7 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

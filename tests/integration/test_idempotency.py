@@ -10,6 +10,18 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+
+from support.api_client import (
+    ApiSession,
+    OwnerDatabase,
+    assert_error,
+    assert_invalid,
+    expect_rpc_error,
+    order,
+    outcome,
+    run_concurrently,
+    unique_code,
+)
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
@@ -23,18 +35,6 @@ from vauchflow.v1 import (
     voucher_service_pb2_grpc,
 )
 
-from support.api_client import (
-    ApiSession,
-    OwnerDatabase,
-    assert_error,
-    assert_invalid,
-    expect_rpc_error,
-    order,
-    outcome,
-    run_concurrently,
-    unique_code,
-)
-
 REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
@@ -46,7 +46,9 @@ def auth(secret: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {secret}"),)
 
 
-def voucher_request(rid: str, code: str | None = None, percent_off: int = 10) -> voucher_service_pb2.CreateVoucherRequest:
+def voucher_request(
+    rid: str, code: str | None = None, percent_off: int = 10
+) -> voucher_service_pb2.CreateVoucherRequest:
     voucher = voucher_pb2.Voucher(discount=voucher_pb2.Discount(percent_off=percent_off), max_redemptions=100)
     if code is not None:
         voucher.code = code
@@ -215,9 +217,12 @@ def test_replay_after_rollback_returns_the_rolled_back_redemption_and_redeems_no
     replay = tenant.redemptions.RedeemVoucher(request).redemption
 
     assert replay.id == redemption.id
-    assert replay.status == tenant.redemptions.GetRedemption(
-        redemption_service_pb2.GetRedemptionRequest(id=redemption.id)
-    ).redemption.status
+    assert (
+        replay.status
+        == tenant.redemptions.GetRedemption(
+            redemption_service_pb2.GetRedemptionRequest(id=redemption.id)
+        ).redemption.status
+    )
     assert db.tenant_snapshot(tenant.id) == before
     assert voucher_count(db, voucher.id) == 0
 
@@ -286,8 +291,12 @@ def test_create_tenant_replay_returns_the_same_tenant_and_first_key(api: ApiSess
     assert db.tenant_snapshot(first.tenant.id) == after_first
 
     for different in (
-        tenant_service_pb2.CreateTenantRequest(name="Other GmbH", plan=tenant_pb2.PLAN_STARTER, request_id=request.request_id),
-        tenant_service_pb2.CreateTenantRequest(name="Idempotent GmbH", plan=tenant_pb2.PLAN_SCALE, request_id=request.request_id),
+        tenant_service_pb2.CreateTenantRequest(
+            name="Other GmbH", plan=tenant_pb2.PLAN_STARTER, request_id=request.request_id
+        ),
+        tenant_service_pb2.CreateTenantRequest(
+            name="Idempotent GmbH", plan=tenant_pb2.PLAN_SCALE, request_id=request.request_id
+        ),
     ):  # fmt: skip
         error = expect_rpc_error(api.tenants.CreateTenant, different)
         assert_error(error, grpc.StatusCode.ALREADY_EXISTS, REUSED)

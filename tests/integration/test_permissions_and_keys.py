@@ -10,6 +10,17 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
+
+from support.api_client import (
+    ApiSession,
+    OwnerDatabase,
+    TenantClient,
+    assert_error,
+    error_info,
+    expect_rpc_error,
+    order,
+)
+from support.services import MigratedPostgres
 from vauchflow.v1 import (
     api_key_service_pb2,
     health_service_pb2,
@@ -23,21 +34,10 @@ from vauchflow.v1 import (
     webhook_pb2,
     webhook_service_pb2,
 )
-
-from support.api_client import (
-    ApiSession,
-    OwnerDatabase,
-    TenantClient,
-    assert_error,
-    error_info,
-    expect_rpc_error,
-    order,
-)
-from support.services import MigratedPostgres
 from vauchflow_core import api_key_secrets
-from vauchflow_server.app import SERVICE_NAMES
-from vauchflow_core.plans import limits_for
 from vauchflow_core.permissions import ALL_PERMISSIONS, ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.plans import limits_for
+from vauchflow_server.app import SERVICE_NAMES
 
 # The API server's tenant RPCs (EventStreamService is served by the webhook delivery service and tested there).
 # GetCurrentApiKey (ANY_KEY) takes every valid key: tests/integration/test_python_client.py calls it with a key
@@ -97,29 +97,31 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
             webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/matrix")
         ),
         f"{hooks}GetWebhookEndpoint": lambda: webhook_service_pb2.GetWebhookEndpointRequest(id=endpoint_id),
-        f"{hooks}ListWebhookEndpoints": lambda: webhook_service_pb2.ListWebhookEndpointsRequest(),
+        f"{hooks}ListWebhookEndpoints": webhook_service_pb2.ListWebhookEndpointsRequest,
         f"{hooks}UpdateWebhookEndpoint": lambda: webhook_service_pb2.UpdateWebhookEndpointRequest(
             webhook_endpoint=webhook_pb2.WebhookEndpoint(id=endpoint_id, description="touched")
         ),
         f"{hooks}DeleteWebhookEndpoint": lambda: webhook_service_pb2.DeleteWebhookEndpointRequest(id=new_endpoint_id()),
         f"{hooks}RotateSecret": lambda: webhook_service_pb2.RotateSecretRequest(id=endpoint_id),
         f"{hooks}SendTestEvent": lambda: webhook_service_pb2.SendTestEventRequest(id=endpoint_id),
-        f"{hooks}ListEvents": lambda: webhook_service_pb2.ListEventsRequest(),
+        f"{hooks}ListEvents": webhook_service_pb2.ListEventsRequest,
         f"{hooks}GetEvent": lambda: webhook_service_pb2.GetEventRequest(id=event_id),
         f"{hooks}ListDeliveries": lambda: webhook_service_pb2.ListDeliveriesRequest(endpoint_id=endpoint_id),
-        f"{hooks}RedeliverEvent": lambda: webhook_service_pb2.RedeliverEventRequest(id=event_id, endpoint_id=endpoint_id),
+        f"{hooks}RedeliverEvent": lambda: webhook_service_pb2.RedeliverEventRequest(
+            id=event_id, endpoint_id=endpoint_id
+        ),
         f"{hooks}Recover": lambda: webhook_service_pb2.RecoverRequest(id=endpoint_id),
         # Only permissions the calling key holds can be granted (see the escalation test below).
         f"{v1}ApiKeyService/CreateApiKey": lambda: api_key_service_pb2.CreateApiKeyRequest(
             name="made by matrix", permissions=["api_keys:write"]
         ),
-        f"{v1}ApiKeyService/ListApiKeys": lambda: api_key_service_pb2.ListApiKeysRequest(),
+        f"{v1}ApiKeyService/ListApiKeys": api_key_service_pb2.ListApiKeysRequest,
         f"{v1}ApiKeyService/RevokeApiKey": lambda: api_key_service_pb2.RevokeApiKeyRequest(id=throwaway_key_id()),
         f"{v1}VoucherService/CreateVoucher": lambda: voucher_service_pb2.CreateVoucherRequest(
             voucher=voucher_pb2.Voucher(discount=voucher_pb2.Discount(percent_off=5))
         ),
         f"{v1}VoucherService/GetVoucher": lambda: voucher_service_pb2.GetVoucherRequest(code=voucher.code),
-        f"{v1}VoucherService/ListVouchers": lambda: voucher_service_pb2.ListVouchersRequest(),
+        f"{v1}VoucherService/ListVouchers": voucher_service_pb2.ListVouchersRequest,
         f"{v1}VoucherService/UpdateVoucher": lambda: voucher_service_pb2.UpdateVoucherRequest(
             voucher=voucher_pb2.Voucher(code=voucher.code, metadata={"touched": "yes"})
         ),
@@ -135,7 +137,7 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
         f"{v1}RedemptionService/GetRedemption": lambda: redemption_service_pb2.GetRedemptionRequest(
             id=fresh_redemption_id()
         ),
-        f"{v1}RedemptionService/ListRedemptions": lambda: redemption_service_pb2.ListRedemptionsRequest(),
+        f"{v1}RedemptionService/ListRedemptions": redemption_service_pb2.ListRedemptionsRequest,
         f"{v1}RedemptionService/RollbackRedemption": lambda: redemption_service_pb2.RollbackRedemptionRequest(
             id=fresh_redemption_id()
         ),
@@ -187,7 +189,7 @@ def test_a_key_can_revoke_itself_and_is_refused_afterwards(api: ApiSession) -> N
 
 
 def _bad_keys(secret: str) -> dict[str, str]:
-    body = secret[len(api_key_secrets.PREFIX):]
+    body = secret[len(api_key_secrets.PREFIX) :]
     flipped_last = body[:-1] + ("A" if body[-1] != "A" else "B")
     unknown = api_key_secrets.generate().secret
     assert api_key_secrets.is_well_formed(unknown)
@@ -249,7 +251,9 @@ def test_tenant_service_refuses_tenant_keys_and_missing_tokens(api: ApiSession) 
 
 
 def test_health_needs_no_credentials(api: ApiSession) -> None:
-    response = health_service_pb2_grpc.HealthServiceStub(api.channel).Check(health_service_pb2.CheckRequest(), timeout=30)
+    response = health_service_pb2_grpc.HealthServiceStub(api.channel).Check(
+        health_service_pb2.CheckRequest(), timeout=30
+    )
     assert response.status == "UP"
 
 
@@ -290,7 +294,7 @@ def test_no_api_key_secret_in_a_database_dump_or_the_server_log(
     assert tenant.id in dump.stdout  # the dump does hold this tenant's rows
     log = api.server.log_path.read_text(errors="replace")
     for label, secret in secrets.items():
-        random_part = secret[len(api_key_secrets.PREFIX):]
+        random_part = secret[len(api_key_secrets.PREFIX) :]
         assert random_part not in dump.stdout, f"the {label}'s secret is in the database dump"
         assert random_part not in log, f"the {label}'s secret is in the server log"
 
@@ -340,7 +344,9 @@ def test_a_key_may_revoke_only_keys_within_its_own_permissions_and_the_audit_log
     tenant = api.new_tenant()
     manager_key, manager_secret = tenant.create_key(["api_keys:write"], name="key manager")
     manager = tenant.with_key(manager_secret)
-    error = expect_rpc_error(manager.api_keys.RevokeApiKey, api_key_service_pb2.RevokeApiKeyRequest(id=tenant.api_key.id))
+    error = expect_rpc_error(
+        manager.api_keys.RevokeApiKey, api_key_service_pb2.RevokeApiKeyRequest(id=tenant.api_key.id)
+    )
     assert_error(error, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING")
     assert "vouchers:read" in (error.details() or "")
     # The default key still works.

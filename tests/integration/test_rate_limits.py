@@ -27,15 +27,6 @@ import redis.asyncio as redis_asyncio
 from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from vauchflow.v1 import (
-    tenant_pb2,
-    tenant_service_pb2,
-    tenant_service_pb2_grpc,
-    voucher_service_pb2,
-    voucher_service_pb2_grpc,
-    webhook_pb2,
-    webhook_service_pb2,
-)
 
 from support.api_client import (
     ApiSession,
@@ -50,10 +41,19 @@ from support.gateway import Gateway, expect_error, expect_json
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedDatabase, start_api_server
-from vauchflow_devstack import EmbeddedRedis, stop_child
-from vauchflow_server.metrics import ServerMetrics
+from vauchflow.v1 import (
+    tenant_pb2,
+    tenant_service_pb2,
+    tenant_service_pb2_grpc,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
+    webhook_pb2,
+    webhook_service_pb2,
+)
 from vauchflow_core.plans import RateLimit, limits_for
 from vauchflow_core.rpc.rate_limiter import GCRA_SHA, RateLimiter, state_key
+from vauchflow_devstack import EmbeddedRedis, stop_child
+from vauchflow_server.metrics import ServerMetrics
 
 FREE_RATE = limits_for("FREE").rate_limit
 assert FREE_RATE is not None
@@ -511,15 +511,15 @@ def test_with_redis_stopped_requests_fail_open_and_are_counted(
         assert Counter(outcome(r) for r in results) == {"OK": 60}
         assert elapsed < 10
         after = _scrape(metrics_port)
-        assert _sample(after, "vauchflow_rate_limit_fail_open_total") - _sample(
-            before, "vauchflow_rate_limit_fail_open_total"
-        ) >= 60
+        assert (
+            _sample(after, "vauchflow_rate_limit_fail_open_total")
+            - _sample(before, "vauchflow_rate_limit_fail_open_total")
+            >= 60
+        )
         assert _sample(after, "vauchflow_redis_errors_total", use="rate_limit") > _sample(
             before, "vauchflow_redis_errors_total", use="rate_limit"
         )
-        warnings = [
-            line for line in server.log_path.read_text().splitlines() if "rate_limit_fail_open" in line
-        ]
+        warnings = [line for line in server.log_path.read_text().splitlines() if "rate_limit_fail_open" in line]
         assert 1 <= len(warnings) <= 3, warnings  # a warning, not one per request
     finally:
         redis_server.start()

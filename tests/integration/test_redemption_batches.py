@@ -16,11 +16,11 @@ import redis.asyncio as redis_asyncio
 
 from support.services import MigratedDatabase
 from vauchflow_core import errors
-from vauchflow_server.db.database import BatchNotCounted, Database, TenantTransaction
 from vauchflow_core.errors import DomainError
-from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
+from vauchflow_server.db.database import BatchNotCounted, Database, TenantTransaction
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.engine import RedeemResult, RedeemVoucher, RedemptionEngine
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 
@@ -67,9 +67,7 @@ def reason(result: Any) -> str:
 
 async def transactions_used(owner: asyncpg.Connection, voucher_id: uuid.UUID) -> int:
     """Distinct writing transactions behind a voucher's redemption rows."""
-    return await owner.fetchval(
-        "SELECT count(DISTINCT xmin::text) FROM redemptions WHERE voucher_id = $1", voucher_id
-    )
+    return await owner.fetchval("SELECT count(DISTINCT xmin::text) FROM redemptions WHERE voucher_id = $1", voucher_id)
 
 
 @pytest.mark.parametrize(("max_batch", "transactions"), [(64, 1), (0, 5)], ids=["batched", "batching off"])
@@ -195,8 +193,7 @@ async def test_two_servers_batching_over_the_same_vouchers_never_deadlock_or_ove
         await voucher(owner, tenant_id, code, max_redemptions=60)
     engines = [RedemptionEngine(db, max_batch=16, batches_in_flight=2) for _ in range(2)]
     commands = [
-        (engines[n % 2], redeem(codes[n % 5] if n % 2 else codes[-1 - n % 5], request_id=f"r-{n}"))
-        for n in range(400)
+        (engines[n % 2], redeem(codes[n % 5] if n % 2 else codes[-1 - n % 5], request_id=f"r-{n}")) for n in range(400)
     ]
     results = await asyncio.wait_for(
         asyncio.gather(*(engine.redeem(tenant_id, c) for engine, c in commands), return_exceptions=True), 120
@@ -307,9 +304,13 @@ async def test_a_caller_gone_while_its_batch_commits_leaves_its_unit_taken(
             caller = asyncio.create_task(engine.redeem(tenant_id, redeem("sale")))
 
             async def batch_waits_on_the_row() -> bool:
-                return await watcher.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'vauchflow_app' AND wait_event_type = 'Lock'"
-                ) > 0
+                return (
+                    await watcher.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE usename = 'vauchflow_app' AND wait_event_type = 'Lock'"
+                    )
+                    > 0
+                )
 
             await poll(batch_waits_on_the_row, "the batch waits on the voucher's row")
             caller.cancel()

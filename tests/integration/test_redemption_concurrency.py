@@ -12,9 +12,9 @@ from typing import Any
 
 import grpc
 import pytest
-from vauchflow.v1 import redemption_service_pb2, redemption_service_pb2_grpc
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient, order, outcome, run_concurrently
+from vauchflow.v1 import redemption_service_pb2, redemption_service_pb2_grpc
 
 CALL_TIMEOUT = 60
 
@@ -67,7 +67,8 @@ def test_100_simultaneous_redeems_never_pass_max_redemptions(
     row = voucher_row(db, tenant, voucher.code)
     assert row["redemption_count"] == max_redemptions
     redemption_ids = {
-        r["id"] for r in db.fetch("SELECT id FROM redemptions WHERE voucher_id = $1 AND status = 'SUCCEEDED'", row["id"])
+        r["id"]
+        for r in db.fetch("SELECT id FROM redemptions WHERE voucher_id = $1 AND status = 'SUCCEEDED'", row["id"])
     }
     assert redemption_ids == {
         uuid.UUID(r.redemption.id) for r in results if isinstance(r, redemption_service_pb2.RedeemVoucherResponse)
@@ -127,6 +128,8 @@ def test_total_and_per_customer_limits_together_under_concurrency(api: ApiSessio
     assert max(per_customer.values()) <= 3
     stored_usage = {
         r["customer_id"]: r["redemption_count"]
-        for r in db.fetch("SELECT customer_id, redemption_count FROM customer_redemption_counts WHERE voucher_id = $1", row["id"])
+        for r in db.fetch(
+            "SELECT customer_id, redemption_count FROM customer_redemption_counts WHERE voucher_id = $1", row["id"]
+        )
     }
     assert {c: n for c, n in stored_usage.items() if n} == per_customer

@@ -7,20 +7,12 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
-from vauchflow.v1 import (
-    api_key_service_pb2,
-    redemption_pb2,
-    redemption_service_pb2,
-    tenant_service_pb2,
-    voucher_pb2,
-    voucher_service_pb2,
-)
 
 from support.api_client import (
     ApiSession,
@@ -29,6 +21,14 @@ from support.api_client import (
     assert_error,
     expect_rpc_error,
     order,
+)
+from vauchflow.v1 import (
+    api_key_service_pb2,
+    redemption_pb2,
+    redemption_service_pb2,
+    tenant_service_pb2,
+    voucher_pb2,
+    voucher_service_pb2,
 )
 
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
@@ -73,7 +73,11 @@ def test_redeem_then_rollback_gives_the_count_and_customer_usage_back(api: ApiSe
     redeemed = tenant.redeem(voucher.code, amount=12_345, customer_id="alice", metadata={"cart": "c-1"})
     redemption = redeemed.redemption
     assert redemption.status == redemption_pb2.REDEMPTION_STATUS_SUCCEEDED
-    assert (redemption.voucher_id, redemption.voucher_code, redemption.customer_id) == (voucher.id, voucher.code, "alice")
+    assert (redemption.voucher_id, redemption.voucher_code, redemption.customer_id) == (
+        voucher.id,
+        voucher.code,
+        "alice",
+    )
     assert redemption.discount_amount == 1_234  # 10% of 12,345, rounded down in the merchant's favour
     assert dict(redemption.metadata) == {"cart": "c-1"}
     assert redeemed.voucher.redemption_count == 1
@@ -118,7 +122,12 @@ def test_rollback_of_unknown_or_foreign_redemptions_is_not_found(api: ApiSession
     redemption = owner.redeem(voucher.code).redemption
     before = db.tenant_snapshot(owner.id)
 
-    for caller, redemption_id in ((stranger, redemption.id), (owner, str(uuid.uuid4())), (owner, "not-a-uuid"), (owner, "")):
+    for caller, redemption_id in (
+        (stranger, redemption.id),
+        (owner, str(uuid.uuid4())),
+        (owner, "not-a-uuid"),
+        (owner, ""),
+    ):
         error = expect_rpc_error(rollback, caller, redemption_id)
         assert_error(error, grpc.StatusCode.NOT_FOUND, "REDEMPTION_NOT_FOUND")
 
@@ -146,16 +155,25 @@ def test_rolling_back_a_redemption_of_a_disabled_voucher_still_gives_it_back(api
 
 # Denials: redeem and validate give the same reason, and neither changes anything
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 DENIALS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     # (case, voucher fields, order/customer fields, reason)
-    ("expired", dict(valid_from=ts(NOW - timedelta(days=10)), valid_until=ts(NOW - timedelta(days=1))), {}, "VOUCHER_EXPIRED"),
+    (
+        "expired",
+        dict(valid_from=ts(NOW - timedelta(days=10)), valid_until=ts(NOW - timedelta(days=1))),
+        {},
+        "VOUCHER_EXPIRED",
+    ),
     ("not yet valid", dict(valid_from=ts(NOW + timedelta(days=1))), {}, "VOUCHER_NOT_YET_VALID"),
     ("below minimum", dict(min_order_amount=5_000, currency="EUR"), dict(amount=4_999), "ORDER_BELOW_MINIMUM"),
     ("currency mismatch", dict(currency="EUR"), dict(currency="USD"), "CURRENCY_MISMATCH"),
-    ("fixed discount, order without currency", dict(discount=voucher_pb2.Discount(amount_off=500), currency="EUR"),
-     dict(currency=""), "CURRENCY_MISMATCH"),  # fmt: skip
+    (
+        "fixed discount, order without currency",
+        dict(discount=voucher_pb2.Discount(amount_off=500), currency="EUR"),
+        dict(currency=""),
+        "CURRENCY_MISMATCH",
+    ),
 ]
 
 
@@ -221,7 +239,9 @@ def test_unknown_codes_are_not_found(api: ApiSession) -> None:
         assert_error(expect_rpc_error(call), grpc.StatusCode.NOT_FOUND, "VOUCHER_NOT_FOUND")
 
 
-def test_validate_of_a_redeemable_voucher_tells_the_discount_and_changes_nothing(api: ApiSession, db: OwnerDatabase) -> None:
+def test_validate_of_a_redeemable_voucher_tells_the_discount_and_changes_nothing(
+    api: ApiSession, db: OwnerDatabase
+) -> None:
     tenant = api.new_tenant()
     fixed = tenant.create_voucher(discount=voucher_pb2.Discount(amount_off=500), currency="EUR", max_redemptions=1)
     before = db.tenant_snapshot(tenant.id)
@@ -286,18 +306,24 @@ def test_every_change_writes_its_outbox_event(api: ApiSession, db: OwnerDatabase
     assert types_after(
         lambda: tenant.vouchers.DisableVoucher(voucher_service_pb2.DisableVoucherRequest(code=voucher.code))
     ) == ["voucher.disabled"]
-    assert types_after(
-        lambda: tenant.vouchers.DisableVoucher(voucher_service_pb2.DisableVoucherRequest(code=voucher.code))
-    ) == []  # already disabled: nothing changed, nothing to report
+    assert (
+        types_after(
+            lambda: tenant.vouchers.DisableVoucher(voucher_service_pb2.DisableVoucherRequest(code=voucher.code))
+        )
+        == []
+    )  # already disabled: nothing changed, nothing to report
     assert types_after(lambda: update(status=voucher_pb2.VOUCHER_STATUS_ACTIVE)) == ["voucher.updated"]
     assert types_after(lambda: update(status=voucher_pb2.VOUCHER_STATUS_DISABLED)) == ["voucher.disabled"]
     # Reads and validation write nothing.
     assert types_after(lambda: get_voucher(tenant, voucher.code)) == []
-    assert types_after(
-        lambda: tenant.redemptions.ValidateVoucher(
-            redemption_service_pb2.ValidateVoucherRequest(code=voucher.code, order=order())
+    assert (
+        types_after(
+            lambda: tenant.redemptions.ValidateVoucher(
+                redemption_service_pb2.ValidateVoucherRequest(code=voucher.code, order=order())
+            )
         )
-    ) == []
+        == []
+    )
 
     all_events = events(db, tenant)
     assert Counter(t for t, _ in all_events) == {

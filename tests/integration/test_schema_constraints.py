@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -16,7 +16,7 @@ from vauchflow_server.db.database import CheckViolation, Database
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ async def test_the_app_role_hits_the_same_check_and_the_database_layer_names_it(
             order = Order(id="", amount=10_000, currency=None)
             redemption = Redemption(uuid.uuid4(), voucher.id, voucher.code, "", order, 0, "SUCCEEDED")
             event = resource_events.redemption_event(events.REDEMPTION_SUCCEEDED, redemption)
-            assert await tx.redeem(redemption, datetime.now(timezone.utc), event, event) is None
+            assert await tx.redeem(redemption, datetime.now(UTC), event, event) is None
     finally:
         await db.close()
     assert await owner.fetchval("SELECT (redemption_count, max_redemptions) FROM vouchers WHERE id = $1",

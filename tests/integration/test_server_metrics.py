@@ -8,11 +8,11 @@ import signal
 import urllib.request
 
 import grpc
-from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import start_api_server
+from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 from vauchflow_devstack import stop_child
 
 

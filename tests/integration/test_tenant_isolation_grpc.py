@@ -7,6 +7,8 @@ from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2
+
+from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
 from vauchflow.v1 import (
     api_key_service_pb2,
     redemption_service_pb2,
@@ -15,8 +17,6 @@ from vauchflow.v1 import (
     webhook_pb2,
     webhook_service_pb2,
 )
-
-from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
 
 
 def cross_tenant_calls(b: TenantClient, code: str, redemption_id: str, key_id: str) -> dict[str, Callable[[], Any]]:
@@ -104,8 +104,12 @@ def test_lists_show_only_the_callers_own_resources(api: ApiSession) -> None:
     assert {k.tenant_id for k in b_keys} == {b.id}
     # Same code, different tenants: each redeems its own voucher.
     assert b.redeem(b_voucher.code).voucher.id == b_voucher.id
-    assert b.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
-    assert a.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
+    assert (
+        b.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
+    )
+    assert (
+        a.vouchers.GetVoucher(voucher_service_pb2.GetVoucherRequest(code=a_voucher.code)).voucher.redemption_count == 1
+    )
     # Webhook endpoints and events too.
     a.webhooks.CreateWebhookEndpoint(
         webhook_service_pb2.CreateWebhookEndpointRequest(

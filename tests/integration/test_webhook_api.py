@@ -11,21 +11,12 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from unittest.mock import ANY
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, json_format, timestamp_pb2
-from vauchflow.v1 import (
-    redemption_service_pb2,
-    tenant_pb2,
-    tenant_service_pb2,
-    voucher_pb2,
-    voucher_service_pb2,
-    webhook_pb2,
-)
-from vauchflow.v1 import webhook_service_pb2 as pb
 
 from support.api_client import (
     ApiSession,
@@ -37,11 +28,20 @@ from support.api_client import (
     expect_rpc_error,
 )
 from support.services import ApiServer, MigratedDatabase, MigratedPostgres
+from vauchflow.v1 import (
+    redemption_service_pb2,
+    tenant_pb2,
+    tenant_service_pb2,
+    voucher_pb2,
+    voucher_service_pb2,
+    webhook_pb2,
+)
+from vauchflow.v1 import webhook_service_pb2 as pb
 from vauchflow_core.address_policy import AddressPolicy
-from vauchflow_server.db.database import Database
 from vauchflow_core.secret_box import KeyRing, Sealed, SecretBoxError, generate_key
-from vauchflow_server.admin.webhook_admin import CreateEndpoint, WebhookAdmin
 from vauchflow_core.webhook_endpoints import EndpointSettings, UrlPolicy, open_signing_secret
+from vauchflow_server.admin.webhook_admin import CreateEndpoint, WebhookAdmin
+from vauchflow_server.db.database import Database
 
 PENDING = webhook_pb2.WEBHOOK_DELIVERY_STATUS_PENDING
 FAILED = webhook_pb2.WEBHOOK_DELIVERY_STATUS_FAILED
@@ -65,7 +65,9 @@ def receiver_url(name: str = "hook") -> str:
 
 def create_endpoint(tenant: TenantClient, url: str | None = None, **fields) -> pb.CreateWebhookEndpointResponse:
     return tenant.webhooks.CreateWebhookEndpoint(
-        pb.CreateWebhookEndpointRequest(webhook_endpoint=webhook_pb2.WebhookEndpoint(url=url or receiver_url(), **fields))
+        pb.CreateWebhookEndpointRequest(
+            webhook_endpoint=webhook_pb2.WebhookEndpoint(url=url or receiver_url(), **fields)
+        )
     )
 
 
@@ -169,12 +171,18 @@ def test_create_replay_returns_the_endpoint_without_its_secret(api: ApiSession, 
         (webhook_pb2.WebhookEndpoint(url="https://0xa000001/"), "webhook_endpoint.url"),
         (webhook_pb2.WebhookEndpoint(url="https://u:p@hooks.example.com/"), "webhook_endpoint.url"),
         (webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/" + "a" * 2048), "webhook_endpoint.url"),
-        (webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", description="d" * 501),
-         "webhook_endpoint.description"),  # fmt: skip
-        (webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", event_types=["voucher.exploded"]),
-         "webhook_endpoint.event_types"),  # fmt: skip
-        (webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", event_types=["webhook.test"]),
-         "webhook_endpoint.event_types"),  # fmt: skip
+        (
+            webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", description="d" * 501),
+            "webhook_endpoint.description",
+        ),
+        (
+            webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", event_types=["voucher.exploded"]),
+            "webhook_endpoint.event_types",
+        ),
+        (
+            webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/", event_types=["webhook.test"]),
+            "webhook_endpoint.event_types",
+        ),
     ],
 )
 def test_invalid_endpoints_are_refused_naming_the_field(
@@ -251,12 +259,12 @@ def test_rotate_keeps_the_old_secret_as_previous_for_24_hours(api: ApiSession, d
     created = create_endpoint(tenant)
     endpoint_id = created.webhook_endpoint.id
 
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     rotated = tenant.webhooks.RotateSecret(pb.RotateSecretRequest(id=endpoint_id))
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
 
     assert rotated.secret.startswith("whsec_") and rotated.secret != created.secret
-    expires = rotated.previous_secret_expire_time.ToDatetime(tzinfo=timezone.utc)
+    expires = rotated.previous_secret_expire_time.ToDatetime(tzinfo=UTC)
     assert before + timedelta(hours=24) - timedelta(seconds=5) <= expires <= after + timedelta(hours=24, seconds=5)
     current, previous = stored_secrets(db, endpoint_id)
     assert open_current(ring, tenant.id, endpoint_id, current) == rotated.secret
@@ -381,10 +389,10 @@ def test_list_events_filters_by_type_and_time_and_pages_without_gaps(api: ApiSes
     assert [e.id for e in created] == [e.id for e in everything if e.type == "voucher.created"]
     assert list_all_events(tenant, types=["webhook.test"]) == []
 
-    times = [e.create_time.ToDatetime(tzinfo=timezone.utc) for e in everything]
+    times = [e.create_time.ToDatetime(tzinfo=UTC) for e in everything]
     start, end = times[2], times[5]
     window = list_all_events(tenant, page_size=2, start_time=ts(start), end_time=ts(end))
-    assert [e.id for e in window] == [e.id for e, t in zip(everything, times) if start <= t < end]
+    assert [e.id for e in window] == [e.id for e, t in zip(everything, times, strict=False) if start <= t < end]
     assert window, "the window holds events"
 
     for request, field_path in (
@@ -494,9 +502,11 @@ def test_redeliver_requeues_for_one_endpoint_or_every_matching_one(api: ApiSessi
     # A finished delivery is re-opened rather than duplicated.
     db.fetch("UPDATE webhook_deliveries SET status = 'FAILED', next_attempt_time = now() + interval '1 day'"
              " WHERE tenant_id = $1", uuid.UUID(tenant.id))  # fmt: skip
-    (again,) = tenant.webhooks.RedeliverEvent(pb.RedeliverEventRequest(id=event.id, endpoint_id=everything.id)).deliveries
+    (again,) = tenant.webhooks.RedeliverEvent(
+        pb.RedeliverEventRequest(id=event.id, endpoint_id=everything.id)
+    ).deliveries
     assert again.status == PENDING and again.id in {d.id for d in deliveries}
-    assert again.next_attempt_time.ToDatetime(tzinfo=timezone.utc) <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert again.next_attempt_time.ToDatetime(tzinfo=UTC) <= datetime.now(UTC) + timedelta(seconds=5)
     statuses = db.fetch("SELECT endpoint_id, status FROM webhook_deliveries WHERE tenant_id = $1", uuid.UUID(tenant.id))
     assert sorted((str(r["endpoint_id"]), r["status"]) for r in statuses) == sorted(
         [(everything.id, "PENDING"), (vouchers_only.id, "FAILED")]
@@ -520,7 +530,7 @@ def test_recover_requeues_failed_deliveries_whose_event_is_in_the_window(api: Ap
     # The last event's delivery succeeded: only failed ones come back.
     db.fetch("UPDATE webhook_deliveries SET status = 'DELIVERED' WHERE tenant_id = $1 AND event_id = $2",
              uuid.UUID(tenant.id), uuid.UUID(events[3].id.removeprefix("evt_")))  # fmt: skip
-    times = [e.create_time.ToDatetime(tzinfo=timezone.utc) for e in events]
+    times = [e.create_time.ToDatetime(tzinfo=UTC) for e in events]
 
     recovered = tenant.webhooks.Recover(pb.RecoverRequest(id=endpoint.id, start_time=ts(times[1]))).requeued_count
     assert recovered == 2

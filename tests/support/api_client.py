@@ -18,6 +18,8 @@ import asyncpg
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+from support.services import ApiServer
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
@@ -32,8 +34,6 @@ from vauchflow.v1 import (
     voucher_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
-
-from support.services import ApiServer
 
 CALL_TIMEOUT = 30.0
 ERROR_DOMAIN = "vauchflow.com"
@@ -77,7 +77,7 @@ class TenantClient:
     def id(self) -> str:
         return self.tenant.id
 
-    def with_key(self, secret: str, channel: grpc.Channel | None = None) -> "TenantClient":
+    def with_key(self, secret: str, channel: grpc.Channel | None = None) -> TenantClient:
         """The same tenant through another of its keys (or another channel)."""
         return TenantClient(self.tenant, None, secret, channel or self.channel)
 
@@ -126,7 +126,7 @@ class ApiSession:
     def close(self) -> None:
         self.channel.close()
 
-    def __enter__(self) -> "ApiSession":
+    def __enter__(self) -> ApiSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -160,7 +160,7 @@ def run_concurrently(
                 results[index] = call(channel, index)
             except grpc.RpcError as error:
                 results[index] = error
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 barrier.abort()
                 results[index] = error
 
@@ -176,7 +176,7 @@ def run_concurrently(
 
 
 def outcome(result: Any) -> str:
-    """"OK" for a response, "<CODE>/<REASON>" for a grpc.RpcError."""
+    """ "OK" for a response, "<CODE>/<REASON>" for a grpc.RpcError."""
     if isinstance(result, grpc.RpcError):
         return f"{result.code().name}/{reason(result) or '-'}"
     return "OK"

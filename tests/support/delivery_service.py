@@ -14,7 +14,7 @@ import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -27,9 +27,9 @@ from support.ports import free_port
 from support.services import TEST_WEBHOOK_ALLOW_NETWORKS
 from vauchflow_core import api_key_secrets
 from vauchflow_core.db.migrate import DELIVERY_ROLE
-from vauchflow_devstack import start_child, stop_child
 from vauchflow_core.secret_box import KeyRing
 from vauchflow_core.webhook_endpoints import format_signing_secret, generate_signing_secret, seal_signing_secret
+from vauchflow_devstack import start_child, stop_child
 
 # Fast enough for tests, with the lease above the request timeout as the service requires.
 FAST_SETTINGS = {
@@ -71,7 +71,7 @@ class DeliveryService:
 
     def metrics(self) -> dict[str, float]:
         """Every sample of the metrics endpoint: 'name{labels}' -> value."""
-        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
             text = response.read().decode()
         samples = {}
         for line in text.splitlines():
@@ -146,7 +146,9 @@ class Rows:
 
     def tenant(self) -> uuid.UUID:
         tenant_id = uuid.uuid4()
-        self.execute("INSERT INTO tenants (id, name, plan) VALUES ($1, $2, 'GROWTH')", tenant_id, f"t {tenant_id.hex[:8]}")
+        self.execute(
+            "INSERT INTO tenants (id, name, plan) VALUES ($1, $2, 'GROWTH')", tenant_id, f"t {tenant_id.hex[:8]}"
+        )
         return tenant_id
 
     def api_key(self, tenant_id: uuid.UUID, permissions: tuple[str, ...] = ("events:read",)) -> str:
@@ -184,9 +186,7 @@ class Rows:
         return self.fetch("SELECT * FROM webhook_deliveries WHERE tenant_id = $1 ORDER BY create_time", tenant_id)
 
     def attempts(self, tenant_id: uuid.UUID) -> list[asyncpg.Record]:
-        return self.fetch(
-            "SELECT * FROM webhook_delivery_attempts WHERE tenant_id = $1 ORDER BY id", tenant_id
-        )
+        return self.fetch("SELECT * FROM webhook_delivery_attempts WHERE tenant_id = $1 ORDER BY id", tenant_id)
 
 
 def event_payload(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def event_payload(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) ->
     return {
         "id": f"evt_{event_id.hex}",
         "type": event_type,
-        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "timestamp": datetime.now(UTC).isoformat(),
         "data": data,
     }
 

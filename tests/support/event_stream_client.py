@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import grpc
+
 from vauchflow.v1 import event_stream_service_pb2, event_stream_service_pb2_grpc
 
 

@@ -262,7 +262,7 @@ def concurrent_posts(rest: RestClient, path: str, body: Any, *, count: int) -> l
         try:
             barrier.wait()
             results[index] = rest.post(path, body)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             barrier.abort()
             results[index] = error
 

@@ -35,4 +35,6 @@ def wait_for(
 def _tail(log_path: Path | None, lines: int = 40) -> str:
     if log_path is None or not log_path.exists():
         return ""
-    return f"\n--- last lines of {log_path} ---\n" + "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    return f"\n--- last lines of {log_path} ---\n" + "\n".join(
+        log_path.read_text(errors="replace").splitlines()[-lines:]
+    )

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from support.grpc_health import is_serving
 from support.polling import wait_for
 from vauchflow_core.db.migrate import APP_ROLE
-from vauchflow_devstack import EmbeddedPostgres, start_child, stop_child
 from vauchflow_core.secret_box import generate_key_ring_text
+from vauchflow_devstack import EmbeddedPostgres, start_child, stop_child
 
 TEMPLATE_DATABASE = "vauchflow_template"
 # Tests deliver webhooks to receivers on loopback, over plain http.
@@ -105,6 +105,9 @@ def start_api_server(
         VAUCHFLOW_WEBHOOK_KEYS=webhook_keys,
         VAUCHFLOW_WEBHOOK_ALLOW_NETWORKS=TEST_WEBHOOK_ALLOW_NETWORKS,
         VAUCHFLOW_WEBHOOK_ALLOW_HTTP="true",
+        # Every test calls from 127.0.0.1, and many send bad keys on purpose: the per-address limit of failed
+        # authentications gets its own server in tests/integration/test_auth_failures.py.
+        VAUCHFLOW_AUTH_FAILURES_PER_MINUTE="1000000",
     )
     env.update(extra_env or {})
     process = start_child([sys.executable, "-m", "vauchflow_server"], name="api-server", env=env, log_path=log_path)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-import subprocess
 
 from support.polling import wait_for
 from support.ports import free_port

@@ -1,8 +1,8 @@
 """A real HTTP receiver on loopback for delivery tests: records every request and answers as the test scripts it.
 
 It runs in its own threads (http.server), so tests that poll synchronously never stall it. It also counts, per
-`webhook-id`, and per path (one path per endpoint), how many requests are in flight at once: two workers sending the same
-attempt concurrently would show as 2.
+`webhook-id`, and per path (one path per endpoint), how many requests are in flight at once: two workers sending
+the same attempt concurrently would show as 2.
 """
 
 from __future__ import annotations
@@ -51,8 +51,11 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+ALWAYS_200 = always(200)
+
+
 class WebhookReceiver:
-    def __init__(self, responder: Responder = always(200), *, hold_seconds: float = 0.0):
+    def __init__(self, responder: Responder = ALWAYS_200, *, hold_seconds: float = 0.0):
         self.responder = responder
         self.hold_seconds = hold_seconds
         self._lock = threading.Lock()
@@ -63,7 +66,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 receiver._handle(self)
 
             def log_message(self, *_args: object) -> None:
@@ -73,7 +76,7 @@ class WebhookReceiver:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         self._thread.start()
         return self
 

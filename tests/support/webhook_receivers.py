@@ -51,7 +51,7 @@ class Receiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Server(ThreadingHTTPServer):
@@ -78,7 +78,7 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

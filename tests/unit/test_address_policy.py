@@ -138,9 +138,7 @@ def test_an_allow_listed_ipv6_address_with_a_zone_id_is_allowed() -> None:
 
 
 def test_denied_ports_close_allow_listed_addresses_only() -> None:
-    policy = AddressPolicy(
-        (ipaddress.ip_network("127.0.0.0/8"),), denied_ports=frozenset({9901, 5432})
-    )
+    policy = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),), denied_ports=frozenset({9901, 5432}))
     loopback = ipaddress.ip_address("127.0.0.1")
     assert not policy.is_allowed_endpoint(loopback, 9901)
     assert not policy.is_allowed_endpoint(ipaddress.ip_address("127.0.0.2"), 5432)

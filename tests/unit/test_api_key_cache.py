@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from vauchflow_core import api_key_secrets
+from vauchflow_core.errors import Unauthenticated
 from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.rpc.auth import Authenticator
-from vauchflow_core.errors import Unauthenticated
 from vauchflow_core.tenancy import ApiKeyIdentity
 
 METHOD = "/vauchflow.v1.VoucherService/GetVoucher"

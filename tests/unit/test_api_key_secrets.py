@@ -23,7 +23,7 @@ def test_generated_secrets_are_well_formed_and_distinct() -> None:
     for new in generated:
         assert new.secret.startswith(PREFIX)
         assert len(new.secret) == len(PREFIX) + _BODY_LENGTH
-        assert all(c in _ALPHABET for c in new.secret[len(PREFIX):])
+        assert all(c in _ALPHABET for c in new.secret[len(PREFIX) :])
         assert api_key_secrets.is_well_formed(new.secret)
         assert new.display_prefix == new.secret[: len(PREFIX) + 6]
     assert len({new.secret for new in generated}) == len(generated)
@@ -35,7 +35,7 @@ def test_the_hash_is_sha256_of_the_secret_and_not_the_secret() -> None:
     assert new.secret_hash == api_key_secrets.hash_secret(new.secret)
     assert len(new.secret_hash) == 32
     assert new.secret.encode() not in new.secret_hash
-    assert new.secret[len(PREFIX):].encode() not in new.secret_hash
+    assert new.secret[len(PREFIX) :].encode() not in new.secret_hash
     assert api_key_secrets.hash_secret(new.secret + "x") != new.secret_hash
 
 
@@ -43,14 +43,14 @@ def test_the_hash_is_sha256_of_the_secret_and_not_the_secret() -> None:
 def test_changing_any_character_of_the_random_part_or_checksum_breaks_the_checksum(position: int) -> None:
     secret = api_key_secrets.generate().secret
     index = len(PREFIX) + position
-    tampered = secret[:index] + _other_char(secret[index]) + secret[index + 1:]
+    tampered = secret[:index] + _other_char(secret[index]) + secret[index + 1 :]
     assert tampered != secret and len(tampered) == len(secret)
     assert not api_key_secrets.is_well_formed(tampered)
 
 
 def test_swapping_two_neighbouring_characters_breaks_the_checksum() -> None:
     secret = api_key_secrets.generate().secret
-    body = list(secret[len(PREFIX):])
+    body = list(secret[len(PREFIX) :])
     # A typical typo; CRC-32 catches every error burst this short.
     i = next(i for i in range(31) if body[i] != body[i + 1])
     body[i], body[i + 1] = body[i + 1], body[i]
@@ -60,7 +60,7 @@ def test_swapping_two_neighbouring_characters_breaks_the_checksum() -> None:
 @pytest.mark.parametrize("prefix", ["vf_pk_", "VF_SK_", "sk_", "", "vf_sk", "vf_op_"])
 def test_a_wrong_prefix_is_malformed(prefix: str) -> None:
     secret = api_key_secrets.generate().secret
-    assert not api_key_secrets.is_well_formed(prefix + secret[len(PREFIX):])
+    assert not api_key_secrets.is_well_formed(prefix + secret[len(PREFIX) :])
 
 
 def test_wrong_lengths_and_foreign_characters_are_malformed() -> None:

@@ -7,10 +7,10 @@ import uuid
 import pytest
 
 from vauchflow_core import api_key_secrets
-from vauchflow_core.rpc.auth import ANONYMOUS, Authenticator, bearer_token
 from vauchflow_core.errors import PermissionMissing, Unauthenticated
 from vauchflow_core.permissions import ALL_PERMISSIONS, ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
 from vauchflow_core.plans import LimitOverrides, RateLimit
+from vauchflow_core.rpc.auth import ANONYMOUS, Authenticator, bearer_token
 from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
 ADMIN_TOKEN = "vf_op_the-operator-token-for-tests"
@@ -73,7 +73,7 @@ def _tampered(secret: str) -> str:
 @pytest.mark.parametrize(
     "make_token",
     [
-        pytest.param(lambda secret: _tampered(secret), id="bad-checksum"),
+        pytest.param(_tampered, id="bad-checksum"),
         pytest.param(lambda secret: secret[:-1], id="too-short"),
         pytest.param(lambda secret: "vf_pk_" + secret[6:], id="wrong-prefix"),
         pytest.param(lambda secret: "hello", id="garbage"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from vauchflow_delivery.dispatcher import Dispatcher, DispatchLimits
 from vauchflow_delivery.http_sender import SendResult
@@ -38,7 +38,7 @@ class SlowRecordingStore:
 
 def attempt(delivery_id: uuid.UUID, endpoint_id: uuid.UUID, number: int) -> ClaimedDelivery:
     return ClaimedDelivery(uuid.uuid4(), delivery_id, endpoint_id, uuid.uuid4(), "voucher.created", number,
-                           {"id": "evt_1"}, "https://example.com/hook", None, datetime.now(timezone.utc))  # fmt: skip
+                           {"id": "evt_1"}, "https://example.com/hook", None, datetime.now(UTC))  # fmt: skip
 
 
 async def until(condition, what: str) -> None:

@@ -6,11 +6,10 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from vauchflow_core.rpc import error_mapping
-
 from vauchflow_core import errors
-from vauchflow_server.db.database import CheckViolation, UniqueViolation
 from vauchflow_core.errors import FieldViolation, InvalidArgument
+from vauchflow_core.rpc import error_mapping
+from vauchflow_server.db.database import CheckViolation, UniqueViolation
 
 DOMAIN = "vauchflow.com"
 
@@ -43,11 +42,17 @@ def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo:
         (errors.denied(errors.CUSTOMER_LIMIT_REACHED), grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_LIMIT_REACHED"),
         (errors.denied(errors.ORDER_BELOW_MINIMUM), grpc.StatusCode.FAILED_PRECONDITION, "ORDER_BELOW_MINIMUM"),
         (errors.denied(errors.CURRENCY_MISMATCH), grpc.StatusCode.FAILED_PRECONDITION, "CURRENCY_MISMATCH"),
-        (errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK), grpc.StatusCode.FAILED_PRECONDITION,
-         "REDEMPTION_ALREADY_ROLLED_BACK"),  # fmt: skip
+        (
+            errors.denied(errors.REDEMPTION_ALREADY_ROLLED_BACK),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "REDEMPTION_ALREADY_ROLLED_BACK",
+        ),
         (errors.Conflict("taken", reason="VOUCHER_CODE_TAKEN"), grpc.StatusCode.ALREADY_EXISTS, "VOUCHER_CODE_TAKEN"),
-        (errors.Conflict("reused", reason="IDEMPOTENCY_KEY_REUSED"), grpc.StatusCode.ALREADY_EXISTS,
-         "IDEMPOTENCY_KEY_REUSED"),  # fmt: skip
+        (
+            errors.Conflict("reused", reason="IDEMPOTENCY_KEY_REUSED"),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "IDEMPOTENCY_KEY_REUSED",
+        ),
         (UniqueViolation("some_key"), grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
         (errors.Unauthenticated("bad key"), grpc.StatusCode.UNAUTHENTICATED, "API_KEY_INVALID"),
         (errors.PermissionMissing("no"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING"),
@@ -55,8 +60,11 @@ def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo:
         (errors.Unavailable("db down"), grpc.StatusCode.UNAVAILABLE, "SERVICE_UNAVAILABLE"),
         (errors.Aborted("retry"), grpc.StatusCode.ABORTED, "CONCURRENT_UPDATE"),
         (errors.RateLimited(0.1, "FREE", 10, 20), grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED"),
-        (InvalidArgument.single("voucher.code", "must not be empty"), grpc.StatusCode.INVALID_ARGUMENT,
-         "INVALID_ARGUMENT"),  # fmt: skip
+        (
+            InvalidArgument.single("voucher.code", "must not be empty"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
+        ),
         # A domain error without a mapping is a bug, not a client's fault.
         (CheckViolation("redemption_count_within_max"), grpc.StatusCode.INTERNAL, "CONSTRAINT_VIOLATED"),
         (errors.DomainError("unmapped"), grpc.StatusCode.INTERNAL, "UNKNOWN"),
@@ -120,7 +128,8 @@ def test_rate_limited_is_resource_exhausted_with_the_exact_delay_and_a_retry_aft
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     info = error_info(status)
     assert (info.reason, dict(info.metadata)) == (
-        "RATE_LIMITED", {"plan": "FREE", "requests_per_second": "10", "burst": "20"}
+        "RATE_LIMITED",
+        {"plan": "FREE", "requests_per_second": "10", "burst": "20"},
     )
     [retry] = unpack(status, error_details_pb2.RetryInfo)
     assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (0, 250_000_000)

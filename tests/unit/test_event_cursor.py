@@ -23,9 +23,16 @@ def test_positions_order_by_transaction_then_id() -> None:
 
 @pytest.mark.parametrize(
     "token",
-    ["", "!!!", "abc", base64.urlsafe_b64encode(b"12").decode(), base64.urlsafe_b64encode(b"-1:2").decode(),
-     base64.urlsafe_b64encode(b"1:x").decode(), base64.urlsafe_b64encode(f"{2**63}:1".encode()).decode(),
-     base64.urlsafe_b64encode("１:2".encode()).decode()],  # fmt: skip
+    [
+        "",
+        "!!!",
+        "abc",
+        base64.urlsafe_b64encode(b"12").decode(),
+        base64.urlsafe_b64encode(b"-1:2").decode(),
+        base64.urlsafe_b64encode(b"1:x").decode(),
+        base64.urlsafe_b64encode(f"{2**63}:1".encode()).decode(),
+        base64.urlsafe_b64encode("１:2".encode()).decode(),
+    ],
 )
 def test_forged_cursors_are_invalid_argument_naming_the_field(token: str) -> None:
     with pytest.raises(InvalidArgument) as raised:

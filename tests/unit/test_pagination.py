@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vauchflow_core.errors import InvalidArgument
 from vauchflow_server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, make_page, page_request
 
-T0 = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=timezone.utc)
+T0 = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
 
 
 def rows(n: int) -> list[tuple[datetime, uuid.UUID]]:
@@ -75,8 +75,13 @@ def test_garbage_tokens_are_invalid_argument_on_page_token(token: str) -> None:
 
 @pytest.mark.parametrize(
     ("asked", "given"),
-    [(0, DEFAULT_PAGE_SIZE), (1, 1), (MAX_PAGE_SIZE, MAX_PAGE_SIZE), (MAX_PAGE_SIZE + 1, MAX_PAGE_SIZE),
-     (10**9, MAX_PAGE_SIZE)],  # fmt: skip
+    [
+        (0, DEFAULT_PAGE_SIZE),
+        (1, 1),
+        (MAX_PAGE_SIZE, MAX_PAGE_SIZE),
+        (MAX_PAGE_SIZE + 1, MAX_PAGE_SIZE),
+        (10**9, MAX_PAGE_SIZE),
+    ],
 )
 def test_page_sizes_clamp(asked: int, given: int) -> None:
     request = page_request(asked, "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from vauchflow_core.plans import (
@@ -33,7 +35,7 @@ def test_the_documented_quotas() -> None:
 def test_limits_grow_with_the_plan_and_the_table_is_frozen() -> None:
     ordered = [limits_for(plan) for plan in PLANS]
     big = float("inf")
-    for smaller, larger in zip(ordered, ordered[1:]):
+    for smaller, larger in itertools.pairwise(ordered):
         assert (smaller.webhook_endpoints or big) <= (larger.webhook_endpoints or big)
         assert (smaller.vouchers or big) <= (larger.vouchers or big)
         assert (smaller.requests_per_second or big) <= (larger.requests_per_second or big)

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.batches import Pending, RedemptionBatcher
 
 
@@ -64,6 +65,29 @@ async def test_redeems_arriving_while_batches_run_go_together_in_order_and_bound
     assert recorder.batches == [[1], [2], [3, 4, 5], [6, 7, 8], [9]]
     assert recorder.most_running == 2
     assert len(batcher) == 0
+
+
+async def test_each_batch_taken_is_reported_with_its_size() -> None:
+    """What the server's vauchflow_redemption_batch_size histogram records (and the benchmark reads)."""
+    recorder = Recorder()
+    sizes: list[int] = []
+    batcher = RedemptionBatcher(recorder, max_batch=3, batches_in_flight=1, observe_batch_size=sizes.append)
+    calls = [asyncio.ensure_future(batcher.submit("tenant", 1))]
+    await _until(lambda: len(recorder.batches) == 1, "the first batch started")
+    calls += [asyncio.ensure_future(batcher.submit("tenant", n)) for n in range(2, 6)]
+    recorder.release.set()
+    await asyncio.gather(*calls)
+    assert sizes == [len(batch) for batch in recorder.batches] == [1, 3, 1]
+
+
+def test_the_server_metrics_histogram_takes_batch_sizes() -> None:
+    metrics = ServerMetrics()
+    for size in (1, 1, 5, 64):
+        metrics.redemption_batch_size.observe(size)
+    assert metrics.registry.get_sample_value("vauchflow_redemption_batch_size_count") == 4
+    assert metrics.registry.get_sample_value("vauchflow_redemption_batch_size_sum") == 71
+    assert metrics.registry.get_sample_value("vauchflow_redemption_batch_size_bucket", {"le": "1.0"}) == 2
+    assert metrics.registry.get_sample_value("vauchflow_redemption_batch_size_bucket", {"le": "5.0"}) == 3
 
 
 async def test_tenants_are_batched_apart() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vauchflow_core import errors
 from vauchflow_core.errors import InvalidArgument, Violations
-
 from vauchflow_server.redemption_rules import (
     Order,
     check_order,
@@ -21,7 +20,7 @@ from vauchflow_server.redemption_rules import (
 )
 from vauchflow_server.vouchers import MAX_AMOUNT, Voucher, VoucherTerms
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def voucher(redemption_count: int = 0, **terms) -> Voucher:
@@ -83,11 +82,12 @@ def test_currency_mismatch() -> None:
     assert order_denial(v, order(currency="EUR")) is None
 
 
-def test_fixed_amount_needs_the_order_currency_but_a_percentage_does_not() -> None:
+def test_a_voucher_with_a_currency_needs_an_order_in_it_whatever_its_discount() -> None:
     assert order_denial(voucher(percent_off=None, amount_off=500, currency="EUR"), order(currency=None)) == (
         errors.CURRENCY_MISMATCH
     )
-    assert order_denial(voucher(percent_off=10, currency="EUR"), order(currency=None)) is None
+    # Issue 16, finding 8: a percentage too (it used to let an order without a currency through).
+    assert order_denial(voucher(percent_off=10, currency="EUR"), order(currency=None)) == errors.CURRENCY_MISMATCH
     assert order_denial(voucher(percent_off=10), order(currency="JPY")) is None
 
 

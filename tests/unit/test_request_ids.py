@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from vauchflow_core.rpc import request_ids
 from vauchflow_core.logs import JsonFormatter
+from vauchflow_core.rpc import request_ids
 
 
 @pytest.mark.parametrize("value", ["a", "Z9", "checkout-7f3a:order.4711_x", "A" * request_ids.MAX_LENGTH])

@@ -129,9 +129,10 @@ def test_new_secrets_use_the_newest_version_and_old_ones_still_open() -> None:
 
 def test_key_ring_text_round_trips_and_newest_is_the_highest_version() -> None:
     keys = {3: generate_key(), 1: generate_key(), 10: generate_key()}
-    text = f" 3:{base64.b64encode(keys[3]).decode()} ,\n1:{base64.b64encode(keys[1]).decode()},10:" + base64.b64encode(
-        keys[10]
-    ).decode()
+    text = (
+        f" 3:{base64.b64encode(keys[3]).decode()} ,\n1:{base64.b64encode(keys[1]).decode()},10:"
+        + base64.b64encode(keys[10]).decode()
+    )
     parsed = KeyRing.parse(text)
     assert parsed.newest_version == 10
     assert {v: parsed.key(v) for v in parsed.versions} == keys

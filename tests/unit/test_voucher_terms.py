@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vauchflow_core.errors import InvalidArgument, Violations
-
 from vauchflow_server.vouchers import (
     MAX_AMOUNT,
     MAX_METADATA_KEYS,
@@ -20,7 +19,7 @@ from vauchflow_server.vouchers import (
     normalize_code,
 )
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def violations_of(terms: VoucherTerms, prefix: str = "voucher") -> list[tuple[str, str]]:
@@ -72,8 +71,10 @@ def test_valid_terms_have_no_violations() -> None:
         (VoucherTerms(percent_off=10, valid_from=START, valid_until=START), "voucher.valid_until"),
         (VoucherTerms(percent_off=10, valid_from=START, valid_until=START - timedelta(days=1)), "voucher.valid_until"),
         (VoucherTerms(percent_off=10, status="EXPIRED"), "voucher.status"),
-        (VoucherTerms(percent_off=10, metadata={str(i): "v" for i in range(MAX_METADATA_KEYS + 1)}),
-         "voucher.metadata"),  # fmt: skip
+        (
+            VoucherTerms(percent_off=10, metadata={str(i): "v" for i in range(MAX_METADATA_KEYS + 1)}),
+            "voucher.metadata",
+        ),
         (VoucherTerms(percent_off=10, metadata={"": "v"}), "voucher.metadata"),
         (VoucherTerms(percent_off=10, metadata={"k" * 41: "v"}), "voucher.metadata"),
         (VoucherTerms(percent_off=10, metadata={"note": "v" * 501}), "voucher.metadata.note"),

@@ -73,7 +73,7 @@ def translated_errors() -> Iterator[None]:
             raise errors.Unavailable("the database is unavailable") from None
         log.error("statement failed", extra={"action": "db_statement_failed", "sqlstate": error.sqlstate})
         raise StatementFailed(error.sqlstate or "") from None
-    except (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, asyncio.TimeoutError) as error:
+    except (TimeoutError, OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as error:
         log.warning("database unreachable", extra={"action": "db_unavailable", "error_type": type(error).__name__})
         raise errors.Unavailable("the database is unavailable") from None
 
@@ -159,7 +159,7 @@ class NotificationListener:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._dsn)
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 for channel, on_notify in self._channels.items():
                     await conn.add_listener(channel, _callback(on_notify))
                 self._on_connect()
@@ -186,4 +186,3 @@ class NotificationListener:
 
 def _callback(on_notify: Callable[[str], None]) -> Callable[[object, int, str, object], None]:
     return lambda _conn, _pid, _channel, payload: on_notify(str(payload))
-

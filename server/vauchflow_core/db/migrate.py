@@ -52,9 +52,7 @@ async def migrate(owner_dsn: str, app_password: str | None = None, delivery_pass
     """Applies pending migrations as the owner; returns the versions applied. Sets the roles' passwords."""
     conn = await asyncpg.connect(owner_dsn)
     try:
-        can_bypass = await conn.fetchval(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        can_bypass = await conn.fetchval("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
         if not can_bypass:
             # authenticate_api_key() runs with the owner's rights and must read api_keys across tenants.
             raise MigrationError("the migrating role must be a superuser or have BYPASSRLS")

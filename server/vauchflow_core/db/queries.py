@@ -20,7 +20,7 @@ def load(paths: Iterable[Path]) -> dict[str, str]:
     for path in paths:
         parts = _NAME.split(path.read_text())
         # parts = [preamble, name1, body1, name2, body2, ...]
-        for name, body in zip(parts[1::2], parts[2::2]):
+        for name, body in zip(parts[1::2], parts[2::2], strict=False):
             if name in queries:
                 raise ValueError(f"query {name} is defined in both {defined_in[name]} and {path.name}")
             statement = "\n".join(line for line in body.strip().splitlines() if not line.startswith("--")).strip()

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from vauchflow_core import api_key_secrets
-from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.errors import PermissionMissing, Unauthenticated
 from vauchflow_core.permissions import ANY_KEY, OPERATOR, PUBLIC, REQUIRED_PERMISSION
+from vauchflow_core.rpc.api_key_cache import ApiKeyCache
 from vauchflow_core.tenancy import OPERATOR as OPERATOR_PRINCIPAL
 from vauchflow_core.tenancy import ApiKeyIdentity, Principal
 
@@ -67,9 +67,5 @@ class Authenticator:
         if identity is None or identity.revoked:
             raise Unauthenticated("the API key is unknown or revoked")
         if required != ANY_KEY and required not in identity.permissions:
-            raise PermissionMissing(
-                f"the API key lacks the permission {required}", metadata={"permission": required}
-            )
-        return Principal(
-            identity.tenant_id, identity.key_id, identity.permissions, identity.plan, identity.rate_limit
-        )
+            raise PermissionMissing(f"the API key lacks the permission {required}", metadata={"permission": required})
+        return Principal(identity.tenant_id, identity.key_id, identity.permissions, identity.plan, identity.rate_limit)

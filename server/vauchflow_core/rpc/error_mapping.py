@@ -12,12 +12,11 @@ the process. Every ErrorInfo carries the request id in its metadata (`request_id
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from vauchflow_core import errors
@@ -32,6 +31,7 @@ _STATUS_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Conflict: grpc.StatusCode.ALREADY_EXISTS,
     errors.QuotaExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooManyFailedAuthentications: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionMissing: grpc.StatusCode.PERMISSION_DENIED,
     errors.Forbidden: grpc.StatusCode.PERMISSION_DENIED,
@@ -70,9 +70,7 @@ def to_rpc_status(error: errors.DomainError, request_id: str = "") -> tuple[grpc
             )
         )
     if isinstance(error, errors.QuotaExceeded):
-        violation = error_details_pb2.QuotaFailure.Violation(
-            subject=f"plan:{error.plan}", description=error.message
-        )
+        violation = error_details_pb2.QuotaFailure.Violation(subject=f"plan:{error.plan}", description=error.message)
         details.append(_packed(error_details_pb2.QuotaFailure(violations=[violation])))
     delay = _retry_delay(error, code)
     if delay is not None:
@@ -81,7 +79,7 @@ def to_rpc_status(error: errors.DomainError, request_id: str = "") -> tuple[grpc
 
 
 def _retry_delay(error: errors.DomainError, code: grpc.StatusCode) -> duration_pb2.Duration | None:
-    if isinstance(error, errors.RateLimited):
+    if isinstance(error, (errors.RateLimited, errors.TooManyFailedAuthentications)):
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(max(0, round(error.retry_after * 1e9)))
         return delay
@@ -94,9 +92,7 @@ def internal_status(request_id: str = "") -> tuple[grpc.StatusCode, status_pb2.S
     metadata = {"request_id": request_id} if request_id else {}
     info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN, metadata=metadata)
     message = "internal error; the request may not have been applied"
-    return grpc.StatusCode.INTERNAL, status_pb2.Status(
-        code=code_pb2.INTERNAL, message=message, details=[_packed(info)]
-    )
+    return grpc.StatusCode.INTERNAL, status_pb2.Status(code=code_pb2.INTERNAL, message=message, details=[_packed(info)])
 
 
 def retry_after_seconds(status: status_pb2.Status) -> int | None:

@@ -25,8 +25,8 @@ from uuid import UUID
 import redis.asyncio as redis_asyncio
 import redis.exceptions
 
-from vauchflow_core.rpc.metrics import RpcMetrics
 from vauchflow_core.plans import RateLimit
+from vauchflow_core.rpc.metrics import RpcMetrics
 
 log = logging.getLogger(__name__)
 

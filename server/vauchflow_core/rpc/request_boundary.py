@@ -28,12 +28,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, cast
 
 import grpc
-
-from vauchflow_core.rpc import error_mapping, request_ids
-from vauchflow_core.rpc.auth import Authenticator
 from google.protobuf.message import Message
 
-from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited
+from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited, Unauthenticated
+from vauchflow_core.rpc import error_mapping, request_ids
+from vauchflow_core.rpc.auth import Authenticator
+from vauchflow_core.rpc.auth_failures import AuthFailureLimiter
+from vauchflow_core.rpc.client_address import LOOPBACK, IPNetwork, client_address
 from vauchflow_core.rpc.metrics import RpcMetrics, method_name
 from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.tenancy import Principal, current_principal
@@ -54,10 +55,26 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         authenticator: Authenticator,
         metrics: RpcMetrics | None = None,
         rate_limiter: RateLimiter | None = None,
+        auth_failures: AuthFailureLimiter | None = None,
+        trusted_proxies: tuple[IPNetwork, ...] = LOOPBACK,
     ):
         self._authenticator = authenticator
         self._metrics = metrics or RpcMetrics()
         self._rate_limiter = rate_limiter
+        self._auth_failures = auth_failures or AuthFailureLimiter(None)
+        self._trusted_proxies = trusted_proxies
+
+    async def _authorize(self, method: str, context: Context) -> Principal:
+        """Who is calling: refused at once from an address with too many failed attempts, and every failure
+        counted against its address."""
+        metadata = context.invocation_metadata() or ()
+        address = client_address(context.peer(), metadata, self._trusted_proxies)
+        await self._auth_failures.check(address)
+        try:
+            return await self._authenticator.authorize(method, metadata)
+        except Unauthenticated:
+            await self._auth_failures.record(address)
+            raise
 
     async def intercept_service(
         self,
@@ -95,7 +112,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             raise RateLimited(decision.retry_after, plan, limit.requests_per_second, limit.burst)
 
     def _wrap(self, method: str, behaviour: UnaryHandler) -> UnaryHandler:
-        authenticator = self._authenticator
+        authorize = self._authorize
         admit = self._admit
         requests = self._metrics.rpc_requests
         duration = self._metrics.rpc_duration
@@ -103,11 +120,11 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = "OK"
-            request_id = request_ids.current_request_id.set(
+            request_id_token = request_ids.current_request_id.set(
                 request_ids.from_metadata(context.invocation_metadata() or ())
             )
             try:
-                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
                 token = current_principal.set(principal)
@@ -118,18 +135,18 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise
-            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+            except Exception as error:
                 code = _code_name(error)
                 await _refuse(context, method, error, started)
             finally:
                 requests.labels(method_name(method), code).inc()
                 duration.labels(method_name(method), code).observe(time.perf_counter() - started)
-                request_ids.current_request_id.reset(request_id)
+                request_ids.current_request_id.reset(request_id_token)
 
         return guarded
 
     def _wrap_stream(self, method: str, behaviour: Callable[..., Any]) -> StreamHandler:
-        authenticator = self._authenticator
+        authorize = self._authorize
         admit = self._admit
 
         async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
@@ -138,7 +155,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             request_ids.current_request_id.set(request_ids.from_metadata(context.invocation_metadata() or ()))
             opened = False
             try:
-                principal = await authenticator.authorize(method, context.invocation_metadata() or ())
+                principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
                 # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
@@ -154,7 +171,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                     await behaviour(request, context)
             except grpc.aio.AbortError:
                 raise
-            except Exception as error:  # noqa: BLE001 - the boundary: nothing unexpected escapes as text
+            except Exception as error:
                 await _refuse(context, method, error, started)
             finally:
                 if opened:
@@ -209,7 +226,7 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     def deserialize(data: bytes) -> Any:
         try:
             return deserializer(data)
-        except Exception:  # noqa: BLE001 - any parse failure is the caller's malformed request
+        except Exception:
             return _UNREADABLE
 
     return deserialize
@@ -233,9 +250,9 @@ def _nul_violations(message: Message, prefix: str) -> Iterator[FieldViolation]:
                     if "\0" in key:
                         yield FieldViolation(path, "keys must not contain NUL characters")
                     elif isinstance(item, str) and "\0" in item:
-                        yield FieldViolation(f"{path}.{key}", "must not contain NUL characters")
+                        yield FieldViolation(_entry_path(path, key), "must not contain NUL characters")
                     elif isinstance(item, Message):
-                        yield from _nul_violations(item, f"{path}.{key}.")
+                        yield from _nul_violations(item, f"{_entry_path(path, key)}.")
             elif field.is_repeated:
                 for index, item in enumerate(value):
                     yield from _nul_violations(item, f"{path}[{index}].")
@@ -245,3 +262,9 @@ def _nul_violations(message: Message, prefix: str) -> Iterator[FieldViolation]:
             items = value if field.is_repeated else (value,)
             if any("\0" in item for item in items):
                 yield FieldViolation(path, "must not contain NUL characters")
+
+
+def _entry_path(path: str, key: str) -> str:
+    """A map entry's path names its key only when the key is short and printable: a caller's key is unbounded
+    input and is never echoed whole (a metadata key is at most 40 characters anyway)."""
+    return f"{path}.{key}" if len(key) <= 40 and key.isprintable() else path

@@ -7,16 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from vauchflow_core import api_key_secrets
-
-from vauchflow_server import idempotency
-from vauchflow_core import plans
-from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_core.errors import NotFound, PermissionMissing, QuotaExceeded, Violations
-from vauchflow_server.pagination import Page, make_page, page_request
+from vauchflow_core import api_key_secrets, plans
+from vauchflow_core.errors import NotFound, PermissionMissing, QuotaExceeded, Violations, shown_id
 from vauchflow_core.permissions import ALL_PERMISSIONS
 from vauchflow_core.plans import PlanLimits, effective_limits
 from vauchflow_core.tenancy import ApiKey, Tenant
+from vauchflow_server import idempotency
+from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.pagination import Page, make_page, page_request
 
 _CREATE_OPERATION = "CreateApiKey"
 _KEY_QUOTA = "api_keys"
@@ -57,7 +55,7 @@ class CurrentApiKey:
 
 
 def api_key_not_found(key_id: object) -> NotFound:
-    return NotFound(f"no API key with id {key_id}", reason="API_KEY_NOT_FOUND")
+    return NotFound(f"no API key with id {shown_id(key_id)}", reason="API_KEY_NOT_FOUND")
 
 
 class ApiKeyAdmin:

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from vauchflow_core import api_key_secrets, plans
-
-from vauchflow_server import idempotency
-from vauchflow_server.db.database import Database
-from vauchflow_core.errors import Conflict, InvalidArgument, NotFound, Violations
-from vauchflow_server.pagination import Page, make_page, page_request
+from vauchflow_core.errors import Conflict, NotFound, Violations, shown_id
 from vauchflow_core.permissions import ALL_PERMISSIONS
 from vauchflow_core.tenancy import DEFAULT_PLAN, PLANS, ApiKey, Tenant
+from vauchflow_server import idempotency
+from vauchflow_server.db.database import Database
+from vauchflow_server.pagination import Page, make_page, page_request
 
 MAX_NAME_LENGTH = 200
 FIRST_KEY_NAME = "default"
@@ -37,7 +36,7 @@ class CreatedTenant:
 
 
 def tenant_not_found(tenant_id: object) -> NotFound:
-    return NotFound(f"no tenant with id {tenant_id}", reason="TENANT_NOT_FOUND")
+    return NotFound(f"no tenant with id {shown_id(tenant_id)}", reason="TENANT_NOT_FOUND")
 
 
 def _check_name(name: str, violations: Violations, field_path: str) -> None:

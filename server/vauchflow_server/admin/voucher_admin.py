@@ -8,14 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from vauchflow_core import events, plans
-from vauchflow_server import resource_events
-
-from vauchflow_server import idempotency
-from vauchflow_server.db.database import Database, TenantTransaction
 from vauchflow_core.errors import InvalidArgument, NotFound, QuotaExceeded, Violations
-from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
+from vauchflow_server import idempotency, resource_events
+from vauchflow_server.db.database import Database, TenantTransaction
 from vauchflow_server.pagination import Page, make_page, page_request
-
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
 from vauchflow_server.vouchers import (
     DISABLED,
     UPDATABLE_FIELDS,

@@ -7,21 +7,16 @@ recoveries) are written in the caller's transaction with a NOTIFY, so the delive
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from vauchflow_core import event_cursor, events, plans
-
-from vauchflow_server import idempotency
-from vauchflow_server.db.database import Database, TenantTransaction
-from vauchflow_core.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Violations
+from vauchflow_core.errors import FailedPrecondition, InvalidArgument, NotFound, QuotaExceeded, Violations, shown_id
 from vauchflow_core.events import StoredEvent
-from vauchflow_server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, make_page, page_request
 from vauchflow_core.secret_box import KeyRing
 from vauchflow_core.webhook_deliveries import MAX_LISTED_ATTEMPTS, Delivery
 from vauchflow_core.webhook_endpoints import (
@@ -40,6 +35,9 @@ from vauchflow_core.webhook_endpoints import (
     open_signing_secret,
     seal_signing_secret,
 )
+from vauchflow_server import idempotency
+from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, make_page, page_request
 
 _CREATE_OPERATION = "CreateWebhookEndpoint"
 _ENDPOINT_QUOTA = "webhook_endpoints"
@@ -78,11 +76,11 @@ class EventFilter:
 
 
 def endpoint_not_found(endpoint_id: object) -> NotFound:
-    return NotFound(f"no webhook endpoint with id {endpoint_id}", reason="WEBHOOK_ENDPOINT_NOT_FOUND")
+    return NotFound(f"no webhook endpoint with id {shown_id(endpoint_id)}", reason="WEBHOOK_ENDPOINT_NOT_FOUND")
 
 
 def event_not_found(event_id: object) -> NotFound:
-    return NotFound(f"no event with id {event_id}", reason="EVENT_NOT_FOUND")
+    return NotFound(f"no event with id {shown_id(event_id)}", reason="EVENT_NOT_FOUND")
 
 
 def _endpoint_disabled(endpoint_id: object) -> FailedPrecondition:
@@ -241,9 +239,7 @@ class WebhookAdmin:
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = event_cursor.decode(page_token, "page_token") if page_token else None
         async with self._db.tenant_transaction(tenant_id) as tx:
-            rows = await tx.list_events(
-                types or None, event_filter.start_time, event_filter.end_time, after, size + 1
-            )
+            rows = await tx.list_events(types or None, event_filter.start_time, event_filter.end_time, after, size + 1)
         items = rows[:size]
         token = event_cursor.encode(items[-1].position) if len(rows) > size else ""
         return Page(items, token)
@@ -330,4 +326,3 @@ async def _targets_of(tx: TenantTransaction, event: StoredEvent) -> list[UUID]:
         sent_to = set(await tx.endpoints_with_delivery_of(event.id))
         return [e.id for e in enabled if e.id in sent_to]
     return [e.id for e in enabled if matches(e.settings.event_types, event.type)]
-

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
-from vauchflow.v1 import api_key_pb2, api_key_service_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 
+from vauchflow.v1 import api_key_pb2, api_key_service_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 from vauchflow_core import event_cursor
 from vauchflow_core.errors import Violations
 from vauchflow_core.events import StoredEvent, public_event_id
 from vauchflow_core.permissions import VOUCHERS_READ
 from vauchflow_core.plans import LimitOverrides, PlanLimits
-from vauchflow_server.redemption_rules import Order
-from vauchflow_server.redemptions import Redemption
 from vauchflow_core.tenancy import ApiKey, Tenant
-from vauchflow_server.vouchers import ACTIVE, Voucher, VoucherTerms
 from vauchflow_core.webhook_deliveries import Delivery
 from vauchflow_core.webhook_endpoints import EndpointSettings, WebhookEndpoint
+from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
+from vauchflow_server.vouchers import ACTIVE, Voucher, VoucherTerms
 
 _PLAN_PREFIX = "PLAN_"
 _VOUCHER_STATUS_PREFIX = "VOUCHER_STATUS_"
@@ -37,7 +37,7 @@ def _datetime(message: Any, field_name: str, violations: Violations, field_path:
     if not message.HasField(field_name):
         return None
     try:
-        return getattr(message, field_name).ToDatetime(tzinfo=timezone.utc)
+        return getattr(message, field_name).ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
         violations.add(field_path, "is not a valid timestamp")
         return None
@@ -93,9 +93,11 @@ def tenant_limit_changes(message: tenant_pb2.Tenant, mask_paths: set[str]) -> di
     limits = message.limits
     if not mask_paths:
         return {name: getattr(limits, name) for name in TENANT_LIMIT_FIELDS if limits.HasField(name)}
-    names = TENANT_LIMIT_FIELDS if "limits" in mask_paths else [
-        name for name in TENANT_LIMIT_FIELDS if f"limits.{name}" in mask_paths
-    ]
+    names = (
+        TENANT_LIMIT_FIELDS
+        if "limits" in mask_paths
+        else [name for name in TENANT_LIMIT_FIELDS if f"limits.{name}" in mask_paths]
+    )
     return {name: getattr(limits, name) if limits.HasField(name) else None for name in names}
 
 
@@ -136,7 +138,10 @@ def _status_name(status: int, violations: Violations, field_path: str) -> str | 
 
 def _discount(message: voucher_pb2.Discount) -> tuple[int | None, int | None]:
     kind = message.WhichOneof("value")
-    return (message.percent_off if kind == "percent_off" else None, message.amount_off if kind == "amount_off" else None)
+    return (
+        message.percent_off if kind == "percent_off" else None,
+        message.amount_off if kind == "amount_off" else None,
+    )
 
 
 def voucher_terms(message: voucher_pb2.Voucher, violations: Violations) -> VoucherTerms:
@@ -280,7 +285,6 @@ def redemption_message(redemption: Redemption) -> redemption_pb2.Redemption:
         rollback_time=timestamp(redemption.rollback_time),
         rollback_reason=redemption.rollback_reason,
     )
-
 
 
 # Webhooks

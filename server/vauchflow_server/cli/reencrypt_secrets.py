@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from vauchflow_core import errors
-from vauchflow_server.config import ConfigError, WebhookSettings
-from vauchflow_server.db.database import Database
 from vauchflow_core.secret_box import KeyRing, SecretBoxError
 from vauchflow_core.webhook_endpoints import EndpointSecrets, open_signing_secret, seal_signing_secret
+from vauchflow_server.config import ConfigError, WebhookSettings
+from vauchflow_server.db.database import Database
 
 BATCH_SIZE = 500
 

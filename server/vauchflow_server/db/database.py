@@ -7,8 +7,8 @@ vauchflow_core.db.connection.translated_errors; nothing above this module sees a
 
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,13 +47,13 @@ __all__ = [
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import Event, StoredEvent
 from vauchflow_core.plans import LimitOverrides
-from vauchflow_server.redemption_rules import Order
-from vauchflow_server.redemptions import Redemption
-from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, ApiKeyIdentity, Tenant
 from vauchflow_core.secret_box import Sealed
-from vauchflow_server.vouchers import Voucher, VoucherTerms
+from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, ApiKeyIdentity, Tenant
 from vauchflow_core.webhook_deliveries import Delivery, DeliveryAttempt
 from vauchflow_core.webhook_endpoints import EndpointSecrets, EndpointSettings, WebhookEndpoint
+from vauchflow_server.redemption_rules import Order
+from vauchflow_server.redemptions import Redemption
+from vauchflow_server.vouchers import Voucher, VoucherTerms
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,13 @@ class Database:
         self._pool = pool
         self._dsn = dsn
 
-    def listener(self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]) -> NotificationListener:
+    def listener(
+        self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]
+    ) -> NotificationListener:
         return NotificationListener(self._dsn, {channel: on_notify}, on_connect)
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> "Database":
+    async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> Database:
         return cls(await create_pool(dsn, min_size=min_size, max_size=max_size), dsn)
 
     async def close(self) -> None:
@@ -97,7 +99,7 @@ class Database:
         return decoders.api_key_identity(row) if row else None
 
     @contextlib.asynccontextmanager
-    async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator["TenantTransaction"]:
+    async def tenant_transaction(self, tenant_id: UUID) -> AsyncIterator[TenantTransaction]:
         """A transaction that sees only tenant_id's rows."""
         with translated_errors():
             begin = QUERIES["begin_as_tenant"].format(tenant_id=UUID(str(tenant_id)))
@@ -105,7 +107,7 @@ class Database:
                 yield TenantTransaction(conn, tenant_id)
 
     @contextlib.asynccontextmanager
-    async def operator_transaction(self) -> AsyncIterator["OperatorTransaction"]:
+    async def operator_transaction(self) -> AsyncIterator[OperatorTransaction]:
         """A transaction for the platform operator's tenancy calls: sees every tenant row, no tenant data."""
         with translated_errors():
             async with self._pool.acquire() as conn, transaction(conn, QUERIES["begin_as_operator"]):
@@ -119,7 +121,7 @@ class Database:
                 yield StatusTransaction(conn)
 
     @contextlib.asynccontextmanager
-    async def maintenance_transaction(self) -> AsyncIterator["MaintenanceTransaction"]:
+    async def maintenance_transaction(self) -> AsyncIterator[MaintenanceTransaction]:
         """A transaction across every tenant, for maintenance commands run as the owner (which bypasses RLS)."""
         with translated_errors():
             async with self._pool.acquire() as conn, conn.transaction():
@@ -184,7 +186,7 @@ class OperatorTransaction(_Transaction):
         await self._conn.execute(QUERIES["notify_tenant_changed"], str(tenant_id))
         return _tenant(row)
 
-    async def enter_tenant(self, tenant_id: UUID) -> "TenantTransaction":
+    async def enter_tenant(self, tenant_id: UUID) -> TenantTransaction:
         """Continues this transaction as tenant_id (to create a new tenant's first key with it)."""
         await self._conn.execute(QUERIES["set_tenant"], str(tenant_id))
         return TenantTransaction(self._conn, tenant_id)
@@ -226,8 +228,15 @@ class TenantTransaction(_Transaction):
     async def list_api_key_audit_events(self, before_id: int | None, limit: int) -> list[ApiKeyAuditEvent]:
         rows = await self._rows("list_api_key_audit_events", self.tenant_id, before_id, limit)
         return [
-            ApiKeyAuditEvent(r["id"], r["action"], r["key_id"], r["key_name"], tuple(r["permissions"]),
-                             r["actor_key_id"], r["create_time"])  # fmt: skip
+            ApiKeyAuditEvent(
+                r["id"],
+                r["action"],
+                r["key_id"],
+                r["key_name"],
+                tuple(r["permissions"]),
+                r["actor_key_id"],
+                r["create_time"],
+            )
             for r in rows
         ]
 
@@ -316,14 +325,10 @@ class TenantTransaction(_Transaction):
         return row is not None
 
     async def give_back_customer_redemption(self, voucher_id: UUID, customer_id: str) -> None:
-        await self._conn.execute(
-            QUERIES["give_back_customer_redemption"], self.tenant_id, voucher_id, customer_id
-        )
+        await self._conn.execute(QUERIES["give_back_customer_redemption"], self.tenant_id, voucher_id, customer_id)
 
     async def customer_redemption_count(self, voucher_id: UUID, customer_id: str) -> int:
-        value = await self._conn.fetchval(
-            QUERIES["customer_redemption_count"], self.tenant_id, voucher_id, customer_id
-        )
+        value = await self._conn.fetchval(QUERIES["customer_redemption_count"], self.tenant_id, voucher_id, customer_id)
         return value or 0
 
     # Redemptions
@@ -357,9 +362,7 @@ class TenantTransaction(_Transaction):
             return None
         return _voucher(row), dataclasses.replace(redemption, create_time=row["redemption_create_time"])
 
-    async def claim_idempotency_keys(
-        self, operation: str, claims: Sequence[tuple[str, bytes, UUID]]
-    ) -> set[str]:
+    async def claim_idempotency_keys(self, operation: str, claims: Sequence[tuple[str, bytes, UUID]]) -> set[str]:
         """Claims (key, request hash, resource id) for a redemption batch; returns the keys this transaction owns."""
         rows = await self._rows(
             "claim_idempotency_keys",
@@ -432,7 +435,9 @@ class TenantTransaction(_Transaction):
     # Outbox
 
     async def record_event(self, event: Event) -> StoredEvent:
-        return decoders.stored_event(await self._one("insert_event", self.tenant_id, event.id, event.type, event.payload))
+        return decoders.stored_event(
+            await self._one("insert_event", self.tenant_id, event.id, event.type, event.payload)
+        )
 
     async def list_events(
         self,
@@ -553,9 +558,7 @@ class TenantTransaction(_Transaction):
     # Webhook deliveries
 
     async def insert_webhook_delivery(self, delivery_id: UUID, endpoint_id: UUID, event: StoredEvent) -> Delivery:
-        row = await self._one(
-            "insert_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type
-        )
+        row = await self._one("insert_webhook_delivery", self.tenant_id, delivery_id, endpoint_id, event.id, event.type)
         return _delivery(row)
 
     async def requeue_webhook_delivery(self, delivery_id: UUID, endpoint_id: UUID, event: StoredEvent) -> Delivery:
@@ -568,7 +571,9 @@ class TenantTransaction(_Transaction):
         return _delivery(row)
 
     async def endpoints_with_delivery_of(self, event_id: UUID) -> list[UUID]:
-        return [r["endpoint_id"] for r in await self._rows("endpoints_with_delivery_of_event", self.tenant_id, event_id)]
+        return [
+            r["endpoint_id"] for r in await self._rows("endpoints_with_delivery_of_event", self.tenant_id, event_id)
+        ]
 
     async def recover_webhook_deliveries(
         self, endpoint_id: UUID, start_time: datetime | None, end_time: datetime | None
@@ -617,7 +622,10 @@ class MaintenanceTransaction(_Transaction):
         """Locked until the transaction ends; in (tenant_id, id) order after `after`."""
         after_tenant, after_id = after or (None, None)
         rows = await self._rows("endpoint_secrets_to_reencrypt", key_version, after_tenant, after_id, limit)
-        return [StoredSecrets(r["tenant_id"], r["id"], decoders.endpoint_secrets(r), bool(r["previous_expired"])) for r in rows]
+        return [
+            StoredSecrets(r["tenant_id"], r["id"], decoders.endpoint_secrets(r), bool(r["previous_expired"]))
+            for r in rows
+        ]
 
     async def store_endpoint_secrets(self, tenant_id: UUID, endpoint_id: UUID, secrets: EndpointSecrets) -> None:
         previous = secrets.previous

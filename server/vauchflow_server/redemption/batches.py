@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -26,7 +26,7 @@ class Pending(Generic[Item, Result]):
 
     __slots__ = ("item", "outcome")
 
-    def __init__(self, item: Item, outcome: "asyncio.Future[Result]"):
+    def __init__(self, item: Item, outcome: asyncio.Future[Result]):
         self.item = item
         self.outcome = outcome
 
@@ -39,11 +39,19 @@ class Pending(Generic[Item, Result]):
             self.outcome.set_exception(error)
 
 
-RunBatch = Callable[[Hashable, "list[Pending[Item, Result]]"], Awaitable[None]]
+# Called with the batch's key (a tenant id for redemptions) and its redeems.
+RunBatch = Callable[[Any, "list[Pending[Item, Result]]"], Awaitable[None]]
 
 
 class RedemptionBatcher(Generic[Item, Result]):
-    def __init__(self, run_batch: RunBatch, *, max_batch: int, batches_in_flight: int):
+    def __init__(
+        self,
+        run_batch: RunBatch,
+        *,
+        max_batch: int,
+        batches_in_flight: int,
+        observe_batch_size: Callable[[int], object] = lambda size: None,
+    ):
         """run_batch(key, batch) must resolve or fail every Pending it is given. At most `batches_in_flight`
         batches per key run at once, each of at most `max_batch` redemptions."""
         if max_batch < 1 or batches_in_flight < 1:
@@ -54,6 +62,8 @@ class RedemptionBatcher(Generic[Item, Result]):
         self._queues: dict[Hashable, deque[Pending[Item, Result]]] = {}
         self._running: dict[Hashable, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told each batch's size as it is taken (the engine passes ServerMetrics.redemption_batch_size.observe).
+        self._observe_batch_size = observe_batch_size
 
     async def submit(self, key: Hashable, item: Item) -> Result:
         pending: Pending[Item, Result] = Pending(item, asyncio.get_running_loop().create_future())
@@ -78,6 +88,7 @@ class RedemptionBatcher(Generic[Item, Result]):
                         batch.append(pending)
                 if not batch:
                     continue
+                self._observe_batch_size(len(batch))
                 try:
                     await self._run_batch(key, batch)
                 except Exception as error:  # every waiter hears of it

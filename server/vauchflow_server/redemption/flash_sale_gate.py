@@ -26,7 +26,6 @@ counted as `bypassed`, and Redis is not asked again for a short while so an outa
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import re
 import time
@@ -39,6 +38,7 @@ import redis.asyncio as redis_asyncio
 import redis.exceptions
 
 from vauchflow_server.metrics import ServerMetrics
+from vauchflow_server.redemption_rules import GateAnswer
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,6 @@ PLAIN_MEMORY_SECONDS = 2.0
 _MAX_PLAIN_MEMORY = 100_000
 
 
-class Decision(enum.Enum):
-    ADMITTED = "admitted"  # a unit is held for this request
-    SOLD_OUT = "rejected"  # none left: refuse without PostgreSQL
-    MISSING = "missing"  # no counter (not a flash sale, or lost): PostgreSQL decides, and may build one
-    BYPASSED = "bypassed"  # Redis unavailable: PostgreSQL alone
-
-
 @dataclass(frozen=True)
 class VoucherKey:
     tenant_id: UUID
@@ -150,7 +143,7 @@ class VoucherKey:
         return f"vf:{{{self.tenant_id}:{self.code}}}:leases"
 
     @classmethod
-    def parse(cls, stock_key: str) -> "VoucherKey | None":
+    def parse(cls, stock_key: str) -> VoucherKey | None:
         match = _KEY_PATTERN.match(stock_key)
         return cls(UUID(match[1]), match[2]) if match else None
 
@@ -165,24 +158,24 @@ class Snapshot:
 class StockClaim:
     """One request's dealings with the gate for one voucher: take, maybe build, then settle exactly once."""
 
-    def __init__(self, gate: "FlashSaleGate", key: VoucherKey):
+    def __init__(self, gate: FlashSaleGate, key: VoucherKey):
         self._gate = gate
         self.key = key
-        self.decision = Decision.BYPASSED
+        self.answer = GateAnswer.BYPASSED
         self._lease: str | None = None
 
     @property
     def holds_unit(self) -> bool:
         return self._lease is not None
 
-    async def take(self) -> Decision:
-        self.decision = await self._gate._take(self, remaining=None)
-        return self.decision
+    async def take(self) -> GateAnswer:
+        self.answer = await self._gate._take(self, remaining=None)
+        return self.answer
 
-    async def build_and_take(self, remaining: int) -> Decision:
+    async def build_and_take(self, remaining: int) -> GateAnswer:
         """After PostgreSQL showed the voucher is a flash sale with `remaining` units and no counter existed."""
-        self.decision = await self._gate._take(self, remaining=max(remaining, 0))
-        return self.decision
+        self.answer = await self._gate._take(self, remaining=max(remaining, 0))
+        return self.answer
 
     async def settle(self, *, give_back: bool) -> None:
         """Ends the admission: `give_back` when PostgreSQL did not count the unit. Safe to call when nothing is held.
@@ -191,8 +184,39 @@ class StockClaim:
         if lease is not None:
             await asyncio.shield(self._gate._settle(self.key, lease, give_back))
 
-    def _hold(self, lease: str) -> None:
+    async def drop_counter(self) -> None:
+        """For a voucher PostgreSQL shows is no longer a flash sale while a counter from before admitted this claim
+        (its deletion failed): the unit goes back and the counter goes."""
+        await self.settle(give_back=True)
+        await self._gate.forget(self.key.tenant_id, self.key.code)
+
+    def _hold(self, lease: str | None) -> None:
         self._lease = lease
+
+
+class UnitReturn:
+    """A rollback's unit going back to its flash-sale counter, as one scope around the rollback's transaction.
+
+    `hold` inside the transaction, before COMMIT, so the reconciliation never sees PostgreSQL's count without the
+    matching Redis change (see _HOLD). When the scope ends the unit goes back if the transaction committed (the scope
+    ended without an error); after an error or a cancellation only the hold ends."""
+
+    def __init__(self, gate: FlashSaleGate | None, tenant_id: UUID):
+        self._gate = gate
+        self._tenant_id = tenant_id
+        self._claim: StockClaim | None = None
+
+    async def hold(self, code: str) -> None:
+        if self._gate is not None and self._claim is None:
+            self._claim = await self._gate.hold_for_return(self._tenant_id, code)
+
+    async def __aenter__(self) -> UnitReturn:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            await claim.settle(give_back=exc_type is None)
 
 
 class FlashSaleGate:
@@ -233,13 +257,17 @@ class FlashSaleGate:
             self._plain_until.clear()
         self._plain_until[(tenant_id, code)] = time.monotonic() + PLAIN_MEMORY_SECONDS
 
-    async def _take(self, claim: StockClaim, remaining: int | None) -> Decision:
+    async def _take(self, claim: StockClaim, remaining: int | None) -> GateAnswer:
         # `bypassed` is counted by the engine, once it knows the voucher is a flash sale.
         if self._resting():
-            return Decision.BYPASSED
+            return GateAnswer.BYPASSED
         lease = uuid.uuid4().hex
         key = claim.key
-        args = [lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+        args: list[str | int | float] = [lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+        # Held before the call: a take that times out or is cancelled may still have run. Settling the lease later
+        # gives the unit back, or keeps it counted, only if the take happened (the scripts are idempotent per lease),
+        # so an unanswered take can never leave the counter too low.
+        claim._hold(lease)
         try:
             if remaining is None:
                 result = await self._call(self._take_script(keys=[key.stock, key.leases], args=args))
@@ -247,20 +275,17 @@ class FlashSaleGate:
                 args += [remaining, time.time_ns() // 1000, _COUNTER_TTL_SECONDS]
                 result = await self._call(self._build_and_take_script(keys=[key.stock, key.leases], args=args))
         except _REDIS_ERRORS as error:
-            # A timeout leaves it unknown whether the script ran. Keep the lease: settling it later gives the unit
-            # back, or keeps it counted, only if the take happened (the scripts are idempotent per lease), so an
-            # unanswered take can never leave the counter too low.
-            claim._hold(lease)
+            # A timeout leaves it unknown whether the script ran: the lease stays held (see above).
             self._failed("take", key, error)
-            return Decision.BYPASSED
+            return GateAnswer.BYPASSED
         if result == 1:
-            claim._hold(lease)
-            self._metrics.flash_sale_gate.labels(Decision.ADMITTED.value).inc()
-            return Decision.ADMITTED
+            self._metrics.flash_sale_gate.labels(GateAnswer.ADMITTED.value).inc()
+            return GateAnswer.ADMITTED
+        claim._hold(None)  # the script ran and took nothing
         if result == 0:
-            self._metrics.flash_sale_gate.labels(Decision.SOLD_OUT.value).inc()
-            return Decision.SOLD_OUT
-        return Decision.MISSING
+            self._metrics.flash_sale_gate.labels(GateAnswer.SOLD_OUT.value).inc()
+            return GateAnswer.SOLD_OUT
+        return GateAnswer.MISSING
 
     async def _settle(self, key: VoucherKey, lease: str, give_back: bool) -> None:
         try:
@@ -268,7 +293,7 @@ class FlashSaleGate:
                 returned = await self._call(
                     self._settle_script(keys=[key.stock, key.leases], args=[lease, 1 if give_back else 0])
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # Once more (the script is idempotent per lease): a unit not settled stays held until its lease
                 # expires, and a moment's stall of a busy process is more likely than Redis being gone.
                 returned = await self._call(
@@ -282,16 +307,19 @@ class FlashSaleGate:
             self._metrics.flash_sale_gate.labels("returned").inc()
 
     async def hold_for_return(self, tenant_id: UUID, code: str) -> StockClaim:
-        """For a rollback of a flash-sale redemption: call inside its transaction, before COMMIT; after COMMIT,
-        `settle(give_back=True)` returns the unit (or `give_back=False` if the transaction failed)."""
-        claim = self.claim(tenant_id, code)
+        """For a rollback of a flash-sale redemption, through UnitReturn: inside its transaction, before COMMIT;
+        after COMMIT, `settle(give_back=True)` returns the unit (or `give_back=False` if the transaction failed)."""
+        # Not self.claim(): PostgreSQL has just shown a flash sale, whatever this process remembers as plain.
+        claim = StockClaim(self, VoucherKey(tenant_id, code))
         if self._resting():
             return claim
         lease = uuid.uuid4().hex
         key = claim.key
         try:
             await self._call(
-                self._hold_script(keys=[key.leases], args=[lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2])
+                self._hold_script(
+                    keys=[key.leases], args=[lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+                )
             )
         except _REDIS_ERRORS as error:
             self._failed("hold", key, error)
@@ -328,7 +356,9 @@ class FlashSaleGate:
     async def correct(self, key: VoucherKey, seen: Snapshot, units: int) -> int:
         """1 corrected to `units`, 0 already right, -1 the counter changed since `seen` (leave it for next time)."""
         return int(
-            await self._call(self._correct_script(keys=[key.stock, key.leases], args=[seen.version, units, time.time()]))
+            await self._call(
+                self._correct_script(keys=[key.stock, key.leases], args=[seen.version, units, time.time()])
+            )
         )
 
     async def drop(self, key: VoucherKey) -> None:

@@ -23,8 +23,8 @@ import logging
 
 from vauchflow_core import errors
 from vauchflow_server.db.database import Database
-from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.metrics import ServerMetrics
+from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate, VoucherKey
 from vauchflow_server.vouchers import ACTIVE
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class FlashSaleReconciler:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - a failed round must not end the loop; the next one retries
+            except Exception as error:
                 log.warning(
                     "flash-sale reconciliation failed",
                     extra={"action": "flash_sale_reconcile_failed", "error_type": type(error).__name__},

@@ -8,6 +8,12 @@ import secrets
 
 import grpc
 from standardwebhooks.webhooks import Webhook
+
+from support.delivery_service import DeliveryDatabase
+from support.polling import wait_for
+from support.ports import free_port
+from support.services import MigratedDatabase, start_api_server
+from support.webhook_receiver import WebhookReceiver
 from vauchflow.v1 import (
     redemption_pb2,
     redemption_service_pb2,
@@ -21,12 +27,6 @@ from vauchflow.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
-
-from support.delivery_service import DeliveryDatabase
-from support.polling import wait_for
-from support.ports import free_port
-from support.services import MigratedDatabase, start_api_server
-from support.webhook_receiver import WebhookReceiver
 from vauchflow_devstack import stop_child
 
 EXPECTED = ["voucher.created", "redemption.succeeded", "redemption.rolled_back", "webhook.test"]

@@ -3,6 +3,7 @@ schedule, Retry-After, 3xx and 410, endpoints that fail for too long, and the re
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -36,7 +37,10 @@ def test_delivers_each_event_signed_per_standard_webhooks(rows: Rows, delivery_s
         for tampered_body, tampered_headers in (
             (request.body.replace(b'"n":0', b'"n":1'), request.headers),
             (request.body, {**request.headers, "webhook-id": "evt_other"}),
-            (request.body, {**request.headers, "webhook-timestamp": str(int(request.headers["webhook-timestamp"]) - 1)}),
+            (
+                request.body,
+                {**request.headers, "webhook-timestamp": str(int(request.headers["webhook-timestamp"]) - 1)},
+            ),
         ):
             with pytest.raises(WebhookVerificationError):
                 Webhook(endpoint.secret).verify(tampered_body, tampered_headers)
@@ -47,13 +51,17 @@ def test_delivers_each_event_signed_per_standard_webhooks(rows: Rows, delivery_s
     assert delivery["attempt_count"] == 1 and delivery["delivered_time"] is not None
 
 
-def test_fans_out_by_event_type_filter_and_skips_disabled_endpoints_and_test_events(rows: Rows, delivery_services) -> None:
+def test_fans_out_by_event_type_filter_and_skips_disabled_endpoints_and_test_events(
+    rows: Rows, delivery_services
+) -> None:
     tenant, other_tenant = rows.tenant(), rows.tenant()
     with WebhookReceiver() as receiver:
         every = rows.endpoint(tenant, receiver.url("/every"))
         redemptions = rows.endpoint(tenant, receiver.url("/redemptions"), ("redemption.succeeded",))
         disabled = rows.endpoint(tenant, receiver.url("/disabled"))
-        rows.execute("UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'MANUAL' WHERE id = $1", disabled.id)
+        rows.execute(
+            "UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'MANUAL' WHERE id = $1", disabled.id
+        )
         rows.endpoint(other_tenant, receiver.url("/other-tenant"))
         delivery_services()
         [voucher_event] = rows.events(tenant, 1, "voucher.created")
@@ -83,9 +91,9 @@ def test_a_failing_receiver_is_retried_on_the_schedule_until_it_recovers(rows: R
         times = [r.received_at for r in receiver.requests_for(event_id)]
 
     assert len(times) == 4
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # The test schedule: 200ms, 400ms, 600ms (no jitter). Never early; late by at most a poll and a query.
-    for gap, planned in zip(gaps, (0.2, 0.4, 0.6)):
+    for gap, planned in zip(gaps, (0.2, 0.4, 0.6), strict=False):
         assert planned - 0.02 <= gap <= planned + 0.5, (gaps, planned)
     attempts = rows.attempts(tenant)
     assert [(a["attempt_number"], a["http_status"]) for a in attempts] == [(1, 500), (2, 500), (3, 500), (4, 200)]

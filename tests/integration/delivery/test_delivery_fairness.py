@@ -44,9 +44,10 @@ def test_a_tenants_black_holed_endpoints_leave_the_other_tenants_webhooks_on_tim
         rows.events(a, 300)
         share = limits_for("STARTER").delivery_concurrency
         wait_for(
-            lambda: rows.fetchval(
-                "SELECT count(*) FROM webhook_deliveries WHERE tenant_id = $1 AND attempt_count > 0", a
-            ) >= share,
+            lambda: (
+                rows.fetchval("SELECT count(*) FROM webhook_deliveries WHERE tenant_id = $1 AND attempt_count > 0", a)
+                >= share
+            ),
             what="tenant A's attempts in flight",
             timeout=30,
         )

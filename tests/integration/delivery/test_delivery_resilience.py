@@ -32,7 +32,11 @@ def test_sigkill_while_events_flow_loses_nothing(rows: Rows, delivery_services) 
             expected += rows.events(tenant, 50)
             if batch in (4, 9, 14, 17):
                 received_before = receiver.count()
-                wait_for(lambda: receiver.count() > received_before + 10, what="deliveries in flight", timeout=TIMEOUT)
+                wait_for(
+                    lambda before=received_before: receiver.count() > before + 10,
+                    what="deliveries in flight",
+                    timeout=TIMEOUT,
+                )
                 service.process.send_signal(signal.SIGKILL)
                 service.process.wait(timeout=10)
                 kills += 1
@@ -57,7 +61,9 @@ def test_sigkill_while_events_flow_loses_nothing(rows: Rows, delivery_services) 
     )
 
 
-def test_two_processes_deliver_everything_and_never_send_an_attempt_twice_at_once(rows: Rows, delivery_services) -> None:
+def test_two_processes_deliver_everything_and_never_send_an_attempt_twice_at_once(
+    rows: Rows, delivery_services
+) -> None:
     tenant = rows.tenant()
     with WebhookReceiver(hold_seconds=0.005) as receiver:
         rows.endpoint(tenant, receiver.url())

@@ -22,7 +22,9 @@ def stream_channel(delivery_services):
         yield channel
 
 
-def test_history_then_live_then_resume_from_the_cursor_with_exactly_the_missed_events(rows: Rows, stream_channel) -> None:
+def test_history_then_live_then_resume_from_the_cursor_with_exactly_the_missed_events(
+    rows: Rows, stream_channel
+) -> None:
     tenant = rows.tenant()
     key = rows.api_key(tenant)
     history = rows.events(tenant, 3)

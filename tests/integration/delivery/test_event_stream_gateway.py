@@ -76,7 +76,7 @@ def _rest_stream(gateway: EmbeddedEnvoy, key: str | None, request_id: str = "", 
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     if request_id:
         headers["x-request-id"] = request_id
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)  # noqa: S310 - loopback
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
 
 
 def test_rest_clients_get_newline_delimited_json(rows: Rows, gateway: EmbeddedEnvoy) -> None:

@@ -64,7 +64,9 @@ async def delivery(conn: asyncpg.Connection, tenant: uuid.UUID, endpoint: uuid.U
 
 async def test_retention_prunes_only_what_nobody_needs(owner_conn: asyncpg.Connection, store: DeliveryStore) -> None:
     conn = owner_conn
-    tenant = await conn.fetchval("INSERT INTO tenants (id, name, plan) VALUES (gen_random_uuid(), 't', 'FREE') RETURNING id")
+    tenant = await conn.fetchval(
+        "INSERT INTO tenants (id, name, plan) VALUES (gen_random_uuid(), 't', 'FREE') RETURNING id"
+    )
     endpoint = uuid.uuid4()
     await conn.execute(
         "INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_ciphertext, secret_nonce,"
@@ -93,7 +95,9 @@ async def test_retention_prunes_only_what_nobody_needs(owner_conn: asyncpg.Conne
         )  # fmt: skip
 
     metrics = DeliveryMetrics()
-    pruner = Pruner(store, metrics, RetentionSettings(idempotency_key_seconds=DAY, event_seconds=30 * DAY, batch_size=2))
+    pruner = Pruner(
+        store, metrics, RetentionSettings(idempotency_key_seconds=DAY, event_seconds=30 * DAY, batch_size=2)
+    )
     assert await pruner.prune_once() == (1, 3)  # batches of 2: a full batch is followed by the next
 
     kept = {r["event_id"] for r in await conn.fetch("SELECT event_id FROM outbox_events")}
@@ -112,11 +116,13 @@ async def test_the_retention_batch_is_an_index_walk_not_a_scan(owner_conn: async
     )
     await owner_conn.execute(
         "INSERT INTO idempotency_keys (tenant_id, operation, key, request_hash, response, create_time)"
-        " SELECT '00000000-0000-0000-0000-000000000001', 'op', g::text, '\\x00', '\\x00', now() - make_interval(mins => g)"
+        " SELECT '00000000-0000-0000-0000-000000000001', 'op', g::text, '\\x00', '\\x00',"
+        " now() - make_interval(mins => g)"
         " FROM generate_series(1, 20000) AS g"
     )
     await owner_conn.execute("ANALYZE idempotency_keys")
     plan = await owner_conn.fetchval(
-        "EXPLAIN (FORMAT JSON) SELECT ctid FROM idempotency_keys WHERE create_time < now() - interval '300 days' LIMIT 10"
+        "EXPLAIN (FORMAT JSON) SELECT ctid FROM idempotency_keys"
+        " WHERE create_time < now() - interval '300 days' LIMIT 10"
     )
     assert "idempotency_keys_by_time" in plan

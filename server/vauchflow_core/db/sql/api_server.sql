@@ -136,7 +136,10 @@ RETURNING *;
 -- redemption.succeeded event, and voucher.exhausted when this took the last unit. Concurrent redeemers queue on
 -- the row lock and re-check the condition after it, so the count can never pass max_redemptions (the CHECK
 -- constraint backs this up). The engine runs it last in its transaction, so the lock is held only until COMMIT.
--- The order conditions mirror redemption_rules.order_denial.
+-- The conditions are a guard, not a second decision: they repeat what redemption_rules.decide_redeem checked on the
+-- voucher as the engine read it (state, stock, validity window, minimum amount, currency), so that nothing that
+-- changed before this row lock (another redeem, an update of the terms) slips through. When they refuse, no row comes
+-- back and the engine names the reason by running decide_redeem again on the row as it is now.
 WITH taken AS (
     UPDATE vouchers
     SET redemption_count = redemption_count + 1, update_time = now()
@@ -146,7 +149,7 @@ WITH taken AS (
       AND (valid_from IS NULL OR valid_from <= $3)
       AND (valid_until IS NULL OR $3 < valid_until)
       AND (min_order_amount IS NULL OR min_order_amount <= $4)
-      AND (currency IS NULL OR currency = $5 OR ($5::text IS NULL AND amount_off IS NULL))
+      AND (currency IS NULL OR currency = $5)
     RETURNING *
 ), redemption AS (
     INSERT INTO redemptions (tenant_id, id, voucher_id, voucher_code, customer_id, order_id, order_amount, currency,
@@ -223,7 +226,8 @@ WHERE tenant_id = $1 AND id = $2 AND redemption_count > 0
 RETURNING *;
 
 -- name: take_customer_redemption
--- The per-customer limit, just as atomic: the upsert only increments below the limit.
+-- The per-customer limit, just as atomic: the upsert only increments below the limit. No row: the engine reads the
+-- count and decide_redeem names the reason.
 INSERT INTO customer_redemption_counts AS c (tenant_id, voucher_id, customer_id, redemption_count)
 VALUES ($1, $2, $3, 1)
 ON CONFLICT (tenant_id, voucher_id, customer_id)

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from vauchflow.v1 import api_key_service_pb2 as pb
 from vauchflow.v1 import api_key_service_pb2_grpc
-
-from vauchflow_server.api import proto_convert as convert
-from vauchflow_server.admin.api_key_admin import ApiKeyAdmin, CreateApiKey
 from vauchflow_core.tenancy import current_principal, current_tenant_id
+from vauchflow_server.admin.api_key_admin import ApiKeyAdmin, CreateApiKey
+from vauchflow_server.api import proto_convert as convert
 
 
 class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
@@ -13,9 +12,7 @@ class ApiKeyServicer(api_key_service_pb2_grpc.ApiKeyServiceServicer):
         self._api_keys = api_keys
 
     async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context) -> pb.CreateApiKeyResponse:
-        command = CreateApiKey(
-            name=request.name, permissions=tuple(request.permissions), request_id=request.request_id
-        )
+        command = CreateApiKey(name=request.name, permissions=tuple(request.permissions), request_id=request.request_id)
         caller = current_principal.get()
         created = await self._api_keys.create(current_tenant_id(), command, caller.permissions, caller.key_id)
         return pb.CreateApiKeyResponse(api_key=convert.api_key_message(created.api_key), secret=created.secret)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from vauchflow.v1 import health_service_pb2 as pb
 from vauchflow.v1 import health_service_pb2_grpc
-
 from vauchflow_server.health import UP, HealthChecker
 
 

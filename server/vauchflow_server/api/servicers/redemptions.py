@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from vauchflow.v1 import redemption_service_pb2 as pb
 from vauchflow.v1 import redemption_service_pb2_grpc
-
+from vauchflow_core.tenancy import current_principal, current_tenant_id
 from vauchflow_server.api import proto_convert as convert
 from vauchflow_server.redemption.engine import RedeemVoucher, RedemptionEngine
-from vauchflow_core.tenancy import current_principal, current_tenant_id
 
 
 class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
@@ -47,8 +46,6 @@ class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
             redemptions=[convert.redemption_message(r) for r in page.items], next_page_token=page.next_page_token
         )
 
-    async def RollbackRedemption(
-        self, request: pb.RollbackRedemptionRequest, context
-    ) -> pb.RollbackRedemptionResponse:
+    async def RollbackRedemption(self, request: pb.RollbackRedemptionRequest, context) -> pb.RollbackRedemptionResponse:
         redemption = await self._engine.rollback(current_tenant_id(), request.id, request.reason)
         return pb.RollbackRedemptionResponse(redemption=convert.redemption_message(redemption))

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from vauchflow.v1 import tenant_service_pb2 as pb
 from vauchflow.v1 import tenant_service_pb2_grpc
-
-from vauchflow_server.api import proto_convert as convert
 from vauchflow_core.errors import Violations
 from vauchflow_server.admin.tenant_admin import CreateTenant, TenantAdmin
+from vauchflow_server.api import proto_convert as convert
 
 
 class TenantServicer(tenant_service_pb2_grpc.TenantServiceServicer):

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from vauchflow.v1 import voucher_service_pb2 as pb
 from vauchflow.v1 import voucher_service_pb2_grpc
-
-from vauchflow_server.api import proto_convert as convert
 from vauchflow_core.errors import Violations
 from vauchflow_core.tenancy import current_tenant_id
 from vauchflow_server.admin.voucher_admin import CreateVoucher, UpdateVoucher, VoucherAdmin
+from vauchflow_server.api import proto_convert as convert
 
 
 class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
