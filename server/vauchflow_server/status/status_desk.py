@@ -34,6 +34,9 @@ RECENT_CHECKS = 60
 UPTIME_DAYS = 90
 RECENT_RESOLVED = dt.timedelta(days=14)
 MAX_TITLE = 200
+MAX_FAILURES_TO_OPEN = RECENT_CHECKS
+# 20 rounds of six checks (the prober's backlog while the API was away) fit with room to spare.
+MAX_REPORTED_CHECKS = 1000
 MAX_MESSAGE = 5000
 
 
@@ -131,8 +134,10 @@ class StatusDesk:
                 violations.add(f"results[{i}].duration", "must not be negative")
         if not reports:
             violations.add("results", "must not be empty")
-        if open_after_failures < 0:
-            violations.add("open_incident_after_failures", "must not be negative")
+        if not 0 <= open_after_failures <= MAX_FAILURES_TO_OPEN:
+            violations.add("open_incident_after_failures", f"must be between 0 and {MAX_FAILURES_TO_OPEN}")
+        if len(reports) > MAX_REPORTED_CHECKS:
+            violations.add("results", f"at most {MAX_REPORTED_CHECKS} per report")
         violations.raise_if_any()
         now = self._clock()
         checks = [

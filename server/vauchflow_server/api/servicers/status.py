@@ -36,7 +36,12 @@ def component_id(value: int) -> str:
 
 
 def _check_report(message: status_pb2.CheckResult, violations: Violations, path: str) -> CheckReport:
-    duration = message.duration.ToTimedelta().total_seconds() * 1000 if message.HasField("duration") else None
+    duration = None
+    if message.HasField("duration"):
+        try:
+            duration = message.duration.ToTimedelta().total_seconds() * 1000
+        except (OverflowError, ValueError):
+            violations.add(f"{path}.duration", "is not a valid duration")
     return CheckReport(
         component=component_id(message.component),
         outcome=_enum_name(status_pb2.CheckOutcome, message.outcome, "CHECK_OUTCOME_"),
