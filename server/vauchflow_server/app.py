@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 import time
@@ -59,6 +60,8 @@ from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.engine import RedemptionEngine
 from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
 from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
+from vauchflow_server.status.overdue_watch import OverdueWatch
+from vauchflow_server.status.rules import StateRules
 from vauchflow_server.status.status_desk import StatusDesk
 
 log = logging.getLogger(__name__)
@@ -82,7 +85,7 @@ async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
     db = await Database.connect(config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size)
     redis_client = redis_client_for(config.redis_url, config.redis_timeout_seconds)
-    background: list[NotificationListener | FlashSaleReconciler] = []
+    background: list[NotificationListener | FlashSaleReconciler | OverdueWatch] = []
     try:
         if await db.role_can_bypass_rls():
             raise StartupError(
@@ -143,8 +146,18 @@ async def serve(config: ServerConfig) -> None:
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             WebhookServicer(WebhookAdmin(db, webhooks.key_ring, url_policy)), server
         )
+        status_desk = StatusDesk(
+            db,
+            StateRules(
+                update_cadence=dt.timedelta(seconds=config.status_update_cadence_seconds),
+                postmortem_after_down=dt.timedelta(seconds=config.status_postmortem_after_down_seconds),
+            ),
+        )
+        overdue_watch = OverdueWatch(status_desk, metrics, config.status_metrics_seconds)
+        overdue_watch.start()
+        background.append(overdue_watch)
         status_service_pb2_grpc.add_StatusServiceServicer_to_server(
-            StatusServicer(StatusDesk(db), PublicCallLimiter(rate_limiter).admit), server
+            StatusServicer(status_desk, PublicCallLimiter(rate_limiter).admit), server
         )
         health_service_pb2_grpc.add_HealthServiceServicer_to_server(
             HealthServicer(HealthChecker(db, redis_client)), server
