@@ -126,6 +126,10 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_GRPC_PORT": str(_free_port()),
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
+        # Every port the stack listens on, so a stack someone else runs on the defaults never collides with this.
+        "VAUCHFLOW_WEB_PORT": str(_free_port()),
+        "VAUCHFLOW_WEB_METRICS_PORT": str(_free_port()),
+        "VAUCHFLOW_PROBER_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_API_REPLICAS": str(replicas),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))

@@ -78,7 +78,8 @@ def _redeem_once(target: str, operator_token: str) -> redemption_pb2.Redemption:
 def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port_variables = ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT", "VAUCHFLOW_PUBLIC_PORT",
                       "VAUCHFLOW_ENVOY_ADMIN_PORT", "VAUCHFLOW_DELIVERY_GRPC_PORT",
-                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT")  # fmt: skip
+                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT", "VAUCHFLOW_WEB_PORT",
+                      "VAUCHFLOW_WEB_METRICS_PORT", "VAUCHFLOW_PROBER_METRICS_PORT")  # fmt: skip
     ports = {name: free_port() for name in port_variables}
     data_dir = tmp_path / "data"
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
@@ -119,6 +120,7 @@ def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Pat
         names = " ".join(process.command for process in started_processes)
         assert "postgres" in names and "redis-server" in names and "vauchflow_server" in names, names
         assert "envoy" in names and "vauchflow_delivery" in names, names
+        assert "vauchflow_prober" in names, names  # the status page's synthetic checks run with the stack
         assert is_serving(f"127.0.0.1:{ports['VAUCHFLOW_DELIVERY_GRPC_PORT']}")
         # make itself turns a SIGTERM into death by signal after its child exits, so the signal goes to the dev
         # stack (the pid it records in its data folder), as a process manager would stop it.
