@@ -25,7 +25,7 @@ _HTML_HEADERS = {
 
 
 def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
-    source = SummarySource(config.api_target)
+    source = SummarySource(config.api_target, tls=config.api_tls)
 
     async def status_page(_request: Request) -> Response:
         return Response(page.render_html(await source.get()), media_type="text/html", headers=_HTML_HEADERS)

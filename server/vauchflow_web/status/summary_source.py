@@ -34,10 +34,16 @@ class SummarySnapshot:
 
 
 class SummarySource:
-    def __init__(self, api_target: str, *, refresh_seconds: float = 5.0, timeout_seconds: float = 3.0):
+    def __init__(
+        self, api_target: str, *, tls: bool = False, refresh_seconds: float = 5.0, timeout_seconds: float = 3.0
+    ):
         # Its own channel: the shared client (vauchflow.AsyncClient) has no StatusService surface, and the summary
         # needs no caller key.
-        self._channel = grpc.aio.insecure_channel(api_target)
+        self._channel = (
+            grpc.aio.secure_channel(api_target, grpc.ssl_channel_credentials())
+            if tls
+            else grpc.aio.insecure_channel(api_target)
+        )
         self._stub = status_service_pb2_grpc.StatusServiceStub(self._channel)
         self._refresh_seconds = refresh_seconds
         self._timeout = timeout_seconds
