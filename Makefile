@@ -49,7 +49,7 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_web -p vauchflow_backup -p vauchflow_devstack -p vauchflow
+	$(PY) -m mypy -p vauchflow_core -p vauchflow_server -p vauchflow_delivery -p vauchflow_web -p vauchflow_backup -p vauchflow_prober -p vauchflow_devstack -p vauchflow
 	$(PY) -m mypy --strict examples
 
 lint-protos: setup

@@ -128,9 +128,11 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_DELIVERY_GRPC_PORT": str(_free_port()),
         "VAUCHFLOW_DELIVERY_METRICS_PORT": str(_free_port()),
         "VAUCHFLOW_METRICS_PORT": str(_consecutive_free_ports(replicas)),
-        "VAUCHFLOW_API_REPLICAS": str(replicas),
+        # Every port the stack listens on, so a stack someone else runs on the defaults never collides with this.
         "VAUCHFLOW_WEB_PORT": str(_free_port()),
         "VAUCHFLOW_WEB_METRICS_PORT": str(_free_port()),
+        "VAUCHFLOW_PROBER_METRICS_PORT": str(_free_port()),
+        "VAUCHFLOW_API_REPLICAS": str(replicas),
         # No backup job: its start-up base backup would compete with the measurement for the CPU.
         "VAUCHFLOW_BACKUPS": "off",
     }

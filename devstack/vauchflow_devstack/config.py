@@ -48,6 +48,10 @@ class DevstackConfig:
     # off: a start-up base backup competing for the CPU would skew its figures). Its Prometheus metrics port.
     backups: bool = True
     backup_metrics_port: int = 9466
+    # The prober's Prometheus metrics, and the backup job's it reads (issue 14; "not deployed" while nothing
+    # listens there).
+    prober_metrics_port: int = 9467
+    backup_metrics_url: str = "http://127.0.0.1:9466/metrics"
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
 
@@ -81,6 +85,8 @@ class DevstackConfig:
             web_metrics_port=_port(environ, "VAUCHFLOW_WEB_METRICS_PORT", 9468),
             backups=_on_off(environ, "VAUCHFLOW_BACKUPS"),
             backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
+            prober_metrics_port=_port(environ, "VAUCHFLOW_PROBER_METRICS_PORT", 9467),
+            backup_metrics_url=environ.get("VAUCHFLOW_PROBE_BACKUP_METRICS_URL") or "http://127.0.0.1:9466/metrics",
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -100,6 +106,7 @@ class DevstackConfig:
         ports += [("VAUCHFLOW_DELIVERY_GRPC_PORT", self.delivery_port),
                   ("VAUCHFLOW_DELIVERY_METRICS_PORT", self.delivery_metrics_port)]  # fmt: skip
         ports += [("VAUCHFLOW_WEB_PORT", self.web_port), ("VAUCHFLOW_WEB_METRICS_PORT", self.web_metrics_port)]
+        ports += [("VAUCHFLOW_PROBER_METRICS_PORT", self.prober_metrics_port)]
         if self.owner_database_url is None:
             ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
             if self.backups:

@@ -72,6 +72,7 @@ class DevStack:
     delivery_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_delivery")
     web_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_web")
     backup_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_backup")
+    prober_command: tuple[str, ...] = (sys.executable, "-m", "vauchflow_prober")
     started_at: float = field(default_factory=time.monotonic)
     # Set by a stop signal; start-up checks it between steps instead of finishing first.
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -251,6 +252,23 @@ class DevStack:
 
         if config.owner_database_url is None and config.backups:
             self._start_backup_job(owner_dsn)
+        # The prober checks what customers see, so it goes through Envoy and starts after it; it needs no database.
+        prober = start_child(
+            self.prober_command,
+            name="prober",
+            env={
+                **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+                "VAUCHFLOW_ADMIN_TOKEN": admin_token,
+                "VAUCHFLOW_PROBE_PUBLIC_URL": f"http://127.0.0.1:{config.public_port}",
+                "VAUCHFLOW_PROBE_GRPC_TARGET": f"127.0.0.1:{config.public_port}",
+                "VAUCHFLOW_PROBE_DELIVERY_METRICS_URL": f"http://127.0.0.1:{config.delivery_metrics_port}/metrics",
+                "VAUCHFLOW_PROBE_BACKUP_METRICS_URL": config.backup_metrics_url,
+                "VAUCHFLOW_PROBER_METRICS_PORT": str(config.prober_metrics_port),
+            },
+        )
+        stop_prober = functools.partial(stop_child, prober, name="prober", timeout=30)
+        self._children.append(_Child("prober", prober, stop_prober))
+        self._check_stop_requested()
         self._database_shown = without_password(owner_dsn)
         self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
         self._redis_shown = without_password(redis_url)
@@ -335,6 +353,8 @@ class DevStack:
                 f"  web service        http://127.0.0.1:{self.config.public_port}/v1/mcp (MCP), / (dashboard), /status "
                 f"(through Envoy; direct :{self.config.web_port}, metrics "
                 f"http://127.0.0.1:{self.config.web_metrics_port}/metrics)",
+                f"  prober             metrics http://127.0.0.1:{self.config.prober_metrics_port}/metrics "
+                f"(every component every 30 s; status page http://127.0.0.1:{self.config.public_port}/status)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
                 f"  Redis              {self._redis_shown}",
                 f"  backups            {self._backups_shown()}",

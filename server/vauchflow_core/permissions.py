@@ -63,6 +63,14 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}WebhookService/Recover": WEBHOOKS_WRITE,
     # Served by the webhook delivery service, which authorises with this same table.
     f"{_V1}EventStreamService/SubscribeEvents": EVENTS_READ,
+    # The status page (issue 15): the prober and operators with the operator token; the summary is public and
+    # rate-limited per client address by its servicer.
+    f"{_V1}StatusService/ReportCheckResults": OPERATOR,
+    f"{_V1}StatusService/GetStatusSummary": PUBLIC,
+    f"{_V1}StatusService/CreateIncident": OPERATOR,
+    f"{_V1}StatusService/AddIncidentUpdate": OPERATOR,
+    f"{_V1}StatusService/GetIncident": OPERATOR,
+    f"{_V1}StatusService/ListIncidents": OPERATOR,
     f"{_V1}HealthService/Check": PUBLIC,
     f"{_V1}HealthService/CheckLiveness": PUBLIC,
     f"{_V1}HealthService/CheckReadiness": PUBLIC,

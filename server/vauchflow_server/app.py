@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 import time
@@ -19,6 +20,8 @@ from vauchflow.v1 import (
     health_service_pb2_grpc,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
+    status_service_pb2,
+    status_service_pb2_grpc,
     tenant_service_pb2,
     tenant_service_pb2_grpc,
     voucher_service_pb2,
@@ -37,9 +40,11 @@ from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
 from vauchflow_server.admin.tenant_admin import TenantAdmin
 from vauchflow_server.admin.voucher_admin import VoucherAdmin
 from vauchflow_server.admin.webhook_admin import WebhookAdmin
+from vauchflow_server.api.public_limits import PublicCallLimiter
 from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
 from vauchflow_server.api.servicers.health import HealthServicer
 from vauchflow_server.api.servicers.redemptions import RedemptionServicer
+from vauchflow_server.api.servicers.status import StatusServicer
 from vauchflow_server.api.servicers.tenants import TenantServicer
 from vauchflow_server.api.servicers.vouchers import VoucherServicer
 from vauchflow_server.api.servicers.webhooks import WebhookServicer
@@ -55,6 +60,9 @@ from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.engine import RedemptionEngine
 from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
 from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
+from vauchflow_server.status.overdue_watch import OverdueWatch
+from vauchflow_server.status.rules import StateRules
+from vauchflow_server.status.status_desk import StatusDesk
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ SERVICE_NAMES = (
     redemption_service_pb2.DESCRIPTOR.services_by_name["RedemptionService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
+    status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
 )
 
 
@@ -76,7 +85,7 @@ async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
     db = await Database.connect(config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size)
     redis_client = redis_client_for(config.redis_url, config.redis_timeout_seconds)
-    background: list[NotificationListener | FlashSaleReconciler] = []
+    background: list[NotificationListener | FlashSaleReconciler | OverdueWatch] = []
     try:
         if await db.role_can_bypass_rls():
             raise StartupError(
@@ -140,6 +149,19 @@ async def serve(config: ServerConfig) -> None:
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             WebhookServicer(WebhookAdmin(db, webhooks.key_ring, url_policy)), server
+        )
+        status_desk = StatusDesk(
+            db,
+            StateRules(
+                update_cadence=dt.timedelta(seconds=config.status_update_cadence_seconds),
+                postmortem_after_down=dt.timedelta(seconds=config.status_postmortem_after_down_seconds),
+            ),
+        )
+        overdue_watch = OverdueWatch(status_desk, metrics, config.status_metrics_seconds)
+        overdue_watch.start()
+        background.append(overdue_watch)
+        status_service_pb2_grpc.add_StatusServiceServicer_to_server(
+            StatusServicer(status_desk, PublicCallLimiter(rate_limiter).admit), server
         )
         health_service_pb2_grpc.add_HealthServiceServicer_to_server(
             HealthServicer(HealthChecker(db, redis_client)), server

@@ -57,6 +57,12 @@ class ServerConfig:
     flash_sale_gate_timeout_seconds: float = 0.5
     # Failed authentications a client address may make per minute before its requests are refused unread.
     auth_failures_per_minute: int = 30
+    # The status page's incident rules (docs/status.md): an open incident without an update for this long is
+    # overdue; a component down for longer than postmortem_after_down requires a postmortem. Shortened in tests.
+    status_update_cadence_seconds: float = 30 * 60.0
+    status_postmortem_after_down_seconds: float = 15 * 60.0
+    # How often the vauchflow_status_incidents_overdue gauge is recomputed.
+    status_metrics_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerConfig:
@@ -98,5 +104,14 @@ class ServerConfig:
             ),
             auth_failures_per_minute=env_at_least(
                 env, "VAUCHFLOW_AUTH_FAILURES_PER_MINUTE", 1, cls.auth_failures_per_minute
+            ),
+            status_update_cadence_seconds=env_positive_float(
+                env, "VAUCHFLOW_STATUS_UPDATE_CADENCE_SECONDS", cls.status_update_cadence_seconds
+            ),
+            status_postmortem_after_down_seconds=env_positive_float(
+                env, "VAUCHFLOW_STATUS_POSTMORTEM_AFTER_DOWN_SECONDS", cls.status_postmortem_after_down_seconds
+            ),
+            status_metrics_seconds=env_positive_float(
+                env, "VAUCHFLOW_STATUS_METRICS_SECONDS", cls.status_metrics_seconds
             ),
         )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vauchflow_core.rpc.metrics import RpcMetrics, method_name
 
@@ -40,5 +40,10 @@ class ServerMetrics(RpcMetrics):
         self.flash_sale_corrections = Counter(
             "vauchflow_flash_sale_reconciliation_corrections",
             "Flash-sale counters the reconciliation found drifted from PostgreSQL and reset.",
+            registry=r,
+        )
+        self.incidents_overdue = Gauge(
+            "vauchflow_status_incidents_overdue",
+            "Open status-page incidents whose last update is older than the update cadence (30 minutes).",
             registry=r,
         )

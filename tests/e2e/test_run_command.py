@@ -86,7 +86,8 @@ def _last_backup(metrics_url: str) -> float:
 def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port_variables = ("VAUCHFLOW_PG_PORT", "VAUCHFLOW_REDIS_PORT", "VAUCHFLOW_GRPC_PORT", "VAUCHFLOW_PUBLIC_PORT",
                       "VAUCHFLOW_ENVOY_ADMIN_PORT", "VAUCHFLOW_DELIVERY_GRPC_PORT",
-                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT",
+                      "VAUCHFLOW_DELIVERY_METRICS_PORT", "VAUCHFLOW_METRICS_PORT", "VAUCHFLOW_WEB_PORT",
+                      "VAUCHFLOW_WEB_METRICS_PORT", "VAUCHFLOW_PROBER_METRICS_PORT",
                       "VAUCHFLOW_BACKUP_METRICS_PORT")  # fmt: skip
     ports = {name: free_port() for name in port_variables}
     data_dir = tmp_path / "data"
@@ -128,6 +129,7 @@ def test_make_run_serves_a_redemption_and_stops_cleanly_on_sigterm(tmp_path: Pat
         names = " ".join(process.command for process in started_processes)
         assert "postgres" in names and "redis-server" in names and "vauchflow_server" in names, names
         assert "envoy" in names and "vauchflow_delivery" in names, names
+        assert "vauchflow_prober" in names, names  # the status page's synthetic checks run with the stack
         assert is_serving(f"127.0.0.1:{ports['VAUCHFLOW_DELIVERY_GRPC_PORT']}")
         # The backup job: a start-up base backup (the repository was empty), counted in its metrics, and
         # `make backup` from another process counts too (both read the repository's catalog).

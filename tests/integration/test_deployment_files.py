@@ -104,7 +104,7 @@ def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() 
     # Production: https only, and no private address is allow-listed.
     assert (config.webhooks.allow_http, config.webhooks.allowed_networks) == (False, ())
     assert (config.grpc_host, config.grpc_port) == ("0.0.0.0", 50051)
-    assert server["expose"] == [str(config.grpc_port)]
+    assert server["expose"] == [str(config.grpc_port), str(config.metrics_port)]
     assert "ports" not in server, "the API server is reached through the gateway"
 
 
@@ -167,7 +167,7 @@ def test_backup_service_runs_the_backup_job_with_the_variables_it_reads() -> Non
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
     services = _compose()["services"]
-    for name in ("postgres", "redis", "server", "webhooks", "backup", "envoy"):
+    for name in ("postgres", "redis", "server", "webhooks", "backup", "envoy", "prober", "prometheus", "grafana"):
         assert services[name]["healthcheck"]["test"], name
 
 
@@ -228,3 +228,29 @@ def test_web_service_runs_its_entry_point_with_the_variables_it_reads() -> None:
         assert f'"{name}"' in source, f"vauchflow_web.config does not read {name}"
     assert "ports" not in web  # replicable: Envoy reaches it inside the network
     assert web["healthcheck"]["test"]
+
+
+def test_prober_service_runs_its_entry_point_with_the_variables_it_reads() -> None:
+    prober = _compose()["services"]["prober"]
+    assert prober["command"] == ["python", "-m", "vauchflow_prober"]
+    assert importlib.util.find_spec("vauchflow_prober.__main__") is not None
+    source = (REPO / "server" / "vauchflow_prober" / "config.py").read_text()
+    for name in prober["environment"]:
+        assert f'"{name}"' in source, f"vauchflow_prober.config does not read {name}"
+    assert "ports" not in prober
+
+
+def test_prometheus_loads_the_alerting_pack_and_scrapes_every_metrics_port() -> None:
+    services = _compose()["services"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    config = YAML(typ="safe").load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (REPO / "deploy" / "prometheus" / "alerts.yml").is_file()
+    scraped = set()
+    for job in config["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            scraped.update(f"{name}:{sd['port']}" for name in sd["names"])
+        for static in job.get("static_configs", []):
+            scraped.update(static["targets"])
+    assert scraped == {"server:9465", "webhooks:9464", "web:9468", "prober:9467", "backup:9466"}
+    assert "9465" in services["server"]["expose"]

@@ -19,6 +19,7 @@ from google.protobuf import descriptor, descriptor_pool, message, message_factor
 
 from support.api_client import ApiSession, TenantClient
 from support.services import ApiServer
+from vauchflow.v1 import status_service_pb2  # noqa: F401 - registers StatusService in the pool, so it is fuzzed too
 from vauchflow_core.permissions import OPERATOR, PUBLIC, REQUIRED_PERMISSION
 
 SEED = 20261201

@@ -25,7 +25,14 @@ from vauchflow_core.plans import LimitOverrides
 from vauchflow_server.db.database import Database
 
 # Tables with no tenant data at all. Anything else in schema public must be isolated by tenant.
-NON_TENANT_TABLES = {"schema_migrations", "outbox_relay_position"}
+# The status page's tables hold platform data (probe results, incidents), no tenant's (migration 0008).
+NON_TENANT_TABLES = {
+    "schema_migrations",
+    "outbox_relay_position",
+    "status_checks",
+    "status_incidents",
+    "status_incident_updates",
+}
 RLS_VIOLATION = "42501"
 
 _TENANT_TABLES_SQL = """

@@ -22,8 +22,10 @@ class RpcMetrics:
         )
         self.rpc_duration = Histogram(
             "vauchflow_rpc_duration_seconds",
-            "RPC handling time in the server, by method.",
-            ["method"],
+            # The code too: refusals (UNAUTHENTICATED, RATE_LIMITED) answer in microseconds and would otherwise
+            # blur the latency of the calls that did the work.
+            "RPC handling time in the server, by method and gRPC status code.",
+            ["method", "code"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

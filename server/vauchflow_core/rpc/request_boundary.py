@@ -115,7 +115,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         authorize = self._authorize
         admit = self._admit
         requests = self._metrics.rpc_requests
-        duration = self._metrics.rpc_duration.labels(method_name(method))
+        duration = self._metrics.rpc_duration
 
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
@@ -140,7 +140,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 await _refuse(context, method, error, started)
             finally:
                 requests.labels(method_name(method), code).inc()
-                duration.observe(time.perf_counter() - started)
+                duration.labels(method_name(method), code).observe(time.perf_counter() - started)
                 request_ids.current_request_id.reset(request_id_token)
 
         return guarded

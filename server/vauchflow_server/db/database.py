@@ -30,6 +30,7 @@ from vauchflow_core.db.connection import (
     translated_errors,
 )
 from vauchflow_core.db.queries import QUERIES
+from vauchflow_server.db.status_records import StatusTransaction
 
 __all__ = [
     "API_KEY_REVOKED_CHANNEL",
@@ -111,6 +112,13 @@ class Database:
         with translated_errors():
             async with self._pool.acquire() as conn, transaction(conn, QUERIES["begin_as_operator"]):
                 yield OperatorTransaction(conn)
+
+    @contextlib.asynccontextmanager
+    async def status_transaction(self) -> AsyncIterator[StatusTransaction]:
+        """A transaction over the status page's platform tables (no tenant data; no tenant or operator setting)."""
+        with translated_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield StatusTransaction(conn)
 
     @contextlib.asynccontextmanager
     async def maintenance_transaction(self) -> AsyncIterator[MaintenanceTransaction]:

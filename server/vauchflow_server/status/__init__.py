@@ -1,0 +1,1 @@
+"""The public status page's rules and use cases (issue 15)."""
