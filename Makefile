@@ -16,6 +16,10 @@ setup: $(VENV)/.installed node_modules/.installed
 /usr/bin/chromium:
 	apt-get update -qq && apt-get install -y -qq chromium
 
+# The alerting pack's tests run promtool (Debian's prometheus package ships it; no server is started).
+/usr/bin/promtool:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+
 # Third-party packages only from the hash-checked lock; then the repository's own packages, from their folders
 # (never by name from an index), without dependencies: pip refuses editable installs under --require-hashes.
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml devstack/pyproject.toml $(LOCK)
@@ -38,7 +42,7 @@ run: generate
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS='tests/integration -x'`.
 PYTEST_ARGS ?=
-test: setup lint /usr/bin/chromium
+test: setup lint /usr/bin/chromium /usr/bin/promtool
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The edit-test loop: pure rules, the API definition and generated code (no servers; well under a minute).
