@@ -17,6 +17,9 @@ from vauchflow_web.service import serve
 
 def main() -> int:
     configure_logging(os.environ.get("VAUCHFLOW_LOG_LEVEL", "INFO"))
+    # The MCP SDK logs its per-request session manager starting and stopping at INFO: three lines per call of a
+    # stateless server, which cost time and say nothing. Its warnings and errors still come through.
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     log = logging.getLogger("vauchflow_web")
     try:
         config = WebConfig.from_env()
