@@ -107,16 +107,28 @@ def env_at_least(env: Mapping[str, str], name: str, minimum: int, default: int) 
 
 
 def env_positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _seconds(env, name, default)
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {env.get(name)!r}")
+    return value
+
+
+def env_non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds where 0 means "none" (e.g. no drain delay, in tests)."""
+    value = _seconds(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {env.get(name)!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:

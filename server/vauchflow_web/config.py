@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vauchflow_core.settings import ConfigError, env_bool, env_int, env_positive_float
+from vauchflow_core.settings import ConfigError, env_bool, env_int, env_non_negative_float, env_positive_float
 
 __all__ = ["ConfigError", "WebConfig"]
 
@@ -56,7 +56,7 @@ class WebConfig:
             allowed_origins=_list(env, "VAUCHFLOW_WEB_ALLOWED_ORIGINS", cls.allowed_origins),
             allowed_hosts=_list(env, "VAUCHFLOW_WEB_ALLOWED_HOSTS", cls.allowed_hosts),
             api_timeout_seconds=env_positive_float(env, "VAUCHFLOW_WEB_API_TIMEOUT_SECONDS", cls.api_timeout_seconds),
-            shutdown_drain_delay_seconds=_seconds(
+            shutdown_drain_delay_seconds=env_non_negative_float(
                 env, "VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS", cls.shutdown_drain_delay_seconds
             ),
             shutdown_grace_seconds=env_positive_float(
@@ -73,20 +73,6 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
     if raw is None or not raw.strip():
         return default
     return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    """Zero allowed (no drain delay, for tests)."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
 
 
 def _session_key(env: Mapping[str, str], name: str) -> bytes:
