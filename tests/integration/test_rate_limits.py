@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import signal
@@ -51,7 +52,7 @@ from vauchflow.v1 import (
     webhook_service_pb2,
 )
 from vauchflow_core.plans import RateLimit, limits_for
-from vauchflow_core.rpc.rate_limiter import GCRA_SHA, RateLimiter, state_key
+from vauchflow_core.rpc.rate_limiter import GCRA_SHA, RETRY_INTERVAL_SECONDS, RateLimiter, state_key
 from vauchflow_devstack import EmbeddedRedis, stop_child
 from vauchflow_server.metrics import ServerMetrics
 
@@ -534,29 +535,49 @@ def test_with_redis_stopped_requests_fail_open_and_are_counted(
 
 def test_a_hung_redis_stalls_no_request_for_long(api: ApiSession, redis_server: EmbeddedRedis, second_replica) -> None:
     """Redis stopped with SIGSTOP accepts connections but never answers: the short Redis timeout and the back-off
-    keep requests fast, and they fail open."""
+    keep requests fast, and they fail open.
+
+    Asserted on the mechanism, not on wall-clock latencies (which a loaded machine stretches): every request is let
+    through unchecked, and Redis is asked at most once per back-off interval, so all but a few requests never wait
+    for it. A call that waited on the hung Redis without the socket timeout would hang and miss its deadline."""
     server, metrics_port = second_replica
     tenant = api.new_tenant("Hung GmbH", plan=tenant_pb2.PLAN_FREE)
     code = tenant.create_voucher().code
     assert redis_server.process is not None
+    requests = FREE_RATE.burst * 2
     timings = []
     with grpc.insecure_channel(server.target) as channel:
-        get = grpc_get(tenant.with_key(tenant.secret, channel), code)
-        assert outcome(get()) == "OK"  # connected and the key cached before Redis hangs
+        stub = voucher_service_pb2_grpc.VoucherServiceStub(channel)
+        request = voucher_service_pb2.GetVoucherRequest(code=code)
+        metadata = (("authorization", f"Bearer {tenant.secret}"),)
+        stub.GetVoucher(request, metadata=metadata, timeout=30)  # connected and the key cached before Redis hangs
+        before = _scrape(metrics_port)
         os.kill(redis_server.process.pid, signal.SIGSTOP)
         try:
-            for _ in range(FREE_RATE.burst * 2):
-                started = time.monotonic()
-                assert outcome(get()) == "OK"
-                timings.append(time.monotonic() - started)
+            started = time.monotonic()
+            for _ in range(requests):
+                call_started = time.monotonic()
+                # Fifty times the worst case (a call and its one retry, 0.1 s each): only a hang misses it.
+                stub.GetVoucher(request, metadata=metadata, timeout=10)
+                timings.append(time.monotonic() - call_started)
+            elapsed = time.monotonic() - started
         finally:
             os.kill(redis_server.process.pid, signal.SIGCONT)
-    median = sorted(timings)[len(timings) // 2]
-    print(f"hung Redis: slowest request {max(timings) * 1000:.0f} ms, median {median * 1000:.0f} ms")
-    # At worst a call and its one retry time out (2 x 0.1 s); after that the limiter leaves Redis alone.
-    assert max(timings) < 1.0, timings
-    assert median < 0.1, timings
-    assert _sample(_scrape(metrics_port), "vauchflow_rate_limit_fail_open_total") >= FREE_RATE.burst * 2
+    after = _scrape(metrics_port)
+    unchecked = _sample(after, "vauchflow_rate_limit_fail_open_total") - _sample(
+        before, "vauchflow_rate_limit_fail_open_total"
+    )
+    redis_calls_failed = _sample(after, "vauchflow_redis_errors_total", use="rate_limit") - _sample(
+        before, "vauchflow_redis_errors_total", use="rate_limit"
+    )
+    print(
+        f"hung Redis: {requests} requests in {elapsed:.2f} s, {redis_calls_failed:.0f} asked Redis; "
+        f"slowest {max(timings) * 1000:.0f} ms, median {sorted(timings)[len(timings) // 2] * 1000:.0f} ms"
+    )
+    assert unchecked == requests
+    # The back-off: after a failed call, Redis is left alone for RETRY_INTERVAL_SECONDS, so at most one request per
+    # interval (plus the first) paid the timeout; without it every one of them would have.
+    assert 1 <= redis_calls_failed <= math.floor(elapsed / RETRY_INTERVAL_SECONDS) + 1, (redis_calls_failed, elapsed)
 
 
 def test_a_tenants_keys_share_one_allowance_however_many_it_mints(api: ApiSession) -> None:

@@ -62,6 +62,8 @@ return {1, 0}
 GCRA_SHA = hashlib.sha1(GCRA_SCRIPT.encode()).hexdigest()
 
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, TimeoutError)
+# After a failed Redis call, how long every check fails open without asking Redis.
+RETRY_INTERVAL_SECONDS = 1.0
 
 
 def state_key(tenant_id: UUID) -> str:
@@ -83,7 +85,7 @@ class RateLimiter:
         redis_client: redis_asyncio.Redis,
         metrics: RpcMetrics,
         *,
-        retry_interval: float = 1.0,
+        retry_interval: float = RETRY_INTERVAL_SECONDS,
         warn_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
