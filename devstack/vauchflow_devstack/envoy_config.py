@@ -56,6 +56,12 @@ class GatewaySettings:
     # Server reflection and the operator-only TenantService on the public port. The dev stack keeps them (the
     # README's getting-started uses them); a production gateway turns them off and operators use the direct port.
     expose_admin_services: bool = True
+    # Idle limits (seconds without a byte either way before Envoy closes a stream): every route by default, the
+    # event streams (gRPC and REST), and the dashboard's live events, which must close before the event stream
+    # it relays (see the template).
+    stream_idle_seconds: int = 60
+    event_stream_idle_seconds: int = 300
+    live_events_idle_seconds: int = 240
     # The heap Envoy may use before its overload actions start (see the template).
     max_heap_bytes: int = 512 * 1024 * 1024
     listen_host: str = "127.0.0.1"
@@ -248,6 +254,11 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
     Envoy loads, settings.descriptor_path, may live elsewhere, e.g. in a container)."""
     if not settings.api_addresses:
         raise ValueError("the gateway needs at least one API server address")
+    if not 0 < settings.live_events_idle_seconds < settings.event_stream_idle_seconds:
+        # Otherwise a quiet dashboard feed would lose its upstream stream first, which the page reports as ended.
+        raise ValueError("the live events idle limit must be positive and below the event stream's")
+    if settings.stream_idle_seconds <= 0 or settings.event_stream_idle_seconds <= 0:
+        raise ValueError("idle limits must be positive")
     # IP addresses (the dev stack) are STATIC; names (docker compose services) are re-resolved with STRICT_DNS, so
     # `docker compose up --scale server=3` spreads over every replica the name resolves to.
     cluster_type = "STATIC" if all(_is_ip(host) for host, _ in settings.api_addresses) else "STRICT_DNS"
@@ -273,6 +284,9 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
         max_heap_bytes=settings.max_heap_bytes,
         admin_service_routes=_indented_json_lines(_admin_service_routes(settings.expose_admin_services), 14),
         request_id_max_length=request_ids.MAX_LENGTH,
+        stream_idle_timeout=f"{settings.stream_idle_seconds}s",
+        event_stream_idle_timeout=f"{settings.event_stream_idle_seconds}s",
+        live_events_idle_timeout=f"{settings.live_events_idle_seconds}s",
     )
 
 

@@ -3,6 +3,8 @@ settings the REST contract depends on, and a running gateway's admin serves Prom
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from ruamel.yaml import YAML
 
@@ -75,3 +77,52 @@ def test_admin_serves_prometheus_stats(gateway):
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE envoy_cluster_upstream_rq_total counter" in response.text
     assert 'envoy_cluster_upstream_rq_total{envoy_cluster_name="api"}' in response.text
+
+
+def _routes(config: dict) -> list[dict]:
+    (listener,) = config["static_resources"]["listeners"]
+    (manager,) = listener["filter_chains"][0]["filters"]
+    (host,) = manager["typed_config"]["route_config"]["virtual_hosts"]
+    return host["routes"]
+
+
+def _route_to(routes: list[dict], **match: object) -> dict:
+    (route,) = [r for r in routes if all(r["match"].get(k) == v for k, v in match.items()) and "route" in r]
+    return route["route"]
+
+
+def test_streaming_routes_have_idle_limits_of_their_own():
+    config = YAML(typ="safe").load(render(settings(1)))
+    (listener,) = config["static_resources"]["listeners"]
+    (manager,) = listener["filter_chains"][0]["filters"]
+    routes = _routes(config)
+
+    # Every other route answers within its 30 s timeout: a minute without a byte is a dead stream.
+    assert manager["typed_config"]["stream_idle_timeout"] == "60s"
+    grpc_stream = _route_to(routes, prefix="/vauchflow.v1.EventStreamService/")
+    rest_stream = _route_to(routes, path="/v1/events:stream")
+    live_events = _route_to(routes, path="/events/live")
+    assert grpc_stream["idle_timeout"] == rest_stream["idle_timeout"] == "300s"
+    assert grpc_stream["cluster"] == rest_stream["cluster"] == "webhooks"
+    assert live_events["idle_timeout"] == "240s" and live_events["cluster"] == "web"
+    assert grpc_stream["timeout"] == rest_stream["timeout"] == live_events["timeout"] == "0s"
+    # The live events route comes before the web catch-all that would otherwise take it.
+    paths = [r["match"].get("path") or r["match"].get("prefix") for r in routes]
+    assert paths.index("/events/live") < len(paths) - 1 and paths[-1] == "/"
+    # Routes without a limit of their own fall back to the connection manager's.
+    for route in routes:
+        if "route" in route and route["route"] not in (grpc_stream, rest_stream, live_events):
+            assert "idle_timeout" not in route["route"], route["match"]
+
+
+def test_idle_limits_are_settable_and_the_live_feed_closes_before_the_stream_it_relays():
+    custom = dataclasses.replace(settings(1), stream_idle_seconds=30, event_stream_idle_seconds=90,
+                                 live_events_idle_seconds=45)  # fmt: skip
+    routes = _routes(YAML(typ="safe").load(render(custom)))
+    assert _route_to(routes, path="/v1/events:stream")["idle_timeout"] == "90s"
+    assert _route_to(routes, path="/events/live")["idle_timeout"] == "45s"
+
+    with pytest.raises(ValueError, match="live events idle limit"):
+        render(dataclasses.replace(settings(1), event_stream_idle_seconds=60, live_events_idle_seconds=60))
+    with pytest.raises(ValueError, match="idle limits must be positive"):
+        render(dataclasses.replace(settings(1), stream_idle_seconds=0))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -12,8 +14,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+import vauchflow
 from support.delivery_service import Rows
 from support.event_stream_client import EventStreamReader
+from support.gateway import http_get
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer
@@ -126,3 +130,70 @@ def test_the_request_id_reaches_the_delivery_service_log(rows: Rows, gateway_and
     (opened,) = records("stream_opened")
     assert opened["request_id"] == sent
     assert opened["method"] == "/vauchflow.v1.EventStreamService/SubscribeEvents"
+
+
+@pytest.fixture
+def quick_idle_gateway(api_server: ApiServer, delivery_services, tmp_path: Path):
+    """The gateway with the event streams' idle limit at 2 s (the connection manager's stays at 60 s)."""
+    service = delivery_services()
+    envoy = EmbeddedEnvoy(
+        tmp_path / "envoy",
+        GatewaySettings(
+            public_port=free_port(),
+            admin_port=free_port(),
+            api_addresses=(_address(api_server.target),),
+            webhook_addresses=(_address(service.target),),
+            event_stream_idle_seconds=2,
+            live_events_idle_seconds=1,
+        ),
+    )
+    envoy.start(timeout=60)
+    try:
+        yield envoy, service
+    finally:
+        assert envoy.process is not None
+        stop_child(envoy.process, name="envoy", timeout=15)
+
+
+def _idle_closures(gateway: EmbeddedEnvoy) -> int:
+    stats = http_get(
+        f"http://127.0.0.1:{gateway.settings.admin_port}/stats?filter=^http.public.downstream_rq_idle_timeout$"
+    ).text
+    return int(stats.split(":")[1])
+
+
+def test_a_silent_stream_is_closed_at_its_routes_idle_limit(rows: Rows, quick_idle_gateway) -> None:
+    gateway, service = quick_idle_gateway
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    [first] = rows.events(tenant, 1)
+    sent = f"idle-{uuid.uuid4().hex}"
+    started = time.monotonic()
+    with _rest_stream(gateway, key, request_id=sent) as response:
+        assert json.loads(response.readline())["event"]["id"] == first
+        # Nothing more comes: the route's 2 s idle limit closes the stream (the connection manager's is 60 s).
+        with pytest.raises(http.client.IncompleteRead):
+            response.read()
+    assert time.monotonic() - started < 30
+    assert _idle_closures(gateway) == 1
+
+    def ended() -> bool:
+        lines = service.log_path.read_text(errors="replace").splitlines()
+        return any(json.loads(line).get("action") == "stream_ended" for line in lines if sent in line)
+
+    # Closed at both ends: the delivery service's stream (and the tenant's stream slot) is gone too.
+    wait_for(ended, what="the idle stream's end in the delivery log", timeout=30)
+
+
+def test_the_sdk_resumes_a_stream_the_idle_limit_closed(rows: Rows, quick_idle_gateway) -> None:
+    gateway, _ = quick_idle_gateway
+    tenant = rows.tenant()
+    key = rows.api_key(tenant)
+    [first] = rows.events(tenant, 1)
+    with vauchflow.Client(key, target=f"127.0.0.1:{gateway.settings.public_port}", tls=False) as client:
+        events = iter(client.events.stream())
+        assert next(events).id == first
+        wait_for(lambda: _idle_closures(gateway) >= 1, what="the gateway closing the silent stream", timeout=30)
+        [later] = rows.events(tenant, 1)
+        # The closed stream ends with a code the SDK resumes on: it reconnects from its cursor, no repeat, no gap.
+        assert next(events).id == later
