@@ -9,7 +9,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vauchflow_core.settings import ConfigError, env_bool, env_int, env_non_negative_float, env_positive_float
+from vauchflow_core.settings import (
+    ConfigError,
+    env_at_least,
+    env_bool,
+    env_int,
+    env_non_negative_float,
+    env_positive_float,
+)
 
 __all__ = ["ConfigError", "WebConfig"]
 
@@ -38,6 +45,9 @@ class WebConfig:
     # a random key is drawn at start, so sessions end when the process does.
     session_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     session_idle_seconds: int = 30 * 60
+    # Failed dashboard sign-ins one client address may make within the window before the form answers 429.
+    sign_in_failure_limit: int = 10
+    sign_in_failure_window_seconds: int = 10 * 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WebConfig:
@@ -45,7 +55,8 @@ class WebConfig:
         VAUCHFLOW_WEB_METRICS_HOST, VAUCHFLOW_WEB_METRICS_PORT, VAUCHFLOW_WEB_ALLOWED_ORIGINS and
         VAUCHFLOW_WEB_ALLOWED_HOSTS (comma-separated), VAUCHFLOW_WEB_API_TIMEOUT_SECONDS,
         VAUCHFLOW_SHUTDOWN_DRAIN_DELAY_SECONDS, VAUCHFLOW_SHUTDOWN_GRACE_SECONDS, VAUCHFLOW_WEB_REDIS_URL (else
-        REDIS_URL), VAUCHFLOW_WEB_SESSION_KEY (base64 of 32 bytes), VAUCHFLOW_WEB_SESSION_IDLE_SECONDS."""
+        REDIS_URL), VAUCHFLOW_WEB_SESSION_KEY (base64 of 32 bytes), VAUCHFLOW_WEB_SESSION_IDLE_SECONDS,
+        VAUCHFLOW_WEB_SIGN_IN_FAILURE_LIMIT, VAUCHFLOW_WEB_SIGN_IN_FAILURE_WINDOW_SECONDS."""
         return cls(
             api_target=env.get("VAUCHFLOW_WEB_API_TARGET") or cls.api_target,
             api_tls=env_bool(env, "VAUCHFLOW_WEB_API_TLS", cls.api_tls),
@@ -65,6 +76,12 @@ class WebConfig:
             redis_url=env.get("VAUCHFLOW_WEB_REDIS_URL") or env.get("REDIS_URL") or None,
             session_key=_session_key(env, "VAUCHFLOW_WEB_SESSION_KEY"),
             session_idle_seconds=env_int(env, "VAUCHFLOW_WEB_SESSION_IDLE_SECONDS", cls.session_idle_seconds),
+            sign_in_failure_limit=env_at_least(
+                env, "VAUCHFLOW_WEB_SIGN_IN_FAILURE_LIMIT", 1, cls.sign_in_failure_limit
+            ),
+            sign_in_failure_window_seconds=env_at_least(
+                env, "VAUCHFLOW_WEB_SIGN_IN_FAILURE_WINDOW_SECONDS", 1, cls.sign_in_failure_window_seconds
+            ),
         )
 
 

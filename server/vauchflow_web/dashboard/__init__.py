@@ -23,6 +23,7 @@ from vauchflow_web.dashboard.page_guard import PageGuard
 from vauchflow_web.dashboard.rendering import Renderer
 from vauchflow_web.dashboard.sessions import InProcessBackend, RedisBackend, SessionStore
 from vauchflow_web.dashboard.sign_in import SignIn
+from vauchflow_web.dashboard.sign_in_throttle import SignInThrottle
 from vauchflow_web.dashboard.tenant_pages import TenantPages
 
 STATIC = Path(__file__).parent / "static"
@@ -35,7 +36,8 @@ def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
     sessions = SessionStore(backend, config.session_key, config.session_idle_seconds)
     renderer = Renderer()
     guard = PageGuard(config, api, sessions, renderer)
-    sign_in = SignIn(config, api, sessions, guard, renderer)
+    throttle = SignInThrottle(redis, config.sign_in_failure_limit, config.sign_in_failure_window_seconds)
+    sign_in = SignIn(config, api, sessions, guard, renderer, throttle)
     pages = TenantPages(renderer)
     operator = OperatorPages(config, renderer)
     tenant = guard.tenant_page

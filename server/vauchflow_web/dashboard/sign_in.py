@@ -2,12 +2,14 @@
 session; the browser gets only its opaque id.
 
 The secret is checked by the API itself (GetCurrentApiKey for a key, ListTenants for the operator token) and is
-never echoed back: a refused sign-in shows the same message whatever was typed.
+never echoed back: a refused sign-in shows the same message whatever was typed. Refused sign-ins are counted per
+client address (SignInThrottle): past the limit the form answers 429 with Retry-After, without asking the API.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -28,6 +30,7 @@ from vauchflow_web.dashboard.page_guard import (
 )
 from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
 from vauchflow_web.dashboard.sessions import SessionStore, new_session
+from vauchflow_web.dashboard.sign_in_throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,21 @@ TENANT_KEY_PREFIX = "vf_sk_"
 REFUSED = "That key was not accepted. Check that it is complete and has not been revoked."
 UNREACHABLE = "The API could not be reached to check the key. Try again shortly."
 ENDED = "Your session ended: it was idle for too long, or its key is no longer valid. Sign in again."
+THROTTLED = "Too many failed sign-ins from your network. Try again in {wait}."
 
 
 class SignIn:
     def __init__(
-        self, config: WebConfig, api: ApiAccess, sessions: SessionStore, guard: PageGuard, renderer: Renderer
+        self,
+        config: WebConfig,
+        api: ApiAccess,
+        sessions: SessionStore,
+        guard: PageGuard,
+        renderer: Renderer,
+        throttle: SignInThrottle,
     ) -> None:
         self._config = config
+        self._throttle = throttle
         self._api = api
         self._sessions = sessions
         self._guard = guard
@@ -71,11 +82,13 @@ class SignIn:
             return self.sign_in_page(
                 request, error="Paste an API key or the operator token.", status_code=FORM_NEEDS_ATTENTION
             )
+        address = client_address(request) or "unknown"
+        if wait := await self._throttle.wait_seconds(address):
+            log.info("sign-in throttled", extra={"action": "dashboard_sign_in_throttled"})
+            return self._throttled(request, wait)
         try:
             if secret.startswith(TENANT_KEY_PREFIX):
-                caller = self._api.as_caller(
-                    secret, request_id=request.state.request_id, client_address=client_address(request)
-                )
+                caller = self._api.as_caller(secret, request_id=request.state.request_id, client_address=address)
                 whoami = await caller.api_keys.current()
                 session = new_session(secret, "tenant", f"{whoami.tenant.name} · {whoami.api_key.name}")
             else:
@@ -83,8 +96,13 @@ class SignIn:
                 session = new_session(secret, "operator", "Platform operator")
         except (vauchflow.AuthenticationError, vauchflow.PermissionDeniedError):
             log.info("sign-in refused", extra={"action": "dashboard_sign_in_refused"})
+            await self._throttle.record_failure(address)
             return self.sign_in_page(request, error=REFUSED, status_code=FORM_NEEDS_ATTENTION)
         except vauchflow.VauchflowError as error:
+            if isinstance(error, vauchflow.RateLimitedError) and error.metadata.get("scope") == "client_address":
+                # The API's own limit on failed authentications from this address: the same answer as ours.
+                log.info("sign-in throttled by the API", extra={"action": "dashboard_sign_in_throttled"})
+                return self._throttled(request, math.ceil(error.retry_after or 60))
             log.warning("sign-in check failed", extra={"action": "dashboard_sign_in_failed", "reason": error.reason})
             return self.sign_in_page(request, error=UNREACHABLE, status_code=503)
         session_id = await self._sessions.create(session)
@@ -92,6 +110,13 @@ class SignIn:
         response = RedirectResponse("/operator/tenants" if session.kind == "operator" else "/", status_code=303)
         set_session_cookie(response, request, session_id)
         response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+        return response
+
+    def _throttled(self, request: Request, wait_seconds: int) -> Response:
+        minutes = math.ceil(wait_seconds / 60)
+        wait = "a minute" if minutes <= 1 else f"{minutes} minutes"
+        response = self.sign_in_page(request, error=THROTTLED.format(wait=wait), status_code=429)
+        response.headers["retry-after"] = str(wait_seconds)
         return response
 
     async def sign_out(self, request: Request) -> Response:
