@@ -46,6 +46,7 @@ from vauchflow.v1 import (  # noqa: E402
     redemption_pb2,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
+    tenant_pb2,
     tenant_service_pb2,
     tenant_service_pb2_grpc,
     voucher_pb2,
@@ -55,6 +56,7 @@ from vauchflow.v1 import (  # noqa: E402
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from vauchflow_core.plans import limits_for  # noqa: E402
 from vauchflow_devstack.config import DevstackConfig  # noqa: E402
 from vauchflow_devstack.postgres import _bin_dir  # noqa: E402
 from vauchflow_devstack.stack import DevStack  # noqa: E402
@@ -482,7 +484,7 @@ def main() -> int:
             flash_after = asyncio.run(flash_voucher_state(stack.owner_dsn, tenant_id))
             gate_delta = {k: gate_after.get(k, 0.0) - gate_before.get(k, 0.0) for k in gate_after}
 
-            webhook_rows = run_webhooks(stack, tenant_id, api_key, args)
+            webhook_rows, fairness_summary = run_webhooks(stack, tenant_id, api_key, admin_token, args)
 
             # The dashboard: a voucher list page of 100 rows, one request at a time (target: p99 < 300 ms).
             dashboard = dashboard_bench.measure(
@@ -553,6 +555,7 @@ def main() -> int:
         f"{grpc_32.cpu_us_per_op:,.0f} µs (spread 32), {grpc_100.cpu_us_per_op:,.0f} µs (spread 100), "
         f"{hot_100.cpu_us_per_op:,.0f} µs (hot 100)\n"
         f"{mcp_summary}\n"
+        f"{fairness_summary}\n"
         f"Correctness: {verdict}\n"
         f"Batched ceiling: {batch_rows:,} redemption rows written for {batch_redemptions_counted:,} counted "
         f"(transactions × batch size, {batch_clients} connections)\n"
@@ -576,9 +579,12 @@ def _batches_in_flight() -> int:
     return int(os.environ.get("VAUCHFLOW_REDEEM_BATCHES_IN_FLIGHT", ServerConfig.redeem_batches_in_flight))
 
 
-def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.Namespace) -> list[Row]:
+def run_webhooks(
+    stack: DevStack, tenant_id: str, api_key: str, admin_token: str, args: argparse.Namespace
+) -> tuple[list[Row], str]:
     """The webhook ceilings (receiver alone, relay alone) and the delivery service against them: an overload for
-    its capacity, then a steady rate for its latency."""
+    its capacity, then a steady rate for its latency; then fairness, the bench tenant's webhook lag beside a
+    tenant whose endpoints are black holes (with the lag alone as its ceiling). Returns the rows and a summary."""
     delivery_pid = stack.child_pids()["webhooks"]
     delivery_ports = (stack.config.delivery_metrics_port,)
 
@@ -622,6 +628,7 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
         steady_cpu = _cpu_seconds(delivery_pid) - cpu_before
         steady_seconds = time.time() - steady_started
         steady_delivered = delivered() - delivered_before
+        lag_alone, lag_beside, fairness_summary = run_webhook_fairness(stack, tenant_id, admin_token, delivered, args)
         arrivals = receiver.arrivals()
 
     overload_figures = webhook_delivery.figures(overload, arrivals)
@@ -650,12 +657,91 @@ def run_webhooks(stack: DevStack, tenant_id: str, api_key: str, args: argparse.N
         server_cpu=steady_cpu / steady_seconds,
         cpu_us_per_op=steady_cpu / steady_delivered * 1e6 if steady_delivered else NAN,
     )
+    alone_figures = webhook_delivery.figures(lag_alone, arrivals)
+    beside_figures = webhook_delivery.figures(lag_beside, arrivals)
+    alone_row = Row(
+        name=f"webhook_lag_alone_{len(lag_alone)} (ceiling)",
+        throughput=alone_figures.throughput,
+        p50_ms=alone_figures.p50_ms,
+        p99_ms=alone_figures.p99_ms,
+        errors=alone_figures.sent - alone_figures.delivered,
+        loadgen_cpu=NAN,
+        server_cpu=NAN,
+    )
+    beside_row = Row(
+        name=f"webhook_lag_beside_black_holed_tenant_{len(lag_beside)}",
+        throughput=beside_figures.throughput,
+        p50_ms=beside_figures.p50_ms,
+        p99_ms=beside_figures.p99_ms,
+        errors=beside_figures.sent - beside_figures.delivered,
+        loadgen_cpu=NAN,
+        server_cpu=NAN,
+        # A lag, so the ratio is the other way round from throughput: how many times the ceiling's p50 it took.
+        ceiling="p50 of the lag alone (×, lower is better)",
+        ratio=beside_figures.p50_ms / alone_figures.p50_ms if alone_figures.p50_ms > 0 else NAN,
+    )
+    fairness_summary += (
+        f"; tenant B's webhook lag p50 {beside_figures.p50_ms:,.0f} ms / p99 {beside_figures.p99_ms:,.0f} ms "
+        f"({beside_figures.delivered}/{beside_figures.sent} arrived), alone p50 {alone_figures.p50_ms:,.0f} ms / "
+        f"p99 {alone_figures.p99_ms:,.0f} ms: {_lag_ratio(beside_figures.p50_ms, alone_figures.p50_ms)} (p50), "
+        f"{_lag_ratio(beside_figures.p99_ms, alone_figures.p99_ms)} (p99)"
+    )
+    print(f"  {fairness_summary}", flush=True)
     return [
         receiver_row,
         relay_row,
         with_ratio(overload_row, ceiling),
         Row(**{**steady_row.__dict__, "ceiling": "the offered rate", "ratio": steady_figures.throughput / rate}),
-    ]
+        alone_row,
+        beside_row,
+    ], fairness_summary
+
+
+def _lag_ratio(lag: float, ceiling: float) -> str:
+    return f"{lag / ceiling:.2f} × alone" if ceiling > 0 and math.isfinite(lag / ceiling) else "n/a"
+
+
+# Tenant B's webhooks measured alone and beside tenant A: a few dozen, spaced so none waits behind its own.
+FAIRNESS_WEBHOOKS = 20
+FAIRNESS_SPACING_SECONDS = 0.05
+# Tenant A's queue: hundreds of events, each for five black-holed endpoints.
+BLACK_HOLED_EVENTS = 300
+
+
+def run_webhook_fairness(
+    stack: DevStack, tenant_id: str, admin_token: str, delivered: Callable[[], float], args: argparse.Namespace
+) -> tuple[dict[str, float], dict[str, float], str]:
+    """Issue 16's fairness figure. Tenant B (the bench tenant, its endpoint the receiver) sends a few dozen
+    webhooks alone: the ceiling. Then tenant A (STARTER) gets five endpoints that accept connections and never
+    answer, and hundreds of events for them; once A's attempts hang in the worker's slots, B sends as many again.
+    Returns B's commit times alone and beside A (event id → commit time) and a summary of A's side."""
+    count = FAIRNESS_WEBHOOKS if args.duration >= 2 else 10
+    target = stack.grpc_targets[0]
+    alone = webhook_delivery.produce_spaced(
+        stack.owner_dsn, tenant_id, count, FAIRNESS_SPACING_SECONDS, delivered, timeout=60
+    )
+    with webhook_delivery.BlackHole() as hole, grpc.insecure_channel(target) as channel:
+        created = tenant_service_pb2_grpc.TenantServiceStub(channel).CreateTenant(
+            tenant_service_pb2.CreateTenantRequest(name="Black holes", plan=tenant_pb2.PLAN_STARTER),
+            metadata=[("authorization", f"Bearer {admin_token}")],
+        )
+        for n in range(5):
+            create_webhook_endpoint(target, created.secret, f"http://127.0.0.1:{hole.port}/hole-{n}")
+        share = limits_for("STARTER").delivery_concurrency
+        in_flight = asyncio.run(
+            webhook_delivery.queue_black_holed(
+                stack.owner_dsn, created.tenant.id, BLACK_HOLED_EVENTS, in_flight=share, timeout=30
+            )
+        )
+        beside = webhook_delivery.produce_spaced(
+            stack.owner_dsn, tenant_id, count, FAIRNESS_SPACING_SECONDS, delivered, timeout=60
+        )
+        finished = asyncio.run(webhook_delivery.finished_attempts(stack.owner_dsn, created.tenant.id))
+    summary = (
+        f"Webhook fairness: tenant A (STARTER, five black-holed endpoints, {BLACK_HOLED_EVENTS * 5:,} deliveries "
+        f"queued) had {in_flight} attempts hanging (its share {share}), {finished} ended while B was measured"
+    )
+    return alone, beside, summary
 
 
 def write_report(table: str, batch_table: str, summary: str) -> None:
@@ -696,6 +782,11 @@ def write_report(table: str, batch_table: str, summary: str) -> None:
         "  way, or half the overload's delivery rate if that is lower (a\n"
         "  machine is never asked for more than it showed it can do): latency commit-to-arrival, `errors` =\n"
         "  events not delivered within the run plus a 30 s drain window.\n"
+        "- Webhook fairness rows: `webhook_lag_alone_N` is the bench tenant's commit-to-arrival lag for N webhooks\n"
+        "  committed 50 ms apart with nothing else queued (the ceiling); `webhook_lag_beside_black_holed_tenant_N`\n"
+        "  the same while a STARTER tenant's five endpoints accept connections and never answer, with 300 events\n"
+        "  (1,500 deliveries) queued for them and its attempts hanging in the worker's slots. The ratio is the\n"
+        "  p50 lag beside it over the p50 alone (1.00 = unaffected); the summary gives both p50 and p99.\n"
         "- `server CPU µs/op`: the API server process's CPU time (user + system, from /proc) over the scenario,\n"
         "  divided by the RPCs it counted in the same window (`vauchflow_rpc_requests_total`), warm-up included;\n"
         "  for webhook rows, the delivery service's CPU time per event delivered. Comparable across runs and\n"

@@ -7,6 +7,8 @@ service can go no faster than the slower of the two, so its throughput is shown 
 Scenarios: an overload (a fixed number of events committed in 10 ms batches at the ceiling's rate, more than
 the service can deliver, so first commit to last arrival measures its capacity) and a steady rate (events
 committed the same way at a rate the machine can sustain: commit-to-delivery latency).
+Fairness: one tenant's webhook lag (commit to arrival, webhooks spaced apart) alone, then beside a tenant whose
+endpoints are black holes (they accept connections and never answer) with hundreds of deliveries queued.
 The receiver runs in its own process (aiohttp) and records when each `webhook-id` arrived; the producers commit
 events straight into the outbox as the owner and record each commit time.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -258,3 +261,78 @@ def _pick(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(fraction * (len(sorted_values) - 1)))]
+
+
+class BlackHole:
+    """A port that completes TCP handshakes (up to a long backlog) and never reads or answers: an endpoint that
+    holds each delivery attempt for the sender's whole timeout."""
+
+    def __enter__(self) -> BlackHole:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(4096)
+        self.port = self._listener.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+
+
+async def _commit_spaced(owner_dsn: str, tenant_id: str, count: int, interval: float) -> dict[str, float]:
+    """`count` events, one per transaction, `interval` seconds apart (so none waits behind another of its own);
+    returns event id → commit time."""
+    conn = await asyncpg.connect(owner_dsn)
+    committed: dict[str, float] = {}
+    try:
+        started = time.monotonic()
+        for index in range(count):
+            event_id = uuid.uuid4()
+            payload = {"id": f"evt_{event_id.hex}", "type": EVENT_TYPE, "data": SAMPLE_DATA}
+            await conn.execute(
+                "INSERT INTO outbox_events (tenant_id, event_id, type, payload) VALUES ($1, $2, $3, $4::jsonb)",
+                tenant_id, event_id, EVENT_TYPE, json.dumps(payload),
+            )  # fmt: skip
+            committed[payload["id"]] = time.time()
+            await asyncio.sleep(max(0.0, started + (index + 1) * interval - time.monotonic()))
+    finally:
+        await conn.close()
+    return committed
+
+
+def produce_spaced(
+    owner_dsn: str, tenant_id: str, count: int, interval: float, delivered: Callable[[], float], timeout: float
+) -> dict[str, float]:
+    """Commits `count` subscribed events `interval` s apart, then waits (up to `timeout` s) until the service
+    reports them delivered."""
+    before = delivered()
+    committed = asyncio.run(_commit_spaced(owner_dsn, tenant_id, count, interval))
+    _wait_for_count(delivered, before + len(committed), timeout)
+    return committed
+
+
+async def queue_black_holed(owner_dsn: str, tenant_id: str, count: int, in_flight: int, timeout: float) -> int:
+    """`count` events for a tenant whose endpoints are black holes, committed at once; waits (up to `timeout` s)
+    until `in_flight` of its attempts have started. Returns how many had."""
+    await _commit_burst(owner_dsn, tenant_id, EVENT_TYPE, count)
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            started = await conn.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE tenant_id = $1 AND attempt_count > 0", tenant_id
+            )
+            if started >= in_flight or time.monotonic() > deadline:
+                return int(started)
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+async def finished_attempts(owner_dsn: str, tenant_id: str) -> int:
+    """Delivery attempts of the tenant that have ended (an attempt is recorded when its request ends)."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        sql = "SELECT count(*) FROM webhook_delivery_attempts WHERE tenant_id = $1"
+        return int(await conn.fetchval(sql, tenant_id))
+    finally:
+        await conn.close()

@@ -84,3 +84,9 @@ def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operatio
     assert _number(overload[1]) > 0
     assert re.fullmatch(r"\d+\.\d\d × webhook_(receiver|relay)_alone \(ceiling\)", overload[5])
     assert _number(overload[7]) > 0
+    # Fairness: tenant B's webhook lag beside a tenant with black-holed endpoints, against the lag alone.
+    assert _row(out, "webhook_lag_alone_10 (ceiling)")
+    beside = _row(out, "webhook_lag_beside_black_holed_tenant_10")
+    assert re.fullmatch(r"\d+\.\d\d × p50 of the lag alone \(×, lower is better\)", beside[5])
+    assert re.search(r"Webhook fairness: tenant A \(STARTER, five black-holed endpoints, 1,500 deliveries queued\) "
+                     r"had \d+ attempts hanging .*tenant B's webhook lag p50 [\d,]+ ms", out)  # fmt: skip
