@@ -56,10 +56,13 @@ def test_the_wheel_installs_alone_and_runs_getting_started(gateway, api_server, 
     fresh = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(fresh)
     python = str(fresh / "bin" / "python")
-    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel), *_pinned()])
-    _run([python, "-m", "pip", "check"])
-
+    # Nothing of the caller's Python setup reaches the fresh environment: with the repository's clients/python on
+    # PYTHONPATH, pip would find the vauchflow.egg-info the build just left there, call vauchflow "already
+    # installed" and skip the wheel.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAUCHFLOW", "PYTHON"))}
+    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel), *_pinned()], env=env)
+    _run([python, "-m", "pip", "check"], env=env)
+
     env.update(VAUCHFLOW_TARGET=gateway.grpc_target, VAUCHFLOW_ADMIN_TOKEN=api_server.admin_token)
     located = _run([python, "-c", "import vauchflow; print(vauchflow.__file__)"], cwd=tmp_path, env=env)
     assert located.stdout.startswith(str(fresh)), located.stdout  # the wheel's copy, not the repository's
