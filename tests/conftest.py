@@ -92,6 +92,8 @@ def api_server(
             port=free_port(),
             log_path=tmp_path_factory.mktemp("api_server") / "server.log",
             webhook_keys=generate_key_ring_text(),
+            # Tests that count the RPCs a surface makes (e.g. one per MCP tool call) read its metrics.
+            extra_env={"VAUCHFLOW_METRICS_PORT": str(free_port())},
         )
         try:
             yield server

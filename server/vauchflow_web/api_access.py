@@ -21,10 +21,14 @@ class ApiAccess:
             max_retries=1,
         )
 
-    def as_caller(self, api_key: str, *, request_id: str, client_address: str | None = None) -> vauchflow.AsyncClient:
-        """A client acting with api_key on the shared connection."""
+    def as_caller(
+        self, api_key: str, *, request_id: str, client_address: str | None = None, max_retries: int | None = None
+    ) -> vauchflow.AsyncClient:
+        """A client acting with api_key on the shared connection (with another retry budget, if given)."""
         metadata = (("x-forwarded-for", client_address),) if client_address else ()
-        return self._client.with_options(api_key=api_key, x_request_id=request_id, metadata=metadata)
+        return self._client.with_options(
+            api_key=api_key, x_request_id=request_id, metadata=metadata, max_retries=max_retries
+        )
 
     async def close(self) -> None:
         await self._client.close()

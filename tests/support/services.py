@@ -80,6 +80,8 @@ class ApiServer:
     log_path: Path
     # The webhook secret key ring the server runs with (VAUCHFLOW_WEBHOOK_KEYS), so tests can open ciphertexts.
     webhook_keys: str = ""
+    # Where its Prometheus metrics are served, when VAUCHFLOW_METRICS_PORT was given.
+    metrics_port: int | None = None
 
 
 def start_api_server(
@@ -118,4 +120,7 @@ def start_api_server(
     except BaseException:
         stop_child(process, name="api-server", sig=signal.SIGKILL, timeout=10)
         raise
-    return ApiServer(target, admin_token, database.owner_dsn, database.app_dsn, process, log_path, webhook_keys)
+    metrics_port = int(env.get("VAUCHFLOW_METRICS_PORT") or 0) or None
+    return ApiServer(
+        target, admin_token, database.owner_dsn, database.app_dsn, process, log_path, webhook_keys, metrics_port
+    )

@@ -196,12 +196,21 @@ class BlockingTransport(_TransportBase):
 class AsyncioTransport(_TransportBase):
     """asyncio calls on grpc.aio.Channel, opened lazily inside the running event loop."""
 
-    def __init__(self, settings: Settings, channels: dict[str, grpc.aio.Channel] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        channels: dict[str, grpc.aio.Channel] | None = None,
+        stubs: dict[tuple[str, type[Any]], Any] | None = None,
+    ) -> None:
         super().__init__(settings)
         self._channels: dict[str, grpc.aio.Channel] = channels if channels is not None else {}
+        # Stubs hold only their channel, so copies share them too: a service acting for many callers (a copy per
+        # request) builds each stub once, not once per request.
+        if stubs is not None:
+            self._stubs = stubs
 
     def with_settings(self, settings: Settings) -> AsyncioTransport:
-        return AsyncioTransport(settings, self._channels)
+        return AsyncioTransport(settings, self._channels, self._stubs)
 
     def _channel(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
@@ -247,6 +256,7 @@ class AsyncioTransport(_TransportBase):
     async def close(self) -> None:
         channels = list(self._channels.values())
         self._channels.clear()
+        self._stubs.clear()
         for channel in channels:
             await channel.close(None)
 

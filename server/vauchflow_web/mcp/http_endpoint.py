@@ -8,12 +8,13 @@ be one the API accepts, asked of GetCurrentApiKey on every request (401; 429 whe
 up; 503 when the API can't answer). Every refusal is a JSON-RPC error object (the official client shows its
 message to the agent) whose data carries the reason, in the API's vocabulary.
 
-For a tools/call the key check runs beside the tool's own API call (which checks the key too) and the answer
-waits for both: a refused key check turns the answer into its refusal, unless the tool call succeeded (then the
-agent is told what was done).
+A tools/call makes no separate key check: the tool's own API call is checked by the API like every call, and
+what it brought back decides (caller.KeyVerdict): the API refusing the key is HTTP 401, its rate limit HTTP 429,
+and when no call reached the API (arguments refused here, an unknown tool) the key is asked about after all. So a
+tool call is one API round trip, and a missing, invalid or revoked key is refused the same as anywhere else.
 
-Each request gets a fresh SDK session manager in stateless mode: nothing outlives the request, so any replica
-answers any call and there is no background task to stop.
+The SDK's session manager runs in stateless mode, one per process (started by the first request): it keeps no
+session, each request gets its own transport and server task that end with it, so any replica answers any call.
 """
 
 from __future__ import annotations
@@ -78,55 +79,46 @@ class McpEndpoint:
         self._metrics = metrics
         self._allowed_origins = tuple(config.allowed_origins)
         self._allowed_hosts = tuple(config.allowed_hosts)
+        self._sessions = _StatelessSessions(server)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})
         request_id = str(state.get("request_id", ""))
         started = time.perf_counter()
-        key_check: asyncio.Task[frozenset[str]] | None = None
         try:
             headers = Headers(scope=scope)
             self._check_headers(scope["method"], headers)
             body = await _read_body(headers, receive)
             client = self._client(scope, headers, request_id)
-            if _is_tool_call(body):
-                # A tool's own API call checks the key as well, so the key check runs beside it rather than before
-                # it: a tool call stays one API round trip long. Its verdict still decides the answer (below).
-                key_check = asyncio.create_task(self._check_key(client))
-                state[STATE_KEY] = Caller(client, frozenset(), request_id)
-            else:
-                state[STATE_KEY] = Caller(client, await self._check_key(client), request_id)
+            tool_call = _is_tool_call(body)
+            # A tool's own API call checks the key (the API does on every call), so a tools/call makes no
+            # separate check: one API round trip. Every other request asks GetCurrentApiKey first.
+            caller = Caller(client, frozenset() if tool_call else await self._check_key(client), request_id)
+            state[STATE_KEY] = caller
         except Refusal as refusal:
             await self._refuse(refusal, request_id, started, send)
             return
-        if key_check is None:
+        if not tool_call:
             await self._serve(scope, body, receive, send)
             return
+        # The answer waits for the verdict on the key that the tool's call brought back (see KeyVerdict).
         answer = _HeldAnswer()
+        await self._serve(scope, body, receive, answer.send)
         try:
-            await self._serve(scope, body, receive, answer.send)
-            await key_check
+            if caller.verdict.refusal is not None:
+                raise _key_refusal(caller.verdict.refusal)
+            if not caller.verdict.accepted:
+                # No call of the tool reached the API (arguments refused here, an unknown tool, the API not
+                # answering): the key still has to be one the API accepts, so it is asked.
+                await self._check_key(client)
         except Refusal as refusal:
-            # A tool call that succeeded is answered whatever the key check said (it could only have lost a race
-            # with a revocation or the rate limit): the agent must learn what was done.
-            if not answer.is_tool_success():
-                await self._refuse(refusal, request_id, started, send)
-                return
-        finally:
-            key_check.cancel()
+            await self._refuse(refusal, request_id, started, send)
+            return
         await answer.release(send)
 
     async def _serve(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
-        manager = StreamableHTTPSessionManager(
-            app=self._server,
-            json_response=True,
-            stateless=True,
-            # Checked above, with JSON answers; the SDK's own checks would answer in plain text.
-            security_settings=None,
-            max_request_body_size=MAX_BODY_BYTES,
-        )
-        async with manager.run():
-            await manager.handle_request(scope, _replay(body, receive), send)
+        manager = await self._sessions.manager()
+        await manager.handle_request(scope, _replay(body, receive), send)
 
     async def _refuse(self, refusal: Refusal, request_id: str, started: float, send: Send) -> None:
         self._metrics.mcp_calls.labels("http", "", "refused", refusal.reason).inc()
@@ -173,43 +165,88 @@ class McpEndpoint:
     def _client(self, scope: Scope, headers: Headers, request_id: str) -> vauchflow.AsyncClient:
         """The API client acting with the caller's key, passing their request id and address on."""
         api_key = _bearer(headers) or ""
-        client = self._api.as_caller(api_key, request_id=request_id, client_address=_client_address(scope, headers))
         # The agent decides when to retry (and is told how long to wait); the server never sleeps on its behalf.
-        return client.with_options(max_retries=0)
+        return self._api.as_caller(
+            api_key, request_id=request_id, client_address=_client_address(scope, headers), max_retries=0
+        )
 
     async def _check_key(self, client: vauchflow.AsyncClient) -> frozenset[str]:
         """Asks the API who the key is (GetCurrentApiKey), every time: a revoked key stops working at once.
         Returns the key's permissions."""
         try:
             who = await client.whoami()
-        except vauchflow.AuthenticationError as error:
-            raise Refusal(
-                401,
-                "API_KEY_INVALID",
-                f"the API key was not accepted: {error.message}",
-                headers={
-                    "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
-                    'error_description="the API key is malformed, unknown or revoked"'
-                },
-            ) from None
-        except vauchflow.RateLimitedError as error:
-            retry_after = error.retry_after if error.retry_after is not None else 1.0
-            raise Refusal(
-                429,
-                "RATE_LIMITED",
-                f"too many requests for this account's plan; retry after {retry_after:.3f} s",
-                headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
-                data={"retry_after_seconds": retry_after},
-            ) from None
-        except (vauchflow.UnavailableError, vauchflow.DeadlineExceededError):
-            raise Refusal(503, "SERVICE_UNAVAILABLE", "the Vauchflow API is unavailable; retry shortly") from None
         except vauchflow.VauchflowError as error:
-            log.warning(
-                "whoami failed",
-                extra={"action": "mcp_auth_failed", "reason": error.reason, "code": error.grpc_code.name},
-            )
-            raise Refusal(500, "INTERNAL", "the key could not be checked; retry shortly") from None
+            raise _key_refusal(error) from None
         return frozenset(who.api_key.permissions)
+
+
+class _StatelessSessions:
+    """The SDK's session manager in stateless mode, one per event loop: started by the first request and kept for
+    the process's life. It keeps no session: each request gets its own transport and server task (run in the
+    manager's task group) that end with the request, so any replica still answers any call; what is kept is only
+    the cost of starting a manager for every request."""
+
+    def __init__(self, server: Server[Any]):
+        self._server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: asyncio.Future[StreamableHTTPSessionManager] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def manager(self) -> StreamableHTTPSessionManager:
+        loop = asyncio.get_running_loop()
+        if self._running is None or self._loop is not loop:
+            self._loop = loop
+            self._running = loop.create_future()
+            self._task = loop.create_task(self._run(self._running), name="mcp-session-manager")
+        return await asyncio.shield(self._running)
+
+    async def _run(self, running: asyncio.Future[StreamableHTTPSessionManager]) -> None:
+        manager = StreamableHTTPSessionManager(
+            app=self._server,
+            json_response=True,
+            stateless=True,
+            # Checked by McpEndpoint, with JSON answers; the SDK's own checks would answer in plain text.
+            security_settings=None,
+            max_request_body_size=MAX_BODY_BYTES,
+        )
+        try:
+            async with manager.run():
+                running.set_result(manager)
+                await asyncio.Event().wait()  # until the loop ends (the task is cancelled)
+        finally:
+            if not running.done():  # it failed to start: the waiting requests fail, the next one tries again
+                running.set_exception(RuntimeError("the MCP session manager did not start"))
+            if self._running is running:
+                self._running = None
+
+
+def _key_refusal(error: vauchflow.VauchflowError) -> Refusal:
+    """The HTTP answer to the API refusing the key (or failing to say): 401, 429, 503 or 500."""
+    if isinstance(error, vauchflow.AuthenticationError):
+        return Refusal(
+            401,
+            "API_KEY_INVALID",
+            f"the API key was not accepted: {error.message}",
+            headers={
+                "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
+                'error_description="the API key is malformed, unknown or revoked"'
+            },
+        )
+    if isinstance(error, vauchflow.RateLimitedError):
+        retry_after = error.retry_after if error.retry_after is not None else 1.0
+        return Refusal(
+            429,
+            "RATE_LIMITED",
+            f"too many requests for this account's plan; retry after {retry_after:.3f} s",
+            headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+            data={"retry_after_seconds": retry_after},
+        )
+    if isinstance(error, (vauchflow.UnavailableError, vauchflow.DeadlineExceededError)):
+        return Refusal(503, "SERVICE_UNAVAILABLE", "the Vauchflow API is unavailable; retry shortly")
+    log.warning(
+        "key check failed", extra={"action": "mcp_auth_failed", "reason": error.reason, "code": error.grpc_code.name}
+    )
+    return Refusal(500, "INTERNAL", "the key could not be checked; retry shortly")
 
 
 def _is_tool_call(body: bytes) -> bool:
@@ -222,21 +259,14 @@ def _is_tool_call(body: bytes) -> bool:
 
 
 class _HeldAnswer:
-    """The SDK's answer, held until the key check has spoken (a JSON answer: one start, then its body)."""
+    """The SDK's answer to a tools/call, held until the key's verdict is known (a JSON answer: one start, then its
+    body)."""
 
     def __init__(self) -> None:
         self._messages: list[Message] = []
 
     async def send(self, message: Message) -> None:
         self._messages.append(message)
-
-    def is_tool_success(self) -> bool:
-        body = b"".join(m.get("body", b"") for m in self._messages if m["type"] == "http.response.body")
-        try:
-            result = json.loads(body).get("result")
-        except (ValueError, AttributeError):
-            return False
-        return isinstance(result, dict) and not result.get("isError", False)
 
     async def release(self, send: Send) -> None:
         for message in self._messages:

@@ -121,7 +121,9 @@ async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallTool
     try:
         structured = await tool.run(caller.client, arguments)
     except vauchflow.VauchflowError as error:
+        caller.verdict.record(error)
         return refusals.refusal(error)
+    caller.verdict.record(None)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=refusals.as_text(structured))],
         structured_content=structured,
