@@ -4,9 +4,14 @@ Python client."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +131,48 @@ def test_the_walkthrough_with_the_python_client(api_server, gateway) -> None:
             client.operations.wait(cancelled, timeout=120, poll_interval=0.2)
         assert raised.value.reason == "OPERATION_CANCELLED"
         assert [o.name for o in client.operations.list()] == [operation.name, cancelled.name]
+
+
+def _readme_block(language: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Campaigns: many codes, one set of terms", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+    return block
+
+
+def _clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAUCHFLOW") and k != "API_KEY"}
+    env.update(overrides)
+    return env
+
+
+def test_the_readme_blocks_run_as_written(api_server, gateway, tmp_path) -> None:
+    with vauchflow.OperatorClient(api_server.admin_token, target=gateway.grpc_target) as operator:
+        secret = operator.tenants.create(f"readme campaign {uuid.uuid4().hex[:8]}", plan="STARTER").secret
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", _readme_block("sh")],
+        cwd=tmp_path,
+        env=_clean_env(VAUCHFLOW=gateway.public_url, API_KEY=secret),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    operation, campaign = (json.loads(line) for line in result.stdout.splitlines())
+    assert OPERATION_NAME.match(operation["name"])
+    assert operation["metadata"]["requested_count"] == "1000"
+    assert campaign["campaign"]["name"] == "Newsletter"
+    assert campaign["campaign"]["per_customer_limit"] == "1"
+
+    script = "import vauchflow\nclient = vauchflow.Client()\n" + _readme_block("python")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_clean_env(VAUCHFLOW_TARGET=gateway.grpc_target, VAUCHFLOW_API_KEY=secret),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5000\n"
