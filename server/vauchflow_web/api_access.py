@@ -21,10 +21,20 @@ class ApiAccess:
             max_retries=1,
         )
 
-    def as_caller(self, api_key: str, *, request_id: str, client_address: str | None = None) -> vauchflow.AsyncClient:
-        """A client acting with api_key on the shared connection."""
+    def as_caller(
+        self,
+        api_key: str,
+        *,
+        request_id: str,
+        client_address: str | None = None,
+        commit_position: int | None = None,
+    ) -> vauchflow.AsyncClient:
+        """A client acting with api_key on the shared connection, reading at or after the caller's commit position
+        (read-your-writes; the client's own writes raise it, see client.commit_position)."""
         metadata = (("x-forwarded-for", client_address),) if client_address else ()
-        return self._client.with_options(api_key=api_key, x_request_id=request_id, metadata=metadata)
+        return self._client.with_options(
+            api_key=api_key, x_request_id=request_id, metadata=metadata, commit_position=commit_position or 0
+        )
 
     async def close(self) -> None:
         await self._client.close()

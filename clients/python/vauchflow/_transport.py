@@ -145,7 +145,7 @@ class _TransportBase:
         return (
             ("authorization", f"Bearer {self.settings.token}"),
             (REQUEST_ID_HEADER, x_request_id),
-            *(((COMMIT_POSITION_HEADER, str(position)),) if position is not None else ()),
+            *(((COMMIT_POSITION_HEADER, str(position)),) if position else ()),
             *self.settings.extra_metadata,
         )
 
