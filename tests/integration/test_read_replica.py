@@ -174,6 +174,17 @@ def test_the_python_client_carries_its_position_back(replicated: Replicated, api
         assert client.with_options(commit_position=7).commit_position == 7
 
 
+async def test_the_asyncio_client_carries_its_position_back_too(replicated: Replicated, api: ApiSession) -> None:
+    tenant = api.new_tenant()
+    async with vauchflow.AsyncClient(tenant.secret, target=api.server.target, tls=False, max_retries=0) as client:
+        voucher = await client.vouchers.create(code=unique_code(), percent_off=10)
+        first = client.commit_position
+        assert first is not None
+        assert voucher.code in {v.code async for v in client.vouchers.list(page_size=1000)}
+        await client.vouchers.disable(voucher.code)
+        assert client.commit_position is not None and client.commit_position > first
+
+
 def test_with_replay_paused_reads_go_to_the_primary_and_come_back_when_it_resumes(
     replicated: Replicated, api: ApiSession, replay_resumed: None
 ) -> None:
