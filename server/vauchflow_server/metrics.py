@@ -48,7 +48,7 @@ class ServerMetrics(RpcMetrics):
             "vauchflow_db_reads",
             "List reads by where they ran (replica or primary) and why: any_position / at_position (replica), "
             "out_of_rotation, behind_position (the request's commit position not replayed in time), "
-            "replica_unreachable (primary). Counted only while a replica is configured.",
+            "replica_unavailable: unreachable or every connection busy (primary). Counted only with a replica.",
             ["target", "reason"],
             registry=r,
         )

@@ -88,7 +88,7 @@ class ReadReplica:
         else:
             replica = await self._acquire_replica()
             if replica is None:
-                reason = "replica_unreachable"
+                reason = "replica_unavailable"
             else:
                 needed = required_position.get()
                 try:
@@ -108,7 +108,10 @@ class ReadReplica:
     async def _acquire_replica(self) -> asyncpg.pool.PoolConnectionProxy | None:
         try:
             conn: asyncpg.pool.PoolConnectionProxy = await self._replica.acquire(timeout=1)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except TimeoutError:
+            # Every replica connection busy: this read goes to the primary; the replica stays in rotation.
+            return None
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("replica unreachable", extra={"action": "replica_unreachable",
                                                       "error_type": type(error).__name__})  # fmt: skip
             self._set_rotation(False)
