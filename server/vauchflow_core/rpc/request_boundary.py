@@ -142,9 +142,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 finally:
                     current_principal.reset(token)
                 if commit_position is not None:
-                    position = await commit_position()
-                    if position is not None:
-                        await context.send_initial_metadata(((commit_positions.COMMIT_POSITION_HEADER, str(position)),))
+                    await _send_commit_position(context, commit_position)
                 return response
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
@@ -245,6 +243,19 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
             return _UNREADABLE
 
     return deserialize
+
+
+async def _send_commit_position(context: Context, commit_position: Callable[[], Awaitable[int | None]]) -> None:
+    """After a write succeeded. Not knowing the position must not turn that success into an error: the answer then
+    goes without one (the caller's next read may see the replica's older state)."""
+    try:
+        position = await commit_position()
+    except Exception as error:
+        log.warning("commit position unknown", extra={"action": "commit_position_failed",
+                                                      "error_type": type(error).__name__})  # fmt: skip
+        return
+    if position is not None:
+        await context.send_initial_metadata(((commit_positions.COMMIT_POSITION_HEADER, str(position)),))
 
 
 def _required_position(metadata: Any) -> int | None:
