@@ -22,15 +22,20 @@ from vauchflow.v1 import (
     redemption_pb2,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
+    voucher_service_pb2,
+    voucher_service_pb2_grpc,
 )
 
 CHANNELS = 4
+COMMIT_POSITION_HEADER = "x-vauchflow-commit-position"
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    protocol: str  # "grpc" | "rest" | "grpc_liveness"
+    # "grpc" | "rest" | "grpc_liveness" | "grpc_list" (a page of 20 vouchers) | "grpc_redeem_then_list" (a redeem,
+    # then a page of the voucher's redemptions read at the redeem's commit position: read-your-writes)
+    protocol: str
     target: str  # host:port, or several separated by commas (direct gRPC to each replica)
     api_key: str
     codes: tuple[str, ...]
@@ -57,7 +62,13 @@ def run(scenario: Scenario) -> Outcome:
 
 
 async def _run(scenario: Scenario) -> Outcome:
-    make_call = {"grpc": _grpc_redeemer, "rest": _rest_redeemer, "grpc_liveness": _grpc_liveness}[scenario.protocol]
+    make_call = {
+        "grpc": _grpc_redeemer,
+        "rest": _rest_redeemer,
+        "grpc_liveness": _grpc_liveness,
+        "grpc_list": _grpc_lister,
+        "grpc_redeem_then_list": _grpc_redeem_then_list,
+    }[scenario.protocol]
     call, close = await make_call(scenario)
     outcome = Outcome(scenario.name)
     measuring = asyncio.Event()
@@ -113,6 +124,56 @@ async def _grpc_redeemer(scenario: Scenario):
         request = redemption_service_pb2.RedeemVoucherRequest(code=code, order=_order(rng))
         try:
             await rng.choice(stubs).RedeemVoucher(request, metadata=metadata, timeout=30)
+            return ""
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+
+    async def close() -> None:
+        for channel in channels:
+            await channel.close()
+
+    return call, close
+
+
+async def _grpc_lister(scenario: Scenario):
+    channels = _channels(scenario)
+    stubs = [voucher_service_pb2_grpc.VoucherServiceStub(c) for c in channels]
+    metadata = (("authorization", f"Bearer {scenario.api_key}"),)
+    request = voucher_service_pb2.ListVouchersRequest(page_size=20)
+
+    async def call(_code: str, rng: random.Random) -> str:
+        try:
+            await rng.choice(stubs).ListVouchers(request, metadata=metadata, timeout=30)
+            return ""
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+
+    async def close() -> None:
+        for channel in channels:
+            await channel.close()
+
+    return call, close
+
+
+async def _grpc_redeem_then_list(scenario: Scenario):
+    channels = _channels(scenario)
+    redeemers = [redemption_service_pb2_grpc.RedemptionServiceStub(c) for c in channels]
+    auth = ("authorization", f"Bearer {scenario.api_key}")
+
+    async def call(code: str, rng: random.Random) -> str:
+        stub = rng.choice(redeemers)
+        try:
+            redeem = stub.RedeemVoucher(
+                redemption_service_pb2.RedeemVoucherRequest(code=code, order=_order(rng)), metadata=(auth,), timeout=30
+            )
+            await redeem
+            position = dict(await redeem.initial_metadata()).get(COMMIT_POSITION_HEADER)
+            read_at = ((COMMIT_POSITION_HEADER, position),) if position else ()
+            await stub.ListRedemptions(
+                redemption_service_pb2.ListRedemptionsRequest(voucher_code=code, page_size=5),
+                metadata=(auth, *read_at),
+                timeout=30,
+            )
             return ""
         except grpc.aio.AioRpcError as error:
             return error.code().name

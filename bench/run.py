@@ -34,6 +34,7 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
+import cluster_run  # noqa: E402
 import dashboard_bench  # noqa: E402
 import mcp_bench  # noqa: E402
 import metrics_scrape  # noqa: E402
@@ -119,7 +120,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def start_stack(data_dir: Path, replicas: int) -> DevStack:
+def start_stack(data_dir: Path, replicas: int, extra_env: dict[str, str] | None = None) -> DevStack:
     env = {
         "VAUCHFLOW_DATA_DIR": str(data_dir),
         "VAUCHFLOW_PG_PORT": str(_free_port()),
@@ -137,6 +138,7 @@ def start_stack(data_dir: Path, replicas: int) -> DevStack:
         "VAUCHFLOW_API_REPLICAS": str(replicas),
         # No backup job: its start-up base backup would compete with the measurement for the CPU.
         "VAUCHFLOW_BACKUPS": "off",
+        **(extra_env or {}),
     }
     stack = DevStack(DevstackConfig.from_env(env, data_dir))
     stack.start()
@@ -396,7 +398,17 @@ def main() -> int:
         help="events committed per second in the steady webhook scenario, at most half the measured capacity",
     )  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the cluster run (cluster_run.py)")
+    parser.add_argument("--cluster-only", action="store_true", help="only the cluster run; writes nothing")
+    parser.add_argument("--cluster-duration", type=float, default=None,
+                        help="measured seconds per cluster scenario (default: --duration, at most 5)")  # fmt: skip
     args = parser.parse_args()
+    if args.cluster_duration is None:
+        args.cluster_duration = min(args.duration, 5.0)
+    if args.cluster_only:
+        print(f"cluster run (load average {os.getloadavg()[0]:.2f})...", flush=True)
+        print(cluster_run.format_table(_cluster_rows(args)))
+        return 0
 
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -535,6 +547,9 @@ def main() -> int:
         *(batched[key] for key in sorted(batched)),
     ]
     table = format_table(rows)
+    if not args.no_cluster:
+        print("cluster run...", flush=True)
+        table += "\n\n" + cluster_run.NOTE + "\n" + cluster_run.format_table(_cluster_rows(args))
     batch_table = format_batch_table(batch_sizes, batched)
     verdict = (
         "correct: every count equals its redemption rows, no limit exceeded"
@@ -572,6 +587,11 @@ def main() -> int:
     if not args.no_write:
         write_report(table, batch_table, summary)
     return 0 if not problems else 1
+
+
+def _cluster_rows(args: argparse.Namespace) -> list[cluster_run.ClusterRow]:
+    return cluster_run.measure(args, start_stack=start_stack, create_fixtures=create_fixtures,
+                               run_scenario=run_scenario, spread_prefix=SPREAD_PREFIX)  # fmt: skip
 
 
 def _batches_in_flight() -> int:

@@ -54,6 +54,11 @@ class DevstackConfig:
     backup_metrics_url: str = "http://127.0.0.1:9466/metrics"
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
+    # A streaming hot standby of the embedded PostgreSQL that the API servers' lists read from, on this port
+    # (VAUCHFLOW_DEV_PG_REPLICA=1; VAUCHFLOW_PG_REPLICA_PORT, default 54330); None: none. Or an external replica's
+    # owner URL (DATABASE_REPLICA_URL, beside an external DATABASE_URL).
+    postgres_replica_port: int | None = None
+    replica_owner_database_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], default_data_dir: Path) -> DevstackConfig:
@@ -87,6 +92,12 @@ class DevstackConfig:
             backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
             prober_metrics_port=_port(environ, "VAUCHFLOW_PROBER_METRICS_PORT", 9467),
             backup_metrics_url=environ.get("VAUCHFLOW_PROBE_BACKUP_METRICS_URL") or "http://127.0.0.1:9466/metrics",
+            postgres_replica_port=(
+                _port(environ, "VAUCHFLOW_PG_REPLICA_PORT", 54330)
+                if _on_off(environ, "VAUCHFLOW_DEV_PG_REPLICA", default="off")
+                else None
+            ),
+            replica_owner_database_url=_replica_url(environ, database_url),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -109,6 +120,8 @@ class DevstackConfig:
         ports += [("VAUCHFLOW_PROBER_METRICS_PORT", self.prober_metrics_port)]
         if self.owner_database_url is None:
             ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
+            if self.postgres_replica_port is not None:
+                ports.append(("VAUCHFLOW_PG_REPLICA_PORT", self.postgres_replica_port))
             if self.backups:
                 ports.append(("VAUCHFLOW_BACKUP_METRICS_PORT", self.backup_metrics_port))
         if self.redis_url is None:
@@ -149,8 +162,8 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
-def _on_off(environ: Mapping[str, str], name: str) -> bool:
-    raw = (environ.get(name) or "on").strip().lower()
+def _on_off(environ: Mapping[str, str], name: str, default: str = "on") -> bool:
+    raw = (environ.get(name) or default).strip().lower()
     if raw not in ("on", "off", "true", "false", "1", "0"):
         raise ConfigError(f"{name} must be on or off, got {raw!r}")
     return raw in ("on", "true", "1")
@@ -171,3 +184,17 @@ def _replicas(environ: Mapping[str, str]) -> int:
     if not 1 <= replicas <= MAX_API_REPLICAS:
         raise ConfigError(f"VAUCHFLOW_API_REPLICAS must be between 1 and {MAX_API_REPLICAS}, got {replicas}")
     return replicas
+
+
+def _replica_url(environ: Mapping[str, str], database_url: str | None) -> str | None:
+    replica_url = environ.get("DATABASE_REPLICA_URL") or None
+    if replica_url is None:
+        return None
+    if urlsplit(replica_url).scheme not in ("postgres", "postgresql"):
+        raise ConfigError("DATABASE_REPLICA_URL must be a postgresql:// URL naming an owner connection to the replica")
+    if database_url is None:
+        raise ConfigError(
+            "DATABASE_REPLICA_URL needs DATABASE_URL (its primary); for the embedded PostgreSQL set "
+            "VAUCHFLOW_DEV_PG_REPLICA=1 instead"
+        )
+    return replica_url

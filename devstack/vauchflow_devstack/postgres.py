@@ -57,7 +57,10 @@ class EmbeddedPostgres:
         return self._process
 
     def owner_dsn(self, dbname: str = "postgres") -> str:
-        return self.dsn(dbname, OWNER_ROLE, read_or_create_secret(self._password_path))
+        return self.dsn(dbname, OWNER_ROLE, self.owner_password())
+
+    def owner_password(self) -> str:
+        return read_or_create_secret(self._password_path)
 
     def dsn(self, dbname: str, user: str, password: str) -> str:
         credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"

@@ -44,6 +44,7 @@ from vauchflow_devstack.config import DevstackConfig
 from vauchflow_devstack.envoy import EmbeddedEnvoy
 from vauchflow_devstack.envoy_config import GatewaySettings
 from vauchflow_devstack.postgres import EmbeddedPostgres
+from vauchflow_devstack.postgres_replica import EmbeddedStandby
 from vauchflow_devstack.redis import EmbeddedRedis
 from vauchflow_devstack.secret_files import read_or_create_secret, write_secret_file
 
@@ -84,6 +85,7 @@ class DevStack:
     owner_dsn: str = ""
     app_dsn: str = ""
     _redis_shown: str = ""
+    _replica_shown: str = ""
 
     @property
     def operator_token_path(self) -> Path:
@@ -138,6 +140,7 @@ class DevStack:
             write_secret_file(web_session_key_path, base64.b64encode(secrets.token_bytes(32)).decode())
         web_session_key = read_or_create_secret(web_session_key_path)
 
+        replica_owner_dsn = config.replica_owner_database_url
         if config.owner_database_url is None:
             postgres = EmbeddedPostgres(config.data_dir / "postgres", config.postgres_port)
             postgres.start()
@@ -146,6 +149,8 @@ class DevStack:
             if not postgres.database_exists(config.database_name):
                 postgres.create_database(config.database_name)
             owner_dsn = postgres.owner_dsn(config.database_name)
+            if config.postgres_replica_port is not None:
+                replica_owner_dsn = self._start_replica(postgres, config.postgres_replica_port)
         else:
             owner_dsn = config.owner_database_url
         self._check_stop_requested()
@@ -177,6 +182,9 @@ class DevStack:
             # ...but never to the stack's own ports.
             "VAUCHFLOW_WEBHOOK_DENY_PORTS": ",".join(str(port) for _, port in config.listening_ports()),
         }
+        if replica_owner_dsn is not None:
+            # The API servers' lists read from the replica, as the same app role (its passwords are the primary's).
+            env["DATABASE_REPLICA_URL"] = app_dsn(replica_owner_dsn, app_password)
         for index, (port, target) in enumerate(zip(config.api_ports, self.grpc_targets, strict=False)):
             name = f"api-server-{index + 1}" if config.api_replicas > 1 else "api-server"
             replica_env = {**env, "VAUCHFLOW_GRPC_PORT": str(port),
@@ -273,6 +281,15 @@ class DevStack:
         self.owner_dsn, self.app_dsn = owner_dsn, app_dsn(owner_dsn, app_password)
         self._redis_shown = without_password(redis_url)
 
+    def _start_replica(self, postgres: EmbeddedPostgres, port: int) -> str:
+        """A streaming hot standby of the embedded PostgreSQL (copied once); returns its owner URL."""
+        replica = EmbeddedStandby(postgres, self.config.data_dir / "postgres-replica", port)
+        replica.start()
+        assert replica.process is not None
+        self._children.append(_Child("postgres-replica", replica.process, replica.stop))
+        self._replica_shown = without_password(replica.owner_dsn(self.config.database_name))
+        return replica.owner_dsn(self.config.database_name)
+
     def _start_backup_job(self, owner_dsn: str) -> None:
         """The backup job against the embedded PostgreSQL: WAL streaming, a base backup now if the repository has
         none, then daily. It replicates as the owner (a superuser); see docs/operations.md."""
@@ -356,6 +373,11 @@ class DevStack:
                 f"  prober             metrics http://127.0.0.1:{self.config.prober_metrics_port}/metrics "
                 f"(every component every 30 s; status page http://127.0.0.1:{self.config.public_port}/status)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",
+                *(
+                    [f"  PostgreSQL replica {self._replica_shown}  (streaming hot standby; lists read from it)"]
+                    if self._replica_shown
+                    else []
+                ),
                 f"  Redis              {self._redis_shown}",
                 f"  backups            {self._backups_shown()}",
                 f"  operator token     {token_source}",

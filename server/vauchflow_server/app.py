@@ -63,6 +63,7 @@ from vauchflow_server.db.database import (
     Database,
     NotificationListener,
 )
+from vauchflow_server.db.read_replica import ReplicaSettings
 from vauchflow_server.health import HealthChecker
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.engine import RedemptionEngine
@@ -119,6 +120,17 @@ async def serve(config: ServerConfig) -> None:
         metrics = ServerMetrics()
         if config.metrics_port is not None:
             metrics.serve(config.metrics_host, config.metrics_port)
+        if config.database_replica_url is not None:
+            await db.add_read_replica(
+                config.database_replica_url,
+                ReplicaSettings(
+                    wait_seconds=config.replica_wait_seconds,
+                    max_lag_seconds=config.replica_max_lag_seconds,
+                    check_seconds=config.replica_check_seconds,
+                ),
+                metrics,
+                max_size=config.db_pool_max_size,
+            )
         gate = (
             FlashSaleGate(redis_client, metrics, timeout_seconds=config.flash_sale_gate_timeout_seconds)
             if redis_client is not None
@@ -136,6 +148,7 @@ async def serve(config: ServerConfig) -> None:
                     metrics,
                     rate_limiter,
                     AuthFailureLimiter(redis_client, limit=config.auth_failures_per_minute),
+                    commit_position=db.commit_position,
                 )
             ]
         )

@@ -12,6 +12,7 @@ from vauchflow_core.settings import (
     env_at_least,
     env_choice,
     env_int,
+    env_non_negative_float,
     env_positive_float,
 )
 
@@ -63,6 +64,15 @@ class ServerConfig:
     status_postmortem_after_down_seconds: float = 15 * 60.0
     # How often the vauchflow_status_incidents_overdue gauge is recomputed.
     status_metrics_seconds: float = 15.0
+    # A streaming PostgreSQL replica (hot standby) of DATABASE_URL's database that lists read from, as the same
+    # role (db/read_replica.py); None: every read on the primary. A read carrying a commit position waits at most
+    # replica_wait_seconds for the replica to replay it, else runs on the primary; a replica lagging more than
+    # replica_max_lag_seconds is out of rotation until it catches up; its lag is measured every
+    # replica_check_seconds.
+    database_replica_url: str | None = None
+    replica_wait_seconds: float = 0.05
+    replica_max_lag_seconds: float = 5.0
+    replica_check_seconds: float = 0.25
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerConfig:
@@ -114,4 +124,12 @@ class ServerConfig:
             status_metrics_seconds=env_positive_float(
                 env, "VAUCHFLOW_STATUS_METRICS_SECONDS", cls.status_metrics_seconds
             ),
+            database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
+            replica_wait_seconds=env_non_negative_float(
+                env, "VAUCHFLOW_REPLICA_WAIT_SECONDS", cls.replica_wait_seconds
+            ),
+            replica_max_lag_seconds=env_positive_float(
+                env, "VAUCHFLOW_REPLICA_MAX_LAG_SECONDS", cls.replica_max_lag_seconds
+            ),
+            replica_check_seconds=env_positive_float(env, "VAUCHFLOW_REPLICA_CHECK_SECONDS", cls.replica_check_seconds),
         )

@@ -1,5 +1,6 @@
 """Prometheus metrics of the API server, served on their own port (VAUCHFLOW_METRICS_PORT): the RPC edge's
-(vauchflow_core.rpc.metrics) plus redemption outcomes, redemption batch sizes and the flash-sale gate."""
+(vauchflow_core.rpc.metrics) plus redemption outcomes, redemption batch sizes, the flash-sale gate and the read
+replica's lag and routing."""
 
 from __future__ import annotations
 
@@ -40,6 +41,30 @@ class ServerMetrics(RpcMetrics):
         self.flash_sale_corrections = Counter(
             "vauchflow_flash_sale_reconciliation_corrections",
             "Flash-sale counters the reconciliation found drifted from PostgreSQL and reset.",
+            registry=r,
+        )
+        # Read replica (db/read_replica.py).
+        self.db_reads = Counter(
+            "vauchflow_db_reads",
+            "List reads by where they ran (replica or primary) and why: any_position / at_position (replica), "
+            "out_of_rotation, behind_position (the request's commit position not replayed in time), "
+            "replica_unavailable: unreachable or every connection busy (primary). Counted only with a replica.",
+            ["target", "reason"],
+            registry=r,
+        )
+        self.db_replica_lag_seconds = Gauge(
+            "vauchflow_db_replica_lag_seconds",
+            "How long ago the primary wrote the oldest WAL the read replica has not replayed (0: caught up).",
+            registry=r,
+        )
+        self.db_replica_lag_bytes = Gauge(
+            "vauchflow_db_replica_lag_bytes",
+            "WAL the read replica has not replayed yet, in bytes.",
+            registry=r,
+        )
+        self.db_replica_in_rotation = Gauge(
+            "vauchflow_db_replica_in_rotation",
+            "1 while the read replica serves reads; 0 while it lags too far behind or is unreachable.",
             registry=r,
         )
         self.incidents_overdue = Gauge(

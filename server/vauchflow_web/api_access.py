@@ -22,12 +22,24 @@ class ApiAccess:
         )
 
     def as_caller(
-        self, api_key: str, *, request_id: str, client_address: str | None = None, max_retries: int | None = None
+        self,
+        api_key: str,
+        *,
+        request_id: str,
+        client_address: str | None = None,
+        max_retries: int | None = None,
+        commit_position: int | None = None,
     ) -> vauchflow.AsyncClient:
-        """A client acting with api_key on the shared connection (with another retry budget, if given)."""
+        """A client acting with api_key on the shared connection (with another retry budget, if given), reading at or
+        after the caller's commit position (read-your-writes; the client's own writes raise it, see
+        client.commit_position)."""
         metadata = (("x-forwarded-for", client_address),) if client_address else ()
         return self._client.with_options(
-            api_key=api_key, x_request_id=request_id, metadata=metadata, max_retries=max_retries
+            api_key=api_key,
+            x_request_id=request_id,
+            metadata=metadata,
+            max_retries=max_retries,
+            commit_position=commit_position or 0,
         )
 
     async def close(self) -> None:

@@ -33,7 +33,7 @@ def bench_output() -> str:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -90,3 +90,22 @@ def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operatio
     assert re.fullmatch(r"\d+\.\d\d × p50 of the lag alone \(×, lower is better\)", beside[5])
     assert re.search(r"Webhook fairness: tenant A \(STARTER, five black-holed endpoints, 1,500 deliveries queued\) "
                      r"had \d+ attempts hanging .*tenant B's webhook lag p50 [\d,]+ ms", out)  # fmt: skip
+
+
+
+def test_benchmark_cluster_run_reports_cpu_per_request_and_replica_reads(bench_output: str):
+    out = bench_output
+    setups = ("1 API, primary only", "2 API + PG read replica, Redis ")
+    for setup in setups:
+        for scenario in ("redeem_spread_32", "list_32", "redeem_then_list_32"):
+            line = next(
+                line for line in out.splitlines() if line.startswith(f"| {setup}") and f"| {scenario} |" in line
+            )
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            assert _number(cells[2]) > 0 and cells[5] == "0", line  # throughput, no errors
+            assert _number(cells[6]) > 0 and _number(cells[7]) >= _number(cells[6]), line  # API ≤ whole stack CPU
+    # With a replica, list reads are served there (the share is measured, not assumed).
+    replicated_list = next(
+        line for line in out.splitlines() if line.startswith(f"| {setups[1]}") and "| list_32 |" in line
+    )
+    assert re.search(r"\| \d+% \|$", replicated_list), replicated_list

@@ -68,3 +68,19 @@ async def test_sign_out_ends_the_session() -> None:
     session_id = await sessions.create(new_session(SECRET, "operator", "Platform operator"))
     await sessions.end(session_id)
     assert await sessions.load(session_id) is None
+
+
+async def test_a_session_keeps_the_highest_commit_position_and_an_ended_one_stays_ended() -> None:
+    sessions = store(InProcessBackend())
+    session_id = await sessions.create(new_session(SECRET, "tenant", "x"))
+    session = await sessions.load(session_id)
+    assert session is not None and session.commit_position is None
+    await sessions.remember_commit_position(session_id, session, 500)
+    remembered = await sessions.load(session_id)
+    assert remembered is not None and remembered.commit_position == 500
+    await sessions.remember_commit_position(session_id, remembered, 400)  # an older answer never lowers it
+    await sessions.remember_commit_position(session_id, remembered, None)
+    assert (await sessions.load(session_id)) == remembered
+    await sessions.end(session_id)
+    await sessions.remember_commit_position(session_id, remembered, 900)
+    assert await sessions.load(session_id) is None

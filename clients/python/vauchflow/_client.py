@@ -26,6 +26,7 @@ from vauchflow._transport import (
     DEFAULT_TIMEOUT,
     AsyncioTransport,
     BlockingTransport,
+    CommitPositions,
     Settings,
     resolve_settings,
     settings_with,
@@ -132,15 +133,25 @@ class Client(_TenantApi[BlockingTransport]):
         api_key: str | None = None,
         x_request_id: str | None = None,
         metadata: tuple[tuple[str, str], ...] | None = None,
+        commit_position: int | None = None,
     ) -> Self:
         """The same client (same connection) with another timeout or retry budget, or acting with another key
         (a service acting for its callers shares one connection), sending one x-request-id with every call, or
-        sending more metadata."""
+        sending more metadata. The copy shares this client's commit position (read-your-writes) unless
+        commit_position is given: then it starts from that one (a service acting for one of its callers passes
+        the caller's, e.g. kept in the caller's session)."""
         settings = settings_with(
             self._transport.settings, timeout=timeout, max_retries=max_retries, api_key=api_key,
             x_request_id=x_request_id, metadata=metadata,
         )  # fmt: skip
-        return self._on(self._transport.with_settings(settings))
+        positions = CommitPositions(commit_position) if commit_position is not None else None
+        return self._on(self._transport.with_settings(settings, positions))
+
+    @property
+    def commit_position(self) -> int | None:
+        """The highest commit position the API answered this client's writes with (None before the first write
+        to an API with a read replica); sent with every call so reads never see an older state."""
+        return self._transport.positions.highest
 
     def close(self) -> None:
         self._transport.close()
@@ -189,15 +200,25 @@ class AsyncClient(_TenantApi[AsyncioTransport]):
         api_key: str | None = None,
         x_request_id: str | None = None,
         metadata: tuple[tuple[str, str], ...] | None = None,
+        commit_position: int | None = None,
     ) -> Self:
         """The same client (same connection) with another timeout or retry budget, or acting with another key
         (a service acting for its callers shares one connection), sending one x-request-id with every call, or
-        sending more metadata."""
+        sending more metadata. The copy shares this client's commit position (read-your-writes) unless
+        commit_position is given: then it starts from that one (a service acting for one of its callers passes
+        the caller's, e.g. kept in the caller's session)."""
         settings = settings_with(
             self._transport.settings, timeout=timeout, max_retries=max_retries, api_key=api_key,
             x_request_id=x_request_id, metadata=metadata,
         )  # fmt: skip
-        return self._on(self._transport.with_settings(settings))
+        positions = CommitPositions(commit_position) if commit_position is not None else None
+        return self._on(self._transport.with_settings(settings, positions))
+
+    @property
+    def commit_position(self) -> int | None:
+        """The highest commit position the API answered this client's writes with (None before the first write
+        to an API with a read replica); sent with every call so reads never see an older state."""
+        return self._transport.positions.highest
 
     async def close(self) -> None:
         await self._transport.close()

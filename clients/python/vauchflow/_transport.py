@@ -28,6 +28,7 @@ DEFAULT_TARGET = "127.0.0.1:8080"  # the local Envoy's public port (`make run`):
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
 _USER_AGENT = f"vauchflow-python/{__version__}"
+COMMIT_POSITION_HEADER = "x-vauchflow-commit-position"
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,39 @@ def with_request_id(rpc: Rpc[Req, Resp], request: Req) -> Req:
     return keyed
 
 
+class CommitPositions:
+    """Read-your-writes: the highest commit position the API answered this client's writes with (response
+    metadata x-vauchflow-commit-position), sent back with every call so no read runs on a replica older than
+    those writes. Shared by the copies with_options makes, and by threads."""
+
+    def __init__(self, start: int | None = None) -> None:
+        self._highest = start
+        self._lock = threading.Lock()
+
+    @property
+    def highest(self) -> int | None:
+        return self._highest
+
+    def observe(self, metadata: Any) -> None:
+        for key, value in metadata or ():
+            if key == COMMIT_POSITION_HEADER and str(value).isdigit():
+                with self._lock:
+                    if self._highest is None or int(value) > self._highest:
+                        self._highest = int(value)
+
+
 class _TransportBase:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, positions: CommitPositions | None = None) -> None:
         self.settings = settings
+        self.positions = positions if positions is not None else CommitPositions()
         self._stubs: dict[tuple[str, type[Any]], Any] = {}
 
     def _metadata(self, x_request_id: str) -> tuple[tuple[str, str], ...]:
+        position = self.positions.highest
         return (
             ("authorization", f"Bearer {self.settings.token}"),
             (REQUEST_ID_HEADER, x_request_id),
+            *(((COMMIT_POSITION_HEADER, str(position)),) if position else ()),
             *self.settings.extra_metadata,
         )
 
@@ -137,15 +162,20 @@ class _TransportBase:
 class BlockingTransport(_TransportBase):
     """Blocking calls on grpc.Channel."""
 
-    def __init__(self, settings: Settings, channels: dict[str, grpc.Channel] | None = None) -> None:
-        super().__init__(settings)
+    def __init__(
+        self,
+        settings: Settings,
+        channels: dict[str, grpc.Channel] | None = None,
+        positions: CommitPositions | None = None,
+    ) -> None:
+        super().__init__(settings, positions)
         # Shared by copies made with with_options(); closing any of them closes the connection.
         self._channels: dict[str, grpc.Channel] = channels if channels is not None else {}
         # A blocking client may be shared by threads: one channel per target, never two.
         self._lock = threading.Lock()
 
-    def with_settings(self, settings: Settings) -> BlockingTransport:
-        return BlockingTransport(settings, self._channels)
+    def with_settings(self, settings: Settings, positions: CommitPositions | None = None) -> BlockingTransport:
+        return BlockingTransport(settings, self._channels, positions or self.positions)
 
     def _channel(self, target: str) -> grpc.Channel:
         channel = self._channels.get(target)
@@ -171,8 +201,11 @@ class BlockingTransport(_TransportBase):
         retry_number = 0
         while True:
             try:
-                response: Resp = method(request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id))
-                return response
+                response, call = method.with_call(
+                    request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id)
+                )
+                self.positions.observe(call.initial_metadata())
+                return response  # type: ignore[no-any-return]
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure, x_request_id)
             delay = self.settings.retry.delay_before_retry(rpc.retry, error, retry_number)
@@ -201,16 +234,17 @@ class AsyncioTransport(_TransportBase):
         settings: Settings,
         channels: dict[str, grpc.aio.Channel] | None = None,
         stubs: dict[tuple[str, type[Any]], Any] | None = None,
+        positions: CommitPositions | None = None,
     ) -> None:
-        super().__init__(settings)
+        super().__init__(settings, positions)
         self._channels: dict[str, grpc.aio.Channel] = channels if channels is not None else {}
         # Stubs hold only their channel, so copies share them too: a service acting for many callers (a copy per
         # request) builds each stub once, not once per request.
         if stubs is not None:
             self._stubs = stubs
 
-    def with_settings(self, settings: Settings) -> AsyncioTransport:
-        return AsyncioTransport(settings, self._channels, self._stubs)
+    def with_settings(self, settings: Settings, positions: CommitPositions | None = None) -> AsyncioTransport:
+        return AsyncioTransport(settings, self._channels, self._stubs, positions or self.positions)
 
     def _channel(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
@@ -235,9 +269,9 @@ class AsyncioTransport(_TransportBase):
         retry_number = 0
         while True:
             try:
-                response: Resp = await method(
-                    request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id)
-                )
+                call = method(request, timeout=self.settings.timeout, metadata=self._metadata(x_request_id))
+                response: Resp = await call
+                self.positions.observe(await call.initial_metadata())
                 return response
             except grpc.RpcError as failure:
                 error = from_rpc_error(failure, x_request_id)

@@ -14,6 +14,9 @@ Each RPC runs with its request id (request_ids.py: the gateway's `x-request-id`,
 records written while it runs and for the ErrorInfo of its error, if any. Streams log when they open and end, so
 a long-lived one can be found by its id.
 
+A write RPC that succeeds answers with its commit position in its initial metadata (a response header through
+Envoy), and a request carrying one reads at or after it (vauchflow_core.commit_positions; db/read_replica.py).
+
 Two kinds of bad input are refused here, for every RPC, because no use case could: bytes that do not parse as
 the request message (grpc would otherwise answer UNKNOWN with the parser's exception text), and NUL characters
 in strings, which PostgreSQL text and jsonb cannot store (the INSERT would fail as an INTERNAL error).
@@ -30,6 +33,7 @@ from typing import Any, cast
 import grpc
 from google.protobuf.message import Message
 
+from vauchflow_core import commit_positions
 from vauchflow_core.errors import DomainError, FieldViolation, InvalidArgument, RateLimited, Unauthenticated
 from vauchflow_core.rpc import error_mapping, request_ids
 from vauchflow_core.rpc.auth import Authenticator
@@ -57,8 +61,10 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         rate_limiter: RateLimiter | None = None,
         auth_failures: AuthFailureLimiter | None = None,
         trusted_proxies: tuple[IPNetwork, ...] = LOOPBACK,
+        commit_position: Callable[[], Awaitable[int | None]] | None = None,
     ):
         self._authenticator = authenticator
+        self._commit_position = commit_position
         self._metrics = metrics or RpcMetrics()
         self._rate_limiter = rate_limiter
         self._auth_failures = auth_failures or AuthFailureLimiter(None)
@@ -116,22 +122,28 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         admit = self._admit
         requests = self._metrics.rpc_requests
         duration = self._metrics.rpc_duration
+        # A write answers with its commit position, so its caller's next read never sees an older state.
+        commit_position = None if commit_positions.is_read_only(method) else self._commit_position
 
         async def guarded(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = "OK"
-            request_id_token = request_ids.current_request_id.set(
-                request_ids.from_metadata(context.invocation_metadata() or ())
-            )
+            metadata = context.invocation_metadata() or ()
+            request_id_token = request_ids.current_request_id.set(request_ids.from_metadata(metadata))
+            position_token = commit_positions.required_position.set(None)
             try:
                 principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
+                commit_positions.required_position.set(_required_position(metadata))
                 token = current_principal.set(principal)
                 try:
-                    return await behaviour(request, context)
+                    response = await behaviour(request, context)
                 finally:
                     current_principal.reset(token)
+                if commit_position is not None:
+                    await _send_commit_position(context, commit_position)
+                return response
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise
@@ -141,6 +153,7 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
             finally:
                 requests.labels(method_name(method), code).inc()
                 duration.labels(method_name(method), code).observe(time.perf_counter() - started)
+                commit_positions.required_position.reset(position_token)
                 request_ids.current_request_id.reset(request_id_token)
 
         return guarded
@@ -230,6 +243,30 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
             return _UNREADABLE
 
     return deserialize
+
+
+async def _send_commit_position(context: Context, commit_position: Callable[[], Awaitable[int | None]]) -> None:
+    """After a write succeeded. Not knowing the position must not turn that success into an error: the answer then
+    goes without one (the caller's next read may see the replica's older state)."""
+    try:
+        position = await commit_position()
+    except Exception as error:
+        log.warning("commit position unknown", extra={"action": "commit_position_failed",
+                                                      "error_type": type(error).__name__})  # fmt: skip
+        return
+    if position is not None:
+        await context.send_initial_metadata(((commit_positions.COMMIT_POSITION_HEADER, str(position)),))
+
+
+def _required_position(metadata: Any) -> int | None:
+    """The commit position the caller carries back (commit_positions.py), if any."""
+    for key, value in metadata:
+        if key == commit_positions.COMMIT_POSITION_HEADER:
+            try:
+                return commit_positions.parse_position(str(value))
+            except ValueError as error:
+                raise InvalidArgument.single(commit_positions.COMMIT_POSITION_HEADER, str(error)) from None
+    return None
 
 
 def _check_request(request: object) -> None:

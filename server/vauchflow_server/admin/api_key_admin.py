@@ -119,14 +119,14 @@ class ApiKeyAdmin:
         """The tenant's audit log of key creations and revocations, newest first."""
         request = page_request(page_size, page_token)
         before = request.after[1].int if request.after else None
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_api_key_audit_events(before, request.size + 1)
         # The page token carries the last event's time and its id (as a UUID of the integer, for page_request).
         return make_page(rows, request, lambda e: (e.create_time, UUID(int=e.id)))
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[ApiKey]:
         request = page_request(page_size, page_token)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_api_keys(request.after, request.size + 1)
         return make_page(rows, request, lambda k: (k.create_time, k.id))
 

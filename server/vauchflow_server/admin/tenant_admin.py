@@ -105,7 +105,7 @@ class TenantAdmin:
 
     async def list(self, page_size: int, page_token: str) -> Page[Tenant]:
         request = page_request(page_size, page_token)
-        async with self._db.operator_transaction() as tx:
+        async with self._db.operator_read() as tx:
             rows = await tx.list_tenants(request.after, request.size + 1)
         return make_page(rows, request, lambda t: (t.create_time, t.id))
 

@@ -81,7 +81,7 @@ class VoucherAdmin:
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[Voucher]:
         request = page_request(page_size, page_token)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_vouchers(request.after, request.size + 1)
         return make_page(rows, request, lambda v: (v.create_time, v.id))
 

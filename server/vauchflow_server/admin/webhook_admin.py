@@ -148,7 +148,7 @@ class WebhookAdmin:
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[WebhookEndpoint]:
         request = page_request(page_size, page_token)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_webhook_endpoints(request.after, request.size + 1)
         return make_page(rows, request, lambda e: (e.create_time, e.id))
 
@@ -238,7 +238,7 @@ class WebhookAdmin:
         violations.raise_if_any()
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = event_cursor.decode(page_token, "page_token") if page_token else None
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_events(types or None, event_filter.start_time, event_filter.end_time, after, size + 1)
         items = rows[:size]
         token = event_cursor.encode(items[-1].position) if len(rows) > size else ""
@@ -259,7 +259,7 @@ class WebhookAdmin:
     ) -> Page[Delivery]:
         request = page_request(page_size, page_token)
         ident = _parse_endpoint_id(endpoint_id)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             await _require(tx, ident)
             rows = await tx.list_webhook_deliveries(ident, request.after, request.size + 1, MAX_LISTED_ATTEMPTS)
         return make_page(rows, request, lambda d: (d.create_time, d.id))

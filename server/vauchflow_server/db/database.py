@@ -31,7 +31,9 @@ from vauchflow_core.db.connection import (
 )
 from vauchflow_core.db.queries import QUERIES
 from vauchflow_server.db.campaign_records import CampaignStatements
+from vauchflow_server.db.read_replica import ReadReplica, ReplicaSettings
 from vauchflow_server.db.status_records import StatusTransaction
+from vauchflow_server.metrics import ServerMetrics
 
 __all__ = [
     "API_KEY_REVOKED_CHANNEL",
@@ -67,6 +69,23 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, dsn: str = ""):
         self._pool = pool
         self._dsn = dsn
+        self._replica: ReadReplica | None = None
+
+    async def add_read_replica(
+        self, dsn: str, settings: ReplicaSettings, metrics: ServerMetrics, *, max_size: int
+    ) -> None:
+        """Lists read from the streaming replica at dsn from now on (see read_replica.py), as the same role."""
+        replica = ReadReplica(await create_pool(dsn, min_size=1, max_size=max_size), self._pool, settings, metrics)
+        await replica.start()
+        self._replica = replica
+
+    async def commit_position(self) -> int | None:
+        """After a write committed: a position at or past its commit (commit_positions.py); None without a read
+        replica, where positions buy nothing (every read is on the primary)."""
+        if self._replica is None:
+            return None
+        with translated_errors():
+            return int(await self._pool.fetchval(QUERIES["commit_position"]))
 
     def listener(
         self, channel: str, on_notify: Callable[[str], None], on_connect: Callable[[], None]
@@ -78,6 +97,8 @@ class Database:
         return cls(await create_pool(dsn, min_size=min_size, max_size=max_size), dsn)
 
     async def close(self) -> None:
+        if self._replica is not None:
+            await self._replica.close()
         await self._pool.close()
 
     async def ping(self) -> bool:
@@ -106,6 +127,28 @@ class Database:
             begin = QUERIES["begin_as_tenant"].format(tenant_id=UUID(str(tenant_id)))
             async with self._pool.acquire() as conn, transaction(conn, begin):
                 yield TenantTransaction(conn, tenant_id)
+
+    @contextlib.asynccontextmanager
+    async def tenant_read(self, tenant_id: UUID) -> AsyncIterator[TenantTransaction]:
+        """A read-only transaction for tenant_id's lists: on the read replica when one is configured and may serve
+        this request (read_replica.py), else on the primary. Only list methods belong here: nothing that decides
+        (redeem, validate, limits, idempotency, authentication, key lookups) ever reads a replica."""
+        with translated_errors():
+            begin = QUERIES["begin_as_tenant"].format(tenant_id=UUID(str(tenant_id)))
+            async with self._read_connection() as conn, transaction(conn, begin):
+                yield TenantTransaction(conn, tenant_id)
+
+    @contextlib.asynccontextmanager
+    async def operator_read(self) -> AsyncIterator[OperatorTransaction]:
+        """The operator's lists (tenants), routed as tenant_read."""
+        with translated_errors():
+            async with self._read_connection() as conn, transaction(conn, QUERIES["begin_as_operator"]):
+                yield OperatorTransaction(conn)
+
+    def _read_connection(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        if self._replica is None:
+            return self._pool.acquire()
+        return self._replica.connection()
 
     @contextlib.asynccontextmanager
     async def operator_transaction(self) -> AsyncIterator[OperatorTransaction]:

@@ -582,7 +582,7 @@ class RedemptionEngine:
 
     async def list(self, tenant_id: UUID, voucher_code: str, page_size: int, page_token: str) -> Page[Redemption]:
         request = page_request(page_size, page_token)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             voucher_id = None
             if voucher_code:
                 voucher = await tx.voucher_by_code(lookup_code(voucher_code, "voucher_code"))

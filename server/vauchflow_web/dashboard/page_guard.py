@@ -103,7 +103,10 @@ class PageGuard:
             if refused:
                 return refused
             client = self._api.as_caller(
-                session.secret, request_id=request.state.request_id, client_address=client_address(request)
+                session.secret,
+                request_id=request.state.request_id,
+                client_address=client_address(request),
+                commit_position=session.commit_position,
             )
             try:
                 whoami = await client.api_keys.current()
@@ -113,7 +116,11 @@ class PageGuard:
                 log.info("session ended: key no longer valid", extra={"action": "dashboard_session_key_invalid"})
                 return self._to_sign_in(request, ended=True)
             caller = Caller(session, session_id, client, frozenset(whoami.api_key.permissions), whoami)
-            return await self._answer(request, caller, handler)
+            try:
+                return await self._answer(request, caller, handler)
+            finally:
+                # The session's writes raised the position: its next page reads at or after them.
+                await self._sessions.remember_commit_position(session_id, session, client.commit_position)
 
         return guarded
 

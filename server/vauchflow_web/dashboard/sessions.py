@@ -8,6 +8,7 @@ on sign-out, or when the API stops accepting its key. Without Redis the sessions
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,6 +37,9 @@ class Session:
     csrf_token: str
     # What the header shows; the key's name or "operator".
     label: str
+    # Read-your-writes: the highest commit position the API answered this session's writes with, sent back with
+    # its calls so a page never shows a state older than the session's own last change (a read replica may lag).
+    commit_position: int | None = None
 
 
 def new_session(secret: str, kind: SessionKind, label: str) -> Session:
@@ -44,6 +48,10 @@ def new_session(secret: str, kind: SessionKind, label: str) -> Session:
 
 class SessionBackend(Protocol):
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+    async def replace(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        """put, but only while the key exists (a session ended meanwhile stays ended)."""
+        ...
+
     async def get_and_touch(self, key: str, ttl_seconds: int) -> bytes | None: ...
     async def delete(self, key: str) -> None: ...
 
@@ -55,6 +63,9 @@ class RedisBackend:
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
         await self._redis.set(key, value, ex=ttl_seconds)  # type: ignore[attr-defined]
+
+    async def replace(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        await self._redis.set(key, value, ex=ttl_seconds, xx=True)  # type: ignore[attr-defined]
 
     async def get_and_touch(self, key: str, ttl_seconds: int) -> bytes | None:
         # GETEX reads and renews the idle timeout in one round trip.
@@ -74,6 +85,11 @@ class InProcessBackend:
 
     async def put(self, key: str, value: bytes, ttl_seconds: int) -> None:
         self._values[key] = (value, self._clock() + ttl_seconds)
+
+    async def replace(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        found = self._values.get(key)
+        if found is not None and found[1] > self._clock():
+            self._values[key] = (value, self._clock() + ttl_seconds)
 
     async def get_and_touch(self, key: str, ttl_seconds: int) -> bytes | None:
         found = self._values.get(key)
@@ -97,11 +113,21 @@ class SessionStore:
         """Stores the session; returns the id for the cookie."""
         session_id = secrets.token_urlsafe(32)
         storage_key = _storage_key(session_id)
+        await self._backend.put(storage_key, self._sealed(session, storage_key), self._idle_seconds)
+        return session_id
+
+    async def remember_commit_position(self, session_id: str, session: Session, position: int | None) -> None:
+        """Keeps a higher commit position with the session (unless it ended meanwhile)."""
+        if position is None or (session.commit_position is not None and position <= session.commit_position):
+            return
+        storage_key = _storage_key(session_id)
+        updated = dataclasses.replace(session, commit_position=position)
+        await self._backend.replace(storage_key, self._sealed(updated, storage_key), self._idle_seconds)
+
+    def _sealed(self, session: Session, storage_key: str) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
         plain = json.dumps(asdict(session)).encode()
-        sealed = nonce + self._aead.encrypt(nonce, plain, storage_key.encode())
-        await self._backend.put(storage_key, sealed, self._idle_seconds)
-        return session_id
+        return nonce + self._aead.encrypt(nonce, plain, storage_key.encode())
 
     async def load(self, session_id: str) -> Session | None:
         """The session, its idle timeout renewed; None when unknown, expired or not openable with our key."""

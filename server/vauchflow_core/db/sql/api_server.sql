@@ -416,3 +416,12 @@ SET secret_ciphertext = $3, secret_nonce = $4, secret_key_version = $5,
     previous_secret_expire_time = $9
 WHERE tenant_id = $1 AND id = $2;
 
+
+-- name: commit_position
+-- Read-your-writes (vauchflow_core.commit_positions): the primary's WAL insert position as a byte offset. Read
+-- after a write committed, it is at or past the write's commit record.
+SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint;
+
+-- name: replayed_position
+-- On a streaming replica: how far it has replayed the primary's WAL (a byte offset, as commit_position).
+SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint;
