@@ -92,7 +92,6 @@ def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operatio
                      r"had \d+ attempts hanging .*tenant B's webhook lag p50 [\d,]+ ms", out)  # fmt: skip
 
 
-
 def test_benchmark_cluster_run_reports_cpu_per_request_and_replica_reads(bench_output: str):
     out = bench_output
     setups = ("1 API, primary only", "2 API + PG read replica, Redis ")
