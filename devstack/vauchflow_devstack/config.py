@@ -54,6 +54,10 @@ class DevstackConfig:
     backup_metrics_url: str = "http://127.0.0.1:9466/metrics"
     database_name: str = "vauchflow"
     ready_timeout: float = 90.0
+    # VAUCHFLOW_DEV_REDIS=cluster: the embedded Redis is a Redis Cluster (three masters, one replica each) on six
+    # ports from redis_cluster_port_base, each with its cluster bus port 10000 above (Redis 6's rule).
+    redis_cluster: bool = False
+    redis_cluster_port_base: int = 46379
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], default_data_dir: Path) -> DevstackConfig:
@@ -61,8 +65,15 @@ class DevstackConfig:
         if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL naming an owner (superuser) connection")
         redis_url = environ.get("REDIS_URL") or None
-        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if redis_url is not None and urlsplit(redis_url).scheme not in (
+            "redis", "rediss", "unix", "redis+cluster", "rediss+cluster"
+        ):  # fmt: skip
+            raise ConfigError(
+                "REDIS_URL must be a redis://, rediss://, unix://, redis+cluster:// or rediss+cluster:// URL"
+            )
+        dev_redis = (environ.get("VAUCHFLOW_DEV_REDIS") or "single").strip().lower()
+        if dev_redis not in ("single", "cluster"):
+            raise ConfigError(f"VAUCHFLOW_DEV_REDIS must be single or cluster, got {dev_redis!r}")
         admin_token = environ.get("VAUCHFLOW_ADMIN_TOKEN") or None
         if admin_token is not None and len(admin_token) < 16:
             raise ConfigError("VAUCHFLOW_ADMIN_TOKEN must be at least 16 characters")
@@ -87,6 +98,8 @@ class DevstackConfig:
             backup_metrics_port=_port(environ, "VAUCHFLOW_BACKUP_METRICS_PORT", 9466),
             prober_metrics_port=_port(environ, "VAUCHFLOW_PROBER_METRICS_PORT", 9467),
             backup_metrics_url=environ.get("VAUCHFLOW_PROBE_BACKUP_METRICS_URL") or "http://127.0.0.1:9466/metrics",
+            redis_cluster=dev_redis == "cluster",
+            redis_cluster_port_base=_port(environ, "VAUCHFLOW_REDIS_CLUSTER_PORT", 46379),
         )._checked()
 
     def _checked(self) -> DevstackConfig:
@@ -94,6 +107,11 @@ class DevstackConfig:
             raise ConfigError(
                 f"VAUCHFLOW_DELIVERY_GRPC_PORT {self.delivery_grpc_port} is an API replica's port "
                 f"({', '.join(map(str, self.api_ports))})"
+            )
+        if self.redis_cluster and self.redis_cluster_port_base + REDIS_CLUSTER_NODES - 1 + 10000 > 65535:
+            raise ConfigError(
+                f"VAUCHFLOW_REDIS_CLUSTER_PORT {self.redis_cluster_port_base}: the cluster's "
+                f"{REDIS_CLUSTER_NODES} nodes need their bus ports (port + 10000) below 65536"
             )
         return self
 
@@ -111,9 +129,17 @@ class DevstackConfig:
             ports.append(("VAUCHFLOW_PG_PORT", self.postgres_port))
             if self.backups:
                 ports.append(("VAUCHFLOW_BACKUP_METRICS_PORT", self.backup_metrics_port))
-        if self.redis_url is None:
+        if self.redis_url is None and self.redis_cluster:
+            ports += [("VAUCHFLOW_REDIS_CLUSTER_PORT", port) for port in self.redis_cluster_ports]
+        elif self.redis_url is None:
             ports.append(("VAUCHFLOW_REDIS_PORT", self.redis_port))
         return ports
+
+    @property
+    def redis_cluster_ports(self) -> tuple[int, ...]:
+        """The embedded Redis Cluster's client ports, then their cluster bus ports."""
+        clients = tuple(self.redis_cluster_port_base + i for i in range(REDIS_CLUSTER_NODES))
+        return clients + tuple(port + 10000 for port in clients)
 
     @property
     def backup_dir(self) -> Path:
@@ -157,6 +183,8 @@ def _on_off(environ: Mapping[str, str], name: str) -> bool:
 
 
 MAX_API_REPLICAS = 16
+# Three masters with one replica each.
+REDIS_CLUSTER_NODES = 6
 DEFAULT_DELIVERY_PORT = 50052
 
 

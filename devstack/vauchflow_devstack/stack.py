@@ -44,7 +44,7 @@ from vauchflow_devstack.config import DevstackConfig
 from vauchflow_devstack.envoy import EmbeddedEnvoy
 from vauchflow_devstack.envoy_config import GatewaySettings
 from vauchflow_devstack.postgres import EmbeddedPostgres
-from vauchflow_devstack.redis import EmbeddedRedis
+from vauchflow_devstack.redis import EmbeddedRedis, EmbeddedRedisCluster
 from vauchflow_devstack.secret_files import read_or_create_secret, write_secret_file
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,14 @@ class DevStack:
             owner_dsn = config.owner_database_url
         self._check_stop_requested()
 
-        if config.redis_url is None:
+        if config.redis_url is None and config.redis_cluster:
+            cluster = EmbeddedRedisCluster(config.data_dir / "redis-cluster", config.redis_cluster_port_base)
+            cluster.start(timeout=config.ready_timeout)
+            for port, process in cluster.processes.items():
+                stop_node = functools.partial(stop_child, process, name=f"redis-{port}", timeout=30)
+                self._children.append(_Child(f"redis-{port}", process, stop_node))
+            redis_url = cluster.url
+        elif config.redis_url is None:
             redis = EmbeddedRedis(config.data_dir / "redis", config.redis_port)
             redis.start()
             assert redis.process is not None

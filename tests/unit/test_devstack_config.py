@@ -86,3 +86,31 @@ def test_the_backup_job_runs_by_default_on_its_own_metrics_port_and_can_be_turne
     assert not DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "off"}, tmp_path).backups
     with pytest.raises(ConfigError, match="VAUCHFLOW_BACKUPS must be on or off"):
         DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "sometimes"}, tmp_path)
+
+
+def test_a_dev_redis_cluster_takes_six_ports_and_their_bus_ports_all_denied_to_webhooks(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": "30001"},
+                                     tmp_path)  # fmt: skip
+    assert config.redis_cluster
+    listed = {port for _, port in config.listening_ports()}
+    clients = set(range(30001, 30007))
+    assert clients | {port + 10000 for port in clients} <= listed
+    assert config.redis_port not in listed  # the single Redis does not run beside the cluster
+    assert not DevstackConfig.from_env({}, tmp_path).redis_cluster
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"VAUCHFLOW_DEV_REDIS": "sharded"}, "VAUCHFLOW_DEV_REDIS must be single or cluster"),
+        ({"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": "60000"}, "bus ports"),
+    ],
+)
+def test_bad_redis_cluster_settings_are_rejected(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DevstackConfig.from_env(environ, tmp_path)
+
+
+def test_a_cluster_redis_url_is_accepted(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({"REDIS_URL": "redis+cluster://cache-0.internal:6379"}, tmp_path)
+    assert config.redis_url == "redis+cluster://cache-0.internal:6379"
