@@ -68,8 +68,9 @@ def redis_client(url: str | None, timeout_seconds: float) -> RedisClient | None:
 
 
 class _BoundedRedisCluster(RedisCluster):
-    """A cluster client that waits for a free connection as the single-node BlockingConnectionPool does: the cluster
-    client's own per-node pools raise at once when full, which a flash-sale burst would turn into errors."""
+    """A cluster client that waits for a free connection as the single-node BlockingConnectionPool does (the cluster
+    client's own per-node pools raise at once when full, which a flash-sale burst would turn into errors), and
+    reports a connection lost in a failover as a ConnectionError."""
 
     def __init__(self, *args: Any, wait_seconds: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,5 +84,10 @@ class _BoundedRedisCluster(RedisCluster):
             raise redis.exceptions.ConnectionError("no free Redis connection in time") from None
         try:
             return await super().execute_command(*args, **kwargs)
+        except (AttributeError, TypeError, RuntimeError) as error:
+            # redis-py 8.1 leaks these (from asyncio's or uvloop's transport) when the peer, a killed master, closed
+            # the connection under it, instead of a ConnectionError (redis/redis-py#4287); callers fail open or
+            # step aside on ConnectionError only.
+            raise redis.exceptions.ConnectionError("Redis connection lost") from error
         finally:
             self._in_flight.release()
