@@ -120,6 +120,7 @@ def start_gateway(
     *,
     require_upstream: bool = True,
     web_address: tuple[str, int] | None = None,
+    web_addresses: Iterable[tuple[str, int]] = (),
     expose_admin_services: bool = True,
 ) -> Gateway:
     """Envoy on free ports in front of the API servers at api_targets ("HOST:PORT") and, when given, the web
@@ -129,7 +130,7 @@ def start_gateway(
         public_port=free_port(),
         admin_port=free_port(),
         api_addresses=addresses,
-        web_addresses=(web_address,) if web_address else (),
+        web_addresses=((web_address,) if web_address else ()) + tuple(web_addresses),
         expose_admin_services=expose_admin_services,
     )
     envoy = (EmbeddedEnvoy if require_upstream else _GatewayWithoutUpstream)(root_dir, settings)
