@@ -6,6 +6,13 @@ own; the test suite starts EmbeddedPostgres and EmbeddedRedis in temporary folde
 
 from vauchflow_devstack.child_process import ChildProcessFailed, start_child, stop_child
 from vauchflow_devstack.postgres import EmbeddedPostgres
-from vauchflow_devstack.redis import EmbeddedRedis
+from vauchflow_devstack.redis import EmbeddedRedis, EmbeddedRedisCluster
 
-__all__ = ["ChildProcessFailed", "EmbeddedPostgres", "EmbeddedRedis", "start_child", "stop_child"]
+__all__ = [
+    "ChildProcessFailed",
+    "EmbeddedPostgres",
+    "EmbeddedRedis",
+    "EmbeddedRedisCluster",
+    "start_child",
+    "stop_child",
+]

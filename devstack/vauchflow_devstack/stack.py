@@ -45,7 +45,7 @@ from vauchflow_devstack.envoy import EmbeddedEnvoy
 from vauchflow_devstack.envoy_config import GatewaySettings
 from vauchflow_devstack.postgres import EmbeddedPostgres
 from vauchflow_devstack.postgres_replica import EmbeddedStandby
-from vauchflow_devstack.redis import EmbeddedRedis
+from vauchflow_devstack.redis import EmbeddedRedis, EmbeddedRedisCluster
 from vauchflow_devstack.secret_files import read_or_create_secret, write_secret_file
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,14 @@ class DevStack:
             owner_dsn = config.owner_database_url
         self._check_stop_requested()
 
-        if config.redis_url is None:
+        if config.redis_url is None and config.redis_cluster:
+            cluster = EmbeddedRedisCluster(config.data_dir / "redis-cluster", config.redis_cluster_port_base)
+            cluster.start(timeout=config.ready_timeout)
+            for port, process in cluster.processes.items():
+                stop_node = functools.partial(stop_child, process, name=f"redis-{port}", timeout=30)
+                self._children.append(_Child(f"redis-{port}", process, stop_node))
+            redis_url = cluster.url
+        elif config.redis_url is None:
             redis = EmbeddedRedis(config.data_dir / "redis", config.redis_port)
             redis.start()
             assert redis.process is not None
@@ -195,53 +202,61 @@ class DevStack:
                        name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
             self._check_stop_requested()
 
-        # The webhook delivery service: relays the outbox, delivers webhooks, serves the event stream.
-        delivery = start_child(
-            self.delivery_command,
-            name="webhooks",
-            env={
-                **env,
-                "DATABASE_URL": role_dsn(owner_dsn, DELIVERY_ROLE, delivery_password),
-                "APP_DATABASE_URL": app_dsn(owner_dsn, app_password),
-                "VAUCHFLOW_DELIVERY_GRPC_HOST": "127.0.0.1",
-                "VAUCHFLOW_DELIVERY_GRPC_PORT": str(config.delivery_port),
-                "VAUCHFLOW_DELIVERY_METRICS_PORT": str(config.delivery_metrics_port),
-            },
-        )
-        self._children.append(_Child("webhooks", delivery, lambda: stop_child(delivery, name="webhooks", timeout=30)))
-        wait_until(functools.partial(self._ready_or_stopping, self.delivery_target), process=delivery,
-                   name="webhooks", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
-        self._check_stop_requested()
+        # The webhook delivery service replicas: relay the outbox (one at a time, by SKIP LOCKED on its position),
+        # deliver webhooks (each attempt claimed by one replica, SKIP LOCKED) and serve the event stream (the
+        # tenant's stream slots are counted in Redis across replicas).
+        for index, port in enumerate(config.delivery_ports):
+            name = f"webhooks-{index + 1}" if config.delivery_replicas > 1 else "webhooks"
+            delivery = start_child(
+                self.delivery_command,
+                name=name,
+                env={
+                    **env,
+                    "DATABASE_URL": role_dsn(owner_dsn, DELIVERY_ROLE, delivery_password),
+                    "APP_DATABASE_URL": app_dsn(owner_dsn, app_password),
+                    "VAUCHFLOW_DELIVERY_GRPC_HOST": "127.0.0.1",
+                    "VAUCHFLOW_DELIVERY_GRPC_PORT": str(port),
+                    "VAUCHFLOW_DELIVERY_METRICS_PORT": str(config.delivery_metrics_ports[index]),
+                },
+            )
+            stop_delivery = functools.partial(stop_child, delivery, name=name, timeout=30)
+            self._children.append(_Child(name, delivery, stop_delivery))
+            wait_until(functools.partial(self._ready_or_stopping, f"127.0.0.1:{port}"), process=delivery,
+                       name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+            self._check_stop_requested()
 
-        # The web service: a client of the API through Envoy's public port (so it sees what merchants see).
-        web = start_child(
-            self.web_command,
-            name="web",
-            env={
-                **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-                "VAUCHFLOW_WEB_HOST": "127.0.0.1",
-                "VAUCHFLOW_WEB_PORT": str(config.web_port),
-                "VAUCHFLOW_WEB_METRICS_PORT": str(config.web_metrics_port),
-                "VAUCHFLOW_WEB_API_TARGET": f"127.0.0.1:{config.public_port}",
-                # Dashboard sessions: in the stack's Redis, sealed with a key kept beside the other secrets.
-                "VAUCHFLOW_WEB_REDIS_URL": redis_url,
-                "VAUCHFLOW_WEB_SESSION_KEY": web_session_key,
-                # The MCP server answers the hosts and browser origins it is reached by: Envoy's public port and
-                # its own (DNS-rebinding protection refuses any other).
-                "VAUCHFLOW_WEB_ALLOWED_HOSTS": ",".join(
-                    f"{host}:{port}"
-                    for host in ("127.0.0.1", "localhost")
-                    for port in (config.public_port, config.web_port)
-                ),
-                "VAUCHFLOW_WEB_ALLOWED_ORIGINS": ",".join(
-                    f"http://{host}:{config.public_port}" for host in ("127.0.0.1", "localhost")
-                ),
-            },
-        )
-        self._children.append(_Child("web", web, functools.partial(stop_child, web, name="web", timeout=30)))
-        wait_until(functools.partial(self._ready_or_stopping_http, self.web_health_url), process=web,
-                   name="web", timeout=config.ready_timeout, interval=0.1)  # fmt: skip
-        self._check_stop_requested()
+        # The web service replicas: clients of the API through Envoy's public port (so they see what merchants
+        # see); dashboard sessions in Redis, so any replica serves any session.
+        for index, port in enumerate(config.web_ports):
+            name = f"web-{index + 1}" if config.web_replicas > 1 else "web"
+            web = start_child(
+                self.web_command,
+                name=name,
+                env={
+                    **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+                    "VAUCHFLOW_WEB_HOST": "127.0.0.1",
+                    "VAUCHFLOW_WEB_PORT": str(port),
+                    "VAUCHFLOW_WEB_METRICS_PORT": str(config.web_metrics_ports[index]),
+                    "VAUCHFLOW_WEB_API_TARGET": f"127.0.0.1:{config.public_port}",
+                    # Dashboard sessions: in the stack's Redis, sealed with a key kept beside the other secrets.
+                    "VAUCHFLOW_WEB_REDIS_URL": redis_url,
+                    "VAUCHFLOW_WEB_SESSION_KEY": web_session_key,
+                    # The MCP server answers the hosts and browser origins it is reached by: Envoy's public port
+                    # and its own (DNS-rebinding protection refuses any other).
+                    "VAUCHFLOW_WEB_ALLOWED_HOSTS": ",".join(
+                        f"{host}:{allowed}"
+                        for host in ("127.0.0.1", "localhost")
+                        for allowed in (config.public_port, port)
+                    ),
+                    "VAUCHFLOW_WEB_ALLOWED_ORIGINS": ",".join(
+                        f"http://{host}:{config.public_port}" for host in ("127.0.0.1", "localhost")
+                    ),
+                },
+            )
+            self._children.append(_Child(name, web, functools.partial(stop_child, web, name=name, timeout=30)))
+            wait_until(functools.partial(self._ready_or_stopping_http, f"http://127.0.0.1:{port}/healthz"),
+                       process=web, name=name, timeout=config.ready_timeout, interval=0.1)  # fmt: skip
+            self._check_stop_requested()
 
         gateway = EmbeddedEnvoy(
             config.data_dir / "envoy",
@@ -249,8 +264,8 @@ class DevStack:
                 public_port=config.public_port,
                 admin_port=config.envoy_admin_port,
                 api_addresses=tuple(("127.0.0.1", port) for port in config.api_ports),
-                webhook_addresses=(("127.0.0.1", config.delivery_port),),
-                web_addresses=(("127.0.0.1", config.web_port),),
+                webhook_addresses=tuple(("127.0.0.1", port) for port in config.delivery_ports),
+                web_addresses=tuple(("127.0.0.1", port) for port in config.web_ports),
             ),
         )
         gateway.start(timeout=config.ready_timeout)
@@ -365,11 +380,12 @@ class DevStack:
                 f"  API servers        {', '.join(self.grpc_targets)}  (direct gRPC)",
                 f"  API metrics        "
                 f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.api_metrics_ports)}",
-                f"  webhook service    {self.delivery_target}  (event stream; metrics "
-                f"http://127.0.0.1:{self.config.delivery_metrics_port}/metrics)",
+                f"  webhook service    {', '.join(f'127.0.0.1:{port}' for port in self.config.delivery_ports)}  "
+                f"(event stream; metrics "
+                f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.delivery_metrics_ports)})",
                 f"  web service        http://127.0.0.1:{self.config.public_port}/v1/mcp (MCP), / (dashboard), /status "
-                f"(through Envoy; direct :{self.config.web_port}, metrics "
-                f"http://127.0.0.1:{self.config.web_metrics_port}/metrics)",
+                f"(through Envoy; direct {', '.join(f':{port}' for port in self.config.web_ports)}, metrics "
+                f"{', '.join(f'http://127.0.0.1:{port}/metrics' for port in self.config.web_metrics_ports)})",
                 f"  prober             metrics http://127.0.0.1:{self.config.prober_metrics_port}/metrics "
                 f"(every component every 30 s; status page http://127.0.0.1:{self.config.public_port}/status)",
                 f"  PostgreSQL         {self._database_shown}  (owner; app role {APP_ROLE})",

@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
-import redis.asyncio as redis_asyncio
 import redis.exceptions
 
 from vauchflow_core.errors import QuotaExceeded
 from vauchflow_core.plans import limits_for
+from vauchflow_core.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def slots_key(tenant_id: UUID) -> str:
 
 
 class StreamSlots:
-    def __init__(self, redis_client: redis_asyncio.Redis | None, lease_seconds: float = 30.0):
+    def __init__(self, redis_client: RedisClient | None, lease_seconds: float = 30.0):
         self._redis = redis_client
         self._lease_ms = int(lease_seconds * 1000)
         self._local: Counter[UUID] = Counter()
@@ -96,7 +96,7 @@ class StreamSlots:
         )
         return None if result is None else bool(result)
 
-    async def _redis_call(self, call: Callable[[redis_asyncio.Redis], Awaitable[object]]) -> object | None:
+    async def _redis_call(self, call: Callable[[RedisClient], Awaitable[object]]) -> object | None:
         assert self._redis is not None
         try:
             return await call(self._redis)

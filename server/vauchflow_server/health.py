@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis.asyncio as redis_asyncio
 import redis.exceptions
 
+from vauchflow_core.redis_client import RedisClient
 from vauchflow_server.db.database import Database
 
 UP = "UP"
@@ -30,7 +30,7 @@ class HealthChecker:
     def __init__(
         self,
         db: Database,
-        redis_client: redis_asyncio.Redis | None,
+        redis_client: RedisClient | None,
         reuse_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):

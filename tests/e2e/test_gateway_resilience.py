@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
+import grpc
 import pytest
 
 from support.api_client import OwnerDatabase
@@ -31,6 +32,7 @@ from support.gateway import (
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, start_api_server
+from vauchflow.v1 import redemption_pb2, redemption_service_pb2, redemption_service_pb2_grpc
 from vauchflow_devstack import stop_child
 
 ORDER = {"order": {"amount": "10000", "currency": "EUR"}}
@@ -218,3 +220,95 @@ async def test_sigterm_drains_in_flight_redeem_while_the_other_replica_serves(re
         expect_json(merchant.post(f"/v1/vouchers/{code}:validate", ORDER))
     second = expect_json(merchant.post(f"/v1/vouchers/{code}:redeem", ORDER))
     assert second["voucher"]["redemption_count"] == "2"
+
+
+class RedeemLoad:
+    """Worker threads redeeming one voucher through Envoy's gRPC port, each redeem with its own request_id and
+    retried with the same request_id (short deadline, any error) until it succeeds, as a careful client does."""
+
+    def __init__(self, target: str, secret: str, code: str, *, workers: int = 4, deadline: float = 3.0) -> None:
+        self.succeeded: dict[str, str] = {}  # request_id -> redemption id
+        self.failures: list[tuple[str, str]] = []  # (request_id, status code) of every failed attempt
+        self._target, self._secret, self._code, self._deadline = target, secret, code, deadline
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(workers)]
+
+    def _run(self, worker: int) -> None:
+        with grpc.insecure_channel(self._target) as channel:
+            stub = redemption_service_pb2_grpc.RedemptionServiceStub(channel)
+            metadata = (("authorization", f"Bearer {self._secret}"),)
+            while not self._stop.is_set():
+                request_id = str(uuid.uuid4())
+                request = redemption_service_pb2.RedeemVoucherRequest(
+                    code=self._code, request_id=request_id,
+                    order=redemption_pb2.Order(id=f"w{worker}-{request_id[:8]}", amount=10_000, currency="EUR"),
+                )  # fmt: skip
+                give_up = time.monotonic() + 60
+                while True:
+                    try:
+                        response = stub.RedeemVoucher(request, metadata=metadata, timeout=self._deadline)
+                    except grpc.RpcError as error:
+                        with self._lock:
+                            self.failures.append((request_id, error.code().name))
+                        assert time.monotonic() < give_up, f"{request_id} never succeeded"
+                        continue
+                    with self._lock:
+                        self.succeeded[request_id] = response.redemption.id
+                    break
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.succeeded)
+
+    def __enter__(self) -> RedeemLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # each worker finishes (retries) the redeem it has started
+        for thread in self._threads:
+            thread.join(timeout=90)
+        assert not any(thread.is_alive() for thread in self._threads), "a redeem worker hung"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGSTOP], ids=lambda sig: sig.name)
+def test_a_replica_stopped_under_load_redeems_every_request_exactly_once(replicas, sig):
+    """SIGTERM: the replica drains and nothing fails. SIGKILL, SIGSTOP: what was in flight there fails (a stopped
+    replica is then killed, as a supervisor would once it stops answering, so its open transactions roll back), and
+    each retry with the same request_id lands exactly once."""
+    code = create_voucher(replicas.merchant, max_redemptions="1000000")
+    victim, survivor = replicas.servers
+    gateway = replicas.gateway
+    owner = OwnerDatabase(victim.owner_dsn)
+
+    with RedeemLoad(gateway.grpc_target, replicas.merchant.token or "", code) as load:
+        wait_for(lambda: load.count() >= 30, what="30 redeems before the signal", timeout=60)
+        assert load.failures == []
+        victim.process.send_signal(sig)
+        wait_for(lambda: not gateway.api_hosts()[victim.target].healthy, what="Envoy stops sending to the victim",
+                 timeout=30)  # fmt: skip
+        if sig == signal.SIGSTOP:
+            # Its in-flight redeems time out; the transaction one of them holds keeps the voucher's row locked, so
+            # the survivor waits too until the stopped process is killed and PostgreSQL rolls its transaction back.
+            wait_for(lambda: load.failures != [], what="the stopped replica's redeems fail", timeout=30)
+            victim.process.kill()
+        ejected = load.count()
+        wait_for(lambda: load.count() >= ejected + 50, what="50 redeems on the survivor", timeout=60)
+        victim.process.wait(timeout=30)
+
+    redeemed = load.succeeded
+    rows = owner.fetch("SELECT id::text AS id FROM redemptions WHERE voucher_code = $1", code)
+    # Exactly once: one redemption per request_id, the one each request_id's answer named; the count agrees.
+    assert sorted(row["id"] for row in rows) == sorted(redeemed.values())
+    assert owner.fetchval("SELECT redemption_count FROM vouchers WHERE code = $1", code) == len(redeemed)
+    retried = {request_id for request_id, _ in load.failures}
+    assert retried <= set(redeemed), "every failed request succeeded on a retry"
+    statuses = sorted({status for _, status in load.failures})
+    print(f"\n{sig.name}: {len(redeemed)} redeemed, {len(load.failures)} failed attempts {statuses} "
+          f"over {len(retried)} requests, each landed once on retry")  # fmt: skip
+    if sig == signal.SIGTERM:
+        assert load.failures == [], load.failures  # drained: nothing in flight failed
+        assert victim.process.returncode == 0
+    assert gateway.api_hosts()[survivor.target].healthy

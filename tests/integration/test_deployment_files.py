@@ -254,3 +254,17 @@ def test_prometheus_loads_the_alerting_pack_and_scrapes_every_metrics_port() -> 
             scraped.update(static["targets"])
     assert scraped == {"server:9465", "webhooks:9464", "web:9468", "prober:9467", "backup:9466"}
     assert "9465" in services["server"]["expose"]
+
+
+def test_replicated_services_scale_by_the_dev_stacks_variables_without_host_ports() -> None:
+    """Issue 18: server, webhooks and web scale like the dev stack (VAUCHFLOW_*_REPLICAS); a fixed host port would
+    make a second replica fail to start, so each is reached inside the network (Envoy, Prometheus by DNS)."""
+    services = _compose()["services"]
+    for name, variable in (("server", "VAUCHFLOW_API_REPLICAS"), ("webhooks", "VAUCHFLOW_DELIVERY_REPLICAS"),
+                           ("web", "VAUCHFLOW_WEB_REPLICAS")):  # fmt: skip
+        service = services[name]
+        assert "ports" not in service, name
+        assert service["deploy"]["replicas"] == f"${{{variable}:-1}}", name
+        assert _interpolated({"replicas": service["deploy"]["replicas"]}, {variable: "3"}) == {"replicas": "3"}
+    # The webhook replicas count a tenant's event streams together, in Redis.
+    assert services["webhooks"]["environment"]["REDIS_URL"] == services["server"]["environment"]["REDIS_URL"]

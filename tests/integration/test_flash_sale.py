@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,17 +33,16 @@ from support.api_client import (
     assert_invalid,
     expect_rpc_error,
     order,
-    outcome,
 )
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedPostgres, start_api_server
+from support.stampede import outcomes, stampede
 from vauchflow.v1 import (
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_pb2,
     redemption_service_pb2,
-    redemption_service_pb2_grpc,
     tenant_pb2,
     voucher_pb2,
     voucher_service_pb2,
@@ -149,52 +147,6 @@ def current_xid(db: OwnerDatabase) -> int:
 
 def flash_voucher(tenant: TenantClient, stock: int, **fields: Any) -> voucher_pb2.Voucher:
     return tenant.create_voucher(max_redemptions=stock, flash_sale=True, **fields)
-
-
-def stampede(target: str, secret: str, code: str, threads: int, channels: int = 10,
-             order_id=lambda index: f"order-{index}") -> list[Any]:  # fmt: skip
-    """`threads` real threads, each issuing its own RedeemVoucher at the same moment (a Barrier). They share a few
-    channels (HTTP/2 connections): 1,000 connection set-ups would dominate the test's time on 2 cores."""
-    shared = [grpc.insecure_channel(target) for _ in range(channels)]
-    try:
-        for channel in shared:
-            grpc.channel_ready_future(channel).result(timeout=30)
-        metadata = (("authorization", f"Bearer {secret}"),)
-        barrier = threading.Barrier(threads, timeout=60)
-        results: list[Any] = [None] * threads
-
-        def client(index: int) -> None:
-            stub = redemption_service_pb2_grpc.RedemptionServiceStub(shared[index % channels])
-            request = redemption_service_pb2.RedeemVoucherRequest(code=code, order=order(5_000, "EUR", order_id(index)))
-            try:
-                barrier.wait()
-                results[index] = stub.RedeemVoucher(request, metadata=metadata, timeout=90)
-            except grpc.RpcError as error:
-                results[index] = error
-            except BaseException as error:
-                barrier.abort()
-                results[index] = error
-
-        previous = threading.stack_size(512 * 1024)
-        try:
-            workers = [threading.Thread(target=client, args=(i,), name=f"redeemer-{i}") for i in range(threads)]
-        finally:
-            threading.stack_size(previous)
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=150)
-        assert not any(worker.is_alive() for worker in workers), "a client thread hung"
-        broken = [r for r in results if isinstance(r, BaseException) and not isinstance(r, grpc.RpcError)]
-        assert not broken, f"client threads failed outside gRPC: {broken[:3]!r}"
-        return results
-    finally:
-        for channel in shared:
-            channel.close()
-
-
-def outcomes(results: list[Any]) -> Counter[str]:
-    return Counter(outcome(r) for r in results)
 
 
 def warm_key(tenant: TenantClient, code: str) -> None:

@@ -68,22 +68,31 @@ class Gateway:
 
     def api_hosts(self) -> dict[str, UpstreamHost]:
         """The api cluster's hosts ("127.0.0.1:PORT") as the admin's /clusters sees them now."""
-        hosts: dict[str, UpstreamHost] = {}
-        for line in self.admin("/clusters").splitlines():
-            # api::127.0.0.1:50051::rq_total::12 — the cluster's settings lines have no host part.
-            parts = line.split("::")
-            if len(parts) != 4 or parts[0] != "api":
-                continue
-            _, address, name, value = parts
-            host = hosts.setdefault(address, UpstreamHost(address))
-            if name == "health_flags":
-                host.health_flags = value
-            elif value.isdigit():
-                host.counters[name] = int(value)
-        return hosts
+        return self.hosts("api")
+
+    def hosts(self, cluster: str) -> dict[str, UpstreamHost]:
+        """An upstream cluster's hosts (api, webhooks, web) as the admin's /clusters sees them now."""
+        return upstream_hosts(self.admin("/clusters"), cluster)
 
     def stop(self) -> None:
         self.envoy.stop()
+
+
+def upstream_hosts(clusters_text: str, cluster: str) -> dict[str, UpstreamHost]:
+    """Parses Envoy admin's /clusters text for one cluster's hosts."""
+    hosts: dict[str, UpstreamHost] = {}
+    for line in clusters_text.splitlines():
+        # api::127.0.0.1:50051::rq_total::12 — the cluster's settings lines have no host part.
+        parts = line.split("::")
+        if len(parts) != 4 or parts[0] != cluster:
+            continue
+        _, address, name, value = parts
+        host = hosts.setdefault(address, UpstreamHost(address))
+        if name == "health_flags":
+            host.health_flags = value
+        elif value.isdigit():
+            host.counters[name] = int(value)
+    return hosts
 
 
 @dataclass
@@ -111,6 +120,7 @@ def start_gateway(
     *,
     require_upstream: bool = True,
     web_address: tuple[str, int] | None = None,
+    web_addresses: Iterable[tuple[str, int]] = (),
     expose_admin_services: bool = True,
 ) -> Gateway:
     """Envoy on free ports in front of the API servers at api_targets ("HOST:PORT") and, when given, the web
@@ -120,7 +130,7 @@ def start_gateway(
         public_port=free_port(),
         admin_port=free_port(),
         api_addresses=addresses,
-        web_addresses=(web_address,) if web_address else (),
+        web_addresses=((web_address,) if web_address else ()) + tuple(web_addresses),
         expose_admin_services=expose_admin_services,
     )
     envoy = (EmbeddedEnvoy if require_upstream else _GatewayWithoutUpstream)(root_dir, settings)

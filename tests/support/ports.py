@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 
 
@@ -22,3 +23,13 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_redis_cluster_ports(nodes: int, bus_offset: int = 10000) -> int:
+    """The first of `nodes` consecutive free ports whose cluster bus ports (port + bus_offset) are free too; below
+    the kernel's ephemeral range so the bus ports still fit under 65536."""
+    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
+        wanted = [first + i for i in range(nodes)]
+        if all(port_is_free(port) and port_is_free(port + bus_offset) for port in wanted):
+            return first
+    raise RuntimeError("no free ports for a Redis Cluster")

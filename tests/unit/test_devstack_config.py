@@ -86,3 +86,66 @@ def test_the_backup_job_runs_by_default_on_its_own_metrics_port_and_can_be_turne
     assert not DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "off"}, tmp_path).backups
     with pytest.raises(ConfigError, match="VAUCHFLOW_BACKUPS must be on or off"):
         DevstackConfig.from_env({"VAUCHFLOW_BACKUPS": "sometimes"}, tmp_path)
+
+
+def test_a_dev_redis_cluster_takes_six_ports_and_their_bus_ports_all_denied_to_webhooks(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": "30001"},
+                                     tmp_path)  # fmt: skip
+    assert config.redis_cluster
+    listed = {port for _, port in config.listening_ports()}
+    clients = set(range(30001, 30007))
+    assert clients | {port + 10000 for port in clients} <= listed
+    assert config.redis_port not in listed  # the single Redis does not run beside the cluster
+    assert not DevstackConfig.from_env({}, tmp_path).redis_cluster
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"VAUCHFLOW_DEV_REDIS": "sharded"}, "VAUCHFLOW_DEV_REDIS must be single or cluster"),
+        ({"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": "60000"}, "bus ports"),
+    ],
+)
+def test_bad_redis_cluster_settings_are_rejected(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DevstackConfig.from_env(environ, tmp_path)
+
+
+def test_a_cluster_redis_url_is_accepted(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env({"REDIS_URL": "redis+cluster://cache-0.internal:6379"}, tmp_path)
+    assert config.redis_url == "redis+cluster://cache-0.internal:6379"
+
+
+def test_replicated_services_move_to_their_design_port_ranges_and_every_port_is_listed(tmp_path: Path) -> None:
+    config = DevstackConfig.from_env(
+        {"VAUCHFLOW_API_REPLICAS": "2", "VAUCHFLOW_DELIVERY_REPLICAS": "3", "VAUCHFLOW_WEB_REPLICAS": "2"}, tmp_path
+    )
+    assert config.api_ports == (50051, 50052) and config.api_metrics_ports == (9470, 9471)
+    assert config.delivery_ports == (50061, 50062, 50063) and config.delivery_metrics_ports == (9480, 9481, 9482)
+    assert config.web_ports == (8081, 8082) and config.web_metrics_ports == (9490, 9491)
+    listed = [port for _, port in config.listening_ports()]
+    assert len(listed) == len(set(listed))
+    assert {
+        *config.delivery_ports,
+        *config.delivery_metrics_ports,
+        *config.web_ports,
+        *config.web_metrics_ports,
+    } <= set(listed)
+    # One replica each: the single-process defaults, as before.
+    single = DevstackConfig.from_env({}, tmp_path)
+    assert (single.delivery_ports, single.delivery_metrics_ports) == ((50052,), (9464,))
+    assert (single.web_ports, single.web_metrics_ports, single.api_metrics_ports) == ((8081,), (9468,), (9465,))
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"VAUCHFLOW_WEB_REPLICAS": "10"}, "VAUCHFLOW_WEB_REPLICAS must be between 1 and 9"),
+        ({"VAUCHFLOW_DELIVERY_REPLICAS": "two"}, "VAUCHFLOW_DELIVERY_REPLICAS must be a number"),
+        # Two web replicas from 8081 would take 8082, where the public port was put.
+        ({"VAUCHFLOW_WEB_REPLICAS": "2", "VAUCHFLOW_PUBLIC_PORT": "8082"}, "both take port 8082"),
+    ],
+)
+def test_bad_replica_settings_are_rejected(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DevstackConfig.from_env(environ, tmp_path)

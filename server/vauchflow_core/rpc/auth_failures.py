@@ -12,10 +12,10 @@ import math
 import time
 from collections.abc import Callable
 
-import redis.asyncio as redis_asyncio
 import redis.exceptions
 
 from vauchflow_core.errors import TooManyFailedAuthentications
+from vauchflow_core.redis_client import RedisClient
 
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, TimeoutError)
 
@@ -30,7 +30,7 @@ class AuthFailureLimiter:
 
     def __init__(
         self,
-        redis_client: redis_asyncio.Redis | None,
+        redis_client: RedisClient | None,
         limit: int = 30,
         window_seconds: int = 60,
         clock: Callable[[], float] = time.monotonic,

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-import redis.asyncio as redis_asyncio
 import redis.exceptions
 
 from vauchflow_core.plans import RateLimit
+from vauchflow_core.redis_client import RedisClient
 from vauchflow_core.rpc.metrics import RpcMetrics
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Decision:
 class RateLimiter:
     def __init__(
         self,
-        redis_client: redis_asyncio.Redis,
+        redis_client: RedisClient,
         metrics: RpcMetrics,
         *,
         retry_interval: float = RETRY_INTERVAL_SECONDS,

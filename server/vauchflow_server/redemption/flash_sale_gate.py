@@ -34,9 +34,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-import redis.asyncio as redis_asyncio
 import redis.exceptions
 
+from vauchflow_core.redis_client import RedisClient
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption_rules import GateAnswer
 
@@ -222,7 +222,7 @@ class UnitReturn:
 class FlashSaleGate:
     def __init__(
         self,
-        client: redis_asyncio.Redis,
+        client: RedisClient,
         metrics: ServerMetrics,
         *,
         timeout_seconds: float = 0.5,
@@ -340,7 +340,7 @@ class FlashSaleGate:
     # For the reconciliation
 
     async def counter_keys(self, batch: int = 500) -> AsyncIterator[VoucherKey]:
-        """Every voucher with a counter. (On Redis Cluster this would scan each primary.)"""
+        """Every voucher with a counter (on a Redis Cluster the client scans every master in turn)."""
         async for raw in self._client.scan_iter(match="vf:{*}:stock", count=batch):
             key = VoucherKey.parse(raw.decode() if isinstance(raw, bytes) else raw)
             if key is not None:

@@ -7,7 +7,10 @@ import json
 import signal
 import time
 
+import pytest
+
 from support.delivery_service import Rows
+from support.grpc_health import is_serving
 from support.polling import wait_for
 from support.webhook_receiver import WebhookReceiver, always
 
@@ -201,3 +204,33 @@ def test_metrics_report_outcomes_and_the_share_delivered_within_an_hour(rows: Ro
     assert samples["vauchflow_webhook_attempt_duration_seconds_count"] == 7
     assert samples["vauchflow_outbox_backlog_events"] == 0
     assert "vauchflow_outbox_lag_seconds" in samples and "vauchflow_webhook_deliveries_pending" in samples
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGSTOP], ids=lambda sig: sig.name)
+def test_one_of_two_replicas_stopped_while_events_flow_loses_no_webhook(rows: Rows, delivery_services, sig) -> None:
+    """Issue 18: two replicas share the work; one is stopped mid-flow and not restarted. SIGTERM: it finishes or
+    gives back what it holds and exits 0. SIGKILL: its claimed attempts come back when their leases run out.
+    SIGSTOP: it stops answering its health check and is then killed, as a supervisor would (until then its open
+    transaction may hold the relay's position). The other replica delivers every event either way."""
+    tenant = rows.tenant()
+    with WebhookReceiver(hold_seconds=0.01) as receiver:
+        rows.endpoint(tenant, receiver.url())
+        victim = delivery_services(VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT="8")
+        survivor = delivery_services(VAUCHFLOW_DELIVERY_MAX_IN_FLIGHT="8")
+        expected = rows.events(tenant, 200)
+        wait_for(lambda: receiver.count() > 40, what="deliveries under way", timeout=TIMEOUT)
+        victim.process.send_signal(sig)
+        if sig == signal.SIGSTOP:
+            wait_for(lambda: not is_serving(victim.target), what="the stopped replica fails its health check",
+                     timeout=TIMEOUT)  # fmt: skip
+            victim.process.kill()
+        expected += rows.events(tenant, 200)  # and more after the stop, for the survivor alone to relay
+        wait_for(lambda: set(expected) <= receiver.webhook_ids() and _undelivered(rows, tenant) == 0,
+                 what="every event delivered by the survivor", timeout=TIMEOUT)  # fmt: skip
+        victim.process.wait(timeout=30)
+    assert receiver.webhook_ids() == set(expected) and len(expected) == 400
+    assert survivor.process.poll() is None
+    if sig == signal.SIGTERM:
+        assert victim.process.returncode == 0
+    duplicates = receiver.count() - len(expected)
+    print(f"\n{sig.name} on one of two replicas: 400 events, 0 lost, {duplicates} duplicate requests")
