@@ -3,7 +3,8 @@
     mcp_initialize_serial   the MCP `initialize` request (its key checked with GetCurrentApiKey), one at a time
     mcp_redeem_serial       a `redeem_voucher` tool call, one at a time
     rest_redeem_serial      the same redemption over REST through Envoy, one at a time: the overhead's baseline
-                            (measured in turns with mcp_redeem_serial, one call of each, over the same seconds)
+                            (measured in turns with mcp_redeem_serial, one call of each, over the same seconds;
+                            so each of the two rows' throughput is its rate while taking turns)
 
 One request in flight at a time on one kept-alive connection each, so the latencies are the path's own and not
 a queue's; the issue's targets are initialize p99 < 50 ms (through Envoy) and a redeem tool call at most 5 ms p50
