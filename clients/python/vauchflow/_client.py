@@ -13,6 +13,7 @@ from vauchflow._methods import Namespace, T, UnaryMethod
 from vauchflow._resources import (
     ApiKeys,
     Events,
+    Incidents,
     Redemptions,
     Tenants,
     Vouchers,
@@ -57,6 +58,7 @@ class _OperatorApi(Namespace[T], Generic[T]):
     def __init__(self, transport: T) -> None:
         super().__init__(transport)
         self.tenants: Tenants[T] = Tenants(transport)
+        self.incidents: Incidents[T] = Incidents(transport)
 
     @property
     def settings(self) -> Settings:
