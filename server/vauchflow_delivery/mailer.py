@@ -64,7 +64,8 @@ def _message(sender: str, to: str, subject: str, text: str, unsubscribe_url: str
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    # A title is one line in a header: line breaks would be refused (or, unchecked, smuggle headers in).
+    message["Subject"] = " ".join(subject.split())
     message["Date"] = email.utils.formatdate(usegmt=True)
     message["Message-ID"] = email.utils.make_msgid(domain="vauchflow.status")
     message["Auto-Submitted"] = "auto-generated"

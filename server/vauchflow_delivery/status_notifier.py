@@ -88,7 +88,12 @@ class StatusNotifier:
         return len(claimed) == self._settings.batch_size
 
     async def _deliver(self, notification: ClaimedNotification) -> None:
-        outcome = await self._send(notification)
+        try:
+            outcome = await self._send(notification)
+        except Exception as error:  # one bad notification must not stop the others (nor the loop)
+            log.error("status notification crashed", extra={"action": "status_notification_crashed",
+                                                           "error_type": type(error).__name__})  # fmt: skip
+            outcome = Outcome(False, type(error).__name__)
         retry_in = None
         if not outcome.sent and not outcome.final:
             retry_in = self._schedule.next_delay(notification.attempt_number, outcome.retry_after)
