@@ -33,6 +33,7 @@ from vauchflow_backup.repository import Repository, RepositoryBusy
 from vauchflow_backup.restore import RESTORE_WAL_DIR, RestoreRefused, parse_target_time, restore
 from vauchflow_backup.wal_archive import prune
 from vauchflow_core.logs import configure_logging
+from vauchflow_core.settings import with_secret_files
 
 log = logging.getLogger("vauchflow_backup")
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The job logs at INFO; one-off commands print their result and log only problems.
     configure_logging(os.environ.get("VAUCHFLOW_LOG_LEVEL") or ("INFO" if command == "run" else "WARNING"))
     try:
-        config = BackupConfig.from_env(os.environ, need_database=command not in _READ_ONLY_COMMANDS)
+        config = BackupConfig.from_env(with_secret_files(os.environ), need_database=command not in _READ_ONLY_COMMANDS)
     except ConfigError as error:
         print(f"vauchflow_backup: {error}", file=sys.stderr)
         return 2

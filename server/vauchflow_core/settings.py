@@ -150,3 +150,28 @@ def env_float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+SECRET_FILE_SUFFIX = "_FILE"
+# Other programs' *_FILE variables (TF_CLI_CONFIG_FILE, ...) are none of ours.
+_URL_SETTINGS = ("DATABASE_URL", "APP_DATABASE_URL", "REDIS_URL")
+
+
+def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment with every VAUCHFLOW_X_FILE (and DATABASE_URL_FILE, ...) read into X when X itself is unset:
+    how docker compose `secrets:` (files under /run/secrets) reach a setting without putting it in the
+    environment of the container. Called once at each entry point, before the config is read."""
+    resolved = dict(env)
+    for name, path in env.items():
+        if not name.endswith(SECRET_FILE_SUFFIX) or not path:
+            continue
+        target = name[: -len(SECRET_FILE_SUFFIX)]
+        if not (target.startswith("VAUCHFLOW_") or target in _URL_SETTINGS) or env.get(target):
+            continue
+        try:
+            with open(path, encoding="utf-8") as file:
+                resolved[target] = file.read().strip()
+        except OSError as error:
+            # The path is configuration, not a secret; the file's content never appears here.
+            raise ConfigError(f"{name}: cannot read {path} ({type(error).__name__})") from None
+    return resolved

@@ -12,6 +12,7 @@ import uvloop
 
 from vauchflow_core import errors
 from vauchflow_core.logs import configure_logging
+from vauchflow_core.settings import with_secret_files
 from vauchflow_delivery.config import ConfigError, DeliveryConfig
 from vauchflow_delivery.service import StartupError, serve
 from vauchflow_delivery.store import StoreUnavailable
@@ -21,7 +22,7 @@ def main() -> int:
     configure_logging(os.environ.get("VAUCHFLOW_LOG_LEVEL", "INFO"))
     log = logging.getLogger("vauchflow_delivery")
     try:
-        config = DeliveryConfig.from_env()
+        config = DeliveryConfig.from_env(with_secret_files(os.environ))
     except ConfigError as error:
         log.error("bad configuration", extra={"action": "config_invalid", "problem": str(error)})
         return 2

@@ -6,8 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vauchflow_core.settings import ConfigError, WebhookSettings, env_float, env_int
+from vauchflow_core.settings import ConfigError, WebhookSettings, env_choice, env_float, env_int
 from vauchflow_delivery.http_sender import SenderSettings
+from vauchflow_delivery.mailer import TLS_MODES, SmtpSettings, StatusLinks
 from vauchflow_delivery.retention import RetentionSettings
 from vauchflow_delivery.retry_schedule import DEFAULT_JITTER, RetrySchedule
 
@@ -53,6 +54,15 @@ class DeliveryConfig:
     # holds across replicas; without it, the cap holds per process.
     redis_url: str | None = None
     redis_timeout_seconds: float = 0.1
+    # Status page notifications: mails go through SMTP when smtp is set (without it they wait and are retried);
+    # their links point at status_public_url (the public port, where the web service serves /status).
+    smtp: SmtpSettings | None = None
+    status_public_url: str = "http://127.0.0.1:8080"
+    status_poll_seconds: float = 1.0
+
+    @property
+    def status_links(self) -> StatusLinks:
+        return StatusLinks(self.status_public_url.rstrip("/"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DeliveryConfig:
@@ -79,7 +89,21 @@ class DeliveryConfig:
         )
         if min(retention.idempotency_key_seconds, retention.event_seconds, retention.interval_seconds) <= 0:
             raise ConfigError("VAUCHFLOW_RETENTION_* must be positive")
+        smtp = None
+        if env.get("VAUCHFLOW_SMTP_HOST"):
+            smtp = SmtpSettings(
+                host=env["VAUCHFLOW_SMTP_HOST"],
+                port=env_int(env, "VAUCHFLOW_SMTP_PORT", SmtpSettings.port),
+                username=env.get("VAUCHFLOW_SMTP_USERNAME", ""),
+                password=env.get("VAUCHFLOW_SMTP_PASSWORD", ""),
+                sender=env.get("VAUCHFLOW_SMTP_FROM") or SmtpSettings.sender,
+                tls=env_choice(env, "VAUCHFLOW_SMTP_TLS", TLS_MODES, SmtpSettings.tls),
+                timeout_seconds=env_float(env, "VAUCHFLOW_SMTP_TIMEOUT_SECONDS", SmtpSettings.timeout_seconds),
+            )
         config = cls(
+            smtp=smtp,
+            status_public_url=env.get("VAUCHFLOW_STATUS_PUBLIC_URL") or cls.status_public_url,
+            status_poll_seconds=env_float(env, "VAUCHFLOW_STATUS_NOTIFY_POLL_SECONDS", cls.status_poll_seconds),
             redis_url=env.get("REDIS_URL") or None,
             redis_timeout_seconds=env_float(env, "VAUCHFLOW_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds),
             retention=retention,
@@ -125,6 +149,7 @@ class DeliveryConfig:
             "VAUCHFLOW_RELAY_BATCH_SIZE": self.relay_batch_size,
             "VAUCHFLOW_METRICS_REFRESH_SECONDS": self.metrics_refresh_seconds,
             "VAUCHFLOW_STREAM_REAUTHORIZE_SECONDS": self.stream_reauthorize_seconds,
+            "VAUCHFLOW_STATUS_NOTIFY_POLL_SECONDS": self.status_poll_seconds,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -29,9 +29,11 @@ from vauchflow_delivery.dispatcher import Dispatcher, DispatchLimits
 from vauchflow_delivery.event_feed import EventFeed, OutboxSignal
 from vauchflow_delivery.event_stream import EventStreamServicer
 from vauchflow_delivery.http_sender import HttpSender
+from vauchflow_delivery.mailer import Mailer
 from vauchflow_delivery.metrics import DeliveryMetrics
 from vauchflow_delivery.relay import OutboxRelay
 from vauchflow_delivery.retention import Pruner
+from vauchflow_delivery.status_notifier import NotifierSettings, StatusNotifier
 from vauchflow_delivery.store import (
     DELIVERIES_CHANNEL,
     EVENTS_RELAYED_CHANNEL,
@@ -101,6 +103,18 @@ async def _run(
         ),
         metrics,
     )
+    notifier = StatusNotifier(
+        store,
+        sender,
+        Mailer(config.smtp) if config.smtp is not None else None,
+        config.webhooks.key_ring,
+        config.retry_schedule,
+        NotifierSettings(
+            config.status_links,
+            poll_seconds=config.status_poll_seconds,
+            lease_seconds=config.delivery_lease_seconds,
+        ),
+    )
     outbox_signal = OutboxSignal()
     feed = EventFeed(events, outbox_signal, poll_seconds=config.poll_interval_seconds)
 
@@ -133,6 +147,7 @@ async def _run(
     loops = {
         asyncio.create_task(relay.run(stopping), name="relay"),
         asyncio.create_task(dispatcher.run(stopping), name="dispatcher"),
+        asyncio.create_task(notifier.run(stopping), name="status-notifier"),
         asyncio.create_task(
             metrics.run_refresher(store, stopping, config.metrics_refresh_seconds), name="metrics-refresher"
         ),

@@ -32,11 +32,13 @@ from vauchflow_core.db.connection import (
 from vauchflow_core.db.queries import QUERIES
 from vauchflow_core.event_cursor import EventPosition
 from vauchflow_core.events import StoredEvent, webhook_endpoint_disabled_event
+from vauchflow_core.secret_box import Sealed
 
 __all__ = [
     "AttemptRecord",
     "BacklogSnapshot",
     "ClaimedDelivery",
+    "ClaimedNotification",
     "DeliveryStore",
     "DueDelivery",
     "EventStore",
@@ -131,6 +133,22 @@ class BacklogSnapshot:
     decided_24h: int
 
 
+@dataclass(frozen=True)
+class ClaimedNotification:
+    """A leased status page notification: the opt-in mail (event fields None) or an incident event."""
+
+    id: UUID
+    subscription_id: UUID
+    kind: str  # CONFIRMATION or EVENT
+    attempt_number: int
+    subscription_kind: str  # EMAIL or WEBHOOK
+    url: str | None
+    sealed_contact: Sealed
+    event_id: UUID | None
+    event_type: str | None
+    payload: dict[str, Any] | None
+
+
 class DeliveryStore:
     def __init__(self, pool: asyncpg.Pool, dsn: str):
         self._pool = pool
@@ -179,6 +197,46 @@ class DeliveryStore:
                     QUERIES["notify_events_relayed"], relayed_tenants_payload(e["tenant_id"] for e in events)
                 )
                 return RelayedBatch(len(events), deliveries)
+
+    # Status page notifications (the status outbox: platform events, not a tenant's)
+
+    async def relay_status_events(self, limit: int) -> int:
+        """Queues a notification per confirmed subscription for up to limit unrelayed status events; returns how
+        many events it relayed."""
+        with _translated_errors():
+            return len(await self._pool.fetch(QUERIES["relay_status_events"], limit))
+
+    async def claim_status_notifications(self, limit: int, lease_seconds: float) -> list[ClaimedNotification]:
+        with _translated_errors():
+            rows = await self._pool.fetch(QUERIES["claim_status_notifications"], limit, float(lease_seconds))
+        return [
+            ClaimedNotification(
+                id=r["id"],
+                subscription_id=r["subscription_id"],
+                kind=r["notification_kind"],
+                attempt_number=r["attempt_count"],
+                subscription_kind=r["subscription_kind"],
+                url=r["url"],
+                sealed_contact=Sealed(
+                    bytes(r["sealed_contact"]), bytes(r["sealed_contact_nonce"]), r["sealed_contact_key_version"]
+                ),
+                event_id=r["event_id"],
+                event_type=r["event_type"],
+                payload=r["payload"],
+            )
+            for r in rows
+        ]
+
+    async def record_status_notification(self, notification_id: UUID, error: str, retry_in: float | None,
+                                         *, sent: bool) -> None:  # fmt: skip
+        """Sent: DELIVERED. Not sent: retried in retry_in seconds, or FAILED when retry_in is None."""
+        with _translated_errors():
+            if sent:
+                await self._pool.execute(QUERIES["record_status_notification_sent"], notification_id, error[:200])
+            else:
+                await self._pool.execute(
+                    QUERIES["record_status_notification_failed"], notification_id, retry_in, error[:200]
+                )
 
     # Dispatcher
 

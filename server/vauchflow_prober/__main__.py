@@ -9,7 +9,9 @@ import os
 import signal
 import sys
 
+from vauchflow_core import settings
 from vauchflow_core.logs import configure_logging
+from vauchflow_core.settings import with_secret_files
 from vauchflow_prober.config import ConfigError, ProberConfig
 from vauchflow_prober.metrics import ProberMetrics
 from vauchflow_prober.prober import Prober
@@ -42,8 +44,8 @@ async def serve(config: ProberConfig) -> int:
 def main() -> int:
     configure_logging(os.environ.get("VAUCHFLOW_LOG_LEVEL", "INFO"))
     try:
-        config = ProberConfig.from_env(os.environ)
-    except ConfigError as error:
+        config = ProberConfig.from_env(with_secret_files(os.environ))
+    except (ConfigError, settings.ConfigError) as error:
         log.error("bad configuration", extra={"action": "config_invalid", "problem": str(error)})
         return 2
     try:

@@ -11,6 +11,7 @@ import uvloop
 
 from vauchflow_core import errors
 from vauchflow_core.logs import configure_logging
+from vauchflow_core.settings import with_secret_files
 from vauchflow_server.app import StartupError, serve
 from vauchflow_server.config import ConfigError, ServerConfig
 
@@ -19,7 +20,7 @@ def main() -> int:
     configure_logging(os.environ.get("VAUCHFLOW_LOG_LEVEL", "INFO"))
     log = logging.getLogger("vauchflow_server")
     try:
-        config = ServerConfig.from_env()
+        config = ServerConfig.from_env(with_secret_files(os.environ))
     except ConfigError as error:
         log.error("bad configuration", extra={"action": "config_invalid", "problem": str(error)})
         return 2

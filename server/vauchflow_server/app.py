@@ -72,6 +72,7 @@ from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleRecon
 from vauchflow_server.status.overdue_watch import OverdueWatch
 from vauchflow_server.status.rules import StateRules
 from vauchflow_server.status.status_desk import StatusDesk
+from vauchflow_server.status.subscriptions import StatusSubscriptions
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,12 @@ async def serve(config: ServerConfig) -> None:
         overdue_watch.start()
         background.append(overdue_watch)
         status_service_pb2_grpc.add_StatusServiceServicer_to_server(
-            StatusServicer(status_desk, PublicCallLimiter(rate_limiter).admit), server
+            StatusServicer(
+                status_desk,
+                StatusSubscriptions(db, webhooks.key_ring, url_policy),
+                PublicCallLimiter(rate_limiter).admit,
+            ),
+            server,
         )
         health_service_pb2_grpc.add_HealthServiceServicer_to_server(
             HealthServicer(HealthChecker(db, redis_client)), server

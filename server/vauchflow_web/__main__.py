@@ -11,6 +11,7 @@ import sys
 import uvloop
 
 from vauchflow_core.logs import configure_logging
+from vauchflow_core.settings import with_secret_files
 from vauchflow_web.config import ConfigError, WebConfig
 from vauchflow_web.service import serve
 
@@ -22,7 +23,7 @@ def main() -> int:
     logging.getLogger("mcp").setLevel(logging.WARNING)
     log = logging.getLogger("vauchflow_web")
     try:
-        config = WebConfig.from_env()
+        config = WebConfig.from_env(with_secret_files(os.environ))
     except ConfigError as error:
         log.error("bad configuration", extra={"action": "config_invalid", "problem": str(error)})
         return 2

@@ -227,14 +227,15 @@ def test_error_schema_is_google_rpc_status_with_typed_details(document):
     assert "field_violations" in schemas["google.rpc.BadRequest"]["properties"]
 
 
-def test_security_is_a_bearer_token_except_for_health_and_the_status_summary(document):
+def test_security_is_a_bearer_token_except_for_health_and_the_public_status_calls(document):
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert document["security"] == [{"bearerAuth": []}]
     assert document["paths"]["/actuator/health"]["get"]["security"] == []
     for path, verb, operation in _operations(document):
         if operation["x-required-permission"] == PUBLIC:
-            assert path.startswith("/actuator/health") or path == "/v1/status/summary"  # the public status page's
+            # The public status page's summary and its subscriptions (subscribe, confirm, unsubscribe by token).
+            assert path.startswith(("/actuator/health", "/v1/status/subscriptions")) or path == "/v1/status/summary"
             assert operation["security"] == []
         else:
             assert "security" not in operation, f"{verb} {path} overrides the global bearer scheme"

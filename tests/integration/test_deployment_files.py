@@ -15,6 +15,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from vauchflow_backup.config import BackupConfig
+from vauchflow_core.settings import SECRET_FILE_SUFFIX, with_secret_files
 from vauchflow_delivery.config import DeliveryConfig
 from vauchflow_devstack.envoy import envoy_binary
 from vauchflow_server.config import ServerConfig
@@ -72,7 +73,34 @@ SECRETS = {
     "VAUCHFLOW_ADMIN_TOKEN": "vf_op_0123456789abcdef",
     "VAUCHFLOW_WEBHOOK_KEYS": "1:" + base64.b64encode(bytes(range(32))).decode(),
     "VAUCHFLOW_BACKUP_ENCRYPTION_KEY": base64.b64encode(bytes(range(32, 64))).decode(),
+    "VAUCHFLOW_WEB_SESSION_KEY": base64.b64encode(bytes(range(64, 96))).decode(),
+    "VAUCHFLOW_SMTP_PASSWORD": "smtp-secret",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
 }
+SECRETS_DIR = "/run/secrets/"
+
+
+def _environment(service: dict, tmp_path: Path) -> _RecordingEnv:
+    """The service's environment as its entry point resolves it: interpolated, and each *_FILE variable replaced by
+    the secret file compose mounts (written here from SECRETS, as the top-level secret's source names it)."""
+    declared = _compose()["secrets"]
+    environment = _interpolated(service["environment"], {**SECRETS, **_OPTIONAL})
+    for name, value in list(environment.items()):
+        if name.endswith(SECRET_FILE_SUFFIX) and value.startswith(SECRETS_DIR):
+            secret = value.removeprefix(SECRETS_DIR)
+            assert secret in service.get("secrets", []), f"{name} reads secret {secret}, which the service lacks"
+            file = tmp_path / secret
+            file.write_text(SECRETS[declared[secret]["environment"]] + "\n")
+            environment[name] = str(file)
+    resolved = with_secret_files(environment)
+    return _RecordingEnv({k: v for k, v in resolved.items() if not k.endswith(SECRET_FILE_SUFFIX)})
+
+
+# Optional settings (their defaults, and a mail relay so the SMTP settings are read too).
+_OPTIONAL = {"VAUCHFLOW_SMTP_HOST": "mail.example.com", "VAUCHFLOW_SMTP_PORT": "587", "VAUCHFLOW_SMTP_USERNAME": "",
+                   "VAUCHFLOW_SMTP_FROM": "Vauchflow status <status@localhost>", "VAUCHFLOW_SMTP_TLS": "starttls",
+                   "VAUCHFLOW_PUBLIC_ORIGIN": "http://localhost:8080", "VAUCHFLOW_PUBLIC_HOST": "localhost:8080",
+                   "VAUCHFLOW_PROBE_API_KEY": ""}  # fmt: skip
 
 
 def test_compose_file_is_valid_against_the_compose_spec() -> None:
@@ -88,12 +116,12 @@ def test_compose_spec_validation_rejects_a_misspelt_key(tmp_path: Path) -> None:
     assert "healthchek" in result.stdout + result.stderr
 
 
-def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() -> None:
+def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads(tmp_path: Path) -> None:
     server = _compose()["services"]["server"]
     assert server["command"] == ["python", "-m", "vauchflow_server"]
     assert importlib.util.find_spec("vauchflow_server.__main__") is not None
 
-    environment = _RecordingEnv(_interpolated(server["environment"], SECRETS))
+    environment = _environment(server, tmp_path)
     config = ServerConfig.from_env(environment)
     unread = set(environment) - environment.read
     assert not unread, f"compose sets variables the server never reads: {sorted(unread)}"
@@ -108,13 +136,13 @@ def test_server_service_runs_the_real_entry_point_with_the_variables_it_reads() 
     assert "ports" not in server, "the API server is reached through the gateway"
 
 
-def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_reads() -> None:
+def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_reads(tmp_path: Path) -> None:
     services = _compose()["services"]
     webhooks = services["webhooks"]
     assert webhooks["command"] == ["python", "-m", "vauchflow_delivery"]
     assert importlib.util.find_spec("vauchflow_delivery.__main__") is not None
 
-    environment = _RecordingEnv(_interpolated(webhooks["environment"], SECRETS))
+    environment = _environment(webhooks, tmp_path)
     config = DeliveryConfig.from_env(environment)
     unread = set(environment) - environment.read
     assert not unread, f"compose sets variables the delivery service never reads: {sorted(unread)}"
@@ -123,6 +151,9 @@ def test_webhooks_service_runs_the_delivery_entry_point_with_the_variables_it_re
     assert config.webhooks.key_ring.key(1) == bytes(range(32))
     assert (config.webhooks.allow_http, config.webhooks.allowed_networks) == (False, ())
     assert (config.grpc_host, config.grpc_port, config.metrics_port) == ("0.0.0.0", 50052, 9464)
+    assert config.smtp is not None and (config.smtp.host, config.smtp.port) == ("mail.example.com", 587)
+    assert config.smtp.password == SECRETS["VAUCHFLOW_SMTP_PASSWORD"]  # from the secret file
+    assert config.status_public_url == "http://localhost:8080"
     assert webhooks["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert "VAUCHFLOW_DELIVERY_DB_PASSWORD" in services["migrate"]["environment"]
 
@@ -136,6 +167,10 @@ def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() 
     for name in migrate["environment"]:
         assert f'"{name}"' in source, f"vauchflow_server.cli.migrate does not read {name}"
     owner = _interpolated(postgres["environment"], SECRETS)
+    # The image reads its password from the secret file; it is the one the owner's URL carries.
+    assert owner.pop("POSTGRES_PASSWORD_FILE") == SECRETS_DIR + "postgres_password"
+    assert _compose()["secrets"]["postgres_password"] == {"environment": "POSTGRES_PASSWORD"}
+    owner["POSTGRES_PASSWORD"] = SECRETS["POSTGRES_PASSWORD"]
     database_url = _interpolated(migrate["environment"], SECRETS)["DATABASE_URL"]
     assert database_url == (
         f"postgresql://{owner['POSTGRES_USER']}:{owner['POSTGRES_PASSWORD']}@postgres:5432/{owner['POSTGRES_DB']}"
@@ -143,7 +178,7 @@ def test_migrate_service_runs_the_migration_entry_point_as_the_database_owner() 
     assert services["server"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
 
-def test_backup_service_runs_the_backup_job_with_the_variables_it_reads() -> None:
+def test_backup_service_runs_the_backup_job_with_the_variables_it_reads(tmp_path: Path) -> None:
     services = _compose()["services"]
     backup = services["backup"]
     assert backup["command"] == ["python", "-m", "vauchflow_backup"]
@@ -151,7 +186,7 @@ def test_backup_service_runs_the_backup_job_with_the_variables_it_reads() -> Non
     assert backup["build"] == {"context": ".", "target": "backup"}
     assert "FROM python:3.11-slim AS backup" in (REPO / "Dockerfile").read_text()
 
-    environment = _RecordingEnv(_interpolated(backup["environment"], SECRETS))
+    environment = _environment(backup, tmp_path)
     config = BackupConfig.from_env(environment)
     unread = set(environment) - environment.read
     assert not unread, f"compose sets variables the backup job never reads: {sorted(unread)}"
@@ -220,22 +255,26 @@ def test_envoy_service_loads_the_generated_gateway_config_that_points_at_the_ser
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_web_service_runs_its_entry_point_with_the_variables_it_reads() -> None:
+def test_web_service_runs_its_entry_point_with_the_variables_it_reads(tmp_path: Path) -> None:
     web = _compose()["services"]["web"]
     assert web["command"] == ["python", "-m", "vauchflow_web"]
     source = (REPO / "server" / "vauchflow_web" / "config.py").read_text()
-    for name in web["environment"]:
+    environment = _environment(web, tmp_path)
+    assert environment["VAUCHFLOW_WEB_SESSION_KEY"] == SECRETS["VAUCHFLOW_WEB_SESSION_KEY"]
+    for name in environment:
         assert f'"{name}"' in source, f"vauchflow_web.config does not read {name}"
     assert "ports" not in web  # replicable: Envoy reaches it inside the network
     assert web["healthcheck"]["test"]
 
 
-def test_prober_service_runs_its_entry_point_with_the_variables_it_reads() -> None:
+def test_prober_service_runs_its_entry_point_with_the_variables_it_reads(tmp_path: Path) -> None:
     prober = _compose()["services"]["prober"]
     assert prober["command"] == ["python", "-m", "vauchflow_prober"]
     assert importlib.util.find_spec("vauchflow_prober.__main__") is not None
     source = (REPO / "server" / "vauchflow_prober" / "config.py").read_text()
-    for name in prober["environment"]:
+    environment = _environment(prober, tmp_path)
+    assert environment["VAUCHFLOW_ADMIN_TOKEN"] == SECRETS["VAUCHFLOW_ADMIN_TOKEN"]
+    for name in environment:
         assert f'"{name}"' in source, f"vauchflow_prober.config does not read {name}"
     assert "ports" not in prober
 
@@ -268,3 +307,30 @@ def test_replicated_services_scale_by_the_dev_stacks_variables_without_host_port
         assert _interpolated({"replicas": service["deploy"]["replicas"]}, {variable: "3"}) == {"replicas": "3"}
     # The webhook replicas count a tenant's event streams together, in Redis.
     assert services["webhooks"]["environment"]["REDIS_URL"] == services["server"]["environment"]["REDIS_URL"]
+
+
+def test_secrets_reach_the_containers_as_files_never_as_plain_environment() -> None:
+    compose = _compose()
+    declared = compose["secrets"]
+    assert {secret["environment"] for secret in declared.values()} <= set(SECRETS)
+    expected_files = {
+        "server": {"VAUCHFLOW_ADMIN_TOKEN_FILE", "VAUCHFLOW_WEBHOOK_KEYS_FILE"},
+        "webhooks": {"VAUCHFLOW_WEBHOOK_KEYS_FILE", "VAUCHFLOW_SMTP_PASSWORD_FILE"},
+        "web": {"VAUCHFLOW_WEB_SESSION_KEY_FILE"},
+        "backup": {"VAUCHFLOW_BACKUP_ENCRYPTION_KEY_FILE"},
+        "prober": {"VAUCHFLOW_ADMIN_TOKEN_FILE"},
+        "postgres": {"POSTGRES_PASSWORD_FILE"},
+        "grafana": {"GF_SECURITY_ADMIN_PASSWORD__FILE"},
+    }
+    secret_values = {value for name, value in SECRETS.items() if not name.endswith("DB_PASSWORD")}
+    secret_values.discard(SECRETS["POSTGRES_PASSWORD"])  # inside the owner's DATABASE_URL (migrate, backup)
+    for name, service in compose["services"].items():
+        environment = service.get("environment", {})
+        files = {key for key, value in environment.items() if str(value).startswith(SECRETS_DIR)}
+        assert files == expected_files.get(name, set()), name
+        for key in files:
+            assert environment[key].removeprefix(SECRETS_DIR) in service["secrets"], (name, key)
+            assert environment[key].removeprefix(SECRETS_DIR) in declared, (name, key)
+        plain = _interpolated(environment, {**SECRETS, **_OPTIONAL})
+        leaked = [key for key, value in plain.items() if value in secret_values]
+        assert not leaked, f"{name} passes secrets as environment variables: {leaked}"

@@ -32,6 +32,11 @@ NON_TENANT_TABLES = {
     "status_checks",
     "status_incidents",
     "status_incident_updates",
+    # Migration 0011: the status outbox, its subscribers and their notifications, the daily uptime rollup.
+    "status_events",
+    "status_subscriptions",
+    "status_notifications",
+    "status_uptime_days",
 }
 RLS_VIOLATION = "42501"
 

@@ -23,6 +23,7 @@ CLIENT_SERVICES = (
     "TenantService",
     "EventStreamService",
     "CampaignService",
+    "StatusService",
 )
 # google.longrunning.Operations as served (WaitOperation is not: the client polls GetOperation).
 OPERATIONS = ("GetOperation", "ListOperations", "CancelOperation", "DeleteOperation")

@@ -14,6 +14,7 @@ from vauchflow._resources import (
     ApiKeys,
     Campaigns,
     Events,
+    Incidents,
     Operations,
     Redemptions,
     Tenants,
@@ -62,6 +63,7 @@ class _OperatorApi(Namespace[T], Generic[T]):
     def __init__(self, transport: T) -> None:
         super().__init__(transport)
         self.tenants: Tenants[T] = Tenants(transport)
+        self.incidents: Incidents[T] = Incidents(transport)
 
     @property
     def settings(self) -> Settings:

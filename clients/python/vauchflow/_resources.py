@@ -20,9 +20,10 @@ from vauchflow._event_stream import DEFAULT_MAX_RECONNECTS, AsyncEventStream, Ev
 from vauchflow._methods import ListMethod, Namespace, T, UnaryMethod
 from vauchflow._transport import AsyncioTransport, BlockingTransport
 from vauchflow.v1 import api_key_service_pb2 as api_keys
-from vauchflow.v1 import campaign_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
+from vauchflow.v1 import campaign_pb2, redemption_pb2, status_pb2, tenant_pb2, voucher_pb2, webhook_pb2
 from vauchflow.v1 import campaign_service_pb2 as campaigns
 from vauchflow.v1 import redemption_service_pb2 as redemptions
+from vauchflow.v1 import status_service_pb2 as status
 from vauchflow.v1 import tenant_service_pb2 as tenants
 from vauchflow.v1 import voucher_service_pb2 as vouchers
 from vauchflow.v1 import webhook_service_pb2 as webhooks
@@ -770,3 +771,61 @@ class Operations(Namespace[T]):
     cancel = UnaryMethod(_rpcs.CANCEL_OPERATION, _cancel_operation, lambda r: None)
     delete = UnaryMethod(_rpcs.DELETE_OPERATION, _delete_operation, lambda r: None)
     wait = OperationWaiter()
+
+
+# The status page's incidents (operator token)
+
+
+def _component(value: status_pb2.MonitoredComponent | str) -> status_pb2.MonitoredComponent:
+    """A MonitoredComponent value or name ("API", "WEBHOOKS", "MONITORED_COMPONENT_MCP")."""
+    if isinstance(value, str):
+        name = value.upper()
+        return cast(status_pb2.MonitoredComponent, status_pb2.MonitoredComponent.Value(
+            name if name.startswith("MONITORED_COMPONENT_") else "MONITORED_COMPONENT_" + name
+        ))  # fmt: skip
+    return value
+
+
+def _create_incident(
+    title: str,
+    components: Sequence[status_pb2.MonitoredComponent | str],
+    *,
+    affected_plans: Sequence[tenant_pb2.Plan | str] = (),
+    message: str | None = None,
+    request_id: str | None = None,
+    request: status.CreateIncidentRequest | None = None,
+) -> status.CreateIncidentRequest:
+    """Opens an incident in state Investigating. Returns the Incident."""
+    return _merged(
+        status.CreateIncidentRequest,
+        request,
+        title=title,
+        components=[_component(c) for c in components],
+        affected_plans=[_plan(p) for p in affected_plans],
+        message=message,
+        request_id=request_id,
+    )
+
+
+def _add_incident_update(incident_id: str, update: status_pb2.IncidentUpdate) -> status.AddIncidentUpdateRequest:
+    """Appends an update (its state may move the incident on). Returns the Incident."""
+    return status.AddIncidentUpdateRequest(incident_id=incident_id, update=update)
+
+
+def _get_incident(incident_id: str) -> status.GetIncidentRequest:
+    """Returns the Incident with its updates, newest first."""
+    return status.GetIncidentRequest(id=incident_id)
+
+
+def _list_incidents(
+    *, page_size: int | None = None, request: status.ListIncidentsRequest | None = None
+) -> status.ListIncidentsRequest:
+    """Every incident, newest first, page by page."""
+    return _merged(status.ListIncidentsRequest, request, page_size=page_size)
+
+
+class Incidents(Namespace[T]):
+    create = UnaryMethod(_rpcs.CREATE_INCIDENT, _create_incident, lambda r: r.incident)
+    add_update = UnaryMethod(_rpcs.ADD_INCIDENT_UPDATE, _add_incident_update, lambda r: r.incident)
+    get = UnaryMethod(_rpcs.GET_INCIDENT, _get_incident, lambda r: r.incident)
+    list = ListMethod(_rpcs.LIST_INCIDENTS, _list_incidents, lambda r: r.incidents)

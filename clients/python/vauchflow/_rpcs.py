@@ -27,6 +27,7 @@ from vauchflow.v1 import (
     campaign_service_pb2_grpc,
     event_stream_service_pb2_grpc,
     redemption_service_pb2_grpc,
+    status_service_pb2_grpc,
     tenant_service_pb2_grpc,
     voucher_service_pb2_grpc,
     webhook_service_pb2_grpc,
@@ -39,6 +40,9 @@ from vauchflow.v1 import (
 )
 from vauchflow.v1 import (
     redemption_service_pb2 as redemptions,
+)
+from vauchflow.v1 import (
+    status_service_pb2 as status,
 )
 from vauchflow.v1 import (
     tenant_service_pb2 as tenants,
@@ -88,6 +92,7 @@ _EVENT_STREAM = event_stream_service_pb2_grpc.EventStreamServiceStub
 _CAMPAIGNS = campaign_service_pb2_grpc.CampaignServiceStub
 _OPERATIONS = operations_pb2_grpc.OperationsStub
 _LRO = "google.longrunning"
+_STATUS = status_service_pb2_grpc.StatusServiceStub
 
 CREATE_VOUCHER = Rpc(_VOUCHERS, "CreateVoucher", vouchers.CreateVoucherRequest, vouchers.CreateVoucherResponse, _ID)
 GET_VOUCHER = Rpc(_VOUCHERS, "GetVoucher", vouchers.GetVoucherRequest, vouchers.GetVoucherResponse, _S)
@@ -189,6 +194,29 @@ CREATE_TENANT = Rpc(_TENANTS, "CreateTenant", tenants.CreateTenantRequest, tenan
 GET_TENANT = Rpc(_TENANTS, "GetTenant", tenants.GetTenantRequest, tenants.GetTenantResponse, _S)
 LIST_TENANTS = Rpc(_TENANTS, "ListTenants", tenants.ListTenantsRequest, tenants.ListTenantsResponse, _S)
 UPDATE_TENANT = Rpc(_TENANTS, "UpdateTenant", tenants.UpdateTenantRequest, tenants.UpdateTenantResponse, _NO)
+
+CREATE_INCIDENT = Rpc(_STATUS, "CreateIncident", status.CreateIncidentRequest, status.CreateIncidentResponse, _ID)
+# Each call appends to the incident's history: a retry after an unknown outcome could post the update twice.
+ADD_INCIDENT_UPDATE = Rpc(
+    _STATUS, "AddIncidentUpdate", status.AddIncidentUpdateRequest, status.AddIncidentUpdateResponse, _NO
+)
+GET_INCIDENT = Rpc(_STATUS, "GetIncident", status.GetIncidentRequest, status.GetIncidentResponse, _S)
+LIST_INCIDENTS = Rpc(_STATUS, "ListIncidents", status.ListIncidentsRequest, status.ListIncidentsResponse, _S)
+# The rest of StatusService (the prober's reports, the public summary and subscriptions) is listed so the table
+# stays complete; the client offers methods for the operator's incidents only.
+REPORT_CHECK_RESULTS = Rpc(
+    _STATUS, "ReportCheckResults", status.ReportCheckResultsRequest, status.ReportCheckResultsResponse, _NO
+)
+GET_STATUS_SUMMARY = Rpc(
+    _STATUS, "GetStatusSummary", status.GetStatusSummaryRequest, status.GetStatusSummaryResponse, _S
+)
+CREATE_SUBSCRIPTION = Rpc(
+    _STATUS, "CreateSubscription", status.CreateSubscriptionRequest, status.CreateSubscriptionResponse, _NO
+)
+CONFIRM_SUBSCRIPTION = Rpc(
+    _STATUS, "ConfirmSubscription", status.ConfirmSubscriptionRequest, status.ConfirmSubscriptionResponse, _NO
+)
+UNSUBSCRIBE = Rpc(_STATUS, "Unsubscribe", status.UnsubscribeRequest, status.UnsubscribeResponse, _NO)
 
 # A stream resumes from its last cursor rather than being retried from the start (see _event_stream.py).
 SUBSCRIBE_EVENTS = Rpc(

@@ -15,6 +15,8 @@ import asyncpg
 
 from vauchflow_core.db.connection import Connection
 from vauchflow_core.db.queries import QUERIES
+from vauchflow_core.events import Event
+from vauchflow_core.secret_box import Sealed
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,19 @@ class NewIncidentUpdate:
     workaround: str = ""
     expected_resolution_time: dt.datetime | None = None
     catch_up_window: str = ""
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    id: UUID
+    kind: str
+    sealed_contact: Sealed
+    unsubscribe_token_hash: bytes
+    email_index: bytes | None = None
+    email_index_key_version: int | None = None
+    url: str | None = None
+    confirm_token_hash: bytes | None = None
+    confirm_time: dt.datetime | None = None
 
 
 def _incident(row: asyncpg.Record) -> StoredIncident:
@@ -120,7 +135,7 @@ class StatusTransaction:
         return found
 
     async def daily_uptime(self, since: dt.datetime) -> dict[tuple[str, dt.date], tuple[int, int]]:
-        rows = await self._conn.fetch(QUERIES["daily_status_uptime"], since)
+        rows = await self._conn.fetch(QUERIES["daily_status_uptime"], since.date())
         return {(r["component"], r["day"]): (r["passed"], r["failed"]) for r in rows}
 
     async def failure_streak_start(self, component: str) -> dt.datetime | None:
@@ -197,3 +212,46 @@ class StatusTransaction:
         for row in await self._conn.fetch(QUERIES["status_incident_updates"], list(incident_ids)):
             found[row["incident_id"]].append(_update(row))
         return found
+
+    # Incident changes as events, and subscriptions
+
+    async def insert_event(self, event: Event, now: dt.datetime) -> None:
+        await self._conn.execute(QUERIES["insert_status_event"], event.id, event.type, event.payload, now)
+
+    async def insert_subscription(self, subscription: NewSubscription, now: dt.datetime) -> bool:
+        """False when the email address is subscribed already."""
+        sealed = subscription.sealed_contact
+        inserted = await self._conn.fetchval(
+            QUERIES["insert_status_subscription"],
+            subscription.id,
+            subscription.kind,
+            subscription.email_index,
+            subscription.email_index_key_version,
+            subscription.url,
+            sealed.ciphertext,
+            sealed.nonce,
+            sealed.key_version,
+            subscription.confirm_token_hash,
+            subscription.unsubscribe_token_hash,
+            subscription.confirm_time,
+            now,
+        )
+        return inserted is not None
+
+    async def subscription_by_email(self, indexes: Sequence[bytes]) -> tuple[UUID, bool] | None:
+        """(id, confirmed) of the subscription with any of these address indexes."""
+        row = await self._conn.fetchrow(QUERIES["status_subscription_by_email_index"], list(indexes))
+        return (row["id"], row["confirm_time"] is not None) if row else None
+
+    async def queue_confirmation(self, notification_id: UUID, subscription_id: UUID) -> None:
+        await self._conn.execute(QUERIES["insert_status_confirmation"], notification_id, subscription_id)
+
+    async def confirm_subscription(self, confirm_token_hash: bytes, now: dt.datetime) -> UUID | None:
+        confirmed: UUID | None = await self._conn.fetchval(
+            QUERIES["confirm_status_subscription"], confirm_token_hash, now
+        )
+        return confirmed
+
+    async def delete_subscription(self, unsubscribe_token_hash: bytes) -> UUID | None:
+        deleted: UUID | None = await self._conn.fetchval(QUERIES["delete_status_subscription"], unsubscribe_token_hash)
+        return deleted

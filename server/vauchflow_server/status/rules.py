@@ -8,6 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+# The incident workflow lives in the shared core (the dashboard's operator pages offer the same steps); re-exported.
+from vauchflow_core.incident_workflow import IDENTIFIED as IDENTIFIED
+from vauchflow_core.incident_workflow import INCIDENT_STATES as INCIDENT_STATES
+from vauchflow_core.incident_workflow import INVESTIGATING as INVESTIGATING
+from vauchflow_core.incident_workflow import MONITORING as MONITORING
+from vauchflow_core.incident_workflow import RESOLVED as RESOLVED
+from vauchflow_core.incident_workflow import allowed_next_states as allowed_next_states
+
 # Component ids, in the order the status page lists them, with their public names and targets.
 COMPONENTS: dict[str, tuple[str, str]] = {
     "api": ("API uptime", "99.9% availability"),
@@ -30,11 +38,6 @@ UNKNOWN = "UNKNOWN"
 # Worst last: the overall state is the worst deployed component's.
 SEVERITY = (OPERATIONAL, DEGRADED, PARTIAL_OUTAGE, MAJOR_OUTAGE)
 
-INVESTIGATING = "INVESTIGATING"
-IDENTIFIED = "IDENTIFIED"
-MONITORING = "MONITORING"
-RESOLVED = "RESOLVED"
-INCIDENT_STATES = (INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED)
 
 SLA_NOTE = (
     "The 99.9% availability targets apply to Scale and Enterprise plans. Free, Starter and Growth plans share the "
@@ -142,17 +145,6 @@ def uptime_percent(passed: int, failed: int) -> float | None:
 
 def is_overdue(state: str, last_update_time: dt.datetime, now: dt.datetime, rules: StateRules) -> bool:
     return state != RESOLVED and now - last_update_time > rules.update_cadence
-
-
-def allowed_next_states(state: str) -> tuple[str, ...]:
-    """Investigating → Identified → (Monitoring) → Resolved; an update may also keep the state (the cadence update),
-    and Monitoring may fall back to Identified when the fix did not hold. Resolved is final."""
-    return {
-        INVESTIGATING: (INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED),
-        IDENTIFIED: (IDENTIFIED, MONITORING, RESOLVED),
-        MONITORING: (MONITORING, IDENTIFIED, RESOLVED),
-        RESOLVED: (),
-    }[state]
 
 
 def postmortem_due_date(resolved_at: dt.datetime, business_days: int) -> dt.date:

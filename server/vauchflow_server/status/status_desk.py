@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from vauchflow_core.errors import Conflict, NotFound, Violations
+from vauchflow_core.events import new_event
+from vauchflow_core.status_subscriptions import INCIDENT_CREATED, INCIDENT_RESOLVED, INCIDENT_UPDATED
 from vauchflow_core.tenancy import PLANS
 from vauchflow_server import idempotency
 from vauchflow_server.db.database import Database
@@ -100,6 +102,38 @@ def incident_not_found(raw: object) -> NotFound:
     return NotFound(f"no incident with id {raw}", reason="NOT_FOUND")
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+async def record_change(
+    tx: StatusTransaction, event_type: str, incident: StoredIncident, update: NewIncidentUpdate, now: dt.datetime
+) -> None:
+    """The incident change as an event in the status outbox, in the transaction that makes the change: the
+    delivery service sends it to every confirmed subscriber (signed webhooks, mails)."""
+    data = {
+        "incident": {
+            "id": str(incident.id),
+            "title": incident.title,
+            "state": incident.state,
+            "components": list(incident.components),
+            "affected_plans": list(incident.affected_plans),
+            "create_time": _iso(incident.create_time),
+            "resolve_time": _iso(incident.resolve_time),
+        },
+        "update": {
+            "state": update.state,
+            "message": update.message,
+            "affected_endpoints": list(update.affected_endpoints),
+            "workaround": update.workaround,
+            "expected_resolution_time": _iso(update.expected_resolution_time),
+            "catch_up_window": update.catch_up_window,
+            "create_time": _iso(now),
+        },
+    }
+    await tx.insert_event(new_event(event_type, data), now)
+
+
 def _parse_id(raw: str) -> UUID:
     try:
         return UUID(raw)
@@ -176,7 +210,9 @@ class StatusDesk:
             f"Our automated checks of {name} have failed {failures} times in a row. We are investigating; "
             "the cause is not yet known."
         )
-        await tx.insert_update(incident_id, NewIncidentUpdate(rules.INVESTIGATING, message, "prober"), now)
+        update = NewIncidentUpdate(rules.INVESTIGATING, message, "prober")
+        await tx.insert_update(incident_id, update, now)
+        await record_change(tx, INCIDENT_CREATED, incident, update, now)
         log.warning(
             "incident opened by the prober",
             extra={"action": "status_incident_opened", "component": component, "incident_id": str(incident_id)},
@@ -269,9 +305,9 @@ class StatusDesk:
             else:
                 names = ", ".join(COMPONENTS[c][0] for c in created.components)
                 message = command.message.strip() or f"We are investigating an issue affecting {names}."
-                await tx.insert_update(
-                    incident_id, NewIncidentUpdate(rules.INVESTIGATING, message, command.author), now
-                )
+                update = NewIncidentUpdate(rules.INVESTIGATING, message, command.author)
+                await tx.insert_update(incident_id, update, now)
+                await record_change(tx, INCIDENT_CREATED, created, update, now)
         return await self.get_incident(str(incident_id))
 
     async def add_update(self, raw_id: str, update: NewIncidentUpdate) -> IncidentView:
@@ -294,7 +330,9 @@ class StatusDesk:
                 refused.add("update.state", f"an incident in state {incident.state} cannot move to {update.state}")
                 refused.raise_if_any()
             await tx.insert_update(incident_id, update, now)
-            await tx.set_incident_state(incident_id, update.state, now)
+            changed = await tx.set_incident_state(incident_id, update.state, now)
+            kind = INCIDENT_RESOLVED if update.state == rules.RESOLVED else INCIDENT_UPDATED
+            await record_change(tx, kind, changed, update, now)
         return await self.get_incident(str(incident_id))
 
     async def get_incident(self, raw_id: str) -> IncidentView:

@@ -84,5 +84,9 @@ def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
         Route("/operator/tenants", guard.operator_page(operator.tenants), methods=get),
         Route("/operator/tenants", guard.operator_page(operator.create_tenant), methods=post),
         Route("/operator/tenants/{tenant_id}/plan", guard.operator_page(operator.change_plan), methods=post),
+        Route("/operator/incidents", guard.operator_page(operator.incidents), methods=get),
+        Route("/operator/incidents", guard.operator_page(operator.create_incident), methods=post),
+        Route("/operator/incidents/{incident_id}", guard.operator_page(operator.incident), methods=get),
+        Route("/operator/incidents/{incident_id}/updates", guard.operator_page(operator.add_update), methods=post),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

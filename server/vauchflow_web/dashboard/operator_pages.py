@@ -1,7 +1,10 @@
-"""The platform operator's pages: tenants (list, create, change plan), with the operator token of the session."""
+"""The platform operator's pages, with the operator token of the session: tenants (list, create, change plan) and
+the status page's incidents (list with the overdue flag, open, post updates through the workflow, resolve)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,11 +14,22 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 import vauchflow
+from vauchflow.v1 import status_pb2
+from vauchflow_core.incident_workflow import INCIDENT_STATES, allowed_next_states
 from vauchflow_web.config import WebConfig
 from vauchflow_web.dashboard.page_guard import Caller
+from vauchflow_web.dashboard.rendering import COMPONENT_NAMES as COMPONENTS
 from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
 
 PLANS = ("FREE", "STARTER", "GROWTH", "SCALE", "ENTERPRISE")
+
+
+def incident_state(value: int) -> str:
+    return status_pb2.IncidentState.Name(value).removeprefix("INCIDENT_STATE_")
+
+
+def _problem(error: vauchflow.InvalidRequestError) -> str:
+    return "; ".join(f"{v.field}: {v.description}" for v in error.field_violations) or error.message
 
 
 class OperatorPages:
@@ -68,3 +82,76 @@ class OperatorPages:
             async with self._operator(caller) as operator:
                 await operator.tenants.update(tenant_id, plan=plan)
         return RedirectResponse(f"/operator/tenants#tenant-{quote(tenant_id, safe='')}", status_code=303)
+
+    # Incidents
+
+    async def incidents(self, request: Request, caller: Caller) -> Response:
+        return await self._incidents_page(request, caller)
+
+    async def _incidents_page(
+        self, request: Request, caller: Caller, extra: dict[str, Any] | None = None, status_code: int = 200
+    ) -> Response:
+        async with self._operator(caller) as operator:
+            incidents = [incident async for incident in operator.incidents.list(page_size=100)]
+        # A fresh idempotency key per form shown: a double submit opens one incident, not two.
+        context = {"title": "Incidents", "incidents": incidents, "components": COMPONENTS, "plans": PLANS,
+                   "request_id": str(uuid.uuid4()), **(extra or {})}  # fmt: skip
+        return self._render.page(request, caller, "incidents.html", context, status_code=status_code)
+
+    async def create_incident(self, request: Request, caller: Caller) -> Response:
+        form = await request.form()
+        components = [str(c) for c in form.getlist("components") if str(c) in COMPONENTS]
+        plans = [str(p) for p in form.getlist("affected_plans") if str(p) in PLANS]
+        try:
+            async with self._operator(caller) as operator:
+                created = await operator.incidents.create(
+                    str(form.get("title", "")).strip(),
+                    components,
+                    affected_plans=plans,
+                    message=str(form.get("message", "")).strip() or None,
+                    request_id=str(form.get("request_id", "")) or None,
+                )
+        except vauchflow.InvalidRequestError as error:
+            return await self._incidents_page(request, caller, {"error": _problem(error)}, FORM_NEEDS_ATTENTION)
+        return RedirectResponse(f"/operator/incidents/{quote(created.id, safe='')}", status_code=303)
+
+    async def incident(self, request: Request, caller: Caller) -> Response:
+        return await self._incident_page(request, caller)
+
+    async def _incident_page(
+        self, request: Request, caller: Caller, extra: dict[str, Any] | None = None, status_code: int = 200
+    ) -> Response:
+        async with self._operator(caller) as operator:
+            incident = await operator.incidents.get(request.path_params["incident_id"])
+        state = incident_state(incident.state)
+        context = {"title": incident.title, "incident": incident, "state": state,
+                   "next_states": allowed_next_states(state), **(extra or {})}  # fmt: skip
+        return self._render.page(request, caller, "incident.html", context, status_code=status_code)
+
+    async def add_update(self, request: Request, caller: Caller) -> Response:
+        form = await request.form()
+        incident_id = request.path_params["incident_id"]
+        state = str(form.get("state", ""))
+        update = status_pb2.IncidentUpdate(
+            # An unknown state goes to the API as UNSPECIFIED, which refuses it with the field named.
+            state="INCIDENT_STATE_" + (state if state in INCIDENT_STATES else "UNSPECIFIED"),
+            message=str(form.get("message", "")).strip(),
+            affected_endpoints=[e.strip() for e in str(form.get("affected_endpoints", "")).split(",") if e.strip()],
+            workaround=str(form.get("workaround", "")).strip(),
+            catch_up_window=str(form.get("catch_up_window", "")).strip(),
+        )
+        expected = str(form.get("expected_resolution_time", "")).strip()
+        if expected:
+            try:
+                # A datetime-local field: the page labels it UTC.
+                update.expected_resolution_time.FromDatetime(dt.datetime.fromisoformat(expected).replace(tzinfo=dt.UTC))
+            except ValueError:
+                return await self._incident_page(
+                    request, caller, {"error": "expected resolution: not a date and time"}, FORM_NEEDS_ATTENTION
+                )
+        try:
+            async with self._operator(caller) as operator:
+                await operator.incidents.add_update(incident_id, update)
+        except vauchflow.InvalidRequestError as error:
+            return await self._incident_page(request, caller, {"error": _problem(error)}, FORM_NEEDS_ATTENTION)
+        return RedirectResponse(f"/operator/incidents/{quote(incident_id, safe='')}", status_code=303)

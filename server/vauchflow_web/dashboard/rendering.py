@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from vauchflow.v1 import redemption_pb2, tenant_pb2, webhook_pb2
+from vauchflow.v1 import redemption_pb2, status_pb2, tenant_pb2, webhook_pb2
 
 if TYPE_CHECKING:
     from vauchflow_web.dashboard.page_guard import Caller
@@ -71,6 +71,20 @@ def _redemption_status(value: int) -> str:
     return redemption_pb2.RedemptionStatus.Name(value).removeprefix("REDEMPTION_STATUS_").replace("_", " ").lower()
 
 
+def _incident_state(value: int) -> str:
+    return status_pb2.IncidentState.Name(value).removeprefix("INCIDENT_STATE_").capitalize()
+
+
+# The monitored components as the status page names them.
+COMPONENT_NAMES = {"API": "API uptime", "REDEMPTION": "Redemption latency p99", "WEBHOOKS": "Webhook delivery",
+                   "MCP": "MCP server", "DASHBOARD": "Dashboard", "BACKUPS": "Database backup currency"}  # fmt: skip
+
+
+def _component_name(value: int) -> str:
+    key = status_pb2.MonitoredComponent.Name(value).removeprefix("MONITORED_COMPONENT_")
+    return COMPONENT_NAMES.get(key, key)
+
+
 def _delivery_status(value: int) -> str:
     return webhook_pb2.WebhookDeliveryStatus.Name(value).removeprefix("WEBHOOK_DELIVERY_STATUS_").lower()
 
@@ -91,6 +105,8 @@ class Renderer:
         self._env.filters["event_data"] = event_data
         self._env.filters["redemption_status"] = _redemption_status
         self._env.filters["delivery_status"] = _delivery_status
+        self._env.filters["incident_state"] = _incident_state
+        self._env.filters["component"] = _component_name
 
     def page(
         self,

@@ -13,11 +13,12 @@ from starlette.routing import BaseRoute, Route
 from vauchflow_web.api_access import ApiAccess
 from vauchflow_web.config import WebConfig
 from vauchflow_web.status import page
+from vauchflow_web.status.subscribing import SubscriptionPages
 from vauchflow_web.status.summary_source import SummarySource
 
 # Nothing but our own stylesheet may load; no script may run (there is none).
 _HTML_HEADERS = {
-    "content-security-policy": "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; "
+    "content-security-policy": "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'",
     "cache-control": "no-cache",
     "x-content-type-options": "nosniff",
@@ -26,6 +27,7 @@ _HTML_HEADERS = {
 
 def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
     source = SummarySource(config.api_target, tls=config.api_tls)
+    subscriptions = SubscriptionPages(config.api_target, tls=config.api_tls)
 
     async def status_page(_request: Request) -> Response:
         return Response(page.render_html(await source.get()), media_type="text/html", headers=_HTML_HEADERS)
@@ -51,4 +53,5 @@ def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
         Route("/status/summary.json", summary_json, methods=["GET"]),
         Route("/status/feed.atom", feed, methods=["GET"]),
         Route("/status/status.css", stylesheet, methods=["GET"]),
+        *subscriptions.routes(),
     ]

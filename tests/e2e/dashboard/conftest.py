@@ -50,6 +50,8 @@ class DashboardStack:
     gateway: Gateway
     admin_token: str
     receiver: WebhookReceiver
+    # The database's owner, for seeding history a test cannot wait for (an incident's last update 31 minutes old).
+    owner_dsn: str = ""
     # Every tenant key new_tenant handed out: none may appear in the web service's log.
     issued: list[str] = field(default_factory=list)
 
@@ -139,7 +141,7 @@ def dashboard_stack(
         stoppers.append(("web", web.process))
         wait_for(lambda: _serves_the_dashboard(gateway), what="the dashboard through Envoy", timeout=30)
         with WebhookReceiver() as receiver:
-            stack = DashboardStack(web, gateway, admin_token, receiver)
+            stack = DashboardStack(web, gateway, admin_token, receiver, database.owner_dsn)
             yield stack
         gateway.stop()
         stop_child(web.process, name="web", sig=signal.SIGTERM, timeout=30)

@@ -108,3 +108,43 @@ class ListIncidentsResponse(_message.Message):
     incidents: _containers.RepeatedCompositeFieldContainer[_status_pb2.Incident]
     next_page_token: str
     def __init__(self, incidents: _Optional[_Iterable[_Union[_status_pb2.Incident, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CreateSubscriptionRequest(_message.Message):
+    __slots__ = ("email", "webhook_url")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    webhook_url: str
+    def __init__(self, email: _Optional[str] = ..., webhook_url: _Optional[str] = ...) -> None: ...
+
+class CreateSubscriptionResponse(_message.Message):
+    __slots__ = ("confirmation_pending", "subscription_id", "signing_secret", "unsubscribe_token")
+    CONFIRMATION_PENDING_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_SECRET_FIELD_NUMBER: _ClassVar[int]
+    UNSUBSCRIBE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    confirmation_pending: bool
+    subscription_id: str
+    signing_secret: str
+    unsubscribe_token: str
+    def __init__(self, confirmation_pending: _Optional[bool] = ..., subscription_id: _Optional[str] = ..., signing_secret: _Optional[str] = ..., unsubscribe_token: _Optional[str] = ...) -> None: ...
+
+class ConfirmSubscriptionRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class ConfirmSubscriptionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UnsubscribeRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class UnsubscribeResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -66,6 +66,21 @@ class StatusServiceStub:
                 request_serializer=vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsRequest.SerializeToString,
                 response_deserializer=vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsResponse.FromString,
                 _registered_method=True)
+        self.CreateSubscription = channel.unary_unary(
+                '/vauchflow.v1.StatusService/CreateSubscription',
+                request_serializer=vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ConfirmSubscription = channel.unary_unary(
+                '/vauchflow.v1.StatusService/ConfirmSubscription',
+                request_serializer=vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.Unsubscribe = channel.unary_unary(
+                '/vauchflow.v1.StatusService/Unsubscribe',
+                request_serializer=vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeResponse.FromString,
+                _registered_method=True)
 
 
 class StatusServiceServicer:
@@ -114,6 +129,28 @@ class StatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSubscription(self, request, context):
+        """Subscribes to incident notifications (public, rate-limited per client address): an email address gets a
+        confirmation mail and nothing else until it is confirmed (double opt-in); a webhook URL is subscribed at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmSubscription(self, request, context):
+        """Confirms an email subscription with the token of its confirmation mail (public, rate-limited).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unsubscribe(self, request, context):
+        """Ends a subscription with its unsubscribe token (every mail carries it; a webhook subscriber got it once).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +183,21 @@ def add_StatusServiceServicer_to_server(servicer, server):
                     servicer.ListIncidents,
                     request_deserializer=vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsRequest.FromString,
                     response_serializer=vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsResponse.SerializeToString,
+            ),
+            'CreateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSubscription,
+                    request_deserializer=vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionResponse.SerializeToString,
+            ),
+            'ConfirmSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmSubscription,
+                    request_deserializer=vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionResponse.SerializeToString,
+            ),
+            'Unsubscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unsubscribe,
+                    request_deserializer=vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +364,87 @@ class StatusService:
             '/vauchflow.v1.StatusService/ListIncidents',
             vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsRequest.SerializeToString,
             vauchflow_dot_v1_dot_status__service__pb2.ListIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.StatusService/CreateSubscription',
+            vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionRequest.SerializeToString,
+            vauchflow_dot_v1_dot_status__service__pb2.CreateSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.StatusService/ConfirmSubscription',
+            vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionRequest.SerializeToString,
+            vauchflow_dot_v1_dot_status__service__pb2.ConfirmSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unsubscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.StatusService/Unsubscribe',
+            vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeRequest.SerializeToString,
+            vauchflow_dot_v1_dot_status__service__pb2.UnsubscribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

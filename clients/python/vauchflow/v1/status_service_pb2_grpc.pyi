@@ -46,6 +46,14 @@ class StatusServiceStub:
     GetIncident: _grpc.UnaryUnaryMultiCallable[_status_service_pb2.GetIncidentRequest, _status_service_pb2.GetIncidentResponse]
     ListIncidents: _grpc.UnaryUnaryMultiCallable[_status_service_pb2.ListIncidentsRequest, _status_service_pb2.ListIncidentsResponse]
     """Newest first (operator token)."""
+    CreateSubscription: _grpc.UnaryUnaryMultiCallable[_status_service_pb2.CreateSubscriptionRequest, _status_service_pb2.CreateSubscriptionResponse]
+    """Subscribes to incident notifications (public, rate-limited per client address): an email address gets a
+    confirmation mail and nothing else until it is confirmed (double opt-in); a webhook URL is subscribed at once.
+    """
+    ConfirmSubscription: _grpc.UnaryUnaryMultiCallable[_status_service_pb2.ConfirmSubscriptionRequest, _status_service_pb2.ConfirmSubscriptionResponse]
+    """Confirms an email subscription with the token of its confirmation mail (public, rate-limited)."""
+    Unsubscribe: _grpc.UnaryUnaryMultiCallable[_status_service_pb2.UnsubscribeRequest, _status_service_pb2.UnsubscribeResponse]
+    """Ends a subscription with its unsubscribe token (every mail carries it; a webhook subscriber got it once)."""
 
 @_typing.type_check_only
 class StatusServiceAsyncStub(StatusServiceStub):
@@ -65,6 +73,14 @@ class StatusServiceAsyncStub(StatusServiceStub):
     GetIncident: _aio.UnaryUnaryMultiCallable[_status_service_pb2.GetIncidentRequest, _status_service_pb2.GetIncidentResponse]  # type: ignore[assignment]
     ListIncidents: _aio.UnaryUnaryMultiCallable[_status_service_pb2.ListIncidentsRequest, _status_service_pb2.ListIncidentsResponse]  # type: ignore[assignment]
     """Newest first (operator token)."""
+    CreateSubscription: _aio.UnaryUnaryMultiCallable[_status_service_pb2.CreateSubscriptionRequest, _status_service_pb2.CreateSubscriptionResponse]  # type: ignore[assignment]
+    """Subscribes to incident notifications (public, rate-limited per client address): an email address gets a
+    confirmation mail and nothing else until it is confirmed (double opt-in); a webhook URL is subscribed at once.
+    """
+    ConfirmSubscription: _aio.UnaryUnaryMultiCallable[_status_service_pb2.ConfirmSubscriptionRequest, _status_service_pb2.ConfirmSubscriptionResponse]  # type: ignore[assignment]
+    """Confirms an email subscription with the token of its confirmation mail (public, rate-limited)."""
+    Unsubscribe: _aio.UnaryUnaryMultiCallable[_status_service_pb2.UnsubscribeRequest, _status_service_pb2.UnsubscribeResponse]  # type: ignore[assignment]
+    """Ends a subscription with its unsubscribe token (every mail carries it; a webhook subscriber got it once)."""
 
 class StatusServiceServicer(metaclass=_abc_1.ABCMeta):
     """The public status page's data: probe results, component states, incidents. The prober reports and operators
@@ -117,5 +133,31 @@ class StatusServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_status_service_pb2.ListIncidentsResponse, _abc.Awaitable[_status_service_pb2.ListIncidentsResponse]]:
         """Newest first (operator token)."""
+
+    @_abc_1.abstractmethod
+    def CreateSubscription(
+        self,
+        request: _status_service_pb2.CreateSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_status_service_pb2.CreateSubscriptionResponse, _abc.Awaitable[_status_service_pb2.CreateSubscriptionResponse]]:
+        """Subscribes to incident notifications (public, rate-limited per client address): an email address gets a
+        confirmation mail and nothing else until it is confirmed (double opt-in); a webhook URL is subscribed at once.
+        """
+
+    @_abc_1.abstractmethod
+    def ConfirmSubscription(
+        self,
+        request: _status_service_pb2.ConfirmSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_status_service_pb2.ConfirmSubscriptionResponse, _abc.Awaitable[_status_service_pb2.ConfirmSubscriptionResponse]]:
+        """Confirms an email subscription with the token of its confirmation mail (public, rate-limited)."""
+
+    @_abc_1.abstractmethod
+    def Unsubscribe(
+        self,
+        request: _status_service_pb2.UnsubscribeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_status_service_pb2.UnsubscribeResponse, _abc.Awaitable[_status_service_pb2.UnsubscribeResponse]]:
+        """Ends a subscription with its unsubscribe token (every mail carries it; a webhook subscriber got it once)."""
 
 def add_StatusServiceServicer_to_server(servicer: StatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -224,3 +224,53 @@ WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) AN
 DELETE FROM outbox_events AS o
 WHERE (o.tenant_id, o.event_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
   AND NOT EXISTS (SELECT FROM webhook_deliveries AS d WHERE d.tenant_id = o.tenant_id AND d.event_id = o.event_id);
+
+-- Status page notifications (migration 0011): the status outbox fanned out to subscribers, and their sending.
+
+-- name: relay_status_events
+-- Claims unrelayed status events (SKIP LOCKED: one relay takes each), queues one notification per confirmed
+-- subscription and event, and stamps the events relayed; returns how many events it took.
+WITH events AS (
+    SELECT id FROM status_events WHERE relay_time IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+), queued AS (
+    INSERT INTO status_notifications (id, subscription_id, kind, event_id)
+    SELECT gen_random_uuid(), s.id, 'EVENT', e.id
+    FROM events AS e CROSS JOIN status_subscriptions AS s
+    WHERE s.confirm_time IS NOT NULL
+    ON CONFLICT (subscription_id, event_id) DO NOTHING
+)
+UPDATE status_events SET relay_time = now() FROM events WHERE status_events.id = events.id
+RETURNING status_events.id;
+
+-- name: claim_status_notifications
+-- Due notifications, leased until now() + $2 seconds, with what sending them needs.
+WITH due AS (
+    SELECT id FROM status_notifications
+    WHERE status = 'PENDING' AND next_attempt_time <= now()
+    ORDER BY next_attempt_time
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE status_notifications AS n
+    SET next_attempt_time = now() + make_interval(secs => $2), attempt_count = n.attempt_count + 1
+    FROM due WHERE n.id = due.id
+    RETURNING n.id, n.subscription_id, n.kind, n.event_id, n.attempt_count
+)
+SELECT l.id, l.subscription_id, l.kind AS notification_kind, l.attempt_count, s.kind AS subscription_kind, s.url,
+       s.sealed_contact, s.sealed_contact_nonce, s.sealed_contact_key_version,
+       e.event_id, e.type AS event_type, e.payload
+FROM leased AS l
+JOIN status_subscriptions AS s ON s.id = l.subscription_id
+LEFT JOIN status_events AS e ON e.id = l.event_id;
+
+-- name: record_status_notification_sent
+UPDATE status_notifications SET status = 'DELIVERED', delivered_time = now(), last_error = $2 WHERE id = $1;
+
+-- name: record_status_notification_failed
+-- $2 NULL: no more attempts (FAILED); else the next attempt in $2 seconds.
+UPDATE status_notifications
+SET status = CASE WHEN $2::float8 IS NULL THEN 'FAILED' ELSE 'PENDING' END,
+    next_attempt_time = CASE WHEN $2::float8 IS NULL THEN next_attempt_time
+                             ELSE now() + make_interval(secs => $2::float8) END,
+    last_error = $3
+WHERE id = $1;

@@ -2,8 +2,20 @@
 -- Platform tables without tenant data: no tenant or operator setting is needed to read or write them.
 
 -- name: insert_status_checks
-INSERT INTO status_checks (component, outcome, duration_ms, detail, check_time)
-SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[]);
+-- The checks, and their counts added to the daily rollup (status_uptime_days) in the same statement. Rows are
+-- upserted in (component, day) order, so two concurrent reports lock them in the same order.
+WITH inserted AS (
+    INSERT INTO status_checks (component, outcome, duration_ms, detail, check_time)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::timestamptz[])
+    RETURNING component, outcome, check_time
+)
+INSERT INTO status_uptime_days AS d (component, day, passed, failed)
+SELECT component, (check_time AT TIME ZONE 'UTC')::date AS day,
+       count(*) FILTER (WHERE outcome = 'PASSED'), count(*) FILTER (WHERE outcome = 'FAILED')
+FROM inserted
+GROUP BY component, day
+ORDER BY component, day
+ON CONFLICT (component, day) DO UPDATE SET passed = d.passed + excluded.passed, failed = d.failed + excluded.failed;
 
 -- name: recent_status_checks
 -- The newest $2 checks of each named component (index status_checks_by_component_time), newest first.
@@ -15,13 +27,9 @@ CROSS JOIN LATERAL (
 ORDER BY c.component, c.check_time DESC;
 
 -- name: daily_status_uptime
--- Passed and failed checks per component and UTC day since $1 (not-deployed checks count neither way).
-SELECT component, (check_time AT TIME ZONE 'UTC')::date AS day,
-       count(*) FILTER (WHERE outcome = 'PASSED') AS passed,
-       count(*) FILTER (WHERE outcome = 'FAILED') AS failed
-FROM status_checks
-WHERE check_time >= $1
-GROUP BY component, day;
+-- Passed and failed checks per component and UTC day from $1 on (not-deployed checks count neither way), from the
+-- rollup the check inserts keep.
+SELECT component, day, passed, failed FROM status_uptime_days WHERE day >= $1::date;
 
 -- name: status_failure_streak_start
 -- When the component's current run of failed checks began (NULL when its newest check did not fail).
@@ -77,3 +85,34 @@ LIMIT $3;
 -- name: status_incident_updates
 -- Newest first, per incident.
 SELECT * FROM status_incident_updates WHERE incident_id = ANY($1::uuid[]) ORDER BY incident_id, id DESC;
+
+-- Incident changes as events (the status outbox), and subscriptions (migration 0011)
+
+-- name: insert_status_event
+INSERT INTO status_events (event_id, type, payload, create_time) VALUES ($1, $2, $3, $4);
+
+-- name: insert_status_subscription
+-- NULL when the email address is subscribed already (its index is taken).
+INSERT INTO status_subscriptions (id, kind, email_index, email_index_key_version, url, sealed_contact,
+                                  sealed_contact_nonce, sealed_contact_key_version, confirm_token_hash,
+                                  unsubscribe_token_hash, confirm_time, create_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (email_index) DO NOTHING
+RETURNING id;
+
+-- name: status_subscription_by_email_index
+SELECT id, confirm_time FROM status_subscriptions WHERE email_index = ANY($1::bytea[]);
+
+-- name: insert_status_confirmation
+-- The opt-in mail, queued for the delivery service in the subscribing transaction.
+INSERT INTO status_notifications (id, subscription_id, kind) VALUES ($1, $2, 'CONFIRMATION');
+
+-- name: confirm_status_subscription
+-- The confirmation token works once; afterwards only the unsubscribe token is left.
+UPDATE status_subscriptions SET confirm_time = $2, confirm_token_hash = NULL
+WHERE confirm_token_hash = $1
+RETURNING id;
+
+-- name: delete_status_subscription
+-- The subscription and everything queued for it go (status_notifications cascade): the address is not kept.
+DELETE FROM status_subscriptions WHERE unsubscribe_token_hash = $1 RETURNING id;

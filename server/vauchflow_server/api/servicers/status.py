@@ -9,7 +9,7 @@ from typing import Any
 
 from vauchflow.v1 import status_pb2, status_service_pb2_grpc
 from vauchflow.v1 import status_service_pb2 as pb
-from vauchflow_core.errors import Violations
+from vauchflow_core.errors import InvalidArgument, Violations
 from vauchflow_server.api.proto_convert import optional_datetime, plan_name, timestamp
 from vauchflow_server.db.status_records import NewIncidentUpdate, StoredIncidentUpdate
 from vauchflow_server.status.status_desk import (
@@ -20,6 +20,7 @@ from vauchflow_server.status.status_desk import (
     StatusDesk,
     Summary,
 )
+from vauchflow_server.status.subscriptions import StatusSubscriptions
 
 _COMPONENT_PREFIX = "MONITORED_COMPONENT_"
 _COMPONENT_IDS = {"API": "api", "REDEMPTION": "redemption", "WEBHOOKS": "webhooks", "MCP": "mcp",
@@ -112,8 +113,11 @@ def summary_message(summary: Summary) -> pb.GetStatusSummaryResponse:
 
 
 class StatusServicer(status_service_pb2_grpc.StatusServiceServicer):
-    def __init__(self, desk: StatusDesk, admit_public: Callable[[Any], Awaitable[None]]):
+    def __init__(
+        self, desk: StatusDesk, subscriptions: StatusSubscriptions, admit_public: Callable[[Any], Awaitable[None]]
+    ):
         self._desk = desk
+        self._subscriptions = subscriptions
         # Public calls are rate-limited per client address (there is no tenant to charge them to).
         self._admit_public = admit_public
 
@@ -174,3 +178,32 @@ class StatusServicer(status_service_pb2_grpc.StatusServiceServicer):
         return pb.ListIncidentsResponse(
             incidents=[incident_message(i) for i in page.items], next_page_token=page.next_page_token
         )
+
+    async def CreateSubscription(
+        self, request: pb.CreateSubscriptionRequest, context: Any
+    ) -> pb.CreateSubscriptionResponse:
+        await self._admit_public(context)
+        target = request.WhichOneof("target")
+        if target == "email":
+            await self._subscriptions.subscribe_email(request.email)
+            return pb.CreateSubscriptionResponse(confirmation_pending=True)
+        if target == "webhook_url":
+            created = await self._subscriptions.subscribe_webhook(request.webhook_url)
+            return pb.CreateSubscriptionResponse(
+                subscription_id=str(created.id),
+                signing_secret=created.signing_secret,
+                unsubscribe_token=created.unsubscribe_token,
+            )
+        raise InvalidArgument.single("email", "give an email address or a webhook_url")
+
+    async def ConfirmSubscription(
+        self, request: pb.ConfirmSubscriptionRequest, context: Any
+    ) -> pb.ConfirmSubscriptionResponse:
+        await self._admit_public(context)
+        await self._subscriptions.confirm(request.token)
+        return pb.ConfirmSubscriptionResponse()
+
+    async def Unsubscribe(self, request: pb.UnsubscribeRequest, context: Any) -> pb.UnsubscribeResponse:
+        await self._admit_public(context)
+        await self._subscriptions.unsubscribe(request.token)
+        return pb.UnsubscribeResponse()
