@@ -20,6 +20,7 @@ from string import Template
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from vauchflow_core import csv_format
 from vauchflow_core.rpc import request_ids
 
 REPO = Path(__file__).resolve().parents[2]
@@ -273,6 +274,7 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
         max_heap_bytes=settings.max_heap_bytes,
         admin_service_routes=_indented_json_lines(_admin_service_routes(settings.expose_admin_services), 14),
         request_id_max_length=request_ids.MAX_LENGTH,
+        csv_import_max_bytes=csv_format.MAX_IMPORT_BYTES,
     )
 
 

@@ -16,6 +16,8 @@ from grpc_reflection.v1alpha import reflection
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
+    data_exchange_service_pb2,
+    data_exchange_service_pb2_grpc,
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_service_pb2,
@@ -37,11 +39,13 @@ from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.rpc.request_boundary import RequestBoundary
 from vauchflow_core.webhook_endpoints import UrlPolicy
 from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
+from vauchflow_server.admin.data_exchange import DataExchange
 from vauchflow_server.admin.tenant_admin import TenantAdmin
 from vauchflow_server.admin.voucher_admin import VoucherAdmin
 from vauchflow_server.admin.webhook_admin import WebhookAdmin
 from vauchflow_server.api.public_limits import PublicCallLimiter
 from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
+from vauchflow_server.api.servicers.data_exchange import DataExchangeServicer
 from vauchflow_server.api.servicers.health import HealthServicer
 from vauchflow_server.api.servicers.redemptions import RedemptionServicer
 from vauchflow_server.api.servicers.status import StatusServicer
@@ -74,6 +78,7 @@ SERVICE_NAMES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
     status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
+    data_exchange_service_pb2.DESCRIPTOR.services_by_name["DataExchangeService"].full_name,
 )
 
 
@@ -145,6 +150,9 @@ async def serve(config: ServerConfig) -> None:
             batches_in_flight=config.redeem_batches_in_flight,
         )
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(RedemptionServicer(engine), server)
+        data_exchange_service_pb2_grpc.add_DataExchangeServiceServicer_to_server(
+            DataExchangeServicer(DataExchange(db)), server
+        )
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(

@@ -1,0 +1,255 @@
+"""Use cases for CSV out of and into a tenant's data: streamed exports and the import of codes into a campaign.
+
+An export yields chunks of CSV bytes: the header row at once (so the first bytes leave before any query has run,
+however large the export), then one chunk per page of rows read with keyset pagination. Each page is its own short
+tenant transaction, so a slow download holds no connection or snapshot while it waits; a row changed during the
+export appears as it was when its page was read.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from vauchflow_core import plans
+from vauchflow_core.csv_format import CsvChunks
+from vauchflow_core.errors import Aborted, FieldViolation, InvalidArgument, NotFound, QuotaExceeded, shown_id
+from vauchflow_server.admin.voucher_admin import voucher_not_found
+from vauchflow_server.code_import import MAX_REPORTED_ERRORS, CodeFileReader, RowError, RowErrors
+from vauchflow_server.db.database import Database, RedemptionExportFilters, TenantTransaction
+from vauchflow_server.vouchers import lookup_code
+
+# Rows read per page (one short transaction each).
+EXPORT_PAGE_ROWS = 5_000
+# Rows written between checks for a full chunk: chunks stay near CHUNK_BYTES (csv_format) whatever a row's size.
+_ROWS_PER_WRITE = 200
+
+REDEMPTION_COLUMNS = (
+    "id",
+    "create_time",
+    "status",
+    "voucher_code",
+    "customer_id",
+    "order_id",
+    "order_amount",
+    "currency",
+    "discount_amount",
+    "rollback_time",
+    "rollback_reason",
+    "metadata",
+)
+
+
+CODE_COLUMNS = ("code", "status", "redemption_count", "max_redemptions", "create_time")
+# Refused rows an all-or-nothing import names in its INVALID_ARGUMENT status (a status travels in trailers, which
+# must stay small); the count covers them all, and import_valid_rows reports up to MAX_REPORTED_ERRORS.
+_ROWS_NAMED_IN_STATUS = 20
+_CODE_QUOTA = "vouchers"
+
+
+@dataclass(frozen=True)
+class ExportRedemptions:
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: str | None = None  # SUCCEEDED or ROLLED_BACK
+    voucher_code: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportCodes:
+    campaign_id: str
+    # Import the valid rows and report the others, instead of importing nothing when any row is refused.
+    import_valid_rows: bool = False
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported_count: int
+    row_count: int
+    errors: list[RowError]
+    error_count: int
+
+
+def campaign_not_found(campaign_id: object) -> NotFound:
+    return NotFound(f"no campaign with id {shown_id(campaign_id)}", reason="CAMPAIGN_NOT_FOUND")
+
+
+def _campaign_uuid(raw: str, field_path: str = "campaign_id") -> UUID:
+    if not raw:
+        raise InvalidArgument.single(field_path, "is required")
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise campaign_not_found(raw) from None
+
+
+def csv_time(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with microseconds, as the JSON API writes times."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _redemption_cells(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    (id_, create_time, status, code, customer, order_id, amount, currency, discount, rollback_time, reason, meta) = row
+    return (
+        str(id_),
+        csv_time(create_time),
+        status,
+        code,
+        customer,
+        order_id,
+        amount,
+        currency,
+        discount,
+        csv_time(rollback_time),
+        reason,
+        json.dumps(meta, separators=(",", ":"), sort_keys=True) if meta else None,
+    )
+
+
+class DataExchange:
+    def __init__(self, db: Database, page_rows: int = EXPORT_PAGE_ROWS):
+        self._db = db
+        self._page_rows = page_rows
+
+    async def export_redemptions(self, tenant_id: UUID, command: ExportRedemptions) -> AsyncIterator[bytes]:
+        """The CSV file in chunks; a filter's error (an unknown voucher) is raised before the first chunk."""
+        voucher_id = None
+        if command.voucher_code is not None:
+            code = lookup_code(command.voucher_code, "voucher_code")
+            async with self._db.tenant_transaction(tenant_id) as tx:
+                voucher = await tx.voucher_by_code(code)
+            if voucher is None:
+                raise voucher_not_found(code)
+            voucher_id = voucher.id
+        filters = RedemptionExportFilters(
+            start_time=command.start_time,
+            end_time=command.end_time,
+            status=command.status,
+            voucher_id=voucher_id,
+            customer_id=command.customer_id,
+        )
+        return self._redemption_chunks(tenant_id, filters)
+
+    async def _redemption_chunks(self, tenant_id: UUID, filters: RedemptionExportFilters) -> AsyncIterator[bytes]:
+        chunks = CsvChunks(REDEMPTION_COLUMNS)
+        yield chunks.rest()
+        after: tuple[datetime, UUID] | None = None
+        while True:
+            async with self._db.tenant_transaction(tenant_id) as tx:
+                rows = await tx.export_redemptions_page(filters, after, self._page_rows)
+            if not rows:
+                break
+            after = (rows[-1][1], rows[-1][0])
+            for start in range(0, len(rows), _ROWS_PER_WRITE):
+                chunks.write(_redemption_cells(row) for row in rows[start : start + _ROWS_PER_WRITE])
+                chunk = chunks.full_chunk()
+                if chunk is not None:
+                    yield chunk
+            if len(rows) < self._page_rows:
+                break
+        rest = chunks.rest()
+        if rest:
+            yield rest
+
+    async def export_campaign_codes(self, tenant_id: UUID, campaign_id: str) -> AsyncIterator[bytes]:
+        """A campaign's codes as CSV chunks; an unknown campaign is refused before the first chunk."""
+        campaign = _campaign_uuid(campaign_id)
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            if not await tx.campaign_exists(campaign):
+                raise campaign_not_found(campaign_id)
+        return self._code_chunks(tenant_id, campaign)
+
+    async def _code_chunks(self, tenant_id: UUID, campaign_id: UUID) -> AsyncIterator[bytes]:
+        chunks = CsvChunks(CODE_COLUMNS)
+        yield chunks.rest()
+        after: tuple[datetime, UUID] | None = None
+        while True:
+            async with self._db.tenant_transaction(tenant_id) as tx:
+                rows = await tx.export_campaign_codes_page(campaign_id, after, self._page_rows)
+            if not rows:
+                break
+            after = (rows[-1][5], rows[-1][0])
+            for start in range(0, len(rows), _ROWS_PER_WRITE):
+                chunks.write(
+                    (code, status, count, limit, csv_time(created))
+                    for _, code, status, count, limit, created in rows[start : start + _ROWS_PER_WRITE]
+                )
+                chunk = chunks.full_chunk()
+                if chunk is not None:
+                    yield chunk
+            if len(rows) < self._page_rows:
+                break
+        rest = chunks.rest()
+        if rest:
+            yield rest
+
+    async def import_codes(self, tenant_id: UUID, command: ImportCodes, csv: AsyncIterable[bytes]) -> ImportReport:
+        """Reads the CSV as it arrives straight into a staging table (COPY), then inserts the new codes into the
+        campaign in the same transaction: nothing is written unless everything is (or, with import_valid_rows,
+        the valid rows are)."""
+        campaign = _campaign_uuid(command.campaign_id)
+        reader = CodeFileReader()
+
+        async def valid_rows() -> AsyncIterator[tuple[int, str]]:
+            async for chunk in csv:
+                for row in reader.feed(chunk):
+                    yield row
+            for row in reader.finish():
+                yield row
+
+        async with self._db.tenant_transaction(tenant_id) as tx:
+            if not await tx.lock_campaign_for_import(campaign):
+                raise campaign_not_found(command.campaign_id)
+            await tx.stage_import_codes(valid_rows())
+            refused, refused_count = await tx.refused_staged_codes(MAX_REPORTED_ERRORS)
+            errors = _merged(reader.errors, refused, refused_count)
+            if errors.count and not command.import_valid_rows:
+                raise _rows_refused(errors, reader.row_count)
+            new_codes = await tx.count_staged_new_codes()
+            await _check_code_quota(tx, new_codes)
+            imported = await tx.insert_staged_codes(campaign)
+            if imported != new_codes and not command.import_valid_rows:
+                # Another request took some of the codes since they were checked: nothing of this one is kept.
+                raise Aborted("some codes were created concurrently by another request; retry the import")
+        return ImportReport(imported, reader.row_count, errors.reported, errors.count)
+
+
+def _merged(parsed: RowErrors, refused: list[tuple[int, str]], refused_count: int) -> RowErrors:
+    """The reader's and the database's refused rows in row order (each list is in row order already)."""
+    merged = RowErrors(count=parsed.count + refused_count)
+    ordered = heapq.merge(parsed.reported, (RowError(row, reason) for row, reason in refused), key=lambda e: e.row)
+    merged.reported = list(itertools.islice(ordered, MAX_REPORTED_ERRORS))
+    return merged
+
+
+def _rows_refused(errors: RowErrors, row_count: int) -> InvalidArgument:
+    named = [
+        FieldViolation("csv", f"row {error.row}: {error.reason}: {error.message}")
+        for error in errors.reported[:_ROWS_NAMED_IN_STATUS]
+    ]
+    error = InvalidArgument(named)
+    error.message = (
+        f"{errors.count} of {row_count} rows refused, nothing imported (the first {len(named)} are listed; "
+        "set import_valid_rows to import the valid rows and get every refused row in the response)"
+    )
+    return error
+
+
+async def _check_code_quota(tx: TenantTransaction, new_codes: int) -> None:
+    plan, overrides = await tx.tenant_limits()
+    limit = plans.effective_limits(plan, overrides).vouchers
+    if limit is None:
+        return
+    # Creators in one tenant queue here (as single creates do), so two can't both take the last slots.
+    await tx.lock_quota(_CODE_QUOTA)
+    if await tx.count_vouchers() + new_codes > limit:
+        raise QuotaExceeded(_CODE_QUOTA, plan, limit)
