@@ -3,6 +3,7 @@ second however large, its own routes past the 1 MiB body limit and the 15 s rout
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import http.client
 import io
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import vauchflow
 from support.api_client import OwnerDatabase
 from support.gateway import RestClient, expect_error, expect_json, new_tenant_key
 
@@ -125,3 +127,26 @@ def test_export_errors_are_json_before_any_csv(gateway, merchant):
 def chunks_of(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+def test_the_python_client_streams_an_export_through_envoys_grpc_port(gateway, merchant, api_server, tmp_path):
+    rest, key = merchant
+    seed_redemptions(OwnerDatabase(api_server.owner_dsn), own_tenant_id(rest), 20_000)
+    with vauchflow.Client(key, target=gateway.grpc_target) as client:
+        chunks = client.csv.export_redemptions(status="ROLLED_BACK")
+        first = next(chunks)
+        assert first.startswith(b"id,create_time,status,")
+        rows = list(csv.reader(io.StringIO((first + b"".join(chunks)).decode(), newline="")))
+        assert len(rows) == 2_001 and {r[2] for r in rows[1:]} == {"ROLLED_BACK"}
+        written = client.csv.save(client.csv.export_redemptions(customer_id="customer-3"), tmp_path / "one.csv")
+        assert written == (tmp_path / "one.csv").stat().st_size
+        assert (tmp_path / "one.csv").read_text().count("customer-3") == 1
+        with pytest.raises(vauchflow.NotFoundError):
+            b"".join(client.csv.export_redemptions(voucher_code="NOPE-404"))
+
+    async def export_async() -> int:
+        async with vauchflow.AsyncClient(key, target=gateway.grpc_target) as client:
+            return await client.csv.save(client.csv.export_redemptions(), tmp_path / "all.csv")
+
+    assert asyncio.run(export_async()) == (tmp_path / "all.csv").stat().st_size
+    assert (tmp_path / "all.csv").read_bytes().count(b"\r\n") == 20_001

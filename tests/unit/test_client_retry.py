@@ -22,6 +22,7 @@ CLIENT_SERVICES = (
     "ApiKeyService",
     "TenantService",
     "EventStreamService",
+    "DataExchangeService",
 )
 # POST, but without side effects.
 SAFE_POSTS = {"/vauchflow.v1.RedemptionService/ValidateVoucher"}

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Generic, Self
 
 from vauchflow import _rpcs
+from vauchflow._csv import Csv
 from vauchflow._methods import Namespace, T, UnaryMethod
 from vauchflow._resources import (
     ApiKeys,
@@ -45,6 +46,7 @@ class _TenantApi(Namespace[T], Generic[T]):
         self.webhook_endpoints: WebhookEndpoints[T] = WebhookEndpoints(transport)
         self.events: Events[T] = Events(transport)
         self.api_keys: ApiKeys[T] = ApiKeys(transport)
+        self.csv: Csv[T] = Csv(transport)
 
     @property
     def settings(self) -> Settings:
