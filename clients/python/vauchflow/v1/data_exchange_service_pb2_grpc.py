@@ -63,13 +63,18 @@ class DataExchangeServiceServicer:
 
     def ExportRedemptions(self, request, context):
         """The redemptions matching the filters, oldest first, as CSV chunks (header row first).
+        google.api.HttpBody, not a response message of its own: the transcoder streams only a bare HttpBody raw.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ExportCampaignCodes(self, request, context):
-        """A campaign's codes (code, status, redemption count, created), oldest first, as CSV chunks.
+        """A campaign's codes (code, status, redemption count, limit, created), oldest first, as CSV chunks.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -38,9 +38,16 @@ class DataExchangeServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> DataExchangeServiceAsyncStub: ...
     ExportRedemptions: _grpc.UnaryStreamMultiCallable[_data_exchange_service_pb2.ExportRedemptionsRequest, _httpbody_pb2.HttpBody]
-    """The redemptions matching the filters, oldest first, as CSV chunks (header row first)."""
+    """The redemptions matching the filters, oldest first, as CSV chunks (header row first).
+    google.api.HttpBody, not a response message of its own: the transcoder streams only a bare HttpBody raw.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
     ExportCampaignCodes: _grpc.UnaryStreamMultiCallable[_data_exchange_service_pb2.ExportCampaignCodesRequest, _httpbody_pb2.HttpBody]
-    """A campaign's codes (code, status, redemption count, created), oldest first, as CSV chunks."""
+    """A campaign's codes (code, status, redemption count, limit, created), oldest first, as CSV chunks.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
     ImportCampaignCodes: _grpc.StreamUnaryMultiCallable[_data_exchange_service_pb2.ImportCampaignCodesRequest, _data_exchange_service_pb2.ImportCampaignCodesResponse]
     """Imports existing codes into a campaign from CSV (one code per row, an optional `code` header row). The first
     message names the campaign; every message may carry a chunk of the file (chunks may split rows anywhere).
@@ -56,9 +63,16 @@ class DataExchangeServiceAsyncStub(DataExchangeServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ExportRedemptions: _aio.UnaryStreamMultiCallable[_data_exchange_service_pb2.ExportRedemptionsRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
-    """The redemptions matching the filters, oldest first, as CSV chunks (header row first)."""
+    """The redemptions matching the filters, oldest first, as CSV chunks (header row first).
+    google.api.HttpBody, not a response message of its own: the transcoder streams only a bare HttpBody raw.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
     ExportCampaignCodes: _aio.UnaryStreamMultiCallable[_data_exchange_service_pb2.ExportCampaignCodesRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
-    """A campaign's codes (code, status, redemption count, created), oldest first, as CSV chunks."""
+    """A campaign's codes (code, status, redemption count, limit, created), oldest first, as CSV chunks.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
     ImportCampaignCodes: _aio.StreamUnaryMultiCallable[_data_exchange_service_pb2.ImportCampaignCodesRequest, _data_exchange_service_pb2.ImportCampaignCodesResponse]  # type: ignore[assignment]
     """Imports existing codes into a campaign from CSV (one code per row, an optional `code` header row). The first
     message names the campaign; every message may carry a chunk of the file (chunks may split rows anywhere).
@@ -77,7 +91,11 @@ class DataExchangeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _data_exchange_service_pb2.ExportRedemptionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
-        """The redemptions matching the filters, oldest first, as CSV chunks (header row first)."""
+        """The redemptions matching the filters, oldest first, as CSV chunks (header row first).
+        google.api.HttpBody, not a response message of its own: the transcoder streams only a bare HttpBody raw.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
     @_abc_1.abstractmethod
     def ExportCampaignCodes(
@@ -85,7 +103,10 @@ class DataExchangeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _data_exchange_service_pb2.ExportCampaignCodesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
-        """A campaign's codes (code, status, redemption count, created), oldest first, as CSV chunks."""
+        """A campaign's codes (code, status, redemption count, limit, created), oldest first, as CSV chunks.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
     @_abc_1.abstractmethod
     def ImportCampaignCodes(
