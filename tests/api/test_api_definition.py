@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from google.api import annotations_pb2
+from google.longrunning import operations_pb2
 from google.protobuf import descriptor_pb2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,8 +78,13 @@ def test_every_rpc_has_an_http_rule_and_its_own_messages():
         if method.output_type == ".google.api.HttpBody":
             # Raw bodies (the CSV exports): streamed, so the transcoder passes them on as they are.
             assert method.server_streaming, method.name
-            continue
-        assert method.output_type.endswith(f".{method.name}Response")
+        elif method.options.HasExtension(operations_pb2.operation_info):
+            # A long-running operation (AIP-151): the Operation, its response type named in operation_info.
+            assert method.output_type == ".google.longrunning.Operation"
+            info = method.options.Extensions[operations_pb2.operation_info]
+            assert info.response_type.endswith(f".{method.name}Response")
+        else:
+            assert method.output_type.endswith(f".{method.name}Response")
 
 
 @pytest.mark.parametrize("verb", [":redeem", ":validate", ":rollback", ":disable", ":revoke"])

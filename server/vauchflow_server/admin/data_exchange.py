@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from vauchflow_core import plans
 from vauchflow_core.csv_format import CsvChunks
-from vauchflow_core.errors import Aborted, FieldViolation, InvalidArgument, NotFound, QuotaExceeded, shown_id
-from vauchflow_server.admin.voucher_admin import voucher_not_found
+from vauchflow_core.errors import Aborted, FieldViolation, InvalidArgument
+from vauchflow_server.admin.campaign_admin import campaign_not_found, parse_campaign_id
+from vauchflow_server.admin.voucher_admin import check_voucher_quota, voucher_not_found
 from vauchflow_server.code_import import MAX_REPORTED_ERRORS, CodeFileReader, RowError, RowErrors
-from vauchflow_server.db.database import Database, RedemptionExportFilters, TenantTransaction
+from vauchflow_server.db.database import Database, RedemptionExportFilters
 from vauchflow_server.vouchers import lookup_code
 
 # Rows read per page (one short transaction each).
@@ -50,7 +50,6 @@ CODE_COLUMNS = ("code", "status", "redemption_count", "max_redemptions", "create
 # Refused rows an all-or-nothing import names in its INVALID_ARGUMENT status (a status travels in trailers, which
 # must stay small); the count covers them all, and import_valid_rows reports up to MAX_REPORTED_ERRORS.
 _ROWS_NAMED_IN_STATUS = 20
-_CODE_QUOTA = "vouchers"
 
 
 @dataclass(frozen=True)
@@ -77,17 +76,10 @@ class ImportReport:
     error_count: int
 
 
-def campaign_not_found(campaign_id: object) -> NotFound:
-    return NotFound(f"no campaign with id {shown_id(campaign_id)}", reason="CAMPAIGN_NOT_FOUND")
-
-
-def _campaign_uuid(raw: str, field_path: str = "campaign_id") -> UUID:
+def _campaign_uuid(raw: str) -> UUID:
     if not raw:
-        raise InvalidArgument.single(field_path, "is required")
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise campaign_not_found(raw) from None
+        raise InvalidArgument.single("campaign_id", "is required")
+    return parse_campaign_id(raw)
 
 
 def csv_time(value: datetime | None) -> str | None:
@@ -215,7 +207,7 @@ class DataExchange:
             if errors.count and not command.import_valid_rows:
                 raise _rows_refused(errors, reader.row_count)
             new_codes = await tx.count_staged_new_codes()
-            await _check_code_quota(tx, new_codes)
+            await check_voucher_quota(tx, new_codes)
             imported = await tx.insert_staged_codes(campaign)
             if imported != new_codes and not command.import_valid_rows:
                 # Another request took some of the codes since they were checked: nothing of this one is kept.
@@ -242,14 +234,3 @@ def _rows_refused(errors: RowErrors, row_count: int) -> InvalidArgument:
         "set import_valid_rows to import the valid rows and get every refused row in the response)"
     )
     return error
-
-
-async def _check_code_quota(tx: TenantTransaction, new_codes: int) -> None:
-    plan, overrides = await tx.tenant_limits()
-    limit = plans.effective_limits(plan, overrides).vouchers
-    if limit is None:
-        return
-    # Creators in one tenant queue here (as single creates do), so two can't both take the last slots.
-    await tx.lock_quota(_CODE_QUOTA)
-    if await tx.count_vouchers() + new_codes > limit:
-        raise QuotaExceeded(_CODE_QUOTA, plan, limit)

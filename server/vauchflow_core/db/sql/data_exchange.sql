@@ -26,8 +26,9 @@ ORDER BY create_time, id
 LIMIT $5;
 
 -- name: campaign_for_import
--- The campaign an import writes into, locked against changes to its terms while the codes copy them.
-SELECT id FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR SHARE;
+-- The campaign an import writes into. KEY SHARE only: a stronger lock held for the whole upload would make
+-- every redeem of the campaign's codes that counts a campaign-wide limit (an UPDATE of this row) wait for it.
+SELECT id FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE;
 
 -- name: campaign_exists
 SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2);
@@ -61,8 +62,9 @@ LIMIT $2;
 SELECT count(DISTINCT s.code) FROM code_import_rows AS s
 WHERE NOT EXISTS (SELECT 1 FROM vouchers AS v WHERE v.tenant_id = $1 AND v.code = s.code);
 
--- name: insert_staged_codes
--- Each new code once (its first row), in file order, with a copy of the campaign's terms like a generated code.
+-- name: insert_imported_codes
+-- Each new code once (its first row), in file order, with a copy of the campaign's terms as generated codes get
+-- them (campaigns.sql, insert_staged_codes).
 -- ON CONFLICT: a code another transaction took meanwhile is skipped, and the caller compares the count.
 INSERT INTO vouchers (tenant_id, id, code, campaign_id, percent_off, amount_off, currency, max_redemptions,
                       valid_from, valid_until, min_order_amount, status)
