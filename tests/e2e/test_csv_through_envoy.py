@@ -19,6 +19,7 @@ import pytest
 import vauchflow
 from support.api_client import OwnerDatabase
 from support.gateway import RestClient, expect_error, expect_json, new_tenant_key
+from vauchflow_core import csv_format
 
 
 class Download:
@@ -150,3 +151,96 @@ def test_the_python_client_streams_an_export_through_envoys_grpc_port(gateway, m
 
     assert asyncio.run(export_async()) == (tmp_path / "all.csv").stat().st_size
     assert (tmp_path / "all.csv").read_bytes().count(b"\r\n") == 20_001
+
+
+def new_campaign_rest(rest: RestClient) -> str:
+    body = {"name": "flyers", "discount": {"percent_off": 10}}
+    return expect_json(rest.post("/v1/campaigns", body))["campaign"]["id"]
+
+
+def test_a_large_import_streams_past_the_1_mib_limit_chunked_or_with_a_length(gateway, merchant):
+    rest, key = merchant
+    campaign = new_campaign_rest(rest)
+    # ~3 MiB with a BOM and CRLF, sent chunked: three times the limit of every other REST route.
+    data = b"\xef\xbb\xbfcode\r\n" + b"".join(b"CHUNKED-%07d\r\n" % n for n in range(200_000))
+    status, body, content_type = upload(gateway, f"/v1/campaigns/{campaign}/codes:import", key, chunks_of(data, 65536))
+    assert status == 200 and content_type.startswith("application/json"), body
+    assert (body["imported_count"], body["row_count"], body["error_count"]) == ("200000", "200000", "0")
+    # The same size with a Content-Length: the route's own limit, not the 1 MiB one, applies.
+    data = b"".join(b"LENGTH-%07d\n" % n for n in range(150_000))
+    status, body, _ = upload(gateway, f"/v1/campaigns/{campaign}/codes:import?import_valid_rows=true", key, data)
+    assert status == 200 and body["imported_count"] == "150000", body
+    download = Download(gateway, f"/v1/campaigns/{campaign}/codes:export", key)
+    rows = list(csv.reader(io.StringIO(download.body().decode(), newline="")))
+    assert len(rows) == 350_001 and rows[1][0] == "CHUNKED-0000000" and rows[-1][0] == "LENGTH-0149999"
+
+
+def test_a_refused_import_is_a_json_400_naming_rows_and_imports_nothing(gateway, merchant):
+    rest, key = merchant
+    campaign = new_campaign_rest(rest)
+    data = b"code\r\nOK-1\r\nOK-1\r\nnot ok\r\nOK-2\r\n"
+    status, body, _ = upload(gateway, f"/v1/campaigns/{campaign}/codes:import", key, data)
+    assert status == 400 and "2 of 4 rows refused, nothing imported" in body["message"], body
+    described = [v["description"] for d in body["details"] for v in d.get("field_violations", [])]
+    assert described == [
+        "row 3: DUPLICATE_IN_FILE: the code appears on an earlier row of the file",
+        "row 4: BAD_CHARACTERS: a code holds only letters A-Z, digits, '-' and '_'",
+    ]
+    assert expect_json(rest.get(f"/v1/campaigns/{campaign}"))["campaign"]["code_count"] == "0"
+    status, body, _ = upload(gateway, f"/v1/campaigns/{campaign}/codes:import?import_valid_rows=true", key, data)
+    assert status == 200 and body["imported_count"] == "2" and body["error_count"] == "2", body
+    assert [(e["row"], e["reason"]) for e in body["errors"]] == [("3", "DUPLICATE_IN_FILE"), ("4", "BAD_CHARACTERS")]
+
+
+def test_a_body_over_the_import_limit_is_refused_before_it_is_read(gateway, merchant):
+    _, key = merchant
+    connection = http.client.HTTPConnection(gateway.public_url.removeprefix("http://"), timeout=30)
+    try:
+        connection.putrequest("POST", f"/v1/campaigns/{uuid.uuid4()}/codes:import")
+        connection.putheader("authorization", f"Bearer {key}")
+        connection.putheader("content-type", "text/csv")
+        connection.putheader("content-length", str(csv_format.MAX_IMPORT_BYTES + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["details"][0]["reason"] == "REQUEST_TOO_LARGE"
+    finally:
+        connection.close()
+
+
+def test_tenant_b_can_neither_import_into_nor_export_the_campaign_of_tenant_a(gateway, merchant, api_server):
+    rest, key = merchant
+    campaign = new_campaign_rest(rest)
+    upload(gateway, f"/v1/campaigns/{campaign}/codes:import", key, b"A-ONLY-1\n")
+    other = new_tenant_key(gateway.rest(api_server.admin_token), name="B GmbH")
+    status, body, _ = upload(gateway, f"/v1/campaigns/{campaign}/codes:import", other, b"B-SNEAK-1\n")
+    assert status == 404 and body["details"][0]["reason"] == "CAMPAIGN_NOT_FOUND", body
+    expect_error(gateway.rest(other).get(f"/v1/campaigns/{campaign}/codes:export"), 404, "CAMPAIGN_NOT_FOUND")
+    assert expect_json(rest.get(f"/v1/campaigns/{campaign}"))["campaign"]["code_count"] == "1"
+
+
+def test_the_python_client_imports_a_file_through_envoy(gateway, merchant, tmp_path):
+    rest, key = merchant
+    campaign = new_campaign_rest(rest)
+    path = tmp_path / "codes.csv"
+    path.write_bytes(b"\xef\xbb\xbfcode\r\n" + b"".join(b"FILE-%06d\r\n" % n for n in range(50_000)))
+    with vauchflow.Client(key, target=gateway.grpc_target) as client:
+        report = client.csv.import_campaign_codes(campaign, path)
+        assert (report.imported_count, report.row_count) == (50_000, 50_000)
+        with pytest.raises(vauchflow.InvalidRequestError) as refused:
+            client.csv.import_campaign_codes(campaign, [b"FILE-000001\n", b"NEW-1\n"])
+        assert "1 of 2 rows refused" in str(refused.value)
+        report = client.csv.import_campaign_codes(campaign, b"FILE-000001\nNEW-1\n", import_valid_rows=True)
+        assert (report.imported_count, report.error_count, report.errors[0].reason) == (1, 1, "CODE_TAKEN")
+        codes = b"".join(client.csv.export_campaign_codes(campaign)).decode().splitlines()
+        assert len(codes) == 50_002 and codes[-1].startswith("NEW-1,ACTIVE,0,1,")
+
+    async def import_async() -> int:
+        async def chunks():
+            yield b"ASYNC-1\n"
+            yield b"ASYNC-2\n"
+
+        async with vauchflow.AsyncClient(key, target=gateway.grpc_target) as client:
+            return (await client.csv.import_campaign_codes(campaign, chunks())).imported_count
+
+    assert asyncio.run(import_async()) == 2
