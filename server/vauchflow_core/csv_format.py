@@ -42,7 +42,9 @@ def unneutralised(text: str) -> str:
 
 
 class CsvChunks:
-    """Rows in, chunks of CSV bytes out (header row first). Text cells are neutralised; None is an empty cell."""
+    """Rows in, chunks of CSV bytes out (header row first); None is an empty cell. The caller passes every text
+    cell that holds stored data through neutralised() (it knows which columns are text, so the writer needn't
+    look at every cell of a million rows)."""
 
     def __init__(self, header: Sequence[str]):
         self._buffer = io.StringIO()
@@ -50,7 +52,7 @@ class CsvChunks:
         self._writer.writerow(header)
 
     def write(self, rows: Iterable[Sequence[Cell]]) -> None:
-        self._writer.writerows([neutralised(cell) if isinstance(cell, str) else cell for cell in row] for row in rows)
+        self._writer.writerows(rows)
 
     def full_chunk(self) -> bytes | None:
         """The bytes written so far when they make a chunk, else None (keep writing)."""

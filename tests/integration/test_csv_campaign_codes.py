@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -124,6 +125,7 @@ def test_one_bad_row_and_nothing_is_imported_with_every_reason_by_row(api, db):
         "csv row 8: EMPTY: the code cell is empty",
     ]
     assert codes_of(db, tenant, campaign.id) == []
+    assert "campaign.codes_imported" not in db.event_types(tenant.id)
 
     report = import_codes(tenant, campaign.id, data, import_valid_rows=True)
     assert (report.imported_count, report.row_count, report.error_count) == (3, 8, 5)
@@ -135,6 +137,20 @@ def test_one_bad_row_and_nothing_is_imported_with_every_reason_by_row(api, db):
         (8, "EMPTY"),
     ]
     assert codes_of(db, tenant, campaign.id) == ["GOOD-1", "GOOD-2", "GOOD-3"]
+    # One event for the import (in its transaction), not one per code.
+    (payload,) = [
+        r["payload"]
+        for r in db.fetch(
+            "SELECT payload FROM outbox_events WHERE tenant_id = $1 AND type = 'campaign.codes_imported'",
+            uuid.UUID(tenant.id),
+        )
+    ]
+    assert json.loads(payload)["data"] == {
+        "campaign_id": campaign.id,
+        "imported_count": 3,
+        "row_count": 8,
+        "refused_row_count": 5,
+    }
 
 
 def test_an_exported_file_imports_back_and_formula_cells_round_trip(api, db):

@@ -29,9 +29,9 @@ def test_other_cells_are_left_alone(cell):
     assert unneutralised(cell) == cell
 
 
-def test_chunks_quote_commas_quotes_and_newlines_and_neutralise_text_not_numbers():
+def test_chunks_quote_commas_quotes_and_newlines_and_write_none_as_empty():
     chunks = CsvChunks(("a", "b", "c"))
-    chunks.write([('x,"y"\nz', -5, "=cmd"), (None, 0, "-5")])
+    chunks.write([('x,"y"\nz', -5, neutralised("=cmd")), (None, 0, neutralised("-5"))])
     data = chunks.rest()
     assert data.endswith(b"\r\n") and b"\r\n" in data
     assert parsed(data) == [["a", "b", "c"], ['x,"y"\nz', "-5", "'=cmd"], ["", "0", "'-5"]]

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from vauchflow_core.csv_format import CsvChunks
+from vauchflow_core.csv_format import CsvChunks, neutralised
 from vauchflow_core.errors import Aborted, FieldViolation, InvalidArgument
+from vauchflow_server import resource_events
 from vauchflow_server.admin.campaign_admin import campaign_not_found, parse_campaign_id
 from vauchflow_server.admin.voucher_admin import check_voucher_quota, voucher_not_found
 from vauchflow_server.code_import import MAX_REPORTED_ERRORS, CodeFileReader, RowError, RowErrors
@@ -86,24 +87,28 @@ def csv_time(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds, as the JSON API writes times."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _redemption_cells(row: tuple[Any, ...]) -> tuple[Any, ...]:
     (id_, create_time, status, code, customer, order_id, amount, currency, discount, rollback_time, reason, meta) = row
+    # Text a caller chose (customer, order id, reason, metadata, and codes, which may start with "-") is
+    # neutralised; ids, enums, currencies, amounts and times are ours and can't start a formula.
     return (
         str(id_),
         csv_time(create_time),
         status,
-        code,
-        customer,
-        order_id,
+        neutralised(code),
+        neutralised(customer),
+        neutralised(order_id),
         amount,
         currency,
         discount,
         csv_time(rollback_time),
-        reason,
-        json.dumps(meta, separators=(",", ":"), sort_keys=True) if meta else None,
+        neutralised(reason),
+        neutralised(json.dumps(meta, separators=(",", ":"), sort_keys=True)) if meta else None,
     )
 
 
@@ -172,7 +177,7 @@ class DataExchange:
             after = (rows[-1][5], rows[-1][0])
             for start in range(0, len(rows), _ROWS_PER_WRITE):
                 chunks.write(
-                    (code, status, count, limit, csv_time(created))
+                    (neutralised(code), status, count, limit, csv_time(created))
                     for _, code, status, count, limit, created in rows[start : start + _ROWS_PER_WRITE]
                 )
                 chunk = chunks.full_chunk()
@@ -206,12 +211,18 @@ class DataExchange:
             errors = _merged(reader.errors, refused, refused_count)
             if errors.count and not command.import_valid_rows:
                 raise _rows_refused(errors, reader.row_count)
-            new_codes = await tx.count_staged_new_codes()
+            # Every staged row is a distinct code's first row, a later duplicate or a taken code, and refused
+            # counts exactly the last two: what remains are the new codes.
+            new_codes = reader.row_count - reader.errors.count - refused_count
             await check_voucher_quota(tx, new_codes)
             imported = await tx.insert_staged_codes(campaign)
             if imported != new_codes and not command.import_valid_rows:
                 # Another request took some of the codes since they were checked: nothing of this one is kept.
                 raise Aborted("some codes were created concurrently by another request; retry the import")
+            if imported:
+                await tx.record_event(
+                    resource_events.codes_imported_event(campaign, imported, reader.row_count, errors.count)
+                )
         return ImportReport(imported, reader.row_count, errors.reported, errors.count)
 
 

@@ -486,9 +486,6 @@ class TenantTransaction(CampaignStatements, _Transaction):
         rows = await self._rows("refused_staged_codes", self.tenant_id, limit)
         return [(r["row_number"], r["reason"]) for r in rows], (rows[0]["total"] if rows else 0)
 
-    async def count_staged_new_codes(self) -> int:
-        return int(await self._conn.fetchval(QUERIES["count_staged_new_codes"], self.tenant_id))
-
     async def insert_staged_codes(self, campaign_id: UUID) -> int:
         """Inserts the staged codes the tenant does not have yet into the campaign; returns how many."""
         status = await self._conn.execute(QUERIES["insert_imported_codes"], self.tenant_id, campaign_id)

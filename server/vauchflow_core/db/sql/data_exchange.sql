@@ -57,11 +57,6 @@ WHERE occurrence > 1 OR taken
 ORDER BY row_number
 LIMIT $2;
 
--- name: count_staged_new_codes
--- The codes an import would add: distinct, and not yet the tenant's.
-SELECT count(DISTINCT s.code) FROM code_import_rows AS s
-WHERE NOT EXISTS (SELECT 1 FROM vouchers AS v WHERE v.tenant_id = $1 AND v.code = s.code);
-
 -- name: insert_imported_codes
 -- Each new code once (its first row), in file order, with a copy of the campaign's terms as generated codes get
 -- them (campaigns.sql, insert_staged_codes).
