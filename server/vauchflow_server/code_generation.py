@@ -36,7 +36,7 @@ _MAX_FRUITLESS_CHUNKS = 3
 
 
 class CodeGenerator:
-    def __init__(self, db: Database, *, chunk_size: int = 25_000, lease_seconds: float = 60.0):
+    def __init__(self, db: Database, *, chunk_size: int = 50_000, lease_seconds: float = 60.0):
         self._db = db
         self._chunk_size = chunk_size
         self.lease_seconds = lease_seconds

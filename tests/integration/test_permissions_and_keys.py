@@ -46,7 +46,8 @@ from vauchflow_server.app import SERVICE_NAMES
 TENANT_METHODS = {
     method: perm
     for method, perm in REQUIRED_PERMISSION.items()
-    if perm not in (OPERATOR, PUBLIC, ANY_KEY) and method.split("/")[1] in SERVICE_NAMES
+    if perm not in (OPERATOR, PUBLIC, ANY_KEY)
+    and method.split("/")[1] in SERVICE_NAMES
     # Streaming (the CSV exports and import) can't be called as unary here; tests/integration/test_csv_*.py check
     # that each needs its permission.
     and not method.startswith("/vauchflow.v1.DataExchangeService/")
