@@ -732,8 +732,14 @@ class _Walker:
             holder, field = self.resolve(request, body)
             if field.type_name == HTTP_BODY:
                 # A raw body (the CSV import): streamed to the server as it arrives, not JSON.
+                # Declared as octet-stream (any body goes through; generators such as openapi-python-client
+                # make it a file upload, which they can't for text/csv); the body is the CSV file itself.
                 example = "code\r\nSPRING-0001\r\nSPRING-0002\r\n"
-                return {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example": example}}}
+                schema = {"type": "string", "format": "binary", "description": "The CSV file (text/csv), as is."}
+                return {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": schema, "example": example}},
+                }
             schema, required_body = self.field_schema(holder, field), True
             is_update = any(f.name == "update_mask" for f in self.messages[request].field)
             if is_update and field.type == FieldProto.TYPE_MESSAGE:

@@ -479,8 +479,9 @@ def test_walker_refuses_two_rpcs_on_one_route():
 
 
 def _content(body: dict[str, Any]) -> dict[str, Any]:
-    """JSON, or a CSV file (DataExchangeService's raw bodies), never both."""
-    (content,) = [body["content"][kind] for kind in ("application/json", "text/csv") if kind in body["content"]]
+    """JSON, or a CSV file (DataExchangeService's raw bodies: text/csv out, octet-stream in), never both."""
+    kinds = ("application/json", "text/csv", "application/octet-stream")
+    (content,) = [body["content"][kind] for kind in kinds if kind in body["content"]]
     return content
 
 
