@@ -4,13 +4,16 @@ confined to the caller's tenant."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
@@ -18,6 +21,7 @@ from google.protobuf import timestamp_pb2
 from support.api_client import BoundStub, TenantClient, assert_error, expect_rpc_error, order
 from vauchflow.v1 import data_exchange_service_pb2 as pb
 from vauchflow.v1 import data_exchange_service_pb2_grpc, redemption_pb2, redemption_service_pb2
+from vauchflow_core.db.queries import QUERIES
 
 HEADER = [
     "id",
@@ -164,3 +168,45 @@ def test_a_large_export_starts_at_once_and_is_complete(api, db):
     rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
     assert len(rows) == 60_001
     assert [r[4] for r in rows[1:]] == [f"customer-{n}" for n in range(1, 60_001)]
+
+
+def generic_plan(db, tenant: TenantClient, query: str, args: tuple[Any, ...]) -> str:
+    """The plan the server's pooled connection ends up with (a generic one, after five runs of the prepared
+    statement), as the app role under the tenant, with row-level security in force."""
+
+    async def explain() -> str:
+        conn = await asyncpg.connect(db.dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL ROLE vauchflow_app")
+                await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                await conn.execute(QUERIES["set_tenant"], tenant.id)
+                await conn.execute(f"PREPARE export_page AS {query}")
+                literals = ", ".join("NULL" if a is None else f"'{a}'" for a in args)
+                rows = await conn.fetch(f"EXPLAIN EXECUTE export_page({literals})")
+                return "\n".join(row[0] for row in rows)
+        finally:
+            await conn.close()
+
+    return asyncio.run(explain())
+
+
+def test_every_page_starts_in_the_index_where_the_last_ended(api, db):
+    """A page must not rescan from the export's start (a million rows would cost 100 million index entries):
+    the keyset position and the end time are index conditions of redemptions_by_time (or _by_voucher)."""
+    tenant = api.new_tenant()
+    seed_redemptions(db, tenant, 20_000)
+    db.fetch("ANALYZE redemptions")
+    tenant_id, start, end = uuid.UUID(tenant.id), datetime(2026, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+    args = (tenant_id, start, uuid.UUID(int=0), end, None, None, 5000)
+    plan = generic_plan(db, tenant, QUERIES["export_redemptions_page"], args)
+    assert "Index Scan using redemptions_by_time" in plan, plan
+    assert "Index Cond: ((tenant_id = $1) AND (ROW(create_time, id) > ROW($2, $3)) AND (create_time < $4))" in plan
+    assert "Sort" not in plan, plan
+    plan = generic_plan(db, tenant, QUERIES["export_voucher_redemptions_page"], (*args, uuid.uuid4()))
+    # by_voucher or by_time, as the statistics say (here one voucher has every row): either starts at the position.
+    assert "Index Cond: ((tenant_id = $1) AND" in plan and "(ROW(create_time, id) > ROW($2, $3))" in plan, plan
+    codes = generic_plan(
+        db, tenant, QUERIES["export_campaign_codes_page"], (tenant_id, uuid.uuid4(), start, uuid.UUID(int=0), 5000)
+    )
+    assert "vouchers_by_campaign" in codes and "ROW(create_time, id) > ROW($3, $4)" in codes, codes

@@ -31,6 +31,11 @@ EXPORT_PAGE_ROWS = 5_000
 # Rows written between checks for a full chunk: chunks stay near CHUNK_BYTES (csv_format) whatever a row's size.
 _ROWS_PER_WRITE = 200
 
+# Keyset bounds of a walk over everything: before and after every time, and the smallest id.
+_FIRST = datetime(1, 1, 1, tzinfo=UTC)
+_LAST = datetime(9999, 12, 31, tzinfo=UTC)
+_NIL = UUID(int=0)
+
 REDEMPTION_COLUMNS = (
     "id",
     "create_time",
@@ -128,18 +133,19 @@ class DataExchange:
                 raise voucher_not_found(code)
             voucher_id = voucher.id
         filters = RedemptionExportFilters(
-            start_time=command.start_time,
-            end_time=command.end_time,
+            end_time=command.end_time or _LAST,
             status=command.status,
             voucher_id=voucher_id,
             customer_id=command.customer_id,
         )
-        return self._redemption_chunks(tenant_id, filters)
+        # create_time >= start is (create_time, id) > (start, the nil uuid): the keyset walk starts there.
+        return self._redemption_chunks(tenant_id, filters, (command.start_time or _FIRST, _NIL))
 
-    async def _redemption_chunks(self, tenant_id: UUID, filters: RedemptionExportFilters) -> AsyncIterator[bytes]:
+    async def _redemption_chunks(
+        self, tenant_id: UUID, filters: RedemptionExportFilters, after: tuple[datetime, UUID]
+    ) -> AsyncIterator[bytes]:
         chunks = CsvChunks(REDEMPTION_COLUMNS)
         yield chunks.rest()
-        after: tuple[datetime, UUID] | None = None
         while True:
             async with self._db.tenant_transaction(tenant_id) as tx:
                 rows = await tx.export_redemptions_page(filters, after, self._page_rows)
@@ -168,7 +174,7 @@ class DataExchange:
     async def _code_chunks(self, tenant_id: UUID, campaign_id: UUID) -> AsyncIterator[bytes]:
         chunks = CsvChunks(CODE_COLUMNS)
         yield chunks.rest()
-        after: tuple[datetime, UUID] | None = None
+        after = (_FIRST, _NIL)
         while True:
             async with self._db.tenant_transaction(tenant_id) as tx:
                 rows = await tx.export_campaign_codes_page(campaign_id, after, self._page_rows)

@@ -132,10 +132,9 @@ class Database:
 
 @dataclass(frozen=True)
 class RedemptionExportFilters:
-    """Which redemptions an export holds; None: no condition."""
+    """Which redemptions an export holds (the start is the first page's keyset position); None: no condition."""
 
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    end_time: datetime
     status: str | None = None
     voucher_id: UUID | None = None
     customer_id: str | None = None
@@ -442,30 +441,23 @@ class TenantTransaction(CampaignStatements, _Transaction):
         return [_redemption(r) for r in rows]
 
     async def export_redemptions_page(
-        self, filters: RedemptionExportFilters, after: tuple[datetime, UUID] | None, limit: int
+        self, filters: RedemptionExportFilters, after: tuple[datetime, UUID], limit: int
     ) -> list[tuple[Any, ...]]:
-        """The next page of an export's rows, in the columns of data_exchange.sql's export_redemptions_page."""
-        after_time, after_id = after or (None, None)
-        rows = await self._rows(
-            "export_redemptions_page",
-            self.tenant_id,
-            filters.start_time,
-            filters.end_time,
-            filters.status,
-            filters.voucher_id,
-            filters.customer_id,
-            after_time,
-            after_id,
-            limit,
-        )
+        """The page of an export's rows after `after` (create_time, id), in the columns of data_exchange.sql's
+        export_redemptions_page."""
+        args = (self.tenant_id, *after, filters.end_time, filters.status, filters.customer_id, limit)
+        if filters.voucher_id is None:
+            rows = await self._rows("export_redemptions_page", *args)
+        else:
+            rows = await self._rows("export_voucher_redemptions_page", *args, filters.voucher_id)
         return [tuple(r) for r in rows]
 
     async def export_campaign_codes_page(
-        self, campaign_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+        self, campaign_id: UUID, after: tuple[datetime, UUID], limit: int
     ) -> list[tuple[Any, ...]]:
-        """The next page of a campaign's codes, in the columns of data_exchange.sql's export_campaign_codes_page."""
-        after_time, after_id = after or (None, None)
-        rows = await self._rows("export_campaign_codes_page", self.tenant_id, campaign_id, after_time, after_id, limit)
+        """The page of a campaign's codes after `after` (create_time, id), in the columns of data_exchange.sql's
+        export_campaign_codes_page."""
+        rows = await self._rows("export_campaign_codes_page", self.tenant_id, campaign_id, *after, limit)
         return [tuple(r) for r in rows]
 
     async def campaign_exists(self, campaign_id: UUID) -> bool:

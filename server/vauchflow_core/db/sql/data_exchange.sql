@@ -2,26 +2,38 @@
 -- so a slow download never holds a connection or a snapshot between pages.
 
 -- name: export_redemptions_page
--- Walks redemptions_by_time (or redemptions_by_voucher when a voucher is given) from the last row sent.
+-- Walks redemptions_by_time from the last row sent. The bounds are always given (the first page starts after
+-- (start, nil uuid), an open end is +infinity) so both are index conditions: a page starts where the last ended
+-- instead of rescanning from the start, and the walk stops at the end time.
 SELECT id, create_time, status, voucher_code, customer_id, order_id, order_amount, currency, discount_amount,
        rollback_time, rollback_reason, metadata
 FROM redemptions
 WHERE tenant_id = $1
-  AND ($2::timestamptz IS NULL OR create_time >= $2)
-  AND ($3::timestamptz IS NULL OR create_time < $3)
-  AND ($4::text IS NULL OR status = $4)
-  AND ($5::uuid IS NULL OR voucher_id = $5)
+  AND (create_time, id) > ($2::timestamptz, $3::uuid)
+  AND create_time < $4
+  AND ($5::text IS NULL OR status = $5)
   AND ($6::text IS NULL OR customer_id = $6)
-  AND ($7::timestamptz IS NULL OR (create_time, id) > ($7, $8::uuid))
 ORDER BY create_time, id
-LIMIT $9;
+LIMIT $7;
+
+-- name: export_voucher_redemptions_page
+-- The same for one voucher's redemptions, along redemptions_by_voucher.
+SELECT id, create_time, status, voucher_code, customer_id, order_id, order_amount, currency, discount_amount,
+       rollback_time, rollback_reason, metadata
+FROM redemptions
+WHERE tenant_id = $1 AND voucher_id = $8
+  AND (create_time, id) > ($2::timestamptz, $3::uuid)
+  AND create_time < $4
+  AND ($5::text IS NULL OR status = $5)
+  AND ($6::text IS NULL OR customer_id = $6)
+ORDER BY create_time, id
+LIMIT $7;
 
 -- name: export_campaign_codes_page
--- Walks vouchers_by_campaign from the last row sent.
+-- Walks vouchers_by_campaign from the last row sent (the first page: after (-infinity, nil uuid)).
 SELECT id, code, status, redemption_count, max_redemptions, create_time
 FROM vouchers
-WHERE tenant_id = $1 AND campaign_id = $2
-  AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4::uuid))
+WHERE tenant_id = $1 AND campaign_id = $2 AND (create_time, id) > ($3::timestamptz, $4::uuid)
 ORDER BY create_time, id
 LIMIT $5;
 
