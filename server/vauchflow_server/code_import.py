@@ -28,6 +28,8 @@ MALFORMED_ROW = "MALFORMED_ROW"
 DUPLICATE_IN_FILE = "DUPLICATE_IN_FILE"
 CODE_TAKEN = "CODE_TAKEN"
 
+# A row holds a code of at most 64 characters and perhaps a few other columns; a longer line is not a code file.
+MAX_LINE_CHARACTERS = 64 * 1024
 # Refused rows an import reports one by one; the count covers them all.
 MAX_REPORTED_ERRORS = 1_000
 
@@ -99,6 +101,11 @@ class CodeFileReader:
         text = self._pending + self._decoder.decode(data)
         lines = text.split("\n")
         self._pending = lines.pop()
+        if len(self._pending) > MAX_LINE_CHARACTERS:
+            # Held until its end arrives: a file without line breaks must not fill the server's memory.
+            raise InvalidArgument.single(
+                "csv", f"line {self._line + len(lines) + 1} is longer than {MAX_LINE_CHARACTERS} characters"
+            )
         return self._rows(lines)
 
     def finish(self) -> list[tuple[int, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -224,3 +225,29 @@ def test_an_unknown_campaign_is_not_found(api):
     assert_error(error, grpc.StatusCode.NOT_FOUND, "CAMPAIGN_NOT_FOUND")
     error = expect_rpc_error(lambda: import_codes(tenant, "not-a-uuid", lines(unique_code())))
     assert_error(error, grpc.StatusCode.NOT_FOUND, "CAMPAIGN_NOT_FOUND")
+
+
+def test_hostile_uploads_are_refused_with_reasons_never_a_server_error(api, db):
+    tenant = api.new_tenant()
+    campaign = new_campaign(tenant)
+    rng = random.Random(17)
+    garbage = bytes(rng.randrange(256) for _ in range(200_000))
+    report = import_codes(tenant, campaign.id, garbage, chunk=8192, import_valid_rows=True)
+    assert report.error_count > 0 and report.imported_count == len(codes_of(db, tenant, campaign.id))
+    for data, expected in (
+        (b"A" * 100_000, "longer than 65536 characters"),
+        (b'"' + b"x" * 70_000, "longer than 65536 characters"),
+    ):
+        error = expect_rpc_error(lambda data=data: import_codes(tenant, campaign.id, data, chunk=8192))
+        assert_error(error, grpc.StatusCode.INVALID_ARGUMENT)
+        assert expected in error.details()
+    error = expect_rpc_error(lambda: import_codes(tenant, "a\0b", b"A\n"))
+    assert_error(error, grpc.StatusCode.INVALID_ARGUMENT)
+    error = expect_rpc_error(
+        lambda: list(exchange(tenant).ExportRedemptions(pb.ExportRedemptionsRequest(customer_id="x\0y")))
+    )
+    assert_error(error, grpc.StatusCode.INVALID_ARGUMENT)
+    error = expect_rpc_error(
+        lambda: list(exchange(tenant).ExportRedemptions(pb.ExportRedemptionsRequest(voucher_code="V" * 10_000)))
+    )
+    assert_error(error, grpc.StatusCode.INVALID_ARGUMENT)

@@ -106,3 +106,21 @@ def test_too_many_rows_or_bytes_are_refused():
         read_all(b"A\nB\nC\nD\n", max_rows=3)
     with pytest.raises(InvalidArgument, match="larger than 10 bytes"):
         read_all(b"ABCDEF\nGHIJKL\n", chunk_size=4, max_bytes=10)
+
+
+def test_a_line_without_end_is_refused_before_it_fills_memory():
+    reader = CodeFileReader()
+    reader.feed(b"code\nOK-1\n")
+    with pytest.raises(InvalidArgument, match="line 3 is longer than 65536 characters"):
+        for _ in range(100):
+            reader.feed(b"A" * 4096)
+
+
+def test_nul_and_other_control_characters_are_bad_characters_never_copied():
+    rows, reader = read_all(b"OK-1\nNUL\x00CODE\nTAB\tCODE\n\x1b[31mRED\n")
+    assert rows == [(1, "OK-1")]
+    assert [(e.row, e.reason) for e in reader.errors.reported] == [
+        (2, "BAD_CHARACTERS"),
+        (3, "BAD_CHARACTERS"),
+        (4, "BAD_CHARACTERS"),
+    ]
