@@ -386,9 +386,13 @@ def field_behaviors(field: FieldProto) -> set[int]:
     return set(field.options.Extensions[field_behavior_pb2.field_behavior])
 
 
+HTTP_BODY = ".google.api.HttpBody"
+
+
 def _clean_comment(text: str) -> str:
     lines = [line[1:] if line.startswith(" ") else line for line in text.splitlines()]
-    return "\n".join(line.rstrip() for line in lines).strip()
+    # buf's lint exceptions are for buf, not for readers of the API.
+    return "\n".join(line.rstrip() for line in lines if not line.startswith("buf:lint:")).strip()
 
 
 def _summary(comment: str, method_name: str) -> str:
@@ -726,6 +730,16 @@ class _Walker:
             required_body = bool(self.required_fields(request, path_bound))
         else:
             holder, field = self.resolve(request, body)
+            if field.type_name == HTTP_BODY:
+                # A raw body (the CSV import): streamed to the server as it arrives, not JSON.
+                # Declared as octet-stream (any body goes through; generators such as openapi-python-client
+                # make it a file upload, which they can't for text/csv); the body is the CSV file itself.
+                example = "code\r\nSPRING-0001\r\nSPRING-0002\r\n"
+                schema = {"type": "string", "format": "binary", "description": "The CSV file (text/csv), as is."}
+                return {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": schema, "example": example}},
+                }
             schema, required_body = self.field_schema(holder, field), True
             is_update = any(f.name == "update_mask" for f in self.messages[request].field)
             if is_update and field.type == FieldProto.TYPE_MESSAGE:
@@ -745,6 +759,8 @@ class _Walker:
     def responses(
         self, method: descriptor_pb2.MethodDescriptorProto, full_method: str, permission: str | None
     ) -> Schema:
+        if method.output_type == HTTP_BODY:
+            return self.raw_responses(permission)
         response = self.ref(method.output_type)
         description = "OK"
         if method.server_streaming:
@@ -767,6 +783,22 @@ class _Walker:
                 "headers": {REQUEST_ID_HEADER: {"$ref": HEADER_REF + REQUEST_ID_HEADER}},
                 "content": {"application/json": {"schema": response}},
             }
+        result["default"] = {"$ref": RESPONSE_REF + DEFAULT_RESPONSE[0]}
+        return result
+
+    def raw_responses(self, permission: str | None) -> Schema:
+        """A stream of google.api.HttpBody (a CSV export): the body is the file itself, sent as it is read."""
+        result: Schema = {
+            "200": {
+                "description": "OK: the CSV file (RFC 4180, CRLF, header row first), streamed as it is read.",
+                "headers": {REQUEST_ID_HEADER: {"$ref": HEADER_REF + REQUEST_ID_HEADER}},
+                "content": {"text/csv": {"schema": {"type": "string"}, "example": "id,create_time,status\r\n"}},
+            }
+        }
+        for status, name, _ in ERROR_RESPONSES:
+            if permission == PUBLIC and status in _AUTH_RESPONSES:
+                continue
+            result[status] = {"$ref": RESPONSE_REF + name}
         result["default"] = {"$ref": RESPONSE_REF + DEFAULT_RESPONSE[0]}
         return result
 

@@ -20,6 +20,7 @@ from string import Template
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from vauchflow_core import csv_format
 from vauchflow_core.rpc import request_ids
 
 REPO = Path(__file__).resolve().parents[2]
@@ -287,6 +288,7 @@ def render(settings: GatewaySettings, routes_from: Path = DESCRIPTOR_SET) -> str
         stream_idle_timeout=f"{settings.stream_idle_seconds}s",
         event_stream_idle_timeout=f"{settings.event_stream_idle_seconds}s",
         live_events_idle_timeout=f"{settings.live_events_idle_seconds}s",
+        csv_import_max_bytes=csv_format.MAX_IMPORT_BYTES,
     )
 
 

@@ -22,6 +22,8 @@ CAMPAIGN_CREATED = "campaign.created"
 CAMPAIGN_UPDATED = "campaign.updated"
 # One event when a generation operation ends, however many codes it generated (never one per code).
 CAMPAIGN_CODES_GENERATED = "campaign.codes_generated"
+# One event per CSV import that added codes, in the transaction that added them.
+CAMPAIGN_CODES_IMPORTED = "campaign.codes_imported"
 
 # Every type a webhook endpoint may subscribe to (DESIGN.md, Webhooks).
 EVENT_TYPES: tuple[str, ...] = (
@@ -36,6 +38,7 @@ EVENT_TYPES: tuple[str, ...] = (
     CAMPAIGN_CREATED,
     CAMPAIGN_UPDATED,
     CAMPAIGN_CODES_GENERATED,
+    CAMPAIGN_CODES_IMPORTED,
 )
 
 

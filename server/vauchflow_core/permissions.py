@@ -84,6 +84,10 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}StatusService/CreateSubscription": PUBLIC,
     f"{_V1}StatusService/ConfirmSubscription": PUBLIC,
     f"{_V1}StatusService/Unsubscribe": PUBLIC,
+    # CSV exports and imports (issue 17): an export reads what its resource's reads may, an import writes codes.
+    f"{_V1}DataExchangeService/ExportRedemptions": REDEMPTIONS_READ,
+    f"{_V1}DataExchangeService/ExportCampaignCodes": VOUCHERS_READ,
+    f"{_V1}DataExchangeService/ImportCampaignCodes": VOUCHERS_WRITE,
     f"{_V1}HealthService/Check": PUBLIC,
     f"{_V1}HealthService/CheckLiveness": PUBLIC,
     f"{_V1}HealthService/CheckReadiness": PUBLIC,

@@ -19,6 +19,8 @@ from vauchflow.v1 import (
     api_key_service_pb2_grpc,
     campaign_service_pb2,
     campaign_service_pb2_grpc,
+    data_exchange_service_pb2,
+    data_exchange_service_pb2_grpc,
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_service_pb2,
@@ -41,6 +43,7 @@ from vauchflow_core.rpc.request_boundary import RequestBoundary
 from vauchflow_core.webhook_endpoints import UrlPolicy
 from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
 from vauchflow_server.admin.campaign_admin import CampaignAdmin
+from vauchflow_server.admin.data_exchange import DataExchange
 from vauchflow_server.admin.operation_admin import OperationAdmin
 from vauchflow_server.admin.tenant_admin import TenantAdmin
 from vauchflow_server.admin.voucher_admin import VoucherAdmin
@@ -48,6 +51,7 @@ from vauchflow_server.admin.webhook_admin import WebhookAdmin
 from vauchflow_server.api.public_limits import PublicCallLimiter
 from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
 from vauchflow_server.api.servicers.campaigns import CampaignServicer
+from vauchflow_server.api.servicers.data_exchange import DataExchangeServicer
 from vauchflow_server.api.servicers.health import HealthServicer
 from vauchflow_server.api.servicers.operations import OperationsServicer
 from vauchflow_server.api.servicers.redemptions import RedemptionServicer
@@ -86,6 +90,7 @@ SERVICE_NAMES = (
     status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
     campaign_service_pb2.DESCRIPTOR.services_by_name["CampaignService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+    data_exchange_service_pb2.DESCRIPTOR.services_by_name["DataExchangeService"].full_name,
 )
 
 
@@ -176,6 +181,9 @@ async def serve(config: ServerConfig) -> None:
             CampaignServicer(CampaignAdmin(db, code_generator)), server
         )
         operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(OperationAdmin(db)), server)
+        data_exchange_service_pb2_grpc.add_DataExchangeServiceServicer_to_server(
+            DataExchangeServicer(DataExchange(db)), server
+        )
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from vauchflow_core.events import CAMPAIGN_CODES_GENERATED, Event, new_event
+from vauchflow_core.events import CAMPAIGN_CODES_GENERATED, CAMPAIGN_CODES_IMPORTED, Event, new_event
 from vauchflow_server.campaigns import Campaign
 from vauchflow_server.operations import Operation
 from vauchflow_server.redemptions import Redemption
@@ -95,5 +96,17 @@ def codes_generated_event(operation: Operation) -> Event:
             "state": operation.state,
             "requested_count": operation.requested_count,
             "generated_count": operation.generated_count,
+        },
+    )
+
+
+def codes_imported_event(campaign_id: UUID, imported_count: int, row_count: int, error_count: int) -> Event:
+    return new_event(
+        CAMPAIGN_CODES_IMPORTED,
+        {
+            "campaign_id": str(campaign_id),
+            "imported_count": imported_count,
+            "row_count": row_count,
+            "refused_row_count": error_count,
         },
     )

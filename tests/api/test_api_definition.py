@@ -75,7 +75,10 @@ def test_every_rpc_has_an_http_rule_and_its_own_messages():
         rule = method.options.Extensions[annotations_pb2.http]
         assert rule.WhichOneof("pattern"), f"{method.name} has no google.api.http rule"
         assert method.input_type.endswith(f".{method.name}Request")
-        if method.options.HasExtension(operations_pb2.operation_info):
+        if method.output_type == ".google.api.HttpBody":
+            # Raw bodies (the CSV exports): streamed, so the transcoder passes them on as they are.
+            assert method.server_streaming, method.name
+        elif method.options.HasExtension(operations_pb2.operation_info):
             # A long-running operation (AIP-151): the Operation, its response type named in operation_info.
             assert method.output_type == ".google.longrunning.Operation"
             info = method.options.Extensions[operations_pb2.operation_info]

@@ -479,13 +479,20 @@ def test_walker_refuses_two_rpcs_on_one_route():
 # ---- the contract a generator or fuzzer relies on ----
 
 
+def _content(body: dict[str, Any]) -> dict[str, Any]:
+    """JSON, or a CSV file (DataExchangeService's raw bodies: text/csv out, octet-stream in), never both."""
+    kinds = ("application/json", "text/csv", "application/octet-stream")
+    (content,) = [body["content"][kind] for kind in kinds if kind in body["content"]]
+    return content
+
+
 def test_every_operation_has_an_example_and_its_error_responses(document):
     for path, verb, operation in _operations(document):
         ok = operation["responses"]["200"]
-        assert "example" in ok["content"]["application/json"], f"{verb} {path}"
+        assert "example" in _content(ok), f"{verb} {path}"
         assert ok["headers"]["x-request-id"] == {"$ref": "#/components/headers/x-request-id"}
         if "requestBody" in operation:
-            assert "example" in operation["requestBody"]["content"]["application/json"], f"{verb} {path}"
+            assert "example" in _content(operation["requestBody"]), f"{verb} {path}"
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path":
                 assert "example" in parameter, f"{verb} {path} {parameter['name']}"
@@ -514,11 +521,11 @@ def test_examples_conform_to_their_schemas(document):
 
     checked = 0
     for path, verb, operation in _operations(document):
-        content = operation["responses"]["200"]["content"]["application/json"]
+        content = _content(operation["responses"]["200"])
         check(content["schema"], content["example"], f"{verb} {path} 200")
         checked += 1
         if "requestBody" in operation:
-            body = operation["requestBody"]["content"]["application/json"]
+            body = _content(operation["requestBody"])
             check(body["schema"], body["example"], f"{verb} {path} body")
             checked += 1
         for parameter in operation.get("parameters", []):

@@ -24,6 +24,7 @@ CLIENT_SERVICES = (
     "EventStreamService",
     "CampaignService",
     "StatusService",
+    "DataExchangeService",
 )
 # google.longrunning.Operations as served (WaitOperation is not: the client polls GetOperation).
 OPERATIONS = ("GetOperation", "ListOperations", "CancelOperation", "DeleteOperation")

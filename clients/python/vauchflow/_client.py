@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Generic, Self
 
 from vauchflow import _rpcs
+from vauchflow._csv import Csv
 from vauchflow._methods import Namespace, T, UnaryMethod
 from vauchflow._resources import (
     ApiKeys,
@@ -51,6 +52,7 @@ class _TenantApi(Namespace[T], Generic[T]):
         self.api_keys: ApiKeys[T] = ApiKeys(transport)
         self.campaigns: Campaigns[T] = Campaigns(transport)
         self.operations: Operations[T] = Operations(transport)
+        self.csv: Csv[T] = Csv(transport)
 
     @property
     def settings(self) -> Settings:

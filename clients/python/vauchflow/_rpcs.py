@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from google.api import httpbody_pb2
 from google.longrunning import operations_pb2 as operations
 from google.longrunning import operations_pb2_grpc
 from google.protobuf import empty_pb2
@@ -25,6 +26,7 @@ from vauchflow.v1 import (
 from vauchflow.v1 import (
     api_key_service_pb2_grpc,
     campaign_service_pb2_grpc,
+    data_exchange_service_pb2_grpc,
     event_stream_service_pb2_grpc,
     redemption_service_pb2_grpc,
     status_service_pb2_grpc,
@@ -34,6 +36,9 @@ from vauchflow.v1 import (
 )
 from vauchflow.v1 import (
     campaign_service_pb2 as campaigns,
+)
+from vauchflow.v1 import (
+    data_exchange_service_pb2 as data_exchange,
 )
 from vauchflow.v1 import (
     event_stream_service_pb2 as event_stream,
@@ -225,6 +230,23 @@ SUBSCRIBE_EVENTS = Rpc(
     event_stream.SubscribeEventsRequest,
     event_stream.SubscribeEventsResponse,
     _S,
+)
+
+# CSV: exports are reads (SAFE), but a broken download is not restarted behind the caller's back (it would repeat
+# the rows already read); an import reads its file once and is never retried.
+_DATA_EXCHANGE = data_exchange_service_pb2_grpc.DataExchangeServiceStub
+EXPORT_REDEMPTIONS = Rpc(
+    _DATA_EXCHANGE, "ExportRedemptions", data_exchange.ExportRedemptionsRequest, httpbody_pb2.HttpBody, _S
+)
+EXPORT_CAMPAIGN_CODES = Rpc(
+    _DATA_EXCHANGE, "ExportCampaignCodes", data_exchange.ExportCampaignCodesRequest, httpbody_pb2.HttpBody, _S
+)
+IMPORT_CAMPAIGN_CODES = Rpc(
+    _DATA_EXCHANGE,
+    "ImportCampaignCodes",
+    data_exchange.ImportCampaignCodesRequest,
+    data_exchange.ImportCampaignCodesResponse,
+    _NO,
 )
 
 ALL: tuple[Rpc[Any, Any], ...] = tuple(value for value in list(globals().values()) if isinstance(value, Rpc))

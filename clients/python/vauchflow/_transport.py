@@ -8,7 +8,7 @@ import ipaddress
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -220,6 +220,27 @@ class BlockingTransport(_TransportBase):
         call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
         return call, call, x_request_id
 
+    def download(self, rpc: Rpc[Req, Any], request: Req) -> Iterator[bytes]:
+        """A server stream of google.api.HttpBody (a CSV export) from the API, without a deadline, as bytes."""
+        x_request_id = self._new_request_id()
+        call = self._method(rpc, self.settings.target)(request, metadata=self._metadata(x_request_id))
+        try:
+            for body in call:
+                yield body.data
+        except grpc.RpcError as failure:
+            raise from_rpc_error(failure, x_request_id) from None
+        finally:
+            call.cancel()  # a no-op once the stream ended; stops the download when the caller stops reading
+
+    def upload(self, rpc: Rpc[Req, Resp], requests: Iterator[Req]) -> Resp:
+        """A client stream (a CSV import), without a deadline and never retried: the file may be read only once."""
+        x_request_id = self._new_request_id()
+        try:
+            response: Resp = self._method(rpc, self.settings.target)(requests, metadata=self._metadata(x_request_id))
+            return response
+        except grpc.RpcError as failure:
+            raise from_rpc_error(failure, x_request_id) from None
+
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
@@ -286,6 +307,29 @@ class AsyncioTransport(_TransportBase):
         x_request_id = self._new_request_id()
         call = self._method(rpc, self._stream_target())(request, metadata=self._metadata(x_request_id))
         return call, x_request_id
+
+    async def download(self, rpc: Rpc[Req, Any], request: Req) -> AsyncIterator[bytes]:
+        """A server stream of google.api.HttpBody (a CSV export) from the API, without a deadline, as bytes."""
+        x_request_id = self._new_request_id()
+        call = self._method(rpc, self.settings.target)(request, metadata=self._metadata(x_request_id))
+        try:
+            async for body in call:
+                yield body.data
+        except grpc.RpcError as failure:
+            raise from_rpc_error(failure, x_request_id) from None
+        finally:
+            call.cancel()
+
+    async def upload(self, rpc: Rpc[Req, Resp], requests: AsyncIterator[Req] | Iterator[Req]) -> Resp:
+        """A client stream (a CSV import), without a deadline and never retried: the file may be read only once."""
+        x_request_id = self._new_request_id()
+        try:
+            response: Resp = await self._method(rpc, self.settings.target)(
+                requests, metadata=self._metadata(x_request_id)
+            )
+            return response
+        except grpc.RpcError as failure:
+            raise from_rpc_error(failure, x_request_id) from None
 
     async def close(self) -> None:
         channels = list(self._channels.values())

@@ -3,8 +3,8 @@
 Handlers are wrapped (rather than authorising inside intercept_service) so the principal contextvar is set in
 the same task that runs the handler, and so every error of every RPC goes through error_mapping. Server-streaming
 handlers (the event stream, health Watch) are wrapped the same way; the error mapping then also covers an error
-raised after some responses were sent. Client-streaming and bidirectional handlers (only reflection, which is
-public) pass through.
+raised after some responses were sent. Client-streaming handlers (the CSV import) are authorised like unary ones
+and check each message as it arrives; bidirectional handlers (only reflection, which is public) pass through.
 
 Requests made with a tenant API key are then counted against the tenant's request rate (rate_limiter.py; the limit
 comes with the principal, from the cached key lookup): over it, RESOURCE_EXHAUSTED / RATE_LIMITED with the delay.
@@ -103,7 +103,14 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        # Client-streaming and bidirectional methods: only reflection today, which is public.
+        if handler.stream_unary is not None:
+            # Client-streaming (the CSV import): authorised like a unary call, each message checked as it arrives.
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap(handler_call_details.method, _checked_messages(cast(UnaryHandler, handler.stream_unary))),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        # Bidirectional methods: only reflection, which is public.
         return handler
 
     async def _admit(self, principal: Principal) -> None:
@@ -269,7 +276,23 @@ def _required_position(metadata: Any) -> int | None:
     return None
 
 
+def _checked_messages(behaviour: UnaryHandler) -> UnaryHandler:
+    """A client-streaming handler whose request iterator checks each message as _check_request checks one."""
+
+    async def handle(requests: AsyncIterator[Any], context: Context) -> Any:
+        async def checked() -> AsyncIterator[Any]:
+            async for request in requests:
+                _check_request(request)
+                yield request
+
+        return await behaviour(checked(), context)
+
+    return handle
+
+
 def _check_request(request: object) -> None:
+    if isinstance(request, AsyncIterator):
+        return  # a client stream: its messages are checked as they arrive (_checked_messages)
     if request is _UNREADABLE:
         raise InvalidArgument.single("request", "is not a valid serialized request message")
     if isinstance(request, Message):

@@ -460,7 +460,9 @@ def campaign_changes(message: campaign_pb2.Campaign, mask_paths: list[str]) -> d
         for path in mask_paths:
             top = path.split(".")[0]
             if top not in _CAMPAIGN_MASKABLE:
-                violations.add("update_mask", f"cannot update {path}")
+                violations.add(
+                    "update_mask", f"names a field that cannot be updated; updatable: {', '.join(_CAMPAIGN_MASKABLE)}"
+                )
             elif top not in paths:
                 paths.append(top)
     else:

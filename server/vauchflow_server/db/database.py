@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "MaintenanceTransaction",
     "NotificationListener",
     "OperatorTransaction",
+    "RedemptionExportFilters",
     "TenantTransaction",
     "UniqueViolation",
 ]
@@ -170,6 +171,16 @@ class Database:
         with translated_errors():
             async with self._pool.acquire() as conn, conn.transaction():
                 yield MaintenanceTransaction(conn)
+
+
+@dataclass(frozen=True)
+class RedemptionExportFilters:
+    """Which redemptions an export holds (the start is the first page's keyset position); None: no condition."""
+
+    end_time: datetime
+    status: str | None = None
+    voucher_id: UUID | None = None
+    customer_id: str | None = None
 
 
 class BatchNotCounted(Exception):
@@ -471,6 +482,49 @@ class TenantTransaction(CampaignStatements, _Transaction):
         after_time, after_id = after or (None, None)
         rows = await self._rows("list_redemptions", self.tenant_id, voucher_id, after_time, after_id, limit)
         return [_redemption(r) for r in rows]
+
+    async def export_redemptions_page(
+        self, filters: RedemptionExportFilters, after: tuple[datetime, UUID], limit: int
+    ) -> list[tuple[Any, ...]]:
+        """The page of an export's rows after `after` (create_time, id), in the columns of data_exchange.sql's
+        export_redemptions_page."""
+        args = (self.tenant_id, *after, filters.end_time, filters.status, filters.customer_id, limit)
+        if filters.voucher_id is None:
+            rows = await self._rows("export_redemptions_page", *args)
+        else:
+            rows = await self._rows("export_voucher_redemptions_page", *args, filters.voucher_id)
+        return [tuple(r) for r in rows]
+
+    async def export_campaign_codes_page(
+        self, campaign_id: UUID, after: tuple[datetime, UUID], limit: int
+    ) -> list[tuple[Any, ...]]:
+        """The page of a campaign's codes after `after` (create_time, id), in the columns of data_exchange.sql's
+        export_campaign_codes_page."""
+        rows = await self._rows("export_campaign_codes_page", self.tenant_id, campaign_id, *after, limit)
+        return [tuple(r) for r in rows]
+
+    async def campaign_exists(self, campaign_id: UUID) -> bool:
+        return bool(await self._conn.fetchval(QUERIES["campaign_exists"], self.tenant_id, campaign_id))
+
+    async def lock_campaign_for_import(self, campaign_id: UUID) -> bool:
+        """Locks the campaign's terms until the transaction ends; False when there is no such campaign."""
+        return await self._row("campaign_for_import", self.tenant_id, campaign_id) is not None
+
+    async def stage_import_codes(self, rows: AsyncIterable[tuple[int, str]]) -> None:
+        """COPYs (row number, code) pairs into this transaction's staging table as they come."""
+        await self._conn.execute(QUERIES["create_code_import_staging"])
+        await self._conn.copy_records_to_table("code_import_rows", records=rows, columns=("row_number", "code"))
+        await self._conn.execute(QUERIES["analyze_code_import_staging"])
+
+    async def refused_staged_codes(self, limit: int) -> tuple[list[tuple[int, str]], int]:
+        """The first `limit` staged rows the database refuses, as (row number, reason), and how many it refuses."""
+        rows = await self._rows("refused_staged_codes", self.tenant_id, limit)
+        return [(r["row_number"], r["reason"]) for r in rows], (rows[0]["total"] if rows else 0)
+
+    async def insert_staged_codes(self, campaign_id: UUID) -> int:
+        """Inserts the staged codes the tenant does not have yet into the campaign; returns how many."""
+        status = await self._conn.execute(QUERIES["insert_imported_codes"], self.tenant_id, campaign_id)
+        return int(status.split()[-1])
 
     async def roll_back_redemption(self, redemption_id: UUID, reason: str) -> Redemption | None:
         row = await self._row("roll_back_redemption", self.tenant_id, redemption_id, reason)
