@@ -109,9 +109,15 @@ def test_streaming_routes_have_idle_limits_of_their_own():
     # The live events route comes before the web catch-all that would otherwise take it.
     paths = [r["match"].get("path") or r["match"].get("prefix") for r in routes]
     assert paths.index("/events/live") < len(paths) - 1 and paths[-1] == "/"
-    # Routes without a limit of their own fall back to the connection manager's.
+    # The CSV routes have limits of their own (docs/gateway.md); every other route falls back to the connection
+    # manager's.
+    csv_routes = [
+        _route_to(routes, prefix="/vauchflow.v1.DataExchangeService/"),
+        *(r["route"] for r in routes if "export$" in str(r["match"]) or "import$" in str(r["match"])),
+    ]
+    assert [r["idle_timeout"] for r in csv_routes] == ["300s", "60s", "300s"]
     for route in routes:
-        if "route" in route and route["route"] not in (grpc_stream, rest_stream, live_events):
+        if "route" in route and route["route"] not in (grpc_stream, rest_stream, live_events, *csv_routes):
             assert "idle_timeout" not in route["route"], route["match"]
 
 
