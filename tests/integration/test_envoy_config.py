@@ -113,7 +113,11 @@ def test_streaming_routes_have_idle_limits_of_their_own():
     # manager's.
     csv_routes = [
         _route_to(routes, prefix="/vauchflow.v1.DataExchangeService/"),
-        *(r["route"] for r in routes if "export$" in str(r["match"]) or "import$" in str(r["match"])),
+        *(
+            r["route"]
+            for r in routes
+            if "route" in r and ("export$" in str(r["match"]) or "import$" in str(r["match"]))
+        ),
     ]
     assert [r["idle_timeout"] for r in csv_routes] == ["300s", "60s", "300s"]
     for route in routes:
