@@ -1,6 +1,7 @@
 """Generating a campaign's codes in the background of the API server: the worker behind GenerateCampaignCodes.
 
-Codes are drawn in chunks (bounded memory whatever the count) and each chunk is one transaction: COPY into a
+Codes are drawn in chunks (bounded memory whatever the count: a chunk per worker, two workers on two connections
+at once, since PostgreSQL's work per code is most of the cost) and each chunk is one transaction: COPY into a
 temporary staging table, `INSERT ... SELECT ... ON CONFLICT DO NOTHING` into vouchers (codes taken anywhere in the
 tenant are skipped and drawn again in the next chunk), the plan's voucher quota checked, and the operation's
 progress and lease recorded. Between chunks the worker reads the operation's cancel flag. When it ends, the same
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from uuid import UUID
 
 from vauchflow_core.errors import QuotaExceeded
@@ -35,10 +37,30 @@ _INTERNAL = 13
 _MAX_FRUITLESS_CHUNKS = 3
 
 
+# Why the workers of an operation stopped early.
+_ABANDONED, _EXHAUSTED, _CANCEL, _FAILED = "abandoned", "exhausted", "cancel", "failed"
+
+
+@dataclass
+class _Progress:
+    """What an operation's workers share: the count asked for, what they generated, what chunks hold now."""
+
+    requested: int
+    generated: int
+    in_flight: int = 0
+    fruitless: int = 0  # chunks in a row that added no code
+    stop: str | None = None
+
+    @property
+    def unreserved(self) -> int:
+        return self.requested - self.generated - self.in_flight
+
+
 class CodeGenerator:
-    def __init__(self, db: Database, *, chunk_size: int = 50_000, lease_seconds: float = 60.0):
+    def __init__(self, db: Database, *, chunk_size: int = 50_000, lease_seconds: float = 60.0, workers: int = 2):
         self._db = db
         self._chunk_size = chunk_size
+        self._workers = workers
         self.lease_seconds = lease_seconds
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -57,38 +79,36 @@ class CodeGenerator:
     async def _run(self, tenant_id: UUID, operation: Operation) -> None:
         request = operation.request
         drawer = CodeDrawer(CodePattern(request["pattern"], request["charset"], request["prefix"], request["suffix"]))
-        remaining = operation.requested_count - operation.generated_count
-        fruitless = 0
+        progress = _Progress(operation.requested_count, operation.generated_count)
         log.info(
             "code generation started",
-            extra={"action": "codes_generation_started", "operation": operation.name, "count": remaining},
-        )
+            extra={"action": "codes_generation_started", "operation": operation.name,
+                   "count": operation.requested_count, "workers": self._workers},
+        )  # fmt: skip
         try:
-            while remaining > 0:
-                # Drawn distinct within the chunk; a code another voucher has is skipped by the INSERT.
-                codes = list(dict.fromkeys(drawer.draw(min(self._chunk_size, remaining))))
-                async with self._db.tenant_transaction(tenant_id) as tx:
-                    await check_voucher_quota(tx, len(codes))
-                    inserted = await tx.insert_campaign_codes(operation.campaign_id, codes)
-                    current = await tx.record_operation_progress(operation.id, inserted, self.lease_seconds)
-                if current is None:
-                    return  # no longer RUNNING: marked abandoned meanwhile (this server was too slow to renew)
-                operation = current
-                remaining -= inserted
-                fruitless = 0 if inserted else fruitless + 1
-                if fruitless >= _MAX_FRUITLESS_CHUNKS:
-                    await self._finish(
-                        tenant_id, operation, FAILED, _FAILED_PRECONDITION, "CODE_SPACE_EXHAUSTED",
-                        "the pattern's codes are taken by the tenant's existing vouchers; use a larger pattern",
-                    )  # fmt: skip
-                    return
-                if operation.cancel_requested and remaining > 0:
-                    await self._finish(tenant_id, operation, CANCELLED, _CANCELLED, "OPERATION_CANCELLED", "cancelled")
-                    return
-                await asyncio.sleep(0)  # let RPCs run between chunks
-            await self._finish(tenant_id, operation, SUCCEEDED)
-        except QuotaExceeded as error:
-            await self._finish(tenant_id, operation, FAILED, _RESOURCE_EXHAUSTED, error.reason, error.message)
+            # Chunks on several connections at once: PostgreSQL's work per code (the row, its index entries and
+            # foreign-key checks) is most of the cost, and one backend uses one core.
+            outcomes = await asyncio.gather(
+                *(self._work(tenant_id, operation, drawer, progress) for _ in range(self._workers)),
+                return_exceptions=True,
+            )
+            errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            quota = next((e for e in errors if isinstance(e, QuotaExceeded)), None)
+            if quota is not None:
+                await self._finish(tenant_id, operation, FAILED, _RESOURCE_EXHAUSTED, quota.reason, quota.message)
+            elif errors:
+                raise errors[0]
+            elif progress.stop == _ABANDONED:
+                return  # no longer RUNNING: marked abandoned meanwhile (this server was too slow to renew)
+            elif progress.stop == _EXHAUSTED:
+                await self._finish(
+                    tenant_id, operation, FAILED, _FAILED_PRECONDITION, "CODE_SPACE_EXHAUSTED",
+                    "the pattern's codes are taken by the tenant's existing vouchers; use a larger pattern",
+                )  # fmt: skip
+            elif progress.stop == _CANCEL:
+                await self._finish(tenant_id, operation, CANCELLED, _CANCELLED, "OPERATION_CANCELLED", "cancelled")
+            else:
+                await self._finish(tenant_id, operation, SUCCEEDED)
         except asyncio.CancelledError:
             await asyncio.shield(
                 self._finish(
@@ -108,6 +128,38 @@ class CodeGenerator:
                 tenant_id, operation, FAILED, _INTERNAL, "INTERNAL",
                 "code generation failed; the codes generated so far are kept",
             )  # fmt: skip
+
+    async def _work(self, tenant_id: UUID, operation: Operation, drawer: CodeDrawer, progress: _Progress) -> None:
+        """One worker: chunk after chunk until the count is reached or something stops the operation. A chunk
+        reserves its codes first, so workers together never generate more than requested."""
+        try:
+            while progress.stop is None:
+                want = min(self._chunk_size, progress.unreserved)
+                if want <= 0:
+                    return
+                progress.in_flight += want
+                try:
+                    # Drawn distinct within the chunk; a code another voucher has is skipped by the INSERT.
+                    codes = list(dict.fromkeys(drawer.draw(want)))
+                    async with self._db.tenant_transaction(tenant_id) as tx:
+                        await check_voucher_quota(tx, len(codes))
+                        inserted = await tx.insert_campaign_codes(operation.campaign_id, codes)
+                        current = await tx.record_operation_progress(operation.id, inserted, self.lease_seconds)
+                finally:
+                    progress.in_flight -= want
+                if current is None:
+                    progress.stop = progress.stop or _ABANDONED
+                    return
+                progress.generated += inserted
+                progress.fruitless = 0 if inserted else progress.fruitless + 1
+                if progress.fruitless >= _MAX_FRUITLESS_CHUNKS:
+                    progress.stop = progress.stop or _EXHAUSTED
+                elif current.cancel_requested and progress.unreserved + progress.in_flight > 0:
+                    progress.stop = progress.stop or _CANCEL
+                await asyncio.sleep(0)  # let RPCs run between chunks
+        except Exception:
+            progress.stop = progress.stop or _FAILED
+            raise
 
     async def _finish(
         self,
