@@ -25,6 +25,9 @@ from support.ports import free_port
 from support.services import ApiServer, MigratedDatabase, start_api_server
 from vauchflow.v1 import (
     api_key_service_pb2,
+    campaign_service_pb2,
+    data_exchange_service_pb2,
+    data_exchange_service_pb2_grpc,
     redemption_service_pb2,
     tenant_service_pb2,
     voucher_pb2,
@@ -257,6 +260,7 @@ def test_row_level_security_holds_on_the_replica_for_every_list(replicated: Repl
             webhook_service_pb2.ListWebhookEndpointsRequest()
         ).webhook_endpoints,
         "ListEvents": b.webhooks.ListEvents(webhook_service_pb2.ListEventsRequest(page_size=100)).events,
+        "ListCampaigns": b.campaigns.ListCampaigns(campaign_service_pb2.ListCampaignsRequest()).campaigns,
     }
     assert lists == {name: [] for name in lists}
     # A's endpoint id does not exist for B on the replica either.
@@ -269,8 +273,14 @@ def test_row_level_security_holds_on_the_replica_for_every_list(replicated: Repl
         b.redemptions.ListRedemptions, redemption_service_pb2.ListRedemptionsRequest(voucher_code=a_voucher.code)
     )
     assert_error(error, grpc.StatusCode.NOT_FOUND, "VOUCHER_NOT_FOUND")
+    # B's export of redemptions, read page by page on the replica, holds the header row only.
+    exports = data_exchange_service_pb2_grpc.DataExchangeServiceStub(b.channel)
+    export = exports.ExportRedemptions(
+        data_exchange_service_pb2.ExportRedemptionsRequest(), metadata=(("authorization", f"Bearer {b.secret}"),)
+    )
+    assert b"".join(chunk.data for chunk in export).count(b"\r\n") == 1
     # Every one of those reads was served by the replica.
-    assert replicated.replica_reads() == before + len(lists) + 2
+    assert replicated.replica_reads() == before + len(lists) + 3
     # The operator's tenant list reads there too, and sees both.
     tenants = api.tenants.ListTenants(tenant_service_pb2.ListTenantsRequest(page_size=1000)).tenants
     assert {a.id, b.id} <= {t.id for t in tenants}

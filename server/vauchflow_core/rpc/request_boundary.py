@@ -172,12 +172,15 @@ class RequestBoundary(grpc.aio.ServerInterceptor):
         async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             # Set, not reset: like the principal below, it lives in the task that iterates this stream.
-            request_ids.current_request_id.set(request_ids.from_metadata(context.invocation_metadata() or ()))
+            metadata = context.invocation_metadata() or ()
+            request_ids.current_request_id.set(request_ids.from_metadata(metadata))
             opened = False
             try:
                 principal = await authorize(method, context)
                 await admit(principal)
                 _check_request(request)
+                # An export reads its pages at or after the caller's own last write (read-your-writes).
+                commit_positions.required_position.set(_required_position(metadata))
                 # grpc.aio runs each RPC in its own task, and an async generator runs in the task iterating it,
                 # so the principal stays set for every step of the stream.
                 current_principal.set(principal)

@@ -94,7 +94,7 @@ class CampaignAdmin:
 
     async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[Campaign]:
         request = page_request(page_size, page_token)
-        async with self._db.tenant_transaction(tenant_id) as tx:
+        async with self._db.tenant_read(tenant_id) as tx:
             rows = await tx.list_campaigns(request.after, request.size + 1)
         return make_page(rows, request, lambda c: (c.create_time, c.id))
 

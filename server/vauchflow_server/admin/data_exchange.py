@@ -151,7 +151,7 @@ class DataExchange:
         chunks = CsvChunks(REDEMPTION_COLUMNS)
         yield chunks.rest()
         while True:
-            async with self._db.tenant_transaction(tenant_id) as tx:
+            async with self._db.tenant_read(tenant_id) as tx:
                 rows = await tx.export_redemptions_page(filters, after, self._page_rows)
             if not rows:
                 break
@@ -180,7 +180,7 @@ class DataExchange:
         yield chunks.rest()
         after = (_FIRST, _NIL)
         while True:
-            async with self._db.tenant_transaction(tenant_id) as tx:
+            async with self._db.tenant_read(tenant_id) as tx:
                 rows = await tx.export_campaign_codes_page(campaign_id, after, self._page_rows)
             if not rows:
                 break
