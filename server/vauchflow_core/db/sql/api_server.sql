@@ -464,11 +464,11 @@ WHERE tenant_id = $1 AND id = $2;
 -- boundary: date_bin keeps the buckets on $2's grid whatever the session's time zone.
 SELECT hour, sum(redemptions)::bigint AS redemptions, sum(rollbacks)::bigint AS rollbacks
 FROM (
-    SELECT date_bin('1 hour', create_time, $2) AS hour, count(*) AS redemptions, 0 AS rollbacks
+    SELECT date_bin('1 hour', create_time, $2::timestamptz) AS hour, count(*) AS redemptions, 0 AS rollbacks
     FROM redemptions WHERE tenant_id = $1 AND create_time >= $2
     GROUP BY 1
     UNION ALL
-    SELECT date_bin('1 hour', rollback_time, $2), 0, count(*)
+    SELECT date_bin('1 hour', rollback_time, $2::timestamptz), 0, count(*)
     FROM redemptions WHERE tenant_id = $1 AND rollback_time >= $2
     GROUP BY 1
 ) AS counts
@@ -482,6 +482,6 @@ SELECT count(*) AS total,
            AS delivered_within_hour,
        count(*) FILTER (WHERE status = 'PENDING') AS pending,
        count(*) FILTER (WHERE status = 'FAILED') AS failed,
-       count(*) FILTER (WHERE status = 'DELIVERED' OR create_time <= $3 - interval '1 hour') AS judged
+       count(*) FILTER (WHERE status = 'DELIVERED' OR create_time <= $3::timestamptz - interval '1 hour') AS judged
 FROM webhook_deliveries
-WHERE tenant_id = $1 AND create_time >= $2;
+WHERE tenant_id = $1 AND create_time >= $2::timestamptz;
