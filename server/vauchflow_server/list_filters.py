@@ -53,7 +53,8 @@ class RedemptionFilter:
 
 def newest_first(order_by: str, violations: Violations) -> bool:
     """AIP-132 order_by on the one sortable field: "create_time" (ascending) or "create_time desc"."""
-    normalized = " ".join(order_by.split()).lower()
+    # Envoy's transcoder leaves a query string's "+" as it is: "create_time+desc" is what a form encoder sends.
+    normalized = " ".join(order_by.replace("+", " ").split()).lower()
     if normalized not in _ORDERS:
         violations.add("order_by", 'must be "create_time" or "create_time desc"')
         return False

@@ -85,7 +85,7 @@ class VoucherAdmin:
         filters = filters or VoucherFilter()
         request = page_request(page_size, page_token, filters.scope())
         async with self._db.tenant_transaction(tenant_id) as tx:
-            rows = await tx.list_vouchers(filters, request.after, request.size + 1)
+            rows = await tx.list_vouchers(request.after, request.size + 1, filters)
         return make_page(rows, request, lambda v: (v.create_time, v.id))
 
     async def update(self, tenant_id: UUID, command: UpdateVoucher) -> Voucher:

@@ -326,8 +326,9 @@ class TenantTransaction(_Transaction):
         return _voucher(row) if row else None
 
     async def list_vouchers(
-        self, filters: VoucherFilter, after: tuple[datetime, UUID] | None, limit: int
+        self, after: tuple[datetime, UUID] | None, limit: int, filters: VoucherFilter | None = None
     ) -> list[Voucher]:
+        filters = filters or VoucherFilter()
         after_time, after_id = after or (None, None)
         low, high = filters.code_range or (None, None)
         pair = list(filters.metadata) if filters.metadata else []
