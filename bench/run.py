@@ -34,6 +34,7 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
+import campaign_generation  # noqa: E402
 import dashboard_bench  # noqa: E402
 import mcp_bench  # noqa: E402
 import metrics_scrape  # noqa: E402
@@ -256,6 +257,23 @@ async def check_correctness(owner_dsn: str, tenant_id: str) -> list[str]:
     return problems
 
 
+async def campaign_redemption_count(owner_dsn: str, tenant_id: str) -> dict[str, int]:
+    """The limited campaign's own counter against its codes' successful redemption rows: they must agree."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        row = await conn.fetchrow(
+            """SELECT c.redemption_count AS counted,
+                      (SELECT count(*) FROM redemptions r JOIN vouchers v
+                         ON v.tenant_id = r.tenant_id AND v.id = r.voucher_id
+                        WHERE v.campaign_id = c.id AND r.status = 'SUCCEEDED') AS rows
+               FROM campaigns c WHERE c.tenant_id = $1 AND c.max_redemptions IS NOT NULL""",
+            tenant_id,
+        )
+    finally:
+        await conn.close()
+    return {"counted": row["counted"], "rows": row["rows"]} if row else {"counted": -1, "rows": 0}
+
+
 async def flash_voucher_state(owner_dsn: str, tenant_id: str) -> tuple:
     """What a PostgreSQL write to the sold-out flash sale would change: its row and its redemptions."""
     conn = await asyncpg.connect(owner_dsn)
@@ -393,6 +411,9 @@ def main() -> int:
         "--webhook-rate", type=int, default=1000,
         help="events committed per second in the steady webhook scenario, at most half the measured capacity",
     )  # fmt: skip
+    parser.add_argument(
+        "--generation-count", type=int, default=1_000_000, help="codes one GenerateCampaignCodes operation makes"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args()
 
@@ -409,6 +430,15 @@ def main() -> int:
             direct = ",".join(stack.grpc_targets)  # direct gRPC spreads over every replica
             spread = tuple(f"{SPREAD_PREFIX}{n:06d}" for n in range(1, args.vouchers + 1))
             hot = (f"{HOT_PREFIX}000001",)
+            # Campaign codes as many as the spread set: without campaign-wide limits (the batched path, like plain
+            # vouchers), and with one (every redeem meets on the campaign's row, like the hot voucher).
+            campaign_spread = campaign_generation.campaign_codes(
+                stack.grpc_targets[0], api_key, stack.owner_dsn, "bench spread", args.vouchers, "CAMP-"
+            )
+            campaign_limited = campaign_generation.campaign_codes(
+                stack.grpc_targets[0], api_key, stack.owner_dsn, "bench limited", args.vouchers, "CAMPL-",
+                max_redemptions=HUGE_LIMIT,
+            )  # fmt: skip
             batch_sizes: dict[str, SizeDistribution] = {}
 
             def scenario(name: str, protocol: str, target: str, codes: tuple[str, ...], concurrency: int,
@@ -433,6 +463,8 @@ def main() -> int:
             rest_32 = scenario("rest_spread_32", "rest", public, spread, 32)
             rest_100 = scenario("rest_spread_100", "rest", public, spread, 100)
             hot_100 = scenario("grpc_hot_100", "grpc", direct, hot, 100)
+            campaign_32 = scenario("grpc_campaign_spread_32", "grpc", direct, campaign_spread, 32)
+            campaign_limit_100 = scenario("grpc_campaign_limit_100", "grpc", direct, campaign_limited, 100)
             mcp_rows, mcp_summary = mcp_scenarios(stack, api_key, spread, args)
 
             key_hash = hashlib.sha256(api_key.encode()).hexdigest()
@@ -503,7 +535,16 @@ def main() -> int:
             )
             print(f"  dashboard: list of 100 p99 {dashboard.p99_ms:.1f} ms", flush=True)
 
+            # Last but one: a million codes in one operation (its own tenant), timed to its end.
+            generation = campaign_generation.measure(
+                stack.grpc_targets[0], admin_token, server_pids[0], args.generation_count
+            )
+            print(f"  code generation: {generation.generated:,} codes in {generation.seconds:.1f} s", flush=True)
+
             problems = asyncio.run(check_correctness(stack.owner_dsn, tenant_id))
+            campaign_count = asyncio.run(campaign_redemption_count(stack.owner_dsn, tenant_id))
+            if campaign_count["counted"] != campaign_count["rows"]:
+                problems.append(f"campaign with a limit: counted {campaign_count}")
             # The batched ceiling counts transactions × batch size: every one of those redemptions must be a row, or
             # the ceiling would count batches that wrote nothing.
             batch_rows = asyncio.run(pgbench_batch_redemptions(stack.owner_dsn, tenant_id)) - batch_rows_before
@@ -523,6 +564,18 @@ def main() -> int:
         with_ratio(rest_32, grpc_32),
         with_ratio(rest_100, grpc_100),
         with_batched_ratio(with_ratio(hot_100, pg_hot), batched_at_mean("grpc_hot_100")),
+        with_ratio(campaign_32, grpc_32),
+        with_ratio(campaign_limit_100, hot_100),
+        Row(
+            name=f"generate_codes_{generation.count:,}",
+            throughput=generation.rate,
+            p50_ms=NAN,
+            p99_ms=generation.seconds * 1000,
+            errors=generation.count - generation.generated,
+            loadgen_cpu=NAN,
+            server_cpu=NAN,
+            ceiling="target: 1,000,000 in < 60 s",
+        ),
         *mcp_rows,
         with_ratio(pg_sold_out, grpc_100),
         with_ratio(flash_100, pg_sold_out),
@@ -553,6 +606,9 @@ def main() -> int:
         f"{grpc_32.cpu_us_per_op:,.0f} µs (spread 32), {grpc_100.cpu_us_per_op:,.0f} µs (spread 100), "
         f"{hot_100.cpu_us_per_op:,.0f} µs (hot 100)\n"
         f"{mcp_summary}\n"
+        f"Code generation: {generation.generated:,} codes in one operation in {generation.seconds:.1f} s "
+        f"({generation.rate:,.0f} codes/s; its row's p99 column is the whole operation), API server peak RSS "
+        f"{generation.rss_before_mib:.0f} MiB before, {generation.peak_rss_mib:.0f} MiB after\n"
         f"Correctness: {verdict}\n"
         f"Batched ceiling: {batch_rows:,} redemption rows written for {batch_redemptions_counted:,} counted "
         f"(transactions × batch size, {batch_clients} connections)\n"

@@ -826,6 +826,10 @@ def build_document(descriptor_set: descriptor_pb2.FileDescriptorSet, permissions
     tags: dict[str, Schema] = {}
     for file in walker.files:
         prefix = f"{file.package}." if file.package else ""
+        if file.package.startswith("google."):
+            # google.longrunning.Operations (campaign code generation) is served too, but its catch-all paths
+            # (`/v1/{name=operations/**}`) have no faithful OpenAPI form; docs/api.md describes them.
+            continue
         for service_index, service in enumerate(file.service):
             service_name = prefix + service.name
             walker.locations[service_name] = (file.name, (_FILE_SERVICE, service_index))

@@ -161,6 +161,9 @@ VOUCHER_EXHAUSTED = "VOUCHER_EXHAUSTED"
 CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 ORDER_BELOW_MINIMUM = "ORDER_BELOW_MINIMUM"
 CUSTOMER_LIMIT_REACHED = "CUSTOMER_LIMIT_REACHED"
+# A campaign's code: the campaign is paused or ended, or its campaign-wide limit is used up.
+CAMPAIGN_NOT_ACTIVE = "CAMPAIGN_NOT_ACTIVE"
+CAMPAIGN_EXHAUSTED = "CAMPAIGN_EXHAUSTED"
 REDEMPTION_ALREADY_ROLLED_BACK = "REDEMPTION_ALREADY_ROLLED_BACK"
 
 DENIAL_MESSAGES = {
@@ -171,6 +174,8 @@ DENIAL_MESSAGES = {
     CURRENCY_MISMATCH: "the order currency differs from the voucher currency",
     ORDER_BELOW_MINIMUM: "the order amount is below the voucher's minimum",
     CUSTOMER_LIMIT_REACHED: "this customer has used the voucher as often as allowed",
+    CAMPAIGN_NOT_ACTIVE: "the voucher's campaign is paused or has ended",
+    CAMPAIGN_EXHAUSTED: "the voucher's campaign has no redemptions left",
     REDEMPTION_ALREADY_ROLLED_BACK: "the redemption was already rolled back",
 }
 

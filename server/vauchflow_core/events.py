@@ -18,6 +18,10 @@ REDEMPTION_SUCCEEDED = "redemption.succeeded"
 REDEMPTION_ROLLED_BACK = "redemption.rolled_back"
 WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 WEBHOOK_TEST = "webhook.test"
+CAMPAIGN_CREATED = "campaign.created"
+CAMPAIGN_UPDATED = "campaign.updated"
+# One event when a generation operation ends, however many codes it generated (never one per code).
+CAMPAIGN_CODES_GENERATED = "campaign.codes_generated"
 
 # Every type a webhook endpoint may subscribe to (DESIGN.md, Webhooks).
 EVENT_TYPES: tuple[str, ...] = (
@@ -29,6 +33,9 @@ EVENT_TYPES: tuple[str, ...] = (
     REDEMPTION_ROLLED_BACK,
     WEBHOOK_ENDPOINT_DISABLED,
     WEBHOOK_TEST,
+    CAMPAIGN_CREATED,
+    CAMPAIGN_UPDATED,
+    CAMPAIGN_CODES_GENERATED,
 )
 
 

@@ -10,12 +10,15 @@ import time
 from uuid import UUID
 
 import grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
+    campaign_service_pb2,
+    campaign_service_pb2_grpc,
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_service_pb2,
@@ -37,17 +40,22 @@ from vauchflow_core.rpc.rate_limiter import RateLimiter
 from vauchflow_core.rpc.request_boundary import RequestBoundary
 from vauchflow_core.webhook_endpoints import UrlPolicy
 from vauchflow_server.admin.api_key_admin import ApiKeyAdmin
+from vauchflow_server.admin.campaign_admin import CampaignAdmin
+from vauchflow_server.admin.operation_admin import OperationAdmin
 from vauchflow_server.admin.tenant_admin import TenantAdmin
 from vauchflow_server.admin.voucher_admin import VoucherAdmin
 from vauchflow_server.admin.webhook_admin import WebhookAdmin
 from vauchflow_server.api.public_limits import PublicCallLimiter
 from vauchflow_server.api.servicers.api_keys import ApiKeyServicer
+from vauchflow_server.api.servicers.campaigns import CampaignServicer
 from vauchflow_server.api.servicers.health import HealthServicer
+from vauchflow_server.api.servicers.operations import OperationsServicer
 from vauchflow_server.api.servicers.redemptions import RedemptionServicer
 from vauchflow_server.api.servicers.status import StatusServicer
 from vauchflow_server.api.servicers.tenants import TenantServicer
 from vauchflow_server.api.servicers.vouchers import VoucherServicer
 from vauchflow_server.api.servicers.webhooks import WebhookServicer
+from vauchflow_server.code_generation import CodeGenerator
 from vauchflow_server.config import ServerConfig
 from vauchflow_server.db.database import (
     API_KEY_REVOKED_CHANNEL,
@@ -76,6 +84,8 @@ SERVICE_NAMES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     health_service_pb2.DESCRIPTOR.services_by_name["HealthService"].full_name,
     status_service_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
+    campaign_service_pb2.DESCRIPTOR.services_by_name["CampaignService"].full_name,
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
 )
 
 
@@ -87,7 +97,7 @@ async def serve(config: ServerConfig) -> None:
     started = time.perf_counter()
     db = await Database.connect(config.database_url, min_size=config.db_pool_min_size, max_size=config.db_pool_max_size)
     redis_client = redis_client_for(config.redis_url, config.redis_timeout_seconds)
-    background: list[NotificationListener | FlashSaleReconciler | OverdueWatch] = []
+    background: list[NotificationListener | FlashSaleReconciler | OverdueWatch | CodeGenerator] = []
     try:
         if await db.role_can_bypass_rls():
             raise StartupError(
@@ -151,6 +161,13 @@ async def serve(config: ServerConfig) -> None:
         redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
             RedemptionServicer(engine, UsageReport(db, refusals)), server
         )
+        # Code generation runs here, in the background; stopped (its operations ended FAILED) before the pool closes.
+        code_generator = CodeGenerator(db)
+        background.append(code_generator)
+        campaign_service_pb2_grpc.add_CampaignServiceServicer_to_server(
+            CampaignServicer(CampaignAdmin(db, code_generator)), server
+        )
+        operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(OperationAdmin(db)), server)
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(

@@ -68,12 +68,21 @@ def voucher_denial(voucher: Voucher, now: datetime) -> str | None:
     terms = voucher.terms
     if terms.status != ACTIVE:
         return errors.VOUCHER_DISABLED
+    campaign = voucher.campaign
+    if campaign is not None and campaign.status != ACTIVE:
+        return errors.CAMPAIGN_NOT_ACTIVE
     if terms.valid_from is not None and now < terms.valid_from:
         return errors.VOUCHER_NOT_YET_VALID
     if terms.valid_until is not None and now >= terms.valid_until:
         return errors.VOUCHER_EXPIRED
     if voucher.remaining is not None and voucher.remaining <= 0:
         return errors.VOUCHER_EXHAUSTED
+    if (
+        campaign is not None
+        and campaign.max_redemptions is not None
+        and (campaign.redemption_count >= campaign.max_redemptions)
+    ):
+        return errors.CAMPAIGN_EXHAUSTED
     return None
 
 
@@ -89,9 +98,13 @@ def order_denial(voucher: Voucher, order: Order) -> str | None:
     return None
 
 
-def customer_denial(voucher: Voucher, customer_redemptions: int) -> str | None:
+def customer_denial(voucher: Voucher, customer_redemptions: int, campaign_redemptions: int | None = None) -> str | None:
+    """`customer_redemptions`: the customer's count of this voucher; `campaign_redemptions`: of its campaign's codes."""
     limit = voucher.terms.per_customer_limit
     if limit is not None and customer_redemptions >= limit:
+        return errors.CUSTOMER_LIMIT_REACHED
+    campaign_limit = voucher.campaign.per_customer_limit if voucher.campaign is not None else None
+    if campaign_limit is not None and campaign_redemptions is not None and campaign_redemptions >= campaign_limit:
         return errors.CUSTOMER_LIMIT_REACHED
     return None
 
@@ -102,13 +115,16 @@ def decide_redeem(
     now: datetime,
     *,
     customer_redemptions: int | None = None,
+    campaign_customer_redemptions: int | None = None,
     admitted_in_batch: int = 0,
     gate: GateAnswer | None = None,
 ) -> Redeem | Refuse:
     """The one decision of a redeem. `customer_redemptions`: the customer's count for this voucher, when known (a
-    redeem alone learns it only from its atomic upsert, so it decides without it first); `admitted_in_batch`: units
-    this voucher has already given earlier redeems of the same batch; `gate`: the flash-sale claim's answer, None
-    without a gate. Refusals come in a fixed order: the gate's sold out, then the voucher, the order, the customer."""
+    redeem alone learns it only from its atomic upsert, so it decides without it first);
+    `campaign_customer_redemptions`: the customer's count across the voucher's campaign, likewise;
+    `admitted_in_batch`: units this voucher has already given earlier redeems of the same batch; `gate`: the
+    flash-sale claim's answer, None without a gate. Refusals come in a fixed order: the gate's sold out, then the
+    voucher (and its campaign), the order, the customer."""
     if gate is GateAnswer.SOLD_OUT:
         # The counter found none left, which stands whatever else is true of the voucher: the sold-out path refuses
         # before reading it, and a counter built from PostgreSQL's read and found empty refuses the same way.
@@ -116,8 +132,8 @@ def decide_redeem(
     if admitted_in_batch:
         voucher = replace(voucher, redemption_count=voucher.redemption_count + admitted_in_batch)
     reason = voucher_denial(voucher, now) or order_denial(voucher, order)
-    if reason is None and customer_redemptions is not None:
-        reason = customer_denial(voucher, customer_redemptions)
+    if reason is None and (customer_redemptions is not None or campaign_customer_redemptions is not None):
+        reason = customer_denial(voucher, customer_redemptions or 0, campaign_customer_redemptions)
     if reason is not None:
         return Refuse(reason)
     return Redeem(discount_amount(voucher, order), exhausts=voucher.remaining == 1)

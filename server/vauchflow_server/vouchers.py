@@ -49,6 +49,22 @@ UPDATABLE_FIELDS = frozenset(f.name for f in fields(VoucherTerms)) | {"discount"
 
 
 @dataclass(frozen=True)
+class CampaignState:
+    """The campaign a code belongs to, as a redeem of the code needs it (read with the code's row)."""
+
+    id: UUID
+    status: str
+    max_redemptions: int | None
+    per_customer_limit: int | None
+    redemption_count: int
+
+    @property
+    def has_shared_limits(self) -> bool:
+        """Whether a redeem must count on campaign-wide rows (and so cannot run in a batch)."""
+        return self.max_redemptions is not None or self.per_customer_limit is not None
+
+
+@dataclass(frozen=True)
 class Voucher:
     id: UUID
     code: str
@@ -56,6 +72,9 @@ class Voucher:
     redemption_count: int
     create_time: datetime
     update_time: datetime
+    # A campaign's code: its campaign, and (when read with it) the campaign's state; a plain voucher has neither.
+    campaign_id: UUID | None = None
+    campaign: CampaignState | None = None
 
     @property
     def remaining(self) -> int | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from google.api import annotations_pb2
+from google.longrunning import operations_pb2
 from google.protobuf import descriptor_pb2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,7 +75,13 @@ def test_every_rpc_has_an_http_rule_and_its_own_messages():
         rule = method.options.Extensions[annotations_pb2.http]
         assert rule.WhichOneof("pattern"), f"{method.name} has no google.api.http rule"
         assert method.input_type.endswith(f".{method.name}Request")
-        assert method.output_type.endswith(f".{method.name}Response")
+        if method.options.HasExtension(operations_pb2.operation_info):
+            # A long-running operation (AIP-151): the Operation, its response type named in operation_info.
+            assert method.output_type == ".google.longrunning.Operation"
+            info = method.options.Extensions[operations_pb2.operation_info]
+            assert info.response_type.endswith(f".{method.name}Response")
+        else:
+            assert method.output_type.endswith(f".{method.name}Response")
 
 
 @pytest.mark.parametrize("verb", [":redeem", ":validate", ":rollback", ":disable", ":revoke"])

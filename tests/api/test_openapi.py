@@ -75,6 +75,8 @@ def _expected_routes(descriptor_set: descriptor_pb2.FileDescriptorSet) -> dict[t
     """(verb, OpenAPI path) -> full gRPC method, walking the descriptor set independently of the generator."""
     routes: dict[tuple[str, str], str] = {}
     for file in descriptor_set.file:
+        if file.package.startswith("google."):
+            continue  # google.longrunning.Operations: served, documented in docs/api.md, not in the document
         for service in file.service:
             for method in service.method:
                 if not method.options.HasExtension(annotations_pb2.http):

@@ -29,7 +29,19 @@ def _number(cell: str) -> float:
 def bench_output() -> str:
     """One tiny run for every test here: the benchmark takes a minute or two even at these durations."""
     result = subprocess.run(
-        [sys.executable, "bench/run.py", "--duration", "0.5", "--warmup", "0.2", "--vouchers", "5", "--no-write"],
+        [
+            sys.executable,
+            "bench/run.py",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.2",
+            "--vouchers",
+            "5",
+            "--no-write",
+            "--generation-count",
+            "1000",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -55,6 +67,11 @@ def test_benchmark_runs_and_checks_correctness(bench_output: str):
     for scenario in ("mcp_initialize_serial", "rest_redeem_serial", "mcp_redeem_serial"):
         assert re.search(rf"\| {scenario} \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \|", out), scenario
     assert "MCP (through Envoy): initialize p50" in out
+    # Campaigns (issue 17): codes without campaign-wide limits beside plain vouchers, with one beside the hot
+    # voucher, and the generation of codes as one operation.
+    assert re.search(r"\| grpc_campaign_spread_32 \| [\d,]+ \|.*\d\.\d\d × grpc_spread_32", out)
+    assert re.search(r"\| grpc_campaign_limit_100 \| [\d,]+ \|.*\d\.\d\d × grpc_hot_100", out)
+    assert re.search(r"Code generation: 1,000 codes in one operation in [\d.]+ s", out)
 
 
 def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operation(bench_output: str):

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.longrunning import operations_pb2
 from google.protobuf import descriptor_pool, message_factory
 
 from support.api_client import (
@@ -20,10 +21,13 @@ from support.api_client import (
     expect_rpc_error,
     order,
 )
+from support.polling import wait_for
 from support.services import MigratedPostgres
 from vauchflow.v1 import (
     api_key_pb2,
     api_key_service_pb2,
+    campaign_pb2,
+    campaign_service_pb2,
     health_service_pb2,
     health_service_pb2_grpc,
     redemption_service_pb2,
@@ -89,11 +93,67 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
             )
         ).webhook_endpoint.id
 
+    def new_campaign() -> str:
+        return owner.campaigns.CreateCampaign(
+            campaign_service_pb2.CreateCampaignRequest(
+                campaign=campaign_pb2.Campaign(name="matrix", discount=voucher_pb2.Discount(percent_off=5))
+            )
+        ).campaign.id
+
+    def operations_done() -> None:
+        """Generation runs in the background: the next method's before/after snapshots must not see it write."""
+
+        def done() -> bool:
+            listed = owner.operations.ListOperations(operations_pb2.ListOperationsRequest(page_size=100))
+            return all(o.done for o in listed.operations)
+
+        wait_for(done, what="the tenant's operations done", timeout=60)
+
+    def finished_operation() -> str:
+        operation = owner.campaigns.GenerateCampaignCodes(
+            campaign_service_pb2.GenerateCampaignCodesRequest(campaign_id=campaign_id, count=1)
+        )
+        operations_done()
+        return operation.name
+
+    def settled(build: Callable[[], Any]) -> Callable[[], Any]:
+        def settled_build() -> Any:
+            request = build()
+            operations_done()
+            return request
+
+        return settled_build
+
     voucher = owner.create_voucher()
+    campaign_id = new_campaign()
+    operation_name = finished_operation()
+    lro = "/google.longrunning.Operations/"
+    campaigns = {
+        f"{v1}CampaignService/CreateCampaign": settled(
+            lambda: campaign_service_pb2.CreateCampaignRequest(
+                campaign=campaign_pb2.Campaign(name="matrix", discount=voucher_pb2.Discount(percent_off=5))
+            )
+        ),
+        f"{v1}CampaignService/GetCampaign": settled(lambda: campaign_service_pb2.GetCampaignRequest(id=campaign_id)),
+        f"{v1}CampaignService/ListCampaigns": settled(campaign_service_pb2.ListCampaignsRequest),
+        f"{v1}CampaignService/UpdateCampaign": settled(
+            lambda: campaign_service_pb2.UpdateCampaignRequest(
+                campaign=campaign_pb2.Campaign(id=campaign_id, metadata={"touched": "yes"})
+            )
+        ),
+        f"{v1}CampaignService/GenerateCampaignCodes": settled(
+            lambda: campaign_service_pb2.GenerateCampaignCodesRequest(campaign_id=campaign_id, count=1)
+        ),
+        f"{lro}GetOperation": settled(lambda: operations_pb2.GetOperationRequest(name=operation_name)),
+        f"{lro}ListOperations": settled(operations_pb2.ListOperationsRequest),
+        f"{lro}CancelOperation": settled(lambda: operations_pb2.CancelOperationRequest(name=operation_name)),
+        f"{lro}DeleteOperation": lambda: operations_pb2.DeleteOperationRequest(name=finished_operation()),
+    }
     endpoint_id = new_endpoint_id()
     event_id = owner.webhooks.SendTestEvent(webhook_service_pb2.SendTestEventRequest(id=endpoint_id)).event.id
     hooks = f"{v1}WebhookService/"
     return {
+        **campaigns,
         f"{hooks}CreateWebhookEndpoint": lambda: webhook_service_pb2.CreateWebhookEndpointRequest(
             webhook_endpoint=webhook_pb2.WebhookEndpoint(url="https://hooks.example.com/matrix")
         ),

@@ -121,6 +121,22 @@ INSERTS: dict[str, Insert] = {
         " VALUES ($1, (SELECT id FROM webhook_deliveries WHERE tenant_id = $1 LIMIT 1), 1, 500, 12)",
         (tenant_id,),
     ),
+    # Campaigns (migration 0009); the counter and the operation belong to one of the tenant's campaigns.
+    "campaigns": lambda tenant_id, _voucher: (
+        "INSERT INTO campaigns (tenant_id, id, name, percent_off, status) VALUES ($1, $2, $3, 10, 'ACTIVE')",
+        (tenant_id, uuid.uuid4(), f"campaign {_rand()}"),
+    ),
+    "campaign_customer_redemption_counts": lambda tenant_id, _voucher: (
+        "INSERT INTO campaign_customer_redemption_counts (tenant_id, campaign_id, customer_id, redemption_count)"
+        " VALUES ($1, (SELECT id FROM campaigns WHERE tenant_id = $1 LIMIT 1), $2, 1)",
+        (tenant_id, f"customer-{_rand()}"),
+    ),
+    "operations": lambda tenant_id, _voucher: (
+        "INSERT INTO operations (tenant_id, id, kind, campaign_id, state, request, requested_count)"
+        " VALUES ($1, $2, 'GENERATE_CAMPAIGN_CODES', (SELECT id FROM campaigns WHERE tenant_id = $1 LIMIT 1),"
+        " 'RUNNING', '{}', 10)",
+        (tenant_id, uuid.uuid4()),
+    ),
     "api_key_audit_events": lambda tenant_id, _voucher: (
         "INSERT INTO api_key_audit_events (tenant_id, action, key_id, key_name, permissions)"
         " VALUES ($1, 'CREATED', $2, 'seeded', ARRAY['vouchers:read'])",
@@ -145,7 +161,8 @@ async def _seed_tenant(owner: asyncpg.Connection, vouchers: int) -> SeededTenant
     # Two events and one endpoint: one delivery is seeded, and a second event is left free for the write checks.
     for table in ("customer_redemption_counts", "redemptions", "idempotency_keys", "outbox_events", "outbox_events",
                   "webhook_endpoints", "webhook_deliveries", "webhook_delivery_attempts",
-                  "api_key_audit_events"):  # fmt: skip
+                  "api_key_audit_events", "campaigns", "campaign_customer_redemption_counts",
+                  "operations"):  # fmt: skip
         await owner.execute(*_unpack(INSERTS[table](tenant_id, ids[0])))
     sql, args = INSERTS["api_keys"](tenant_id, ids[0])
     await owner.execute(sql, *args)

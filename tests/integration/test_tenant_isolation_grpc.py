@@ -6,11 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient, assert_error, expect_rpc_error, order
+from support.polling import wait_for
 from vauchflow.v1 import (
     api_key_service_pb2,
+    campaign_pb2,
+    campaign_service_pb2,
     redemption_service_pb2,
     voucher_pb2,
     voucher_service_pb2,
@@ -119,3 +123,46 @@ def test_lists_show_only_the_callers_own_resources(api: ApiSession) -> None:
     assert b.webhooks.ListWebhookEndpoints(webhook_service_pb2.ListWebhookEndpointsRequest()).webhook_endpoints == []
     b_events = b.webhooks.ListEvents(webhook_service_pb2.ListEventsRequest(page_size=100)).events
     assert [e.type for e in b_events] == ["voucher.created", "redemption.succeeded"]
+
+
+def test_campaigns_and_operations_of_another_tenant_do_not_exist(api: ApiSession, db: OwnerDatabase) -> None:
+    a, b = api.new_tenant("tenant A"), api.new_tenant("tenant B")
+    campaign = a.campaigns.CreateCampaign(
+        campaign_service_pb2.CreateCampaignRequest(
+            campaign=campaign_pb2.Campaign(name="A's", discount=voucher_pb2.Discount(percent_off=5), max_redemptions=9)
+        )
+    ).campaign
+    operation = a.campaigns.GenerateCampaignCodes(
+        campaign_service_pb2.GenerateCampaignCodesRequest(campaign_id=campaign.id, count=20)
+    )
+    get = operations_pb2.GetOperationRequest(name=operation.name)
+    wait_for(lambda: a.operations.GetOperation(get).done, what="A's generation done", timeout=60)
+    before_a, before_b = db.tenant_snapshot(a.id), db.tenant_snapshot(b.id)
+
+    calls = {
+        "GetCampaign": lambda: b.campaigns.GetCampaign(campaign_service_pb2.GetCampaignRequest(id=campaign.id)),
+        "UpdateCampaign": lambda: b.campaigns.UpdateCampaign(
+            campaign_service_pb2.UpdateCampaignRequest(
+                campaign=campaign_pb2.Campaign(id=campaign.id, status=campaign_pb2.CAMPAIGN_STATUS_ENDED),
+                update_mask=field_mask_pb2.FieldMask(paths=["status"]),
+            )
+        ),
+        "GenerateCampaignCodes": lambda: b.campaigns.GenerateCampaignCodes(
+            campaign_service_pb2.GenerateCampaignCodesRequest(campaign_id=campaign.id, count=5)
+        ),
+        "GetOperation": lambda: b.operations.GetOperation(get),
+        "CancelOperation": lambda: b.operations.CancelOperation(
+            operations_pb2.CancelOperationRequest(name=operation.name)
+        ),
+        "DeleteOperation": lambda: b.operations.DeleteOperation(
+            operations_pb2.DeleteOperationRequest(name=operation.name)
+        ),
+    }
+    for name, call in calls.items():
+        expected = "OPERATION_NOT_FOUND" if "Operation" in name and "Codes" not in name else "CAMPAIGN_NOT_FOUND"
+        assert_error(expect_rpc_error(call), grpc.StatusCode.NOT_FOUND, expected)
+    assert b.campaigns.ListCampaigns(campaign_service_pb2.ListCampaignsRequest()).campaigns == []
+    assert b.operations.ListOperations(operations_pb2.ListOperationsRequest(name="operations")).operations == []
+    assert db.tenant_snapshot(a.id) == before_a, "tenant B changed tenant A's data"
+    assert db.tenant_snapshot(b.id) == before_b, "a refused call wrote to tenant B"
+    assert a.operations.GetOperation(get).done

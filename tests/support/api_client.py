@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+from google.longrunning import operations_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -23,6 +24,7 @@ from support.services import ApiServer
 from vauchflow.v1 import (
     api_key_service_pb2,
     api_key_service_pb2_grpc,
+    campaign_service_pb2_grpc,
     redemption_pb2,
     redemption_service_pb2,
     redemption_service_pb2_grpc,
@@ -72,6 +74,8 @@ class TenantClient:
         self.redemptions = BoundStub(redemption_service_pb2_grpc.RedemptionServiceStub(self.channel), self.secret)
         self.api_keys = BoundStub(api_key_service_pb2_grpc.ApiKeyServiceStub(self.channel), self.secret)
         self.webhooks = BoundStub(webhook_service_pb2_grpc.WebhookServiceStub(self.channel), self.secret)
+        self.campaigns = BoundStub(campaign_service_pb2_grpc.CampaignServiceStub(self.channel), self.secret)
+        self.operations = BoundStub(operations_pb2_grpc.OperationsStub(self.channel), self.secret)
 
     @property
     def id(self) -> str:
@@ -297,6 +301,9 @@ _TENANT_TABLES = (
     ("webhook_deliveries", "tenant_id", "id"),
     ("webhook_delivery_attempts", "tenant_id", "id"),
     ("api_key_audit_events", "tenant_id", "id"),
+    ("campaigns", "tenant_id", "id"),
+    ("campaign_customer_redemption_counts", "tenant_id", "campaign_id, customer_id"),
+    ("operations", "tenant_id", "id"),
 )
 
 

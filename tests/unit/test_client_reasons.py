@@ -29,7 +29,7 @@ def test_every_refusal_reason_has_a_refusal_class_of_its_own() -> None:
     refusals = {
         reason: cls for reason, cls in _errors.REASON_CLASSES.items() if issubclass(cls, vauchflow.RedemptionRefused)
     }
-    assert len(set(refusals.values())) == len(refusals) == 8
+    assert len(set(refusals.values())) == len(refusals) == 10
     for reason, cls in refusals.items():
         # VoucherExhausted <-> VOUCHER_EXHAUSTED: the class says the reason.
         name = error_reason_pb2.ErrorReason.Name(reason).removeprefix(PREFIX)

@@ -22,7 +22,10 @@ CLIENT_SERVICES = (
     "ApiKeyService",
     "TenantService",
     "EventStreamService",
+    "CampaignService",
 )
+# google.longrunning.Operations as served (WaitOperation is not: the client polls GetOperation).
+OPERATIONS = ("GetOperation", "ListOperations", "CancelOperation", "DeleteOperation")
 # POST, but without side effects.
 SAFE_POSTS = {"/vauchflow.v1.RedemptionService/ValidateVoucher"}
 
@@ -34,6 +37,9 @@ def _methods() -> dict[str, object]:
         service = pool.FindServiceByName(f"vauchflow.v1.{service_name}")
         for method in service.methods:
             methods[f"/vauchflow.v1.{service_name}/{method.name}"] = method
+    operations = pool.FindServiceByName("google.longrunning.Operations")
+    for name in OPERATIONS:
+        methods[f"/google.longrunning.Operations/{name}"] = operations.methods_by_name[name]
     return methods
 
 

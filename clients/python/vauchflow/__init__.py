@@ -13,6 +13,8 @@ from vauchflow import webhooks
 from vauchflow._client import AsyncClient, AsyncOperatorClient, Client, OperatorClient
 from vauchflow._errors import (
     AuthenticationError,
+    CampaignExhausted,
+    CampaignNotActive,
     ConflictError,
     CurrencyMismatch,
     CustomerLimitReached,
@@ -23,6 +25,7 @@ from vauchflow._errors import (
     InternalError,
     InvalidRequestError,
     NotFoundError,
+    OperationError,
     OrderBelowMinimum,
     PermissionDeniedError,
     QuotaExceededError,
@@ -51,6 +54,8 @@ __all__ = [
     "AsyncOperatorClient",
     "AsyncPager",
     "AuthenticationError",
+    "CampaignExhausted",
+    "CampaignNotActive",
     "Client",
     "ConflictError",
     "CurrencyMismatch",
@@ -64,6 +69,7 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "NotFoundError",
+    "OperationError",
     "OperatorClient",
     "OrderBelowMinimum",
     "Pager",

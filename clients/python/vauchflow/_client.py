@@ -12,7 +12,9 @@ from vauchflow import _rpcs
 from vauchflow._methods import Namespace, T, UnaryMethod
 from vauchflow._resources import (
     ApiKeys,
+    Campaigns,
     Events,
+    Operations,
     Redemptions,
     Tenants,
     Vouchers,
@@ -45,6 +47,8 @@ class _TenantApi(Namespace[T], Generic[T]):
         self.webhook_endpoints: WebhookEndpoints[T] = WebhookEndpoints(transport)
         self.events: Events[T] = Events(transport)
         self.api_keys: ApiKeys[T] = ApiKeys(transport)
+        self.campaigns: Campaigns[T] = Campaigns(transport)
+        self.operations: Operations[T] = Operations(transport)
 
     @property
     def settings(self) -> Settings:

@@ -161,6 +161,14 @@ class CustomerLimitReached(RedemptionRefused):
     """CUSTOMER_LIMIT_REACHED: this customer used the voucher as often as it allows."""
 
 
+class CampaignNotActive(RedemptionRefused):
+    """CAMPAIGN_NOT_ACTIVE: the code's campaign is paused or has ended."""
+
+
+class CampaignExhausted(RedemptionRefused):
+    """CAMPAIGN_EXHAUSTED: the code's campaign has no redemptions left across its codes."""
+
+
 class RedemptionAlreadyRolledBack(RedemptionRefused):
     """REDEMPTION_ALREADY_ROLLED_BACK: a redemption is rolled back at most once."""
 
@@ -183,6 +191,11 @@ class DeadlineExceededError(VauchflowError):
 
 class InternalError(VauchflowError):
     """INTERNAL, UNKNOWN and every other server-side failure."""
+
+
+class OperationError(VauchflowError):
+    """A long-running operation ended without its result (OPERATION_CANCELLED, OPERATION_ABANDONED: its server
+    stopped, CODE_SPACE_EXHAUSTED); what it did before is kept."""
 
 
 _R = ErrorReason
@@ -217,6 +230,14 @@ REASON_CLASSES: Mapping[ErrorReason, type[VauchflowError]] = {
     _R.ERROR_REASON_CONCURRENT_UPDATE: ConflictError,
     _R.ERROR_REASON_SERVICE_UNAVAILABLE: UnavailableError,
     _R.ERROR_REASON_INTERNAL: InternalError,
+    _R.ERROR_REASON_CAMPAIGN_NOT_FOUND: NotFoundError,
+    _R.ERROR_REASON_OPERATION_NOT_FOUND: NotFoundError,
+    _R.ERROR_REASON_CAMPAIGN_EXHAUSTED: CampaignExhausted,
+    _R.ERROR_REASON_CAMPAIGN_NOT_ACTIVE: CampaignNotActive,
+    _R.ERROR_REASON_OPERATION_ABANDONED: OperationError,
+    _R.ERROR_REASON_OPERATION_CANCELLED: OperationError,
+    _R.ERROR_REASON_CODE_SPACE_EXHAUSTED: OperationError,
+    _R.ERROR_REASON_OPERATION_RUNNING: FailedPreconditionError,
 }
 
 # When there is no reason this client knows: the class by status code.

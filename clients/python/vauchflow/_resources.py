@@ -4,19 +4,24 @@ builder with keyword arguments for the common fields; `request=` takes a full re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast, overload
 
+import grpc
+from google.longrunning import operations_pb2
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from vauchflow import _rpcs
+from vauchflow import _errors, _rpcs
 from vauchflow._event_stream import DEFAULT_MAX_RECONNECTS, AsyncEventStream, EventStream
 from vauchflow._methods import ListMethod, Namespace, T, UnaryMethod
 from vauchflow._transport import AsyncioTransport, BlockingTransport
 from vauchflow.v1 import api_key_service_pb2 as api_keys
-from vauchflow.v1 import redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
+from vauchflow.v1 import campaign_pb2, redemption_pb2, tenant_pb2, voucher_pb2, webhook_pb2
+from vauchflow.v1 import campaign_service_pb2 as campaigns
 from vauchflow.v1 import redemption_service_pb2 as redemptions
 from vauchflow.v1 import tenant_service_pb2 as tenants
 from vauchflow.v1 import voucher_service_pb2 as vouchers
@@ -573,3 +578,245 @@ class Tenants(Namespace[T]):
     get = UnaryMethod(_rpcs.GET_TENANT, _get_tenant, lambda r: r.tenant)
     list = ListMethod(_rpcs.LIST_TENANTS, _list_tenants, lambda r: r.tenants)
     update = UnaryMethod(_rpcs.UPDATE_TENANT, _update_tenant, lambda r: r.tenant)
+
+
+# Campaigns and their long-running operations
+
+CampaignStatus = campaign_pb2.CampaignStatus
+
+
+def _campaign_fields(
+    *,
+    name: str | None,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    max_redemptions: int | None,
+    per_customer_limit: int | None,
+    metadata: Mapping[str, str] | None,
+    status: campaign_pb2.CampaignStatus | None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "valid_from": _timestamp(valid_from),
+        "valid_until": _timestamp(valid_until),
+        "max_redemptions": max_redemptions,
+        "per_customer_limit": per_customer_limit,
+        "metadata": metadata,
+        "status": status,
+    }
+
+
+def _create_campaign(
+    name: str,
+    *,
+    percent_off: int | None = None,
+    amount_off: int | None = None,
+    currency: str | None = None,
+    min_order_amount: int | None = None,
+    code_redemption_limit: int | None = None,
+    max_redemptions: int | None = None,
+    per_customer_limit: int | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    metadata: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    request: campaigns.CreateCampaignRequest | None = None,
+) -> campaigns.CreateCampaignRequest:
+    """Creates a campaign: the terms its codes inherit (each code single-use unless code_redemption_limit says
+    otherwise), an optional limit across all its codes and one per customer. Returns the Campaign."""
+    fields = _campaign_fields(
+        name=name,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_redemptions=max_redemptions,
+        per_customer_limit=per_customer_limit,
+        metadata=metadata,
+        status=None,
+    )
+    discount = None
+    if percent_off is not None or amount_off is not None:
+        discount = voucher_pb2.Discount(percent_off=percent_off, amount_off=amount_off)
+    fields.update(
+        discount=discount,
+        currency=currency,
+        min_order_amount=min_order_amount,
+        code_redemption_limit=code_redemption_limit,
+    )
+    campaign = campaign_pb2.Campaign(**{k: v for k, v in fields.items() if v is not None})
+    return _merged(campaigns.CreateCampaignRequest, request, campaign=campaign, request_id=request_id)
+
+
+def _get_campaign(campaign_id: str) -> campaigns.GetCampaignRequest:
+    """The campaign with its counts (codes, redemptions). Returns the Campaign."""
+    return campaigns.GetCampaignRequest(id=campaign_id)
+
+
+def _list_campaigns(
+    *, page_size: int | None = None, request: campaigns.ListCampaignsRequest | None = None
+) -> campaigns.ListCampaignsRequest:
+    """Every campaign of the tenant, walked page by page as you iterate."""
+    return _merged(campaigns.ListCampaignsRequest, request, page_size=page_size)
+
+
+def _update_campaign(
+    campaign_id: str,
+    *,
+    name: str | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    max_redemptions: int | None = None,
+    per_customer_limit: int | None = None,
+    metadata: Mapping[str, str] | None = None,
+    status: campaign_pb2.CampaignStatus | None = None,
+) -> campaigns.UpdateCampaignRequest:
+    """Changes the fields given (and only those). Returns the Campaign."""
+    fields = _campaign_fields(
+        name=name,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_redemptions=max_redemptions,
+        per_customer_limit=per_customer_limit,
+        metadata=metadata,
+        status=status,
+    )
+    campaign = campaign_pb2.Campaign(id=campaign_id, **{k: v for k, v in fields.items() if v is not None})
+    return campaigns.UpdateCampaignRequest(campaign=campaign, update_mask=_mask(fields))
+
+
+def _status_change(status: campaign_pb2.CampaignStatus, doc: str) -> Callable[[str], campaigns.UpdateCampaignRequest]:
+    def build(campaign_id: str) -> campaigns.UpdateCampaignRequest:
+        return _update_campaign(campaign_id, status=status)
+
+    build.__doc__ = doc
+    return build
+
+
+def _generate_codes(
+    campaign_id: str,
+    count: int,
+    *,
+    pattern: str | None = None,
+    charset: str | None = None,
+    prefix: str | None = None,
+    suffix: str | None = None,
+    request_id: str | None = None,
+) -> campaigns.GenerateCampaignCodesRequest:
+    """Starts generating `count` codes into the campaign from `prefix` + `pattern` + `suffix` ("#" a digit, "?" a
+    character of `charset`). Returns the google.longrunning.Operation; `client.operations.wait(op)` waits for it."""
+    code_pattern = campaign_pb2.CodePattern(pattern=pattern, charset=charset, prefix=prefix, suffix=suffix)
+    return campaigns.GenerateCampaignCodesRequest(
+        campaign_id=campaign_id, count=count, code_pattern=code_pattern, request_id=request_id
+    )
+
+
+class Campaigns(Namespace[T]):
+    create = UnaryMethod(_rpcs.CREATE_CAMPAIGN, _create_campaign, lambda r: r.campaign)
+    get = UnaryMethod(_rpcs.GET_CAMPAIGN, _get_campaign, lambda r: r.campaign)
+    list = ListMethod(_rpcs.LIST_CAMPAIGNS, _list_campaigns, lambda r: r.campaigns)
+    update = UnaryMethod(_rpcs.UPDATE_CAMPAIGN, _update_campaign, lambda r: r.campaign)
+    pause = UnaryMethod(
+        _rpcs.UPDATE_CAMPAIGN,
+        _status_change(CampaignStatus.CAMPAIGN_STATUS_PAUSED, "Pauses the campaign. Returns the Campaign."),
+        lambda r: r.campaign,
+    )
+    resume = UnaryMethod(
+        _rpcs.UPDATE_CAMPAIGN,
+        _status_change(CampaignStatus.CAMPAIGN_STATUS_ACTIVE, "Resumes a paused campaign. Returns the Campaign."),
+        lambda r: r.campaign,
+    )
+    end = UnaryMethod(
+        _rpcs.UPDATE_CAMPAIGN,
+        _status_change(CampaignStatus.CAMPAIGN_STATUS_ENDED, "Ends the campaign for good. Returns the Campaign."),
+        lambda r: r.campaign,
+    )
+    generate_codes = UnaryMethod(_rpcs.GENERATE_CAMPAIGN_CODES, _generate_codes)
+
+
+def _operation_name(operation: operations_pb2.Operation | str) -> str:
+    return operation if isinstance(operation, str) else operation.name
+
+
+def _get_operation(operation: operations_pb2.Operation | str) -> operations_pb2.GetOperationRequest:
+    """The operation as it is now (its metadata carries the progress). Returns the Operation."""
+    return operations_pb2.GetOperationRequest(name=_operation_name(operation))
+
+
+def _list_operations(*, page_size: int | None = None) -> operations_pb2.ListOperationsRequest:
+    """Every operation of the tenant, oldest first, walked page by page as you iterate."""
+    return operations_pb2.ListOperationsRequest(name="operations", page_size=page_size or 0)
+
+
+def _cancel_operation(operation: operations_pb2.Operation | str) -> operations_pb2.CancelOperationRequest:
+    """Asks a running operation to stop after its current chunk (what it did stays)."""
+    return operations_pb2.CancelOperationRequest(name=_operation_name(operation))
+
+
+def _delete_operation(operation: operations_pb2.Operation | str) -> operations_pb2.DeleteOperationRequest:
+    """Forgets a finished operation."""
+    return operations_pb2.DeleteOperationRequest(name=_operation_name(operation))
+
+
+def operation_result(operation: operations_pb2.Operation) -> operations_pb2.Operation:
+    """A done operation as it is, or the typed error (e.g. OperationError, QuotaExceededError) it ended with."""
+    if operation.HasField("error"):
+        code = next((c for c in grpc.StatusCode if c.value[0] == operation.error.code), grpc.StatusCode.UNKNOWN)
+        raise _errors.from_status(code, operation.error.message, operation.error)
+    return operation
+
+
+class OperationWaiter:
+    """operations.wait(operation, timeout=..., poll_interval=...): polls GetOperation until the operation is done;
+    returns it, or raises the typed error it ended with (DeadlineExceededError past the timeout)."""
+
+    @overload
+    def __get__(self, namespace: Namespace[BlockingTransport], owner: type[Any]) -> Callable[..., Any]: ...
+    @overload
+    def __get__(
+        self, namespace: Namespace[AsyncioTransport], owner: type[Any]
+    ) -> Callable[..., Coroutine[Any, Any, Any]]: ...
+    def __get__(self, namespace: Namespace[Any], owner: type[Any]) -> Any:
+        transport = namespace._transport
+
+        def timed_out(name: str, timeout: float) -> _errors.DeadlineExceededError:
+            return _errors.DeadlineExceededError(
+                f"{name} was not done within {timeout:g} s; it keeps running (wait again, or cancel it)",
+                grpc_code=grpc.StatusCode.DEADLINE_EXCEEDED,
+            )
+
+        if isinstance(transport, AsyncioTransport):
+
+            async def wait_async(
+                operation: operations_pb2.Operation | str, *, timeout: float = 600.0, poll_interval: float = 0.5
+            ) -> operations_pb2.Operation:
+                name, deadline = _operation_name(operation), time.monotonic() + timeout
+                while True:
+                    current = await transport.unary(_rpcs.GET_OPERATION, _get_operation(name))
+                    if current.done:
+                        return operation_result(current)
+                    if time.monotonic() >= deadline:
+                        raise timed_out(name, timeout)
+                    await asyncio.sleep(poll_interval)
+
+            return wait_async
+
+        def wait(
+            operation: operations_pb2.Operation | str, *, timeout: float = 600.0, poll_interval: float = 0.5
+        ) -> operations_pb2.Operation:
+            name, deadline = _operation_name(operation), time.monotonic() + timeout
+            while True:
+                current = transport.unary(_rpcs.GET_OPERATION, _get_operation(name))
+                if current.done:
+                    return operation_result(current)
+                if time.monotonic() >= deadline:
+                    raise timed_out(name, timeout)
+                time.sleep(poll_interval)
+
+        return wait
+
+
+class Operations(Namespace[T]):
+    get = UnaryMethod(_rpcs.GET_OPERATION, _get_operation)
+    list = ListMethod(_rpcs.LIST_OPERATIONS, _list_operations, lambda r: r.operations)
+    cancel = UnaryMethod(_rpcs.CANCEL_OPERATION, _cancel_operation, lambda r: None)
+    delete = UnaryMethod(_rpcs.DELETE_OPERATION, _delete_operation, lambda r: None)
+    wait = OperationWaiter()

@@ -14,6 +14,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from google.longrunning import operations_pb2 as operations
+from google.longrunning import operations_pb2_grpc
+from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
 from vauchflow.v1 import (
@@ -21,11 +24,15 @@ from vauchflow.v1 import (
 )
 from vauchflow.v1 import (
     api_key_service_pb2_grpc,
+    campaign_service_pb2_grpc,
     event_stream_service_pb2_grpc,
     redemption_service_pb2_grpc,
     tenant_service_pb2_grpc,
     voucher_service_pb2_grpc,
     webhook_service_pb2_grpc,
+)
+from vauchflow.v1 import (
+    campaign_service_pb2 as campaigns,
 )
 from vauchflow.v1 import (
     event_stream_service_pb2 as event_stream,
@@ -60,6 +67,7 @@ class Rpc(Generic[Req, Resp]):
     request_type: type[Req]
     response_type: type[Resp]
     retry: Retry
+    package: str = "vauchflow.v1"
 
     @property
     def service(self) -> str:
@@ -67,7 +75,7 @@ class Rpc(Generic[Req, Resp]):
 
     @property
     def full_method(self) -> str:
-        return f"/vauchflow.v1.{self.service}/{self.method}"
+        return f"/{self.package}.{self.service}/{self.method}"
 
 
 _S, _ID, _NO = Retry.SAFE, Retry.WITH_REQUEST_ID, Retry.NEVER
@@ -77,6 +85,9 @@ _WEBHOOKS = webhook_service_pb2_grpc.WebhookServiceStub
 _API_KEYS = api_key_service_pb2_grpc.ApiKeyServiceStub
 _TENANTS = tenant_service_pb2_grpc.TenantServiceStub
 _EVENT_STREAM = event_stream_service_pb2_grpc.EventStreamServiceStub
+_CAMPAIGNS = campaign_service_pb2_grpc.CampaignServiceStub
+_OPERATIONS = operations_pb2_grpc.OperationsStub
+_LRO = "google.longrunning"
 
 CREATE_VOUCHER = Rpc(_VOUCHERS, "CreateVoucher", vouchers.CreateVoucherRequest, vouchers.CreateVoucherResponse, _ID)
 GET_VOUCHER = Rpc(_VOUCHERS, "GetVoucher", vouchers.GetVoucherRequest, vouchers.GetVoucherResponse, _S)
@@ -107,6 +118,25 @@ ROLLBACK_REDEMPTION = Rpc(
     redemptions.RollbackRedemptionResponse,
     _NO,
 )
+
+CREATE_CAMPAIGN = Rpc(
+    _CAMPAIGNS, "CreateCampaign", campaigns.CreateCampaignRequest, campaigns.CreateCampaignResponse, _ID
+)
+GET_CAMPAIGN = Rpc(_CAMPAIGNS, "GetCampaign", campaigns.GetCampaignRequest, campaigns.GetCampaignResponse, _S)
+LIST_CAMPAIGNS = Rpc(_CAMPAIGNS, "ListCampaigns", campaigns.ListCampaignsRequest, campaigns.ListCampaignsResponse, _S)
+UPDATE_CAMPAIGN = Rpc(
+    _CAMPAIGNS, "UpdateCampaign", campaigns.UpdateCampaignRequest, campaigns.UpdateCampaignResponse, _NO
+)
+GENERATE_CAMPAIGN_CODES = Rpc(
+    _CAMPAIGNS, "GenerateCampaignCodes", campaigns.GenerateCampaignCodesRequest, operations.Operation, _ID
+)
+# google.longrunning.Operations (campaign code generation). Cancel asks once: a failed attempt is not repeated.
+GET_OPERATION = Rpc(_OPERATIONS, "GetOperation", operations.GetOperationRequest, operations.Operation, _S, _LRO)
+LIST_OPERATIONS = Rpc(
+    _OPERATIONS, "ListOperations", operations.ListOperationsRequest, operations.ListOperationsResponse, _S, _LRO
+)
+CANCEL_OPERATION = Rpc(_OPERATIONS, "CancelOperation", operations.CancelOperationRequest, empty_pb2.Empty, _NO, _LRO)
+DELETE_OPERATION = Rpc(_OPERATIONS, "DeleteOperation", operations.DeleteOperationRequest, empty_pb2.Empty, _NO, _LRO)
 
 CREATE_WEBHOOK_ENDPOINT = Rpc(
     _WEBHOOKS,

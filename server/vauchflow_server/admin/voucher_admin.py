@@ -30,6 +30,7 @@ from vauchflow_server.vouchers import (
 
 _CREATE_OPERATION = "CreateVoucher"
 _VOUCHER_QUOTA = "vouchers"
+_CAMPAIGN_CODE_UPDATABLE = frozenset({"status", "metadata"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class VoucherAdmin:
                 )
                 if original is not None:
                     return await _require(tx.voucher_by_id(original), code)
-            await _check_voucher_quota(tx)
+            await check_voucher_quota(tx)
             voucher = await tx.insert_voucher(voucher_id, code, command.terms)
             await tx.record_event(resource_events.voucher_event(events.VOUCHER_CREATED, voucher))
         return voucher
@@ -97,6 +98,11 @@ class VoucherAdmin:
         code = lookup_code(command.code, "voucher.code")
         async with self._db.tenant_transaction(tenant_id) as tx:
             current = await _require(tx.voucher_for_update(code), command.code)
+            if current.campaign_id is not None and set(command.changes) - _CAMPAIGN_CODE_UPDATABLE:
+                raise InvalidArgument.single(
+                    "update_mask",
+                    "a campaign's code takes its terms from the campaign: only status and metadata change",
+                )
             terms = apply_changes(current.terms, command.changes)
             violations = Violations()
             check_terms(terms, violations)
@@ -131,15 +137,24 @@ class VoucherAdmin:
             await self._gate.forget(tenant_id, after.code)
 
 
-async def _check_voucher_quota(tx: TenantTransaction) -> None:
+async def check_voucher_quota(tx: TenantTransaction, adding: int = 1) -> None:
+    """PLAN_QUOTA_EXCEEDED when `adding` more vouchers (campaign codes are vouchers too) would pass the plan's
+    quota. Creators in one tenant queue on the quota lock until this transaction ends, so two can't both take the
+    last slots."""
     plan, overrides = await tx.tenant_limits()
     limit = plans.effective_limits(plan, overrides).vouchers
     if limit is None:
         return
-    # Creators in one tenant queue here, so two can't both take the last slot.
     await tx.lock_quota(_VOUCHER_QUOTA)
-    if await tx.count_vouchers() >= limit:
-        raise QuotaExceeded(_VOUCHER_QUOTA, plan, limit)
+    existing = await tx.count_vouchers()
+    if existing + adding > limit:
+        error = QuotaExceeded(_VOUCHER_QUOTA, plan, limit)
+        if adding > 1:
+            error.message = (
+                f"the {plan} plan allows at most {limit:,} vouchers, campaign codes included: the tenant has"
+                f" {existing:,}, so {adding:,} more do not fit"
+            )
+        raise error
 
 
 async def _require(lookup: Any, code: str) -> Voucher:

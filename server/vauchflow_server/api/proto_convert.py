@@ -6,11 +6,15 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from google.longrunning import operations_pb2
 from google.protobuf import struct_pb2, timestamp_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from vauchflow.v1 import (
     api_key_pb2,
     api_key_service_pb2,
+    campaign_pb2,
+    campaign_service_pb2,
     redemption_pb2,
     redemption_service_pb2,
     tenant_pb2,
@@ -23,11 +27,17 @@ from vauchflow_core.errors import Violations
 from vauchflow_core.events import StoredEvent, public_event_id
 from vauchflow_core.permissions import VOUCHERS_READ
 from vauchflow_core.plans import LimitOverrides, PlanLimits
+from vauchflow_core.rpc.error_mapping import ERROR_DOMAIN
 from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, Tenant
 from vauchflow_core.webhook_deliveries import Delivery
 from vauchflow_core.webhook_endpoints import EndpointSettings, WebhookEndpoint
 from vauchflow_server import list_filters
+from vauchflow_server.campaign_codes import CodePattern
+from vauchflow_server.campaigns import ACTIVE as CAMPAIGN_ACTIVE
+from vauchflow_server.campaigns import Campaign, CampaignTerms
 from vauchflow_server.list_filters import RedemptionFilter, VoucherFilter
+from vauchflow_server.operations import SUCCEEDED as OPERATION_SUCCEEDED
+from vauchflow_server.operations import Operation
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.usage_summary import UsageSummary
@@ -259,6 +269,7 @@ def voucher_message(voucher: Voucher) -> voucher_pb2.Voucher:
         valid_from=timestamp(terms.valid_from),
         valid_until=timestamp(terms.valid_until),
         flash_sale=terms.flash_sale,
+        campaign_id=str(voucher.campaign_id) if voucher.campaign_id else "",
     )
     if terms.percent_off is not None:
         message.discount.percent_off = terms.percent_off
@@ -472,3 +483,149 @@ def usage_summary_message(summary: UsageSummary) -> redemption_service_pb2.GetUs
         plan=_PLAN_PREFIX + summary.plan,  # an enum value by its name
         limits=effective_limits_message(summary.limits),
     )
+
+
+# Campaigns and their long-running operations
+
+_CAMPAIGN_STATUS_PREFIX = "CAMPAIGN_STATUS_"
+_CAMPAIGN_MASKABLE = (
+    "name",
+    "valid_from",
+    "valid_until",
+    "max_redemptions",
+    "per_customer_limit",
+    "metadata",
+    "status",
+)
+
+
+def _campaign_status(status: int, violations: Violations) -> str | None:
+    if status == campaign_pb2.CAMPAIGN_STATUS_UNSPECIFIED:
+        return None
+    if status not in campaign_pb2.CampaignStatus.values():
+        violations.add("campaign.status", "is not a known campaign status")
+        return None
+    return campaign_pb2.CampaignStatus.Name(status).removeprefix(_CAMPAIGN_STATUS_PREFIX)
+
+
+def campaign_terms(message: campaign_pb2.Campaign, violations: Violations) -> CampaignTerms:
+    percent_off, amount_off = _discount(message.discount)
+    return CampaignTerms(
+        name=message.name,
+        percent_off=percent_off,
+        amount_off=amount_off,
+        currency=_currency(message.currency),
+        valid_from=_datetime(message, "valid_from", violations, "campaign.valid_from"),
+        valid_until=_datetime(message, "valid_until", violations, "campaign.valid_until"),
+        min_order_amount=_optional(message, "min_order_amount"),
+        code_redemption_limit=_optional(message, "code_redemption_limit") or 1,
+        max_redemptions=_optional(message, "max_redemptions"),
+        per_customer_limit=_optional(message, "per_customer_limit"),
+        metadata=dict(message.metadata),
+        status=_campaign_status(message.status, violations) or CAMPAIGN_ACTIVE,
+    )
+
+
+def campaign_changes(message: campaign_pb2.Campaign, mask_paths: list[str]) -> dict[str, Any]:
+    """The fields an UpdateCampaign asks to change: those in the mask, or else every updatable field that is set."""
+    violations = Violations()
+    if mask_paths:
+        paths = []
+        for path in mask_paths:
+            top = path.split(".")[0]
+            if top not in _CAMPAIGN_MASKABLE:
+                violations.add(
+                    "update_mask", f"names a field that cannot be updated; updatable: {', '.join(_CAMPAIGN_MASKABLE)}"
+                )
+            elif top not in paths:
+                paths.append(top)
+    else:
+        paths = [p for p in _CAMPAIGN_MASKABLE if _campaign_field_set(message, p)]
+    changes: dict[str, Any] = {}
+    for path in paths:
+        if path == "name":
+            changes["name"] = message.name
+        elif path == "metadata":
+            changes["metadata"] = dict(message.metadata)
+        elif path == "status":
+            changes["status"] = _campaign_status(message.status, violations) or CAMPAIGN_ACTIVE
+        elif path in ("valid_from", "valid_until"):
+            changes[path] = _datetime(message, path, violations, f"campaign.{path}")
+        else:
+            changes[path] = _optional(message, path)
+    violations.raise_if_any()
+    return changes
+
+
+def _campaign_field_set(message: campaign_pb2.Campaign, path: str) -> bool:
+    if path == "name":
+        return bool(message.name)
+    if path == "metadata":
+        return bool(message.metadata)
+    if path == "status":
+        return message.status != campaign_pb2.CAMPAIGN_STATUS_UNSPECIFIED
+    return message.HasField(path)
+
+
+def campaign_message(campaign: Campaign) -> campaign_pb2.Campaign:
+    terms = campaign.terms
+    message = campaign_pb2.Campaign(
+        id=str(campaign.id),
+        name=terms.name,
+        currency=terms.currency or "",
+        valid_from=timestamp(terms.valid_from),
+        valid_until=timestamp(terms.valid_until),
+        code_redemption_limit=terms.code_redemption_limit,
+        metadata=terms.metadata,
+        status=_CAMPAIGN_STATUS_PREFIX + terms.status,  # an enum value by its name
+        code_count=campaign.code_count,
+        redemption_count=campaign.redemption_count,
+        create_time=timestamp(campaign.create_time),
+        update_time=timestamp(campaign.update_time),
+    )
+    if terms.percent_off is not None:
+        message.discount.percent_off = terms.percent_off
+    if terms.amount_off is not None:
+        message.discount.amount_off = terms.amount_off
+    for name in ("min_order_amount", "max_redemptions", "per_customer_limit"):
+        value = getattr(terms, name)
+        if value is not None:
+            setattr(message, name, value)
+    return message
+
+
+def code_pattern(message: campaign_pb2.CodePattern) -> CodePattern:
+    return CodePattern(pattern=message.pattern, charset=message.charset, prefix=message.prefix, suffix=message.suffix)
+
+
+def operation_message(operation: Operation) -> operations_pb2.Operation:
+    """An operation as google.longrunning has it: metadata with the progress; when done, the response or the
+    error (a google.rpc.Status with an ErrorInfo, like every error of the API)."""
+    message = operations_pb2.Operation(name=operation.name, done=operation.done)
+    message.metadata.Pack(
+        campaign_pb2.GenerateCampaignCodesMetadata(
+            campaign_id=str(operation.campaign_id),
+            requested_count=operation.requested_count,
+            generated_count=operation.generated_count,
+            cancel_requested=operation.cancel_requested,
+            create_time=timestamp(operation.create_time),
+            update_time=timestamp(operation.update_time),
+            end_time=timestamp(operation.end_time),
+        )
+    )
+    if operation.state == OPERATION_SUCCEEDED:
+        message.response.Pack(
+            campaign_service_pb2.GenerateCampaignCodesResponse(
+                campaign_id=str(operation.campaign_id), generated_count=operation.generated_count
+            )
+        )
+    elif operation.done:
+        info = error_details_pb2.ErrorInfo(
+            reason=operation.error_reason or "INTERNAL",
+            domain=ERROR_DOMAIN,
+            metadata={"generated_count": str(operation.generated_count)},
+        )
+        error = status_pb2.Status(code=operation.error_code or 2, message=operation.error_message or "")
+        error.details.add().Pack(info)
+        message.error.CopyFrom(error)
+    return message

@@ -30,6 +30,7 @@ from vauchflow_core.db.connection import (
     translated_errors,
 )
 from vauchflow_core.db.queries import QUERIES
+from vauchflow_server.db.campaign_records import CampaignStatements
 from vauchflow_server.db.status_records import StatusTransaction
 
 __all__ = [
@@ -54,7 +55,7 @@ from vauchflow_core.webhook_endpoints import EndpointSecrets, EndpointSettings, 
 from vauchflow_server.list_filters import RedemptionFilter, VoucherFilter
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
-from vauchflow_server.vouchers import Voucher, VoucherTerms
+from vauchflow_server.vouchers import CampaignState, Voucher, VoucherTerms
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class OperatorTransaction(_Transaction):
         return TenantTransaction(self._conn, tenant_id)
 
 
-class TenantTransaction(_Transaction):
+class TenantTransaction(CampaignStatements, _Transaction):
     def __init__(self, conn: Connection, tenant_id: UUID):
         super().__init__(conn)
         self.tenant_id = tenant_id
@@ -728,7 +729,27 @@ def _voucher(row: asyncpg.Record) -> Voucher:
         status=row["status"],
         flash_sale=row["flash_sale"],
     )
-    return Voucher(row["id"], row["code"], terms, row["redemption_count"], row["create_time"], row["update_time"])
+    campaign_id = row["campaign_id"]
+    campaign = None
+    if campaign_id is not None and row.get("campaign_status") is not None:
+        # Read with its campaign (the joined voucher reads): what a redeem checks of the campaign.
+        campaign = CampaignState(
+            id=campaign_id,
+            status=row["campaign_status"],
+            max_redemptions=row["campaign_max_redemptions"],
+            per_customer_limit=row["campaign_per_customer_limit"],
+            redemption_count=row["campaign_redemption_count"],
+        )
+    return Voucher(
+        row["id"],
+        row["code"],
+        terms,
+        row["redemption_count"],
+        row["create_time"],
+        row["update_time"],
+        campaign_id=campaign_id,
+        campaign=campaign,
+    )
 
 
 def _webhook_endpoint(row: asyncpg.Record) -> WebhookEndpoint:

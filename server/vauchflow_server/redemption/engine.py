@@ -208,6 +208,8 @@ def _batch_can_decide(voucher: Voucher, answer: GateAnswer | None) -> bool:
     be brought in line with the voucher (a counter to build or drop, Redis unavailable)."""
     if voucher.terms.per_customer_limit is not None:
         return False
+    if voucher.campaign is not None and voucher.campaign.has_shared_limits:
+        return False  # counted on the campaign's rows too, alone (a campaign without such limits stays batched)
     if answer is None:
         return True  # known plain, or no Redis: PostgreSQL alone decides, which is exact
     if voucher.terms.flash_sale:
@@ -254,10 +256,15 @@ class RedemptionEngine:
             voucher = await tx.voucher_by_code(lookup_code(code))
             if voucher is None:
                 raise voucher_not_found(code)
-            used = None
+            used = campaign_used = None
             if customer_id and voucher.terms.per_customer_limit is not None:
                 used = await tx.customer_redemption_count(voucher.id, customer_id)
-        decision = decide_redeem(voucher, order, self._clock(), customer_redemptions=used)
+            campaign = voucher.campaign
+            if customer_id and campaign is not None and campaign.per_customer_limit is not None:
+                campaign_used = await tx.campaign_customer_redemption_count(campaign.id, customer_id)
+        decision = decide_redeem(
+            voucher, order, self._clock(), customer_redemptions=used, campaign_customer_redemptions=campaign_used
+        )
         if isinstance(decision, Refuse):
             return Validation(voucher, decision.reason, 0)
         return Validation(voucher, None, decision.discount_amount)
@@ -514,6 +521,8 @@ class RedemptionEngine:
                 refusal = decide_redeem(voucher, command.order, now, customer_redemptions=used)
                 # No nameable reason means a rollback lowered the count since: the race for the last use was lost.
                 raise errors.denied(_reason(refusal, errors.CUSTOMER_LIMIT_REACHED))
+        if voucher.campaign is not None and voucher.campaign.has_shared_limits:
+            await self._take_campaign_counts(tx, voucher, command, now)
         redemption = self._new_redemption(redemption_id, voucher, command, decision)
         # The atomic conditional UPDATE, the redemption row and its events in one statement, last, so the
         # voucher's row lock is held only until COMMIT. It re-checks everything that can change under concurrency.
@@ -532,6 +541,27 @@ class RedemptionEngine:
             raise errors.denied(_reason(now_decided, errors.VOUCHER_EXHAUSTED))
         taken, stored = redeemed
         return RedeemResult(stored, taken)
+
+    async def _take_campaign_counts(
+        self, tx: TenantTransaction, voucher: Voucher, command: RedeemVoucher, now: datetime
+    ) -> None:
+        """The campaign's per-customer and campaign-wide counts, each an atomic conditional write that refuses past
+        its limit; taken after the voucher's customer count and before the voucher's row, the order a rollback
+        gives them back in, so a redeem and a rollback never wait on each other in a circle."""
+        campaign = voucher.campaign
+        assert campaign is not None
+        if campaign.per_customer_limit is not None:
+            if not command.customer_id:
+                raise InvalidArgument.single("customer_id", "is required: this campaign has a per-customer limit")
+            if not await tx.take_campaign_customer_redemption(
+                campaign.id, command.customer_id, campaign.per_customer_limit
+            ):
+                raise errors.denied(errors.CUSTOMER_LIMIT_REACHED)
+        if campaign.max_redemptions is not None and not await tx.take_campaign_redemption(campaign.id):
+            # Refused: the campaign as it is now names the reason (paused meanwhile, or the last unit went).
+            current = await tx.voucher_by_id(voucher.id)
+            now_decided = decide_redeem(current, command.order, now) if current is not None else None
+            raise errors.denied(_reason(now_decided, errors.CAMPAIGN_EXHAUSTED))
 
     async def _gate_checked(self, tx: TenantTransaction, voucher: Voucher, claim: GateClaim) -> None:
         """Brings the gate's answer in line with the voucher as PostgreSQL has it."""
@@ -586,6 +616,14 @@ class RedemptionEngine:
             # never wait on each other in a circle (the other order deadlocked, answered as ABORTED).
             if redemption.customer_id:
                 await tx.give_back_customer_redemption(redemption.voucher_id, redemption.customer_id)
+            # Then the campaign's counts (kept only for campaigns created with those limits), in a redeem's order.
+            code = await tx.voucher_by_id(redemption.voucher_id)
+            campaign = code.campaign if code is not None else None
+            if campaign is not None:
+                if campaign.per_customer_limit is not None and redemption.customer_id:
+                    await tx.give_back_campaign_customer_redemption(campaign.id, redemption.customer_id)
+                if campaign.max_redemptions is not None:
+                    await tx.give_back_campaign_redemption(campaign.id)
             voucher = await tx.give_back_redemption(redemption.voucher_id)
             await tx.record_event(resource_events.redemption_event(events.REDEMPTION_ROLLED_BACK, redemption))
             if voucher is not None and voucher.terms.flash_sale:

@@ -19,18 +19,22 @@ import vauchflow
 from vauchflow.v1 import redemption_service_pb2, voucher_service_pb2, webhook_service_pb2
 from vauchflow_web.mcp.views import (
     BOOLEAN,
+    CAMPAIGN_SCHEMA,
     DELIVERY_SCHEMA,
     EVENT_SCHEMA,
     INTEGER,
+    OPERATION_SCHEMA,
     OPTIONAL_STRING,
     REDEMPTION_SCHEMA,
     STRING_MAP,
     VOUCHER_SCHEMA,
     WEBHOOK_ENDPOINT_SCHEMA,
     Json,
+    campaign_view,
     delivery_view,
     event_view,
     obj,
+    operation_view,
     redemption_view,
     voucher_view,
     webhook_endpoint_view,
@@ -133,6 +137,7 @@ CURSOR = {"type": "string", "description": "next_cursor from the previous page; 
 ORDER = {"type": "string", "enum": ["oldest_first", "newest_first"], "description": "by creation time"}
 REDEMPTION_ID = {"type": "string", "minLength": 1, "description": "a redemption id, as redeem_voucher returned it"}
 ENDPOINT_ID = {"type": "string", "minLength": 1, "description": "a webhook endpoint id"}
+CAMPAIGN_ID = {"type": "string", "minLength": 1, "description": "a campaign id, as create_campaign returned it"}
 METADATA = {**STRING_MAP, "description": "string keys and values kept with the record"}
 TIME_ARG = {"type": "string", "format": "date-time", "description": "RFC 3339, e.g. 2026-12-31T23:59:59Z"}
 
@@ -270,6 +275,48 @@ async def update_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
 
 async def disable_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
     return {"voucher": voucher_view(await client.vouchers.disable(a["code"]))}
+
+
+# Campaigns
+
+
+async def create_campaign(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    created = await client.campaigns.create(
+        a["name"],
+        percent_off=a.get("percent_off"),
+        amount_off=a.get("amount_off"),
+        currency=a.get("currency"),
+        min_order_amount=a.get("min_order_amount"),
+        code_redemption_limit=a.get("code_redemption_limit"),
+        max_redemptions=a.get("max_redemptions"),
+        per_customer_limit=a.get("per_customer_limit"),
+        valid_from=_time(a.get("valid_from")),
+        valid_until=_time(a.get("valid_until")),
+        metadata=a.get("metadata"),
+        request_id=a["request_id"],
+    )
+    return {"campaign": campaign_view(created)}
+
+
+async def get_campaign(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"campaign": campaign_view(await client.campaigns.get(a["campaign_id"]))}
+
+
+async def generate_campaign_codes(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    operation = await client.campaigns.generate_codes(
+        a["campaign_id"],
+        a["count"],
+        pattern=a.get("pattern"),
+        charset=a.get("charset"),
+        prefix=a.get("prefix"),
+        suffix=a.get("suffix"),
+        request_id=a["request_id"],
+    )
+    return {"operation": operation_view(operation)}
+
+
+async def get_operation(client: vauchflow.AsyncClient, a: Arguments) -> Json:
+    return {"operation": operation_view(await client.operations.get(a["name"]))}
 
 
 # Webhooks
@@ -483,6 +530,83 @@ TOOLS: tuple[Tool, ...] = (
         destructive=True,
         idempotent=True,
         run=disable_voucher,
+    ),
+    Tool(
+        name="create_campaign",
+        title="Create a campaign",
+        description="Creates a campaign: the terms its codes inherit (percent_off or amount_off; each code "
+        "single-use unless code_redemption_limit says otherwise), optionally max_redemptions across all its codes "
+        "and per_customer_limit across them. Then generate its codes with generate_campaign_codes. Safe to retry "
+        "with the same request_id.",
+        permission="vouchers:write",
+        input_schema=arguments_schema(
+            {
+                "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                **VOUCHER_FIELDS,
+                "code_redemption_limit": {"type": "integer", "minimum": 1, "description": "uses per code (1)"},
+                "request_id": REQUEST_ID,
+            },
+            ("name", "request_id"),
+        ),
+        output_schema=obj({"campaign": CAMPAIGN_SCHEMA}),
+        read_only=False,
+        destructive=False,
+        idempotent=True,
+        run=create_campaign,
+    ),
+    Tool(
+        name="get_campaign",
+        title="Look up a campaign",
+        description="One campaign by id: its terms, limits, status, and how many codes it has and how often they "
+        "were redeemed.",
+        permission="vouchers:read",
+        input_schema=arguments_schema({"campaign_id": CAMPAIGN_ID}, ("campaign_id",)),
+        output_schema=obj({"campaign": CAMPAIGN_SCHEMA}),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=get_campaign,
+    ),
+    Tool(
+        name="generate_campaign_codes",
+        title="Generate a campaign's codes",
+        description="Starts generating count codes (up to 1,000,000) into a campaign from prefix + pattern + suffix, "
+        "where '#' is a digit and '?' a character of charset (default pattern '????-????'). The pattern must allow "
+        "ten times count codes. Returns an operation at once: poll get_operation until done. Safe to retry with the "
+        "same request_id.",
+        permission="vouchers:write",
+        input_schema=arguments_schema(
+            {
+                "campaign_id": CAMPAIGN_ID,
+                "count": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "pattern": {"type": "string", "maxLength": 64, "description": "e.g. SUMMER-####-????"},
+                "charset": {"type": "string", "maxLength": 36, "description": "characters '?' draws from"},
+                "prefix": {"type": "string", "maxLength": 64},
+                "suffix": {"type": "string", "maxLength": 64},
+                "request_id": REQUEST_ID,
+            },
+            ("campaign_id", "count", "request_id"),
+        ),
+        output_schema=obj({"operation": OPERATION_SCHEMA}),
+        read_only=False,
+        destructive=False,
+        idempotent=True,
+        run=generate_campaign_codes,
+    ),
+    Tool(
+        name="get_operation",
+        title="Check a code generation",
+        description="A code generation's progress (generated_count of requested_count); done is true when it "
+        "ended, with error set when it ended without its result (cancelled, or its server stopped).",
+        permission="vouchers:read",
+        input_schema=arguments_schema(
+            {"name": {"type": "string", "minLength": 1, "description": "operations/{id}, as returned"}}, ("name",)
+        ),
+        output_schema=obj({"operation": OPERATION_SCHEMA}),
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        run=get_operation,
     ),
     Tool(
         name="list_webhook_endpoints",

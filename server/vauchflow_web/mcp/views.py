@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.longrunning import operations_pb2
 from google.protobuf import json_format, timestamp_pb2
 
-from vauchflow.v1 import redemption_pb2, voucher_pb2, webhook_pb2
+from vauchflow.v1 import campaign_pb2, redemption_pb2, voucher_pb2, webhook_pb2
 
 Json = dict[str, Any]
 
@@ -212,4 +213,80 @@ def event_view(event: webhook_pb2.Event) -> Json:
         "type": event.type,
         "create_time": _time(event, "create_time"),
         "data": json_format.MessageToDict(event.data) if event.HasField("data") else {},
+    }
+
+
+CAMPAIGN_SCHEMA = obj(
+    {
+        "id": STRING,
+        "name": STRING,
+        "status": {"type": "string", "enum": ["ACTIVE", "PAUSED", "ENDED", "UNSPECIFIED"]},
+        "percent_off": OPTIONAL_INTEGER,
+        "amount_off": {**OPTIONAL_INTEGER, "description": "minor units of currency"},
+        "currency": STRING,
+        "code_redemption_limit": {**INTEGER, "description": "how often each code can be redeemed"},
+        "max_redemptions": {**OPTIONAL_INTEGER, "description": "across all codes; null: unlimited"},
+        "per_customer_limit": {**OPTIONAL_INTEGER, "description": "per customer across all codes; null: unlimited"},
+        "min_order_amount": OPTIONAL_INTEGER,
+        "valid_from": TIME,
+        "valid_until": TIME,
+        "code_count": INTEGER,
+        "redemption_count": INTEGER,
+        "metadata": STRING_MAP,
+        "create_time": TIME,
+    }
+)
+
+
+def campaign_view(campaign: campaign_pb2.Campaign) -> Json:
+    discount = campaign.discount
+    kind = discount.WhichOneof("value")
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": _enum_name(campaign_pb2.CampaignStatus.Name(campaign.status), "CAMPAIGN_STATUS_"),
+        "percent_off": discount.percent_off if kind == "percent_off" else None,
+        "amount_off": discount.amount_off if kind == "amount_off" else None,
+        "currency": campaign.currency,
+        "code_redemption_limit": campaign.code_redemption_limit,
+        "max_redemptions": _optional(campaign, "max_redemptions"),
+        "per_customer_limit": _optional(campaign, "per_customer_limit"),
+        "min_order_amount": _optional(campaign, "min_order_amount"),
+        "valid_from": _time(campaign, "valid_from"),
+        "valid_until": _time(campaign, "valid_until"),
+        "code_count": campaign.code_count,
+        "redemption_count": campaign.redemption_count,
+        "metadata": dict(campaign.metadata),
+        "create_time": _time(campaign, "create_time"),
+    }
+
+
+OPERATION_SCHEMA = obj(
+    {
+        "name": {**STRING, "description": "operations/{id}: pass it to get_operation"},
+        "done": BOOLEAN,
+        "campaign_id": STRING,
+        "requested_count": INTEGER,
+        "generated_count": {**INTEGER, "description": "codes generated so far (the progress)"},
+        "error": {
+            "type": ["object", "null"],
+            "description": "why it ended without its result (null while running or when it succeeded)",
+        },
+    }
+)
+
+
+def operation_view(operation: operations_pb2.Operation) -> Json:
+    metadata = campaign_pb2.GenerateCampaignCodesMetadata()
+    operation.metadata.Unpack(metadata)
+    error = None
+    if operation.HasField("error"):
+        error = {"code": operation.error.code, "message": operation.error.message}
+    return {
+        "name": operation.name,
+        "done": operation.done,
+        "campaign_id": metadata.campaign_id,
+        "requested_count": metadata.requested_count,
+        "generated_count": metadata.generated_count,
+        "error": error,
     }

@@ -35,11 +35,11 @@ from vauchflow.v1 import (
 READ_ONLY = ["vouchers:read", "redemptions:read", "webhooks:read"]
 READ_TOOLS = {
     "validate_voucher", "get_redemption", "list_redemptions", "get_voucher", "list_vouchers",
-    "list_webhook_endpoints", "list_deliveries",
+    "list_webhook_endpoints", "list_deliveries", "get_campaign", "get_operation",
 }  # fmt: skip
 WRITE_TOOLS = {
     "redeem_voucher", "rollback_redemption", "create_voucher", "update_voucher", "disable_voucher",
-    "redeliver_event", "send_test_event",
+    "redeliver_event", "send_test_event", "create_campaign", "generate_campaign_codes",
 }  # fmt: skip
 
 
@@ -236,6 +236,36 @@ async def test_create_is_idempotent_update_and_disable_change_the_voucher(api: A
         assert error["reason"] == "VOUCHER_DISABLED"
         got = await client.call_tool("get_voucher", {"code": code})
         assert got.structured_content["voucher"]["status"] == "DISABLED"
+
+
+async def test_a_campaign_is_created_its_codes_generated_and_the_operation_watched(
+    api: ApiSession, mcp_url: str
+) -> None:
+    tenant = api.new_tenant()
+    create = {"name": "Newsletter", "percent_off": 15, "max_redemptions": 10, "request_id": f"c-{uuid.uuid4()}"}
+    async with mcp_session(mcp_url, tenant.secret) as client:
+        created = (await client.call_tool("create_campaign", create)).structured_content["campaign"]
+        assert (created["status"], created["max_redemptions"], created["code_redemption_limit"]) == ("ACTIVE", 10, 1)
+        again = await client.call_tool("create_campaign", create)
+        assert again.structured_content["campaign"]["id"] == created["id"]
+
+        generate = {"campaign_id": created["id"], "count": 50, "prefix": "MCP-", "request_id": f"g-{uuid.uuid4()}"}
+        started = (await client.call_tool("generate_campaign_codes", generate)).structured_content["operation"]
+        assert started["name"].startswith("operations/") and started["requested_count"] == 50
+        operation = started
+        for _ in range(600):
+            if operation["done"]:
+                break
+            await asyncio.sleep(0.1)
+            got = await client.call_tool("get_operation", {"name": started["name"]})
+            operation = got.structured_content["operation"]
+        assert operation["done"] and operation["error"] is None and operation["generated_count"] == 50
+        campaign = (await client.call_tool("get_campaign", {"campaign_id": created["id"]})).structured_content
+        assert campaign["campaign"]["code_count"] == 50
+
+        too_small = {**generate, "count": 11, "pattern": "##", "request_id": f"g-{uuid.uuid4()}"}
+        error = refusal(await client.call_tool("generate_campaign_codes", too_small))
+        assert error["reason"] == "INVALID_ARGUMENT"
 
 
 async def test_list_vouchers_pages_with_a_cursor(api: ApiSession, mcp_url: str) -> None:

@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/voucher.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x05\n\x07Voucher\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04\x63ode\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05H\x00\x88\x01\x01\x12.\n\x08\x64iscount\x18\x03 \x01(\x0b\x32\x16.vauchflow.v1.DiscountB\x04\xe2\x41\x01\x02\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x1c\n\x0fmax_redemptions\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x1f\n\x12per_customer_limit\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12.\n\nvalid_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x10min_order_amount\x18\t \x01(\x03H\x03\x88\x01\x01\x12\x35\n\x08metadata\x18\n \x03(\x0b\x32#.vauchflow.v1.Voucher.MetadataEntry\x12+\n\x06status\x18\x0b \x01(\x0e\x32\x1b.vauchflow.v1.VoucherStatus\x12\x1e\n\x10redemption_count\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\nflash_sale\x18\x0f \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_codeB\x12\n\x10_max_redemptionsB\x15\n\x13_per_customer_limitB\x13\n\x11_min_order_amount\"@\n\x08\x44iscount\x12\x15\n\x0bpercent_off\x18\x01 \x01(\x05H\x00\x12\x14\n\namount_off\x18\x02 \x01(\x03H\x00\x42\x07\n\x05value*g\n\rVoucherStatus\x12\x1e\n\x1aVOUCHER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15VOUCHER_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17VOUCHER_STATUS_DISABLED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1avauchflow/v1/voucher.proto\x12\x0cvauchflow.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x05\n\x07Voucher\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\x04\x63ode\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05H\x00\x88\x01\x01\x12.\n\x08\x64iscount\x18\x03 \x01(\x0b\x32\x16.vauchflow.v1.DiscountB\x04\xe2\x41\x01\x02\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x1c\n\x0fmax_redemptions\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x1f\n\x12per_customer_limit\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12.\n\nvalid_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x10min_order_amount\x18\t \x01(\x03H\x03\x88\x01\x01\x12\x35\n\x08metadata\x18\n \x03(\x0b\x32#.vauchflow.v1.Voucher.MetadataEntry\x12+\n\x06status\x18\x0b \x01(\x0e\x32\x1b.vauchflow.v1.VoucherStatus\x12\x1e\n\x10redemption_count\x18\x0c \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\nflash_sale\x18\x0f \x01(\x08\x12\x19\n\x0b\x63\x61mpaign_id\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_codeB\x12\n\x10_max_redemptionsB\x15\n\x13_per_customer_limitB\x13\n\x11_min_order_amount\"@\n\x08\x44iscount\x12\x15\n\x0bpercent_off\x18\x01 \x01(\x05H\x00\x12\x14\n\namount_off\x18\x02 \x01(\x03H\x00\x42\x07\n\x05value*g\n\rVoucherStatus\x12\x1e\n\x1aVOUCHER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15VOUCHER_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17VOUCHER_STATUS_DISABLED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,12 +47,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VOUCHER'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_VOUCHER'].fields_by_name['update_time']._loaded_options = None
   _globals['_VOUCHER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
-  _globals['_VOUCHERSTATUS']._serialized_start=872
-  _globals['_VOUCHERSTATUS']._serialized_end=975
+  _globals['_VOUCHER'].fields_by_name['campaign_id']._loaded_options = None
+  _globals['_VOUCHER'].fields_by_name['campaign_id']._serialized_options = b'\342A\001\003'
+  _globals['_VOUCHERSTATUS']._serialized_start=899
+  _globals['_VOUCHERSTATUS']._serialized_end=1002
   _globals['_VOUCHER']._serialized_start=111
-  _globals['_VOUCHER']._serialized_end=804
-  _globals['_VOUCHER_METADATAENTRY']._serialized_start=684
-  _globals['_VOUCHER_METADATAENTRY']._serialized_end=731
-  _globals['_DISCOUNT']._serialized_start=806
-  _globals['_DISCOUNT']._serialized_end=870
+  _globals['_VOUCHER']._serialized_end=831
+  _globals['_VOUCHER_METADATAENTRY']._serialized_start=711
+  _globals['_VOUCHER_METADATAENTRY']._serialized_end=758
+  _globals['_DISCOUNT']._serialized_start=833
+  _globals['_DISCOUNT']._serialized_end=897
 # @@protoc_insertion_point(module_scope)

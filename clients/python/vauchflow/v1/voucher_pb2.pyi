@@ -21,7 +21,7 @@ VOUCHER_STATUS_ACTIVE: VoucherStatus
 VOUCHER_STATUS_DISABLED: VoucherStatus
 
 class Voucher(_message.Message):
-    __slots__ = ("id", "code", "discount", "currency", "max_redemptions", "per_customer_limit", "valid_from", "valid_until", "min_order_amount", "metadata", "status", "redemption_count", "create_time", "update_time", "flash_sale")
+    __slots__ = ("id", "code", "discount", "currency", "max_redemptions", "per_customer_limit", "valid_from", "valid_until", "min_order_amount", "metadata", "status", "redemption_count", "create_time", "update_time", "flash_sale", "campaign_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class Voucher(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     FLASH_SALE_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     code: str
     discount: Discount
@@ -59,7 +60,8 @@ class Voucher(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     flash_sale: bool
-    def __init__(self, id: _Optional[str] = ..., code: _Optional[str] = ..., discount: _Optional[_Union[Discount, _Mapping]] = ..., currency: _Optional[str] = ..., max_redemptions: _Optional[int] = ..., per_customer_limit: _Optional[int] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_order_amount: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., status: _Optional[_Union[VoucherStatus, str]] = ..., redemption_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flash_sale: _Optional[bool] = ...) -> None: ...
+    campaign_id: str
+    def __init__(self, id: _Optional[str] = ..., code: _Optional[str] = ..., discount: _Optional[_Union[Discount, _Mapping]] = ..., currency: _Optional[str] = ..., max_redemptions: _Optional[int] = ..., per_customer_limit: _Optional[int] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_order_amount: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., status: _Optional[_Union[VoucherStatus, str]] = ..., redemption_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flash_sale: _Optional[bool] = ..., campaign_id: _Optional[str] = ...) -> None: ...
 
 class Discount(_message.Message):
     __slots__ = ("percent_off", "amount_off")

@@ -108,13 +108,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING *;
 
 -- name: get_voucher_by_code
-SELECT * FROM vouchers WHERE tenant_id = $1 AND code = $2;
+-- A campaign's code comes with what a redeem needs of its campaign (status, campaign-wide limits).
+SELECT v.*, c.status AS campaign_status, c.max_redemptions AS campaign_max_redemptions,
+       c.per_customer_limit AS campaign_per_customer_limit, c.redemption_count AS campaign_redemption_count
+FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.id = v.campaign_id
+WHERE v.tenant_id = $1 AND v.code = $2;
 
 -- name: get_voucher_for_update
 SELECT * FROM vouchers WHERE tenant_id = $1 AND code = $2 FOR UPDATE;
 
 -- name: get_voucher_by_id
-SELECT * FROM vouchers WHERE tenant_id = $1 AND id = $2;
+SELECT v.*, c.status AS campaign_status, c.max_redemptions AS campaign_max_redemptions,
+       c.per_customer_limit AS campaign_per_customer_limit, c.redemption_count AS campaign_redemption_count
+FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.id = v.campaign_id
+WHERE v.tenant_id = $1 AND v.id = $2;
 
 -- name: list_vouchers
 -- Filters (each NULL for "any"): status, code range [$3, $4) for a prefix (byte order, as the index). A metadata
@@ -205,12 +212,19 @@ WITH taken AS (
 SELECT taken.*, redemption.create_time AS redemption_create_time FROM taken, redemption;
 
 -- name: vouchers_by_codes
-SELECT * FROM vouchers WHERE tenant_id = $1 AND code = ANY ($2::text[]);
+SELECT v.*, c.status AS campaign_status, c.max_redemptions AS campaign_max_redemptions,
+       c.per_customer_limit AS campaign_per_customer_limit, c.redemption_count AS campaign_redemption_count
+FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.id = v.campaign_id
+WHERE v.tenant_id = $1 AND v.code = ANY ($2::text[]);
 
 -- name: vouchers_for_batch
 -- A redemption batch's vouchers, locked until COMMIT in id order (so two batches never wait on each other in a
 -- circle). Locked, they cannot change before the batch's write: its decisions stay true.
-SELECT * FROM vouchers WHERE tenant_id = $1 AND code = ANY ($2::text[]) ORDER BY id FOR UPDATE;
+-- The campaign row is read, not locked: a batch never takes a code whose campaign has campaign-wide limits.
+SELECT v.*, c.status AS campaign_status, c.max_redemptions AS campaign_max_redemptions,
+       c.per_customer_limit AS campaign_per_customer_limit, c.redemption_count AS campaign_redemption_count
+FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.id = v.campaign_id
+WHERE v.tenant_id = $1 AND v.code = ANY ($2::text[]) ORDER BY v.id FOR UPDATE OF v;
 
 -- name: claim_idempotency_keys
 -- A batch's keys, claimed in key order (no lock cycle with another batch); returns the keys this transaction now
