@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from vauchflow_core.errors import Violations
 from vauchflow_server.vouchers import CODE_PATTERN, MAX_CODE_LENGTH, normalize_code
@@ -24,6 +25,7 @@ class VoucherFilter:
     status: str | None = None
     code_prefix: str | None = None
     metadata: tuple[str, str] | None = None
+    campaign_id: UUID | None = None
     newest_first: bool = False
 
     @property
@@ -45,6 +47,7 @@ class RedemptionFilter:
     status: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    campaign_id: UUID | None = None
     newest_first: bool = False
 
     def scope(self) -> str:
@@ -88,6 +91,16 @@ def customer_id(raw: str, violations: Violations) -> str | None:
     if len(raw) > MAX_CUSTOMER_ID_LENGTH:
         violations.add("customer_id", f"at most {MAX_CUSTOMER_ID_LENGTH} characters")
     return raw or None
+
+
+def campaign_id(raw: str, violations: Violations) -> UUID | None:
+    if not raw:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        violations.add("campaign_id", "is not a campaign id")
+        return None
 
 
 def time_range(start: datetime | None, end: datetime | None, violations: Violations) -> None:

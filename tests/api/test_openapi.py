@@ -166,6 +166,7 @@ def test_list_calls_take_their_fields_as_query_parameters(document):
         ("start_time", "query"),
         ("end_time", "query"),
         ("order_by", "query"),
+        ("campaign_id", "query"),
     ]
     assert "requestBody" not in operation
 

@@ -73,6 +73,16 @@ async def _fill(owner: asyncpg.Connection) -> uuid.UUID:
             ident, voucher_ids, BASE, rows,
         )  # fmt: skip
     # As autovacuum would have by then: statistics, and the GIN index's pending list merged.
+    # One campaign holding 1 in 100 of the tenant's vouchers.
+    campaign = uuid.uuid4()
+    await owner.execute(
+        "INSERT INTO campaigns (tenant_id, id, name, percent_off, status) VALUES ($1, $2, 'c', 10, 'ACTIVE')",
+        tenant, campaign,
+    )  # fmt: skip
+    await owner.execute(
+        "UPDATE vouchers SET campaign_id = $2 WHERE tenant_id = $1 AND code LIKE '%00'", tenant, campaign
+    )
+    CAMPAIGN.append(campaign)
     for table in ("vouchers", "redemptions"):
         await owner.execute(f"VACUUM ANALYZE {table}")
     return tenant
@@ -95,6 +105,7 @@ def assert_indexed(plan: str, index: str) -> None:
 
 
 NO_CURSOR = (None, None)
+CAMPAIGN: list[uuid.UUID] = []
 VOUCHER_CASES = [
     pytest.param(("DISABLED", None, None), "vouchers_by_status", id="status"),
     pytest.param((None, "C0001", "C0002"), "vouchers_by_code_prefix", id="code_prefix"),
@@ -107,7 +118,15 @@ VOUCHER_CASES = [
 async def test_voucher_filters_use_their_index(
     migrated_db: MigratedDatabase, big_tenant: uuid.UUID, query: str, filters: tuple[Any, ...], index: str
 ) -> None:
-    assert_indexed(await plan_of(migrated_db, big_tenant, query, *filters, *NO_CURSOR, 101), index)
+    assert_indexed(await plan_of(migrated_db, big_tenant, query, *filters, *NO_CURSOR, 101, None), index)
+
+
+@pytest.mark.parametrize("query", ["list_vouchers", "list_vouchers_newest_first"])
+async def test_the_campaign_filter_uses_its_index(
+    migrated_db: MigratedDatabase, big_tenant: uuid.UUID, query: str
+) -> None:
+    plan = await plan_of(migrated_db, big_tenant, query, None, None, None, *NO_CURSOR, 101, CAMPAIGN[0])
+    assert_indexed(plan, "vouchers_by_campaign")
 
 
 @pytest.mark.parametrize("query", ["list_vouchers_by_metadata", "list_vouchers_by_metadata_newest_first"])
@@ -115,7 +134,7 @@ async def test_the_metadata_filter_reads_only_matching_vouchers(
     migrated_db: MigratedDatabase, big_tenant: uuid.UUID, query: str
 ) -> None:
     for status in (None, "ACTIVE"):
-        plan = await plan_of(migrated_db, big_tenant, query, status, None, None, "batch", "417", *NO_CURSOR, 101)
+        plan = await plan_of(migrated_db, big_tenant, query, status, None, None, "batch", "417", *NO_CURSOR, 101, None)
         # The matching ids, then each voucher by its key: no walk over the tenant's vouchers.
         assert_indexed(plan, "Function Scan on vouchers_with_metadata")
         assert "vouchers_pkey" in plan, plan
@@ -138,7 +157,7 @@ async def test_a_later_page_of_a_filter_uses_its_index(
     migrated_db: MigratedDatabase, big_tenant: uuid.UUID, query: str
 ) -> None:
     cursor = (BASE + timedelta(days=20), uuid.uuid4())
-    plan = await plan_of(migrated_db, big_tenant, query, "DISABLED", None, None, *cursor, 101)
+    plan = await plan_of(migrated_db, big_tenant, query, "DISABLED", None, None, *cursor, 101, None)
     assert_indexed(plan, "vouchers_by_status")
 
 
@@ -152,10 +171,13 @@ async def test_redemption_filters_use_their_index(migrated_db: MigratedDatabase,
     ]
     for query in ("list_redemptions", "list_redemptions_newest_first"):
         for filters, index in cases:
-            assert_indexed(await plan_of(migrated_db, big_tenant, query, *filters, *NO_CURSOR, 101), index)
+            assert_indexed(await plan_of(migrated_db, big_tenant, query, *filters, *NO_CURSOR, 101, None), index)
+        # A campaign's redemptions: its codes through vouchers_by_campaign.
+        plan = await plan_of(migrated_db, big_tenant, query, None, None, None, None, None, *NO_CURSOR, 101, CAMPAIGN[0])
+        assert_indexed(plan, "vouchers_by_campaign")
     voucher_id = await _any_voucher_with_redemptions(migrated_db, big_tenant)
     plan = await plan_of(
-        migrated_db, big_tenant, "list_redemptions", voucher_id, None, None, None, None, *NO_CURSOR, 101
+        migrated_db, big_tenant, "list_redemptions", voucher_id, None, None, None, None, *NO_CURSOR, 101, None
     )
     assert_indexed(plan, "redemptions_by_voucher")
 

@@ -22,6 +22,8 @@ from support.api_client import (
 )
 from vauchflow.v1 import redemption_pb2, redemption_service_pb2, voucher_pb2, voucher_service_pb2
 
+from .test_campaigns import generated_campaign
+
 ListVouchers = voucher_service_pb2.ListVouchersRequest
 ListRedemptions = redemption_service_pb2.ListRedemptionsRequest
 
@@ -188,3 +190,23 @@ def test_the_metadata_lookup_runs_as_the_owner_but_sees_only_the_callers_tenant(
 
     assert asyncio.run(lookup(first.id)) == [uuid.UUID(mine.id)]
     assert asyncio.run(lookup(None)) == []
+
+
+def test_the_campaign_filter_lists_a_campaigns_codes_and_their_redemptions(api: ApiSession) -> None:
+    tenant, other = api.new_tenant(), api.new_tenant()
+    campaign, _ = generated_campaign(tenant, 5, code_redemption_limit=2)
+    generated_campaign(tenant, 3)  # another campaign's codes
+    plain = tenant.create_voucher()
+    listed = codes(tenant, ListVouchers(campaign_id=campaign.id, page_size=2))
+    assert len(listed) == 5 and plain.code not in listed
+    assert codes(tenant, ListVouchers(campaign_id=campaign.id, code_prefix=listed[0])) == [listed[0]]
+    # Another tenant naming this campaign sees nothing of it.
+    assert codes(other, ListVouchers(campaign_id=campaign.id)) == []
+
+    mine = [tenant.redeem(code).redemption.id for code in listed[:2]]
+    tenant.redeem(plain.code)
+    request = ListRedemptions(campaign_id=campaign.id, page_size=1)
+    assert [r.id for r in all_pages(tenant.redemptions.ListRedemptions, request, "redemptions")] == mine
+    for bad in (ListVouchers(campaign_id="not-a-uuid"), ListRedemptions(campaign_id="nope")):
+        call = tenant.vouchers.ListVouchers if isinstance(bad, ListVouchers) else tenant.redemptions.ListRedemptions
+        assert_invalid(expect_rpc_error(call, bad), "campaign_id")

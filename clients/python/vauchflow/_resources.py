@@ -183,11 +183,12 @@ def _list_vouchers(
     metadata_key: str | None = None,
     metadata_value: str | None = None,
     order_by: str | None = None,
+    campaign_id: str | None = None,
     page_size: int | None = None,
     request: vouchers.ListVouchersRequest | None = None,
 ) -> vouchers.ListVouchersRequest:
     """The tenant's vouchers, walked page by page as you iterate; every filter given must match: status ("ACTIVE",
-    "DISABLED"), code_prefix (case-insensitive), a metadata_key with its exact metadata_value. order_by:
+    "DISABLED"), code_prefix (case-insensitive), a metadata_key with its exact metadata_value, campaign_id. order_by:
     "create_time" (oldest first, the default) or "create_time desc"."""
     return _merged(
         vouchers.ListVouchersRequest,
@@ -197,6 +198,7 @@ def _list_vouchers(
         metadata_key=metadata_key,
         metadata_value=metadata_value,
         order_by=order_by,
+        campaign_id=campaign_id,
         page_size=page_size,
     )
 
@@ -285,12 +287,13 @@ def _list_redemptions(
     start_time: datetime | None = None,
     end_time: datetime | None = None,
     order_by: str | None = None,
+    campaign_id: str | None = None,
     page_size: int | None = None,
     request: redemptions.ListRedemptionsRequest | None = None,
 ) -> redemptions.ListRedemptionsRequest:
     """The tenant's redemptions, page by page as you iterate; every filter given must match: voucher_code,
-    customer_id, status ("SUCCEEDED", "ROLLED_BACK"), created in [start_time, end_time). order_by: "create_time"
-    (oldest first, the default) or "create_time desc"."""
+    customer_id, status ("SUCCEEDED", "ROLLED_BACK"), created in [start_time, end_time), campaign_id (redemptions
+    of its codes). order_by: "create_time" (oldest first, the default) or "create_time desc"."""
     return _merged(
         redemptions.ListRedemptionsRequest,
         request,
@@ -300,6 +303,7 @@ def _list_redemptions(
         start_time=_timestamp(start_time),
         end_time=_timestamp(end_time),
         order_by=order_by,
+        campaign_id=campaign_id,
         page_size=page_size,
     )
 

@@ -426,6 +426,7 @@ def voucher_filter(request: voucher_service_pb2.ListVouchersRequest) -> VoucherF
         status=status,
         code_prefix=list_filters.code_prefix(request.code_prefix, violations),
         metadata=list_filters.metadata_pair(request.metadata_key, request.metadata_value, violations),
+        campaign_id=list_filters.campaign_id(request.campaign_id, violations),
         newest_first=list_filters.newest_first(request.order_by, violations),
     )
     violations.raise_if_any()
@@ -449,6 +450,7 @@ def redemption_filter(request: redemption_service_pb2.ListRedemptionsRequest) ->
         status=status,
         start_time=start,
         end_time=end,
+        campaign_id=list_filters.campaign_id(request.campaign_id, violations),
         newest_first=list_filters.newest_first(request.order_by, violations),
     )
     violations.raise_if_any()

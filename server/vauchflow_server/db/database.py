@@ -335,7 +335,9 @@ class TenantTransaction(CampaignStatements, _Transaction):
         pair = list(filters.metadata) if filters.metadata else []
         query = "list_vouchers_by_metadata" if filters.metadata else "list_vouchers"
         query += "_newest_first" if filters.newest_first else ""
-        rows = await self._rows(query, self.tenant_id, filters.status, low, high, *pair, after_time, after_id, limit)
+        rows = await self._rows(
+            query, self.tenant_id, filters.status, low, high, *pair, after_time, after_id, limit, filters.campaign_id
+        )
         return [_voucher(r) for r in rows]
 
     async def update_voucher_terms(self, code: str, terms: VoucherTerms) -> Voucher | None:
@@ -454,7 +456,7 @@ class TenantTransaction(CampaignStatements, _Transaction):
         query = "list_redemptions_newest_first" if filters.newest_first else "list_redemptions"
         rows = await self._rows(
             query, self.tenant_id, voucher_id, filters.customer_id, filters.status, filters.start_time,
-            filters.end_time, after_time, after_id, limit,
+            filters.end_time, after_time, after_id, limit, filters.campaign_id,
         )  # fmt: skip
         return [_redemption(r) for r in rows]
 

@@ -223,7 +223,7 @@ async def list_redemptions(client: vauchflow.AsyncClient, a: Arguments) -> Json:
     pager = client.redemptions.list(
         request=request, voucher_code=a.get("voucher_code"), customer_id=a.get("customer_id"),
         status=a.get("status"), start_time=_time(a.get("start_time")), end_time=_time(a.get("end_time")),
-        order_by=_ORDER_BY[a.get("order", "newest_first")],
+        order_by=_ORDER_BY[a.get("order", "newest_first")], campaign_id=a.get("campaign_id"),
     )  # fmt: skip
     page = await _first_page(pager)
     return {"redemptions": [redemption_view(r) for r in page.redemptions], "next_cursor": _cursor(page)}
@@ -242,7 +242,7 @@ async def list_vouchers(client: vauchflow.AsyncClient, a: Arguments) -> Json:
     (key, value), *_ = list((a.get("metadata") or {}).items()) or [(None, None)]
     pager = client.vouchers.list(
         request=request, status=a.get("status"), code_prefix=a.get("code_prefix"), metadata_key=key,
-        metadata_value=value, order_by=_ORDER_BY[a.get("order", "oldest_first")],
+        metadata_value=value, order_by=_ORDER_BY[a.get("order", "oldest_first")], campaign_id=a.get("campaign_id"),
     )  # fmt: skip
     page = await _first_page(pager)
     return {"vouchers": [voucher_view(v) for v in page.vouchers], "next_cursor": _cursor(page)}
@@ -426,8 +426,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_redemptions",
         title="List redemptions",
         description="Redemptions, newest first unless order says otherwise, one page at a time; every filter "
-        "given must match (voucher_code, customer_id, status, created in [start_time, end_time)). Pass next_cursor "
-        "back as cursor, with the same filters, for the next page; it is null on the last page.",
+        "given must match (voucher_code, customer_id, status, created in [start_time, end_time), campaign_id). "
+        "Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page.",
         permission="redemptions:read",
         input_schema=arguments_schema(
             {
@@ -436,6 +436,7 @@ TOOLS: tuple[Tool, ...] = (
                 "status": {"type": "string", "enum": ["SUCCEEDED", "ROLLED_BACK"]},
                 "start_time": {**TIME_ARG, "description": "only redemptions made at or after this (RFC 3339)"},
                 "end_time": {**TIME_ARG, "description": "only redemptions made before this (RFC 3339)"},
+                "campaign_id": CAMPAIGN_ID,
                 "order": {**ORDER, "default": "newest_first"},
                 "page_size": PAGE_SIZE,
                 "cursor": CURSOR,
@@ -463,8 +464,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_vouchers",
         title="List vouchers",
         description="The tenant's vouchers, oldest first unless order says otherwise, one page at a time; every "
-        "filter given must match (status, code_prefix, one metadata key with its value). Pass next_cursor back as "
-        "cursor, with the same filters, for the next page; it is null on the last page.",
+        "filter given must match (status, code_prefix, one metadata key with its value, campaign_id). Pass "
+        "next_cursor back as cursor, with the same filters, for the next page; it is null on the last page.",
         permission="vouchers:read",
         input_schema=arguments_schema(
             {
@@ -479,6 +480,7 @@ TOOLS: tuple[Tool, ...] = (
                     "maxProperties": 1,
                     "description": "one metadata key and the exact value it must hold",
                 },
+                "campaign_id": CAMPAIGN_ID,
                 "order": {**ORDER, "default": "oldest_first"},
                 "page_size": PAGE_SIZE,
                 "cursor": CURSOR,

@@ -312,6 +312,9 @@ async def test_list_tools_take_the_filters(api: ApiSession, mcp_url: str) -> Non
         # Newest first by default, as the tool says.
         ann = await listed("list_redemptions", {"customer_id": "ann"}, "redemptions", "voucher_code")
         assert ann == [made[2], made[0]]
+        unknown_campaign = {"campaign_id": str(uuid.uuid4())}
+        assert await listed("list_vouchers", unknown_campaign, "vouchers", "code") == []
+        assert await listed("list_redemptions", unknown_campaign, "redemptions", "id") == []
         too_many = await client.call_tool("list_vouchers", {"metadata": {"a": "1", "b": "2"}})
         assert too_many.is_error
 

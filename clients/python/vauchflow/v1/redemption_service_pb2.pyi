@@ -79,7 +79,7 @@ class GetRedemptionResponse(_message.Message):
     def __init__(self, redemption: _Optional[_Union[_redemption_pb2.Redemption, _Mapping]] = ...) -> None: ...
 
 class ListRedemptionsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "voucher_code", "customer_id", "status", "start_time", "end_time", "order_by")
+    __slots__ = ("page_size", "page_token", "voucher_code", "customer_id", "status", "start_time", "end_time", "order_by", "campaign_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VOUCHER_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class ListRedemptionsRequest(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     voucher_code: str
@@ -96,7 +97,8 @@ class ListRedemptionsRequest(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     order_by: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., voucher_code: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[_redemption_pb2.RedemptionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_by: _Optional[str] = ...) -> None: ...
+    campaign_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., voucher_code: _Optional[str] = ..., customer_id: _Optional[str] = ..., status: _Optional[_Union[_redemption_pb2.RedemptionStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_by: _Optional[str] = ..., campaign_id: _Optional[str] = ...) -> None: ...
 
 class ListRedemptionsResponse(_message.Message):
     __slots__ = ("redemptions", "next_page_token")

@@ -37,7 +37,7 @@ class GetVoucherResponse(_message.Message):
     def __init__(self, voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...) -> None: ...
 
 class ListVouchersRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "status", "code_prefix", "metadata_key", "metadata_value", "order_by")
+    __slots__ = ("page_size", "page_token", "status", "code_prefix", "metadata_key", "metadata_value", "order_by", "campaign_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class ListVouchersRequest(_message.Message):
     METADATA_KEY_FIELD_NUMBER: _ClassVar[int]
     METADATA_VALUE_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     status: _voucher_pb2.VoucherStatus
@@ -52,7 +53,8 @@ class ListVouchersRequest(_message.Message):
     metadata_key: str
     metadata_value: str
     order_by: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_voucher_pb2.VoucherStatus, str]] = ..., code_prefix: _Optional[str] = ..., metadata_key: _Optional[str] = ..., metadata_value: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
+    campaign_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_voucher_pb2.VoucherStatus, str]] = ..., code_prefix: _Optional[str] = ..., metadata_key: _Optional[str] = ..., metadata_value: _Optional[str] = ..., order_by: _Optional[str] = ..., campaign_id: _Optional[str] = ...) -> None: ...
 
 class ListVouchersResponse(_message.Message):
     __slots__ = ("vouchers", "next_page_token")

@@ -124,12 +124,13 @@ FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.i
 WHERE v.tenant_id = $1 AND v.id = $2;
 
 -- name: list_vouchers
--- Filters (each NULL for "any"): status, code range [$3, $4) for a prefix (byte order, as the index). A metadata
--- pair is list_vouchers_by_metadata's. Oldest first after the cursor ($5, $6).
+-- Filters (each NULL for "any"): status, code range [$3, $4) for a prefix (byte order, as the index), campaign $8.
+-- A metadata pair is list_vouchers_by_metadata's. Oldest first after the cursor ($5, $6).
 SELECT * FROM vouchers
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR (code COLLATE "C" >= $3 AND code COLLATE "C" < $4::text))
+  AND ($8::uuid IS NULL OR campaign_id = $8)
   AND ($5::timestamptz IS NULL OR (create_time, id) > ($5, $6::uuid))
 ORDER BY create_time, id
 LIMIT $7;
@@ -140,6 +141,7 @@ SELECT * FROM vouchers
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR status = $2)
   AND ($3::text IS NULL OR (code COLLATE "C" >= $3 AND code COLLATE "C" < $4::text))
+  AND ($8::uuid IS NULL OR campaign_id = $8)
   AND ($5::timestamptz IS NULL OR (create_time, id) < ($5, $6::uuid))
 ORDER BY create_time DESC, id DESC
 LIMIT $7;
@@ -153,6 +155,7 @@ JOIN vouchers AS v ON v.tenant_id = $1 AND v.id = matching.id
 WHERE v.tenant_id = $1
   AND ($2::text IS NULL OR v.status = $2)
   AND ($3::text IS NULL OR (v.code COLLATE "C" >= $3 AND v.code COLLATE "C" < $4::text))
+  AND ($10::uuid IS NULL OR v.campaign_id = $10)
   AND ($7::timestamptz IS NULL OR (v.create_time, v.id) > ($7, $8::uuid))
 ORDER BY v.create_time, v.id
 LIMIT $9;
@@ -163,6 +166,7 @@ JOIN vouchers AS v ON v.tenant_id = $1 AND v.id = matching.id
 WHERE v.tenant_id = $1
   AND ($2::text IS NULL OR v.status = $2)
   AND ($3::text IS NULL OR (v.code COLLATE "C" >= $3 AND v.code COLLATE "C" < $4::text))
+  AND ($10::uuid IS NULL OR v.campaign_id = $10)
   AND ($7::timestamptz IS NULL OR (v.create_time, v.id) < ($7, $8::uuid))
 ORDER BY v.create_time DESC, v.id DESC
 LIMIT $9;
@@ -298,7 +302,8 @@ WHERE tenant_id = $1 AND voucher_id = $2 AND customer_id = $3;
 SELECT * FROM redemptions WHERE tenant_id = $1 AND id = $2;
 
 -- name: list_redemptions
--- Filters (each NULL for "any"): voucher, customer, status, created in [$5, $6). Oldest first after the cursor.
+-- Filters (each NULL for "any"): voucher, customer, status, created in [$5, $6), campaign $10 (its codes through
+-- vouchers_by_campaign). Oldest first after the cursor.
 SELECT * FROM redemptions
 WHERE tenant_id = $1
   AND ($2::uuid IS NULL OR voucher_id = $2)
@@ -306,6 +311,7 @@ WHERE tenant_id = $1
   AND ($4::text IS NULL OR status = $4)
   AND ($5::timestamptz IS NULL OR create_time >= $5)
   AND ($6::timestamptz IS NULL OR create_time < $6)
+  AND ($10::uuid IS NULL OR voucher_id IN (SELECT id FROM vouchers WHERE tenant_id = $1 AND campaign_id = $10))
   AND ($7::timestamptz IS NULL OR (create_time, id) > ($7, $8::uuid))
 ORDER BY create_time, id
 LIMIT $9;
@@ -319,6 +325,7 @@ WHERE tenant_id = $1
   AND ($4::text IS NULL OR status = $4)
   AND ($5::timestamptz IS NULL OR create_time >= $5)
   AND ($6::timestamptz IS NULL OR create_time < $6)
+  AND ($10::uuid IS NULL OR voucher_id IN (SELECT id FROM vouchers WHERE tenant_id = $1 AND campaign_id = $10))
   AND ($7::timestamptz IS NULL OR (create_time, id) < ($7, $8::uuid))
 ORDER BY create_time DESC, id DESC
 LIMIT $9;
