@@ -1,7 +1,7 @@
 """The dashboard's row of `make bench`: a signed-in merchant's voucher list of 100 rows, one request at a time.
 
-The target (issue 13) is p99 < 300 ms through Envoy. Each request is a whole page: the session read from Redis,
-GetCurrentApiKey (the revocation check), ListVouchers of 100, and the rendering.
+The target (issue 13) is p99 < 300 ms through Envoy (bench/run.py passes the public port). Each request is a whole
+page: the session read from Redis, GetCurrentApiKey (the revocation check), ListVouchers of 100, and the rendering.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ REQUIRED_PERMISSION: dict[str, str] = {
     f"{_V1}RedemptionService/GetRedemption": REDEMPTIONS_READ,
     f"{_V1}RedemptionService/ListRedemptions": REDEMPTIONS_READ,
     f"{_V1}RedemptionService/RollbackRedemption": REDEMPTIONS_WRITE,
+    f"{_V1}RedemptionService/GetUsageSummary": REDEMPTIONS_READ,
     f"{_V1}WebhookService/CreateWebhookEndpoint": WEBHOOKS_WRITE,
     f"{_V1}WebhookService/GetWebhookEndpoint": WEBHOOKS_READ,
     f"{_V1}WebhookService/ListWebhookEndpoints": WEBHOOKS_READ,

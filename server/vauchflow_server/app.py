@@ -73,10 +73,12 @@ from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.redemption.engine import RedemptionEngine
 from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
 from vauchflow_server.redemption.flash_sale_reconciliation import FlashSaleReconciler
+from vauchflow_server.refusal_counts import RefusalCounts
 from vauchflow_server.status.overdue_watch import OverdueWatch
 from vauchflow_server.status.rules import StateRules
 from vauchflow_server.status.status_desk import StatusDesk
 from vauchflow_server.status.subscriptions import StatusSubscriptions
+from vauchflow_server.usage_summary import UsageReport
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,7 @@ async def serve(config: ServerConfig) -> None:
             ApiKeyServicer(ApiKeyAdmin(db, on_revoked=key_cache.evict_key)), server
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(VoucherAdmin(db, gate)), server)
+        refusals = RefusalCounts(redis_client, metrics)
         engine = RedemptionEngine(
             db,
             gate=gate,
@@ -172,8 +175,11 @@ async def serve(config: ServerConfig) -> None:
             per_voucher_concurrency=config.redeem_concurrency_per_voucher,
             max_batch=config.redeem_batch_max,
             batches_in_flight=config.redeem_batches_in_flight,
+            refusals=refusals,
         )
-        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(RedemptionServicer(engine), server)
+        redemption_service_pb2_grpc.add_RedemptionServiceServicer_to_server(
+            RedemptionServicer(engine, UsageReport(db, refusals)), server
+        )
         # Code generation runs here, in the background; stopped (its operations ended FAILED) before the pool closes.
         code_generator = CodeGenerator(db)
         background.append(code_generator)

@@ -67,6 +67,11 @@ class ServerMetrics(RpcMetrics):
             "1 while the read replica serves reads; 0 while it lags too far behind or is unreachable.",
             registry=r,
         )
+        self.refusal_count_failures = Counter(
+            "vauchflow_refusal_count_failures",
+            "Refused redeems that could not be counted in Redis for the usage summary (the redeem failed open).",
+            registry=r,
+        )
         self.incidents_overdue = Gauge(
             "vauchflow_status_incidents_overdue",
             "Open status-page incidents whose last update is older than the update cadence (30 minutes).",

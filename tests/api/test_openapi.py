@@ -161,6 +161,12 @@ def test_list_calls_take_their_fields_as_query_parameters(document):
         ("page_size", "query"),
         ("page_token", "query"),
         ("voucher_code", "query"),
+        ("customer_id", "query"),
+        ("status", "query"),
+        ("start_time", "query"),
+        ("end_time", "query"),
+        ("order_by", "query"),
+        ("campaign_id", "query"),
     ]
     assert "requestBody" not in operation
 

@@ -542,25 +542,30 @@ async def test_authenticate_api_key_returns_only_the_matching_key(
         await db.close()
 
 
-async def test_authenticate_api_key_is_the_only_security_definer_and_not_public(
-    migrated_db: MigratedDatabase,
-) -> None:
+async def test_the_security_definers_are_known_pinned_and_not_public(migrated_db: MigratedDatabase) -> None:
+    """authenticate_api_key (before the tenant is known) and vouchers_with_metadata (the metadata filter's index
+    lookup, confined to the transaction's tenant: tests/integration/test_list_filters.py) and nothing else."""
     conn = await asyncpg.connect(migrated_db.owner_dsn)
     try:
         definers = await conn.fetch(
             "SELECT p.oid::regprocedure::text AS signature, p.proconfig FROM pg_proc p"
-            " WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef"
+            " WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef ORDER BY 1"
         )
-        assert [row["signature"] for row in definers] == ["authenticate_api_key(bytea)"]
-        # A pinned search_path, so a caller's objects can't hijack the owner's rights.
-        assert any(setting.startswith("search_path=") for setting in definers[0]["proconfig"] or [])
-        grantees = await conn.fetch(
-            "SELECT coalesce(r.rolname, 'PUBLIC') AS grantee FROM pg_proc p, aclexplode(p.proacl) acl"
-            " LEFT JOIN pg_roles r ON r.oid = acl.grantee"
-            " WHERE p.oid = 'authenticate_api_key(bytea)'::regprocedure AND acl.privilege_type = 'EXECUTE'"
-        )
-        assert "PUBLIC" not in {row["grantee"] for row in grantees}
-        assert APP_ROLE in {row["grantee"] for row in grantees}
+        assert [row["signature"] for row in definers] == [
+            "authenticate_api_key(bytea)",
+            "vouchers_with_metadata(text,text)",
+        ]
+        for definer in definers:
+            # A pinned search_path, so a caller's objects can't hijack the owner's rights.
+            assert any(setting.startswith("search_path=") for setting in definer["proconfig"] or [])
+            grantees = await conn.fetch(
+                "SELECT coalesce(r.rolname, 'PUBLIC') AS grantee FROM pg_proc p, aclexplode(p.proacl) acl"
+                " LEFT JOIN pg_roles r ON r.oid = acl.grantee"
+                " WHERE p.oid = $1::regprocedure AND acl.privilege_type = 'EXECUTE'",
+                definer["signature"],
+            )
+            assert "PUBLIC" not in {row["grantee"] for row in grantees}
+            assert APP_ROLE in {row["grantee"] for row in grantees}
     finally:
         await conn.close()
 

@@ -169,11 +169,39 @@ def _get_voucher(code: str) -> vouchers.GetVoucherRequest:
     return vouchers.GetVoucherRequest(code=code)
 
 
+def _enum(enum: Any, prefix: str, value: int | str | None) -> int | None:
+    """An enum value, or its name with or without the prefix: "DISABLED", "VOUCHER_STATUS_DISABLED"."""
+    if value is None or not isinstance(value, str):
+        return value
+    name = value.upper()
+    return cast(int, enum.Value(name if name.startswith(prefix) else prefix + name))
+
+
 def _list_vouchers(
-    *, page_size: int | None = None, request: vouchers.ListVouchersRequest | None = None
+    *,
+    status: voucher_pb2.VoucherStatus | str | None = None,
+    code_prefix: str | None = None,
+    metadata_key: str | None = None,
+    metadata_value: str | None = None,
+    order_by: str | None = None,
+    campaign_id: str | None = None,
+    page_size: int | None = None,
+    request: vouchers.ListVouchersRequest | None = None,
 ) -> vouchers.ListVouchersRequest:
-    """Every voucher of the tenant, walked page by page as you iterate."""
-    return _merged(vouchers.ListVouchersRequest, request, page_size=page_size)
+    """The tenant's vouchers, walked page by page as you iterate; every filter given must match: status ("ACTIVE",
+    "DISABLED"), code_prefix (case-insensitive), a metadata_key with its exact metadata_value, campaign_id. order_by:
+    "create_time" (oldest first, the default) or "create_time desc"."""
+    return _merged(
+        vouchers.ListVouchersRequest,
+        request,
+        status=_enum(voucher_pb2.VoucherStatus, "VOUCHER_STATUS_", status),
+        code_prefix=code_prefix,
+        metadata_key=metadata_key,
+        metadata_value=metadata_value,
+        order_by=order_by,
+        campaign_id=campaign_id,
+        page_size=page_size,
+    )
 
 
 def _disable_voucher(code: str) -> vouchers.DisableVoucherRequest:
@@ -255,11 +283,36 @@ def _get_redemption(redemption_id: str) -> redemptions.GetRedemptionRequest:
 def _list_redemptions(
     *,
     voucher_code: str | None = None,
+    customer_id: str | None = None,
+    status: redemption_pb2.RedemptionStatus | str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    order_by: str | None = None,
+    campaign_id: str | None = None,
     page_size: int | None = None,
     request: redemptions.ListRedemptionsRequest | None = None,
 ) -> redemptions.ListRedemptionsRequest:
-    """Every redemption (of one voucher, when voucher_code is given), page by page as you iterate."""
-    return _merged(redemptions.ListRedemptionsRequest, request, voucher_code=voucher_code, page_size=page_size)
+    """The tenant's redemptions, page by page as you iterate; every filter given must match: voucher_code,
+    customer_id, status ("SUCCEEDED", "ROLLED_BACK"), created in [start_time, end_time), campaign_id (redemptions
+    of its codes). order_by: "create_time" (oldest first, the default) or "create_time desc"."""
+    return _merged(
+        redemptions.ListRedemptionsRequest,
+        request,
+        voucher_code=voucher_code,
+        customer_id=customer_id,
+        status=_enum(redemption_pb2.RedemptionStatus, "REDEMPTION_STATUS_", status),
+        start_time=_timestamp(start_time),
+        end_time=_timestamp(end_time),
+        order_by=order_by,
+        campaign_id=campaign_id,
+        page_size=page_size,
+    )
+
+
+def _usage_summary() -> redemptions.GetUsageSummaryRequest:
+    """The tenant's last 24 hours: redemptions, rollbacks and refusals per hour, refusals by reason, webhook
+    deliveries, the plan and its limits. Returns the GetUsageSummaryResponse."""
+    return redemptions.GetUsageSummaryRequest()
 
 
 class Redemptions(Namespace[T]):
@@ -268,6 +321,7 @@ class Redemptions(Namespace[T]):
     rollback = UnaryMethod(_rpcs.ROLLBACK_REDEMPTION, _rollback, lambda r: r.redemption)
     get = UnaryMethod(_rpcs.GET_REDEMPTION, _get_redemption, lambda r: r.redemption)
     list = ListMethod(_rpcs.LIST_REDEMPTIONS, _list_redemptions, lambda r: r.redemptions)
+    usage_summary = UnaryMethod(_rpcs.GET_USAGE_SUMMARY, _usage_summary)
 
 
 # Webhook endpoints

@@ -118,6 +118,9 @@ GET_REDEMPTION = Rpc(
 LIST_REDEMPTIONS = Rpc(
     _REDEMPTIONS, "ListRedemptions", redemptions.ListRedemptionsRequest, redemptions.ListRedemptionsResponse, _S
 )
+GET_USAGE_SUMMARY = Rpc(
+    _REDEMPTIONS, "GetUsageSummary", redemptions.GetUsageSummaryRequest, redemptions.GetUsageSummaryResponse, _S
+)
 ROLLBACK_REDEMPTION = Rpc(
     _REDEMPTIONS,
     "RollbackRedemption",

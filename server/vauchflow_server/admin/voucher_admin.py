@@ -11,6 +11,7 @@ from vauchflow_core import events, plans
 from vauchflow_core.errors import InvalidArgument, NotFound, QuotaExceeded, Violations
 from vauchflow_server import idempotency, resource_events
 from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.list_filters import VoucherFilter
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.redemption.flash_sale_gate import FlashSaleGate
 from vauchflow_server.vouchers import (
@@ -79,10 +80,13 @@ class VoucherAdmin:
         async with self._db.tenant_transaction(tenant_id) as tx:
             return await _require(tx.voucher_by_code(lookup_code(code)), code)
 
-    async def list(self, tenant_id: UUID, page_size: int, page_token: str) -> Page[Voucher]:
-        request = page_request(page_size, page_token)
+    async def list(
+        self, tenant_id: UUID, page_size: int, page_token: str, filters: VoucherFilter | None = None
+    ) -> Page[Voucher]:
+        filters = filters or VoucherFilter()
+        request = page_request(page_size, page_token, filters.scope())
         async with self._db.tenant_read(tenant_id) as tx:
-            rows = await tx.list_vouchers(request.after, request.size + 1)
+            rows = await tx.list_vouchers(request.after, request.size + 1, filters)
         return make_page(rows, request, lambda v: (v.create_time, v.id))
 
     async def update(self, tenant_id: UUID, command: UpdateVoucher) -> Voucher:

@@ -16,8 +16,10 @@ from vauchflow.v1 import (
     campaign_pb2,
     campaign_service_pb2,
     redemption_pb2,
+    redemption_service_pb2,
     tenant_pb2,
     voucher_pb2,
+    voucher_service_pb2,
     webhook_pb2,
 )
 from vauchflow_core import event_cursor
@@ -29,13 +31,16 @@ from vauchflow_core.rpc.error_mapping import ERROR_DOMAIN
 from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, Tenant
 from vauchflow_core.webhook_deliveries import Delivery
 from vauchflow_core.webhook_endpoints import EndpointSettings, WebhookEndpoint
+from vauchflow_server import list_filters
 from vauchflow_server.campaign_codes import CodePattern
 from vauchflow_server.campaigns import ACTIVE as CAMPAIGN_ACTIVE
 from vauchflow_server.campaigns import Campaign, CampaignTerms
+from vauchflow_server.list_filters import RedemptionFilter, VoucherFilter
 from vauchflow_server.operations import SUCCEEDED as OPERATION_SUCCEEDED
 from vauchflow_server.operations import Operation
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
+from vauchflow_server.usage_summary import UsageSummary
 from vauchflow_server.vouchers import ACTIVE, Voucher, VoucherTerms
 
 _PLAN_PREFIX = "PLAN_"
@@ -408,6 +413,77 @@ def delivery_message(delivery: Delivery) -> webhook_pb2.WebhookDelivery:
             )
             for a in delivery.attempts
         ],
+    )
+
+
+# List filters
+
+
+def voucher_filter(request: voucher_service_pb2.ListVouchersRequest) -> VoucherFilter:
+    violations = Violations()
+    status = _status_name(request.status, violations, "status")
+    filters = VoucherFilter(
+        status=status,
+        code_prefix=list_filters.code_prefix(request.code_prefix, violations),
+        metadata=list_filters.metadata_pair(request.metadata_key, request.metadata_value, violations),
+        campaign_id=list_filters.campaign_id(request.campaign_id, violations),
+        newest_first=list_filters.newest_first(request.order_by, violations),
+    )
+    violations.raise_if_any()
+    return filters
+
+
+def redemption_filter(request: redemption_service_pb2.ListRedemptionsRequest) -> RedemptionFilter:
+    violations = Violations()
+    status = None
+    if request.status != redemption_pb2.REDEMPTION_STATUS_UNSPECIFIED:
+        if request.status in redemption_pb2.RedemptionStatus.values():
+            status = redemption_pb2.RedemptionStatus.Name(request.status).removeprefix("REDEMPTION_STATUS_")
+        else:
+            violations.add("status", "is not a known redemption status")
+    start = _datetime(request, "start_time", violations, "start_time")
+    end = _datetime(request, "end_time", violations, "end_time")
+    list_filters.time_range(start, end, violations)
+    filters = RedemptionFilter(
+        voucher_code=request.voucher_code or None,
+        customer_id=list_filters.customer_id(request.customer_id, violations),
+        status=status,
+        start_time=start,
+        end_time=end,
+        campaign_id=list_filters.campaign_id(request.campaign_id, violations),
+        newest_first=list_filters.newest_first(request.order_by, violations),
+    )
+    violations.raise_if_any()
+    return filters
+
+
+def usage_summary_message(summary: UsageSummary) -> redemption_service_pb2.GetUsageSummaryResponse:
+    deliveries = summary.deliveries
+    return redemption_service_pb2.GetUsageSummaryResponse(
+        window_start=timestamp(summary.window_start),
+        window_end=timestamp(summary.window_end),
+        hours=[
+            redemption_service_pb2.UsageHour(
+                start_time=timestamp(h.start_time),
+                redemptions=h.redemptions,
+                rollbacks=h.rollbacks,
+                refusals=h.refusals,
+            )
+            for h in summary.hours
+        ],
+        redemptions=summary.redemptions,
+        rollbacks=summary.rollbacks,
+        refusals=[redemption_service_pb2.RefusalCount(reason=r, count=c) for r, c in summary.refusals],
+        webhook_deliveries=redemption_service_pb2.WebhookDeliveryUsage(
+            total=deliveries.total,
+            delivered=deliveries.delivered,
+            delivered_within_hour=deliveries.delivered_within_hour,
+            pending=deliveries.pending,
+            failed=deliveries.failed,
+            share_delivered_within_hour=deliveries.share_delivered_within_hour,
+        ),
+        plan=_PLAN_PREFIX + summary.plan,  # an enum value by its name
+        limits=effective_limits_message(summary.limits),
     )
 
 

@@ -55,6 +55,7 @@ from vauchflow_core.secret_box import Sealed
 from vauchflow_core.tenancy import ApiKey, ApiKeyAuditEvent, ApiKeyIdentity, Tenant
 from vauchflow_core.webhook_deliveries import Delivery, DeliveryAttempt
 from vauchflow_core.webhook_endpoints import EndpointSecrets, EndpointSettings, WebhookEndpoint
+from vauchflow_server.list_filters import RedemptionFilter, VoucherFilter
 from vauchflow_server.redemption_rules import Order
 from vauchflow_server.redemptions import Redemption
 from vauchflow_server.vouchers import CampaignState, Voucher, VoucherTerms
@@ -64,6 +65,22 @@ log = logging.getLogger(__name__)
 API_KEY_REVOKED_CHANNEL = "vauchflow_api_key_revoked"
 # A tenant's plan or limits changed (payload: the tenant id); cached API keys carry them.
 TENANT_CHANGED_CHANNEL = "vauchflow_tenant_changed"
+
+
+@dataclass(frozen=True)
+class DeliveryUsage:
+    """Webhook deliveries created in a window; `judged` are those delivered or at least an hour old."""
+
+    total: int
+    delivered: int
+    delivered_within_hour: int
+    pending: int
+    failed: int
+    judged: int
+
+    @property
+    def share_delivered_within_hour(self) -> float | None:
+        return self.delivered_within_hour / self.judged if self.judged else None
 
 
 class Database:
@@ -363,9 +380,19 @@ class TenantTransaction(CampaignStatements, _Transaction):
         row = await self._row("get_voucher_by_id", self.tenant_id, voucher_id)
         return _voucher(row) if row else None
 
-    async def list_vouchers(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Voucher]:
+    async def list_vouchers(
+        self, after: tuple[datetime, UUID] | None, limit: int, filters: VoucherFilter | None = None
+    ) -> list[Voucher]:
+        filters = filters or VoucherFilter()
         after_time, after_id = after or (None, None)
-        return [_voucher(r) for r in await self._rows("list_vouchers", self.tenant_id, after_time, after_id, limit)]
+        low, high = filters.code_range or (None, None)
+        pair = list(filters.metadata) if filters.metadata else []
+        query = "list_vouchers_by_metadata" if filters.metadata else "list_vouchers"
+        query += "_newest_first" if filters.newest_first else ""
+        rows = await self._rows(
+            query, self.tenant_id, filters.status, low, high, *pair, after_time, after_id, limit, filters.campaign_id
+        )
+        return [_voucher(r) for r in rows]
 
     async def update_voucher_terms(self, code: str, terms: VoucherTerms) -> Voucher | None:
         row = await self._row("update_voucher_terms", self.tenant_id, code, *_terms_args(terms))
@@ -477,10 +504,14 @@ class TenantTransaction(CampaignStatements, _Transaction):
         return _redemption(row) if row else None
 
     async def list_redemptions(
-        self, voucher_id: UUID | None, after: tuple[datetime, UUID] | None, limit: int
+        self, voucher_id: UUID | None, filters: RedemptionFilter, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[Redemption]:
         after_time, after_id = after or (None, None)
-        rows = await self._rows("list_redemptions", self.tenant_id, voucher_id, after_time, after_id, limit)
+        query = "list_redemptions_newest_first" if filters.newest_first else "list_redemptions"
+        rows = await self._rows(
+            query, self.tenant_id, voucher_id, filters.customer_id, filters.status, filters.start_time,
+            filters.end_time, after_time, after_id, limit, filters.campaign_id,
+        )  # fmt: skip
         return [_redemption(r) for r in rows]
 
     async def export_redemptions_page(
@@ -525,6 +556,15 @@ class TenantTransaction(CampaignStatements, _Transaction):
         """Inserts the staged codes the tenant does not have yet into the campaign; returns how many."""
         status = await self._conn.execute(QUERIES["insert_imported_codes"], self.tenant_id, campaign_id)
         return int(status.split()[-1])
+
+    async def usage_by_hour(self, since: datetime) -> dict[datetime, tuple[int, int]]:
+        """(redemptions, rollbacks) per hour since `since` (an hour boundary); hours without either are absent."""
+        rows = await self._rows("usage_by_hour", self.tenant_id, since)
+        return {row["hour"]: (row["redemptions"], row["rollbacks"]) for row in rows}
+
+    async def webhook_delivery_usage(self, since: datetime, now: datetime) -> DeliveryUsage:
+        row = await self._one("usage_webhook_deliveries", self.tenant_id, since, now)
+        return DeliveryUsage(**dict(row))
 
     async def roll_back_redemption(self, redemption_id: UUID, reason: str) -> Redemption | None:
         row = await self._row("roll_back_redemption", self.tenant_id, redemption_id, reason)

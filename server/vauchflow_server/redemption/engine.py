@@ -44,6 +44,7 @@ from vauchflow_core.errors import InvalidArgument, NotFound, RedemptionDenied, V
 from vauchflow_server import idempotency, resource_events
 from vauchflow_server.admin.voucher_admin import voucher_not_found
 from vauchflow_server.db.database import Database, TenantTransaction
+from vauchflow_server.list_filters import RedemptionFilter
 from vauchflow_server.metrics import ServerMetrics
 from vauchflow_server.pagination import Page, make_page, page_request
 from vauchflow_server.redemption.batches import Pending, RedemptionBatcher
@@ -58,6 +59,7 @@ from vauchflow_server.redemption_rules import (
     decide_redeem,
 )
 from vauchflow_server.redemptions import Redemption
+from vauchflow_server.refusal_counts import RefusalCounts
 from vauchflow_server.vouchers import ACTIVE, Voucher, check_metadata, lookup_code
 
 log = logging.getLogger(__name__)
@@ -226,8 +228,11 @@ class RedemptionEngine:
         per_voucher_concurrency: int = 0,
         max_batch: int = 64,
         batches_in_flight: int = 2,
+        refusals: RefusalCounts | None = None,
     ):
         self._db = db
+        # Refusals by reason for the usage summary; counted in Redis only (a refusal writes nothing to PostgreSQL).
+        self._refusals = refusals
         self._voucher_limit = PerVoucherLimit(per_voucher_concurrency)
         self._metrics = metrics or ServerMetrics()
         # max_batch 0: every redeem in its own transaction.
@@ -272,8 +277,10 @@ class RedemptionEngine:
         outcome = "SUCCEEDED"
         try:
             return await self._redeem(tenant_id, code, command)
-        except RedemptionDenied as denial:
-            outcome = denial.reason
+        except (RedemptionDenied, NotFound) as refusal:
+            outcome = refusal.reason
+            if self._refusals is not None:
+                await self._refusals.count(tenant_id, refusal.reason, self._clock())
             raise
         except BaseException:
             outcome = "ERROR"
@@ -580,16 +587,18 @@ class RedemptionEngine:
             raise redemption_not_found(redemption_id)
         return redemption
 
-    async def list(self, tenant_id: UUID, voucher_code: str, page_size: int, page_token: str) -> Page[Redemption]:
-        request = page_request(page_size, page_token)
+    async def list(
+        self, tenant_id: UUID, filters: RedemptionFilter, page_size: int, page_token: str
+    ) -> Page[Redemption]:
+        request = page_request(page_size, page_token, filters.scope())
         async with self._db.tenant_read(tenant_id) as tx:
             voucher_id = None
-            if voucher_code:
-                voucher = await tx.voucher_by_code(lookup_code(voucher_code, "voucher_code"))
+            if filters.voucher_code:
+                voucher = await tx.voucher_by_code(lookup_code(filters.voucher_code, "voucher_code"))
                 if voucher is None:
-                    raise voucher_not_found(voucher_code)
+                    raise voucher_not_found(filters.voucher_code)
                 voucher_id = voucher.id
-            rows = await tx.list_redemptions(voucher_id, request.after, request.size + 1)
+            rows = await tx.list_redemptions(voucher_id, filters, request.after, request.size + 1)
         return make_page(rows, request, _list_position)
 
     async def rollback(self, tenant_id: UUID, redemption_id: str, reason: str) -> Redemption:

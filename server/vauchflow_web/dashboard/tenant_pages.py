@@ -7,10 +7,9 @@ key, a webhook signing secret) is the answer to the POST that made it, never a U
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,10 +22,9 @@ from vauchflow_web.dashboard.voucher_form import metadata_text, read_voucher_for
 
 # A list page holds 100 rows (the `dashboard_list_100` row of `make bench` times exactly this page).
 PAGE_SIZE = 100
-VOUCHER_STATUSES = ("active", "disabled", "exhausted", "expired")
-# The overview's chart walks at most this many recent redemptions (the API lists oldest first, without a time
-# filter); GetUsageSummary is meant to replace this walk.
-OVERVIEW_REDEMPTION_WALK = 2000
+# The statuses the API filters on; a row still says "exhausted" or "expired" when that is what it is.
+VOUCHER_STATUSES = ("active", "disabled")
+REDEMPTION_STATUSES = ("succeeded", "rolled_back")
 
 
 def _see(path: str) -> RedirectResponse:
@@ -51,68 +49,50 @@ class TenantPages:
     # Overview
 
     async def overview(self, request: Request, caller: Caller) -> Response:
-        client = _client(caller)
+        """Every figure from GetUsageSummary (one call); a key without redemptions:read sees its plan only."""
+        summary = None
         hours: list[dict[str, Any]] = []
-        succeeded = rolled_back = 0
-        walked_all = True
         if caller.can(permissions.REDEMPTIONS_READ):
-            since = datetime.now(UTC) - timedelta(hours=24)
-            per_hour: Counter[int] = Counter()
-            seen = 0
-            async for redemption in client.redemptions.list(page_size=500):
-                seen += 1
-                if seen > OVERVIEW_REDEMPTION_WALK:
-                    walked_all = False
-                    break
-                created = redemption.create_time.ToDatetime(tzinfo=UTC)
-                if created < since:
-                    continue
-                hour = int((created - since).total_seconds() // 3600)
-                # Every redemption made counts in its hour; a later rollback is counted beside it.
-                succeeded += 1
-                per_hour[min(hour, 23)] += 1
-                if redemption.status == vauchflow.v1.redemption_pb2.REDEMPTION_STATUS_ROLLED_BACK:
-                    rolled_back += 1
-            top = max(per_hour.values(), default=0) or 1
-            for hour in range(24):
-                label = (since + timedelta(hours=hour + 1)).strftime("%H:00")
-                count = per_hour[hour]
-                hours.append({"label": label, "count": count, "height": round(100 * count / top)})
-        deliveries = await _delivery_figures(client) if caller.can(permissions.WEBHOOKS_READ) else None
-        context = {
-            "title": "Overview",
-            "deliveries": deliveries,
-            "hours": hours,
-            "succeeded": succeeded,
-            "rolled_back": rolled_back,
-            "walked_all": walked_all,
-            "whoami": caller.whoami,
-        }
+            summary = await _client(caller).redemptions.usage_summary()
+            top = max((h.redemptions for h in summary.hours), default=0) or 1
+            for hour in summary.hours:
+                start = hour.start_time.ToDatetime(tzinfo=UTC)
+                hours.append(
+                    {
+                        "label": start.strftime("%H:00"),
+                        "count": hour.redemptions,
+                        "rollbacks": hour.rollbacks,
+                        "refusals": hour.refusals,
+                        "height": round(100 * hour.redemptions / top),
+                    }
+                )
+        context = {"title": "Overview", "summary": summary, "hours": hours, "whoami": caller.whoami}
         return self._render.page(request, caller, "overview.html", context)
 
     # Vouchers
 
     async def vouchers(self, request: Request, caller: Caller) -> Response:
+        """Search and status filter run in the API (ListVouchers' code_prefix and status); the next page's link
+        carries them, as its token only continues the list it came from."""
         prefix = request.query_params.get("q", "").strip()
         status = request.query_params.get("status", "")
+        status = status if status in VOUCHER_STATUSES else ""
         token = request.query_params.get("page_token", "")
-        page = await _first_page(
-            _client(caller).vouchers.list(
-                request=vauchflow.v1.voucher_service_pb2.ListVouchersRequest(page_size=PAGE_SIZE, page_token=token)
+        list_request = vauchflow.v1.voucher_service_pb2.ListVouchersRequest(page_size=PAGE_SIZE, page_token=token)
+        problem = ""
+        try:
+            page = await _first_page(
+                _client(caller).vouchers.list(request=list_request, code_prefix=prefix or None, status=status or None)
             )
-        )
-        rows = list(page.vouchers) if page else []
-        # The API has no search or status filter yet: both narrow the page fetched (said so on the page).
-        if prefix:
-            rows = [v for v in rows if v.code.upper().startswith(prefix.upper())]
-        if status in VOUCHER_STATUSES:
-            rows = [v for v in rows if _voucher_status(v) == status]
+        except vauchflow.InvalidRequestError as error:
+            page, problem = None, _problem_text(error)
         context = {
             "title": "Vouchers",
-            "vouchers": rows,
+            "vouchers": list(page.vouchers) if page else [],
             "q": prefix,
             "status": status,
             "statuses": VOUCHER_STATUSES,
+            "problem": problem,
             "next_page_token": page.next_page_token if page else "",
             "status_of": _voucher_status,
         }
@@ -183,17 +163,45 @@ class TenantPages:
     # Redemptions
 
     async def redemptions(self, request: Request, caller: Caller) -> Response:
-        voucher_code = request.query_params.get("voucher_code", "").strip()
-        token = request.query_params.get("page_token", "")
-        list_request = vauchflow.v1.redemption_service_pb2.ListRedemptionsRequest(
-            page_size=PAGE_SIZE, page_token=token, voucher_code=voucher_code
-        )
-        page = await _first_page(_client(caller).redemptions.list(request=list_request))
+        """Filters by voucher, customer, status and day range, all run in the API; newest first."""
+        query = request.query_params
+        filters = {
+            name: query.get(name, "").strip() for name in ("voucher_code", "customer_id", "status", "from", "to")
+        }
+        if filters["status"] not in REDEMPTION_STATUSES:
+            filters["status"] = ""
+        token = query.get("page_token", "")
+        list_request = vauchflow.v1.redemption_service_pb2.ListRedemptionsRequest(page_size=PAGE_SIZE, page_token=token)
+        problem = ""
+        page = None
+        try:
+            start, end = _day(filters["from"], "from"), _day(filters["to"], "to")
+            page = await _first_page(
+                _client(caller).redemptions.list(
+                    request=list_request,
+                    voucher_code=filters["voucher_code"] or None,
+                    customer_id=filters["customer_id"] or None,
+                    status=filters["status"] or None,
+                    start_time=start,
+                    end_time=end + timedelta(days=1) if end else None,
+                    order_by="create_time desc",
+                )
+            )
+        except ValueError as error:
+            problem = str(error)
+        except vauchflow.InvalidRequestError as error:
+            problem = _problem_text(error)
+        except vauchflow.NotFoundError:
+            problem = f"No voucher with the code {filters['voucher_code']}."
         context = {
             "title": "Redemptions",
             "redemptions": list(page.redemptions) if page else [],
-            "voucher_code": voucher_code,
+            "filters": filters,
+            "voucher_code": filters["voucher_code"],
+            "statuses": REDEMPTION_STATUSES,
+            "problem": problem,
             "next_page_token": page.next_page_token if page else "",
+            "filter_query": urlencode({k: v for k, v in filters.items() if v}),
         }
         return self._render.page(request, caller, "redemptions.html", context)
 
@@ -355,27 +363,21 @@ class TenantPages:
 OVERVIEW_ENDPOINTS = 20
 
 
-async def _delivery_figures(client: vauchflow.AsyncClient) -> dict[str, Any]:
-    """Webhook deliveries of the last 24 hours, from each endpoint's delivery records (newest first): how many,
-    and of those at least an hour old, the share delivered within an hour (the status page's target: 99%)."""
-    now = datetime.now(UTC)
-    since, settled_before = now - timedelta(hours=24), now - timedelta(hours=1)
-    total = judged = on_time = 0
-    endpoints = await _first_page(client.webhook_endpoints.list(page_size=OVERVIEW_ENDPOINTS))
-    for endpoint in endpoints.webhook_endpoints if endpoints else []:
-        async for delivery in client.webhook_endpoints.list_deliveries(endpoint.id, page_size=500):
-            created = delivery.create_time.ToDatetime(tzinfo=UTC)
-            if created < since:
-                break
-            total += 1
-            if created > settled_before:
-                continue  # still within its hour: neither late nor on time yet
-            judged += 1
-            delivered = delivery.delivered_time.ToDatetime(tzinfo=UTC) if delivery.HasField("delivered_time") else None
-            if delivered is not None and delivered - created <= timedelta(hours=1):
-                on_time += 1
-    share = f"{100 * on_time / judged:.1f} %" if judged else "no deliveries over an hour old"
-    return {"total": total, "judged": judged, "share": share}
+def _problem_text(error: vauchflow.InvalidRequestError) -> str:
+    """The API's field violations as a sentence for the filter form."""
+    if error.field_violations:
+        return "; ".join(f"{v.field}: {v.description}" for v in error.field_violations)
+    return error.message
+
+
+def _day(value: str, name: str) -> datetime | None:
+    """A date field (YYYY-MM-DD) as the start of that day in UTC."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{name}: not a date (YYYY-MM-DD)") from None
 
 
 def _voucher_status(voucher: Any) -> str:

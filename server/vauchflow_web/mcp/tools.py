@@ -222,6 +222,7 @@ REQUEST_ID = {
 }
 PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "description": "items per page (default 50)"}
 CURSOR = {"type": "string", "description": "next_cursor from the previous page; omit for the first page"}
+ORDER = {"type": "string", "enum": ["oldest_first", "newest_first"], "description": "by creation time"}
 REDEMPTION_ID = {"type": "string", "minLength": 1, "description": "a redemption id, as redeem_voucher returned it"}
 ENDPOINT_ID = {"type": "string", "minLength": 1, "description": "a webhook endpoint id"}
 CAMPAIGN_ID = {"type": "string", "minLength": 1, "description": "a campaign id, as create_campaign returned it"}
@@ -265,6 +266,9 @@ def _cursor(page: Any) -> str | None:
     return page.next_page_token or None
 
 
+_ORDER_BY = {"oldest_first": "create_time", "newest_first": "create_time desc"}
+
+
 def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -303,10 +307,13 @@ async def get_redemption(client: vauchflow.AsyncClient, a: Arguments) -> Json:
 
 
 async def list_redemptions(client: vauchflow.AsyncClient, a: Arguments) -> Json:
-    request = redemption_service_pb2.ListRedemptionsRequest(
-        page_size=_page_size(a), page_token=a.get("cursor", ""), voucher_code=a.get("voucher_code", "")
-    )
-    page = await _first_page(client.redemptions.list(request=request))
+    request = redemption_service_pb2.ListRedemptionsRequest(page_size=_page_size(a), page_token=a.get("cursor", ""))
+    pager = client.redemptions.list(
+        request=request, voucher_code=a.get("voucher_code"), customer_id=a.get("customer_id"),
+        status=a.get("status"), start_time=_time(a.get("start_time")), end_time=_time(a.get("end_time")),
+        order_by=_ORDER_BY[a.get("order", "newest_first")], campaign_id=a.get("campaign_id"),
+    )  # fmt: skip
+    page = await _first_page(pager)
     return {"redemptions": [redemption_view(r) for r in page.redemptions], "next_cursor": _cursor(page)}
 
 
@@ -319,7 +326,13 @@ async def get_voucher(client: vauchflow.AsyncClient, a: Arguments) -> Json:
 
 async def list_vouchers(client: vauchflow.AsyncClient, a: Arguments) -> Json:
     request = voucher_service_pb2.ListVouchersRequest(page_size=_page_size(a), page_token=a.get("cursor", ""))
-    page = await _first_page(client.vouchers.list(request=request))
+    # One pair at most: the input schema says so (maxProperties) and is checked before a tool runs.
+    (key, value), *_ = list((a.get("metadata") or {}).items()) or [(None, None)]
+    pager = client.vouchers.list(
+        request=request, status=a.get("status"), code_prefix=a.get("code_prefix"), metadata_key=key,
+        metadata_value=value, order_by=_ORDER_BY[a.get("order", "oldest_first")], campaign_id=a.get("campaign_id"),
+    )  # fmt: skip
+    page = await _first_page(pager)
     return {"vouchers": [voucher_view(v) for v in page.vouchers], "next_cursor": _cursor(page)}
 
 
@@ -500,10 +513,23 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         name="list_redemptions",
         title="List redemptions",
-        description="Redemptions, newest first, one page at a time (of one voucher when voucher_code is given). "
-        "Pass next_cursor back as cursor for the next page; it is null on the last page.",
+        description="Redemptions, newest first unless order says otherwise, one page at a time; every filter "
+        "given must match (voucher_code, customer_id, status, created in [start_time, end_time), campaign_id). "
+        "Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page.",
         permission="redemptions:read",
-        input_schema=arguments_schema({"voucher_code": CODE, "page_size": PAGE_SIZE, "cursor": CURSOR}),
+        input_schema=arguments_schema(
+            {
+                "voucher_code": CODE,
+                "customer_id": CUSTOMER_ID,
+                "status": {"type": "string", "enum": ["SUCCEEDED", "ROLLED_BACK"]},
+                "start_time": {**TIME_ARG, "description": "only redemptions made at or after this (RFC 3339)"},
+                "end_time": {**TIME_ARG, "description": "only redemptions made before this (RFC 3339)"},
+                "campaign_id": CAMPAIGN_ID,
+                "order": {**ORDER, "default": "newest_first"},
+                "page_size": PAGE_SIZE,
+                "cursor": CURSOR,
+            }
+        ),
         output_schema=page_of("redemptions", REDEMPTION_SCHEMA),
         read_only=True,
         destructive=False,
@@ -525,10 +551,29 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         name="list_vouchers",
         title="List vouchers",
-        description="The tenant's vouchers, one page at a time. Pass next_cursor back as cursor for the next page; "
-        "it is null on the last page.",
+        description="The tenant's vouchers, oldest first unless order says otherwise, one page at a time; every "
+        "filter given must match (status, code_prefix, one metadata key with its value, campaign_id). Pass "
+        "next_cursor back as cursor, with the same filters, for the next page; it is null on the last page.",
         permission="vouchers:read",
-        input_schema=arguments_schema({"page_size": PAGE_SIZE, "cursor": CURSOR}),
+        input_schema=arguments_schema(
+            {
+                "status": {"type": "string", "enum": ["ACTIVE", "DISABLED"]},
+                "code_prefix": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "description": "codes starting with this, case-insensitive, e.g. SUMMER",
+                },
+                "metadata": {
+                    **STRING_MAP,
+                    "maxProperties": 1,
+                    "description": "one metadata key and the exact value it must hold",
+                },
+                "campaign_id": CAMPAIGN_ID,
+                "order": {**ORDER, "default": "oldest_first"},
+                "page_size": PAGE_SIZE,
+                "cursor": CURSOR,
+            }
+        ),
         output_schema=page_of("vouchers", VOUCHER_SCHEMA),
         read_only=True,
         destructive=False,

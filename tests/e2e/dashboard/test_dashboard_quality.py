@@ -9,6 +9,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
+import vauchflow
+
 from .conftest import DashboardStack, screenshot, sign_in
 
 PHONE = {"width": 375, "height": 812}
@@ -24,13 +26,18 @@ def tenant_paths(dashboard_stack: DashboardStack) -> Iterator[tuple[str, list[st
         redeemed = client.redemptions.redeem("QUALITY-CHECKED-WITH-A-LONG-CODE", customer_id="customer-1",
                                              amount=4200, currency="EUR", order_id="order-42")  # fmt: skip
         endpoint = client.webhook_endpoints.create(dashboard_stack.receiver.url("/a/rather/long/path"))
+        with pytest.raises(vauchflow.VauchflowError):  # a refusal, so the overview lists refusals by reason
+            client.redemptions.redeem("NO-SUCH-VOUCHER-AT-ALL", amount=4200, currency="EUR")
     paths = [
         "/",
         "/vouchers",
+        "/vouchers?q=quality-checked&status=active",
         "/vouchers/new",
         "/vouchers/QUALITY-CHECKED-WITH-A-LONG-CODE",
         "/vouchers/QUALITY-CHECKED-WITH-A-LONG-CODE/edit",
         "/redemptions",
+        "/redemptions?voucher_code=QUALITY-CHECKED-WITH-A-LONG-CODE&customer_id=customer-1&status=succeeded"
+        "&from=2026-01-01&to=2099-12-31",
         f"/redemptions/{redeemed.redemption.id}/rollback",
         "/webhooks",
         f"/webhooks/{endpoint.webhook_endpoint.id}",

@@ -319,6 +319,32 @@ async def test_list_redemptions_of_one_voucher(api: ApiSession, mcp_url: str) ->
     assert [r["voucher_code"] for r in page["redemptions"]] == [code, code] and page["next_cursor"] is None
 
 
+async def test_list_tools_take_the_filters(api: ApiSession, mcp_url: str) -> None:
+    tenant = api.new_tenant()
+    stem = f"MCP{uuid.uuid4().hex[:6].upper()}"
+    made = [tenant.create_voucher(code=f"{stem}-{i}", metadata={"slot": str(i % 2)}).code for i in range(3)]
+    tenant.redeem(made[0], customer_id="ann"), tenant.redeem(made[1], customer_id="bo")
+    tenant.redeem(made[2], customer_id="ann")
+    async with mcp_session(mcp_url, tenant.secret) as client:
+
+        async def listed(tool: str, arguments: dict[str, Any], field: str, key: str) -> list[str]:
+            result = (await client.call_tool(tool, arguments)).structured_content
+            return [item[key] for item in result[field]]
+
+        prefix = {"code_prefix": stem.lower()}
+        assert await listed("list_vouchers", prefix, "vouchers", "code") == made
+        assert await listed("list_vouchers", {**prefix, "order": "newest_first"}, "vouchers", "code") == made[::-1]
+        assert await listed("list_vouchers", {"metadata": {"slot": "0"}}, "vouchers", "code") == [made[0], made[2]]
+        # Newest first by default, as the tool says.
+        ann = await listed("list_redemptions", {"customer_id": "ann"}, "redemptions", "voucher_code")
+        assert ann == [made[2], made[0]]
+        unknown_campaign = {"campaign_id": str(uuid.uuid4())}
+        assert await listed("list_vouchers", unknown_campaign, "vouchers", "code") == []
+        assert await listed("list_redemptions", unknown_campaign, "redemptions", "id") == []
+        too_many = await client.call_tool("list_vouchers", {"metadata": {"a": "1", "b": "2"}})
+        assert too_many.is_error
+
+
 # Webhooks
 
 

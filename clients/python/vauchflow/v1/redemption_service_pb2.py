@@ -24,11 +24,14 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from vauchflow.v1 import api_key_service_pb2 as vauchflow_dot_v1_dot_api__key__service__pb2
 from vauchflow.v1 import redemption_pb2 as vauchflow_dot_v1_dot_redemption__pb2
+from vauchflow.v1 import tenant_pb2 as vauchflow_dot_v1_dot_tenant__pb2
 from vauchflow.v1 import voucher_pb2 as vauchflow_dot_v1_dot_voucher__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%vauchflow/v1/redemption_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1dvauchflow/v1/redemption.proto\x1a\x1avauchflow/v1/voucher.proto\"k\n\x16ValidateVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12(\n\x05order\x18\x03 \x01(\x0b\x32\x13.vauchflow.v1.OrderB\x04\xe2\x41\x01\x02\"y\n\x17ValidateVoucherResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0f\x64iscount_amount\x18\x03 \x01(\x03\x12&\n\x07voucher\x18\x04 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"\xf2\x01\n\x14RedeemVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12(\n\x05order\x18\x03 \x01(\x0b\x32\x13.vauchflow.v1.OrderB\x04\xe2\x41\x01\x02\x12\x42\n\x08metadata\x18\x04 \x03(\x0b\x32\x30.vauchflow.v1.RedeemVoucherRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"m\n\x15RedeemVoucherResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption\x12&\n\x07voucher\x18\x02 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"(\n\x14GetRedemptionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x15GetRedemptionResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption\"U\n\x16ListRedemptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cvoucher_code\x18\x03 \x01(\t\"a\n\x17ListRedemptionsResponse\x12-\n\x0bredemptions\x18\x01 \x03(\x0b\x32\x18.vauchflow.v1.Redemption\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"=\n\x19RollbackRedemptionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x1aRollbackRedemptionResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption2\xa3\x05\n\x11RedemptionService\x12\x87\x01\n\x0fValidateVoucher\x12$.vauchflow.v1.ValidateVoucherRequest\x1a%.vauchflow.v1.ValidateVoucherResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/vouchers/{code}:validate:\x01*\x12\x7f\n\rRedeemVoucher\x12\".vauchflow.v1.RedeemVoucherRequest\x1a#.vauchflow.v1.RedeemVoucherResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/vouchers/{code}:redeem:\x01*\x12v\n\rGetRedemption\x12\".vauchflow.v1.GetRedemptionRequest\x1a#.vauchflow.v1.GetRedemptionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/redemptions/{id}\x12w\n\x0fListRedemptions\x12$.vauchflow.v1.ListRedemptionsRequest\x1a%.vauchflow.v1.ListRedemptionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/redemptions\x12\x91\x01\n\x12RollbackRedemption\x12\'.vauchflow.v1.RollbackRedemptionRequest\x1a(.vauchflow.v1.RollbackRedemptionResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/redemptions/{id}:rollback:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%vauchflow/v1/redemption_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"vauchflow/v1/api_key_service.proto\x1a\x1dvauchflow/v1/redemption.proto\x1a\x19vauchflow/v1/tenant.proto\x1a\x1avauchflow/v1/voucher.proto\"k\n\x16ValidateVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12(\n\x05order\x18\x03 \x01(\x0b\x32\x13.vauchflow.v1.OrderB\x04\xe2\x41\x01\x02\"y\n\x17ValidateVoucherResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x17\n\x0f\x64iscount_amount\x18\x03 \x01(\x03\x12&\n\x07voucher\x18\x04 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"\xf2\x01\n\x14RedeemVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12(\n\x05order\x18\x03 \x01(\x0b\x32\x13.vauchflow.v1.OrderB\x04\xe2\x41\x01\x02\x12\x42\n\x08metadata\x18\x04 \x03(\x0b\x32\x30.vauchflow.v1.RedeemVoucherRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"m\n\x15RedeemVoucherResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption\x12&\n\x07voucher\x18\x02 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"(\n\x14GetRedemptionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x15GetRedemptionResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption\"\x9f\x02\n\x16ListRedemptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0cvoucher_code\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x1e.vauchflow.v1.RedemptionStatus\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08order_by\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\t \x01(\t\"a\n\x17ListRedemptionsResponse\x12-\n\x0bredemptions\x18\x01 \x03(\x0b\x32\x18.vauchflow.v1.Redemption\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"=\n\x19RollbackRedemptionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x1aRollbackRedemptionResponse\x12,\n\nredemption\x18\x01 \x01(\x0b\x32\x18.vauchflow.v1.Redemption\"\x18\n\x16GetUsageSummaryRequest\"\x8a\x03\n\x17GetUsageSummaryResponse\x12\x30\n\x0cwindow_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x05hours\x18\x03 \x03(\x0b\x32\x17.vauchflow.v1.UsageHour\x12\x13\n\x0bredemptions\x18\x04 \x01(\x03\x12\x11\n\trollbacks\x18\x05 \x01(\x03\x12,\n\x08refusals\x18\x06 \x03(\x0b\x32\x1a.vauchflow.v1.RefusalCount\x12>\n\x12webhook_deliveries\x18\x07 \x01(\x0b\x32\".vauchflow.v1.WebhookDeliveryUsage\x12 \n\x04plan\x18\x08 \x01(\x0e\x32\x12.vauchflow.v1.Plan\x12-\n\x06limits\x18\t \x01(\x0b\x32\x1d.vauchflow.v1.EffectiveLimits\"u\n\tUsageHour\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bredemptions\x18\x02 \x01(\x03\x12\x11\n\trollbacks\x18\x03 \x01(\x03\x12\x10\n\x08refusals\x18\x04 \x01(\x03\"-\n\x0cRefusalCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xc2\x01\n\x14WebhookDeliveryUsage\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x11\n\tdelivered\x18\x02 \x01(\x03\x12\x1d\n\x15\x64\x65livered_within_hour\x18\x03 \x01(\x03\x12\x0f\n\x07pending\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12(\n\x1bshare_delivered_within_hour\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x1e\n\x1c_share_delivered_within_hour2\x9e\x06\n\x11RedemptionService\x12\x87\x01\n\x0fValidateVoucher\x12$.vauchflow.v1.ValidateVoucherRequest\x1a%.vauchflow.v1.ValidateVoucherResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/vouchers/{code}:validate:\x01*\x12\x7f\n\rRedeemVoucher\x12\".vauchflow.v1.RedeemVoucherRequest\x1a#.vauchflow.v1.RedeemVoucherResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/vouchers/{code}:redeem:\x01*\x12v\n\rGetRedemption\x12\".vauchflow.v1.GetRedemptionRequest\x1a#.vauchflow.v1.GetRedemptionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/redemptions/{id}\x12w\n\x0fListRedemptions\x12$.vauchflow.v1.ListRedemptionsRequest\x1a%.vauchflow.v1.ListRedemptionsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/redemptions\x12\x91\x01\n\x12RollbackRedemption\x12\'.vauchflow.v1.RollbackRedemptionRequest\x1a(.vauchflow.v1.RollbackRedemptionResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/redemptions/{id}:rollback:\x01*\x12y\n\x0fGetUsageSummary\x12$.vauchflow.v1.GetUsageSummaryRequest\x1a%.vauchflow.v1.GetUsageSummaryResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/usage-summaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -59,28 +62,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REDEMPTIONSERVICE'].methods_by_name['ListRedemptions']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/redemptions'
   _globals['_REDEMPTIONSERVICE'].methods_by_name['RollbackRedemption']._loaded_options = None
   _globals['_REDEMPTIONSERVICE'].methods_by_name['RollbackRedemption']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/redemptions/{id}:rollback:\001*'
-  _globals['_VALIDATEVOUCHERREQUEST']._serialized_start=177
-  _globals['_VALIDATEVOUCHERREQUEST']._serialized_end=284
-  _globals['_VALIDATEVOUCHERRESPONSE']._serialized_start=286
-  _globals['_VALIDATEVOUCHERRESPONSE']._serialized_end=407
-  _globals['_REDEEMVOUCHERREQUEST']._serialized_start=410
-  _globals['_REDEEMVOUCHERREQUEST']._serialized_end=652
-  _globals['_REDEEMVOUCHERREQUEST_METADATAENTRY']._serialized_start=605
-  _globals['_REDEEMVOUCHERREQUEST_METADATAENTRY']._serialized_end=652
-  _globals['_REDEEMVOUCHERRESPONSE']._serialized_start=654
-  _globals['_REDEEMVOUCHERRESPONSE']._serialized_end=763
-  _globals['_GETREDEMPTIONREQUEST']._serialized_start=765
-  _globals['_GETREDEMPTIONREQUEST']._serialized_end=805
-  _globals['_GETREDEMPTIONRESPONSE']._serialized_start=807
-  _globals['_GETREDEMPTIONRESPONSE']._serialized_end=876
-  _globals['_LISTREDEMPTIONSREQUEST']._serialized_start=878
-  _globals['_LISTREDEMPTIONSREQUEST']._serialized_end=963
-  _globals['_LISTREDEMPTIONSRESPONSE']._serialized_start=965
-  _globals['_LISTREDEMPTIONSRESPONSE']._serialized_end=1062
-  _globals['_ROLLBACKREDEMPTIONREQUEST']._serialized_start=1064
-  _globals['_ROLLBACKREDEMPTIONREQUEST']._serialized_end=1125
-  _globals['_ROLLBACKREDEMPTIONRESPONSE']._serialized_start=1127
-  _globals['_ROLLBACKREDEMPTIONRESPONSE']._serialized_end=1201
-  _globals['_REDEMPTIONSERVICE']._serialized_start=1204
-  _globals['_REDEMPTIONSERVICE']._serialized_end=1879
+  _globals['_REDEMPTIONSERVICE'].methods_by_name['GetUsageSummary']._loaded_options = None
+  _globals['_REDEMPTIONSERVICE'].methods_by_name['GetUsageSummary']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/usage-summary'
+  _globals['_VALIDATEVOUCHERREQUEST']._serialized_start=273
+  _globals['_VALIDATEVOUCHERREQUEST']._serialized_end=380
+  _globals['_VALIDATEVOUCHERRESPONSE']._serialized_start=382
+  _globals['_VALIDATEVOUCHERRESPONSE']._serialized_end=503
+  _globals['_REDEEMVOUCHERREQUEST']._serialized_start=506
+  _globals['_REDEEMVOUCHERREQUEST']._serialized_end=748
+  _globals['_REDEEMVOUCHERREQUEST_METADATAENTRY']._serialized_start=701
+  _globals['_REDEEMVOUCHERREQUEST_METADATAENTRY']._serialized_end=748
+  _globals['_REDEEMVOUCHERRESPONSE']._serialized_start=750
+  _globals['_REDEEMVOUCHERRESPONSE']._serialized_end=859
+  _globals['_GETREDEMPTIONREQUEST']._serialized_start=861
+  _globals['_GETREDEMPTIONREQUEST']._serialized_end=901
+  _globals['_GETREDEMPTIONRESPONSE']._serialized_start=903
+  _globals['_GETREDEMPTIONRESPONSE']._serialized_end=972
+  _globals['_LISTREDEMPTIONSREQUEST']._serialized_start=975
+  _globals['_LISTREDEMPTIONSREQUEST']._serialized_end=1262
+  _globals['_LISTREDEMPTIONSRESPONSE']._serialized_start=1264
+  _globals['_LISTREDEMPTIONSRESPONSE']._serialized_end=1361
+  _globals['_ROLLBACKREDEMPTIONREQUEST']._serialized_start=1363
+  _globals['_ROLLBACKREDEMPTIONREQUEST']._serialized_end=1424
+  _globals['_ROLLBACKREDEMPTIONRESPONSE']._serialized_start=1426
+  _globals['_ROLLBACKREDEMPTIONRESPONSE']._serialized_end=1500
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_start=1502
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_end=1526
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_start=1529
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_end=1923
+  _globals['_USAGEHOUR']._serialized_start=1925
+  _globals['_USAGEHOUR']._serialized_end=2042
+  _globals['_REFUSALCOUNT']._serialized_start=2044
+  _globals['_REFUSALCOUNT']._serialized_end=2089
+  _globals['_WEBHOOKDELIVERYUSAGE']._serialized_start=2092
+  _globals['_WEBHOOKDELIVERYUSAGE']._serialized_end=2286
+  _globals['_REDEMPTIONSERVICE']._serialized_start=2289
+  _globals['_REDEMPTIONSERVICE']._serialized_end=3087
 # @@protoc_insertion_point(module_scope)

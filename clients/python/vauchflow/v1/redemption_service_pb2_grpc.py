@@ -60,6 +60,11 @@ class RedemptionServiceStub:
                 request_serializer=vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionRequest.SerializeToString,
                 response_deserializer=vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionResponse.FromString,
                 _registered_method=True)
+        self.GetUsageSummary = channel.unary_unary(
+                '/vauchflow.v1.RedemptionService/GetUsageSummary',
+                request_serializer=vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryRequest.SerializeToString,
+                response_deserializer=vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryResponse.FromString,
+                _registered_method=True)
 
 
 class RedemptionServiceServicer:
@@ -99,6 +104,14 @@ class RedemptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsageSummary(self, request, context):
+        """The calling tenant's last 24 hours, hour by hour: redemptions, rollbacks, refusals by reason, webhook
+        deliveries, and the plan with its limits. Needs "redemptions:read".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RedemptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +139,11 @@ def add_RedemptionServiceServicer_to_server(servicer, server):
                     servicer.RollbackRedemption,
                     request_deserializer=vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionRequest.FromString,
                     response_serializer=vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionResponse.SerializeToString,
+            ),
+            'GetUsageSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageSummary,
+                    request_deserializer=vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryRequest.FromString,
+                    response_serializer=vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +282,33 @@ class RedemptionService:
             '/vauchflow.v1.RedemptionService/RollbackRedemption',
             vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionRequest.SerializeToString,
             vauchflow_dot_v1_dot_redemption__service__pb2.RollbackRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vauchflow.v1.RedemptionService/GetUsageSummary',
+            vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryRequest.SerializeToString,
+            vauchflow_dot_v1_dot_redemption__service__pb2.GetUsageSummaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

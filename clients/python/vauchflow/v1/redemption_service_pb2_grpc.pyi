@@ -41,6 +41,10 @@ class RedemptionServiceStub:
     ListRedemptions: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse]
     RollbackRedemption: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse]
     """Gives a redemption back (voucher count and customer usage), exactly once."""
+    GetUsageSummary: _grpc.UnaryUnaryMultiCallable[_redemption_service_pb2.GetUsageSummaryRequest, _redemption_service_pb2.GetUsageSummaryResponse]
+    """The calling tenant's last 24 hours, hour by hour: redemptions, rollbacks, refusals by reason, webhook
+    deliveries, and the plan with its limits. Needs "redemptions:read".
+    """
 
 @_typing.type_check_only
 class RedemptionServiceAsyncStub(RedemptionServiceStub):
@@ -55,6 +59,10 @@ class RedemptionServiceAsyncStub(RedemptionServiceStub):
     ListRedemptions: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.ListRedemptionsRequest, _redemption_service_pb2.ListRedemptionsResponse]  # type: ignore[assignment]
     RollbackRedemption: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.RollbackRedemptionRequest, _redemption_service_pb2.RollbackRedemptionResponse]  # type: ignore[assignment]
     """Gives a redemption back (voucher count and customer usage), exactly once."""
+    GetUsageSummary: _aio.UnaryUnaryMultiCallable[_redemption_service_pb2.GetUsageSummaryRequest, _redemption_service_pb2.GetUsageSummaryResponse]  # type: ignore[assignment]
+    """The calling tenant's last 24 hours, hour by hour: redemptions, rollbacks, refusals by reason, webhook
+    deliveries, and the plan with its limits. Needs "redemptions:read".
+    """
 
 class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """Validation and redemption. Validate and reads need "redemptions:read", redeem and rollback "redemptions:write"."""
@@ -96,5 +104,15 @@ class RedemptionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_redemption_service_pb2.RollbackRedemptionResponse, _abc.Awaitable[_redemption_service_pb2.RollbackRedemptionResponse]]:
         """Gives a redemption back (voucher count and customer usage), exactly once."""
+
+    @_abc_1.abstractmethod
+    def GetUsageSummary(
+        self,
+        request: _redemption_service_pb2.GetUsageSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_redemption_service_pb2.GetUsageSummaryResponse, _abc.Awaitable[_redemption_service_pb2.GetUsageSummaryResponse]]:
+        """The calling tenant's last 24 hours, hour by hour: redemptions, rollbacks, refusals by reason, webhook
+        deliveries, and the plan with its limits. Needs "redemptions:read".
+        """
 
 def add_RedemptionServiceServicer_to_server(servicer: RedemptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -28,7 +28,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from vauchflow.v1 import voucher_pb2 as vauchflow_dot_v1_dot_voucher__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/voucher_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1avauchflow/v1/voucher.proto\"X\n\x14\x43reateVoucherRequest\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.VoucherB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"?\n\x15\x43reateVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"\'\n\x11GetVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x12GetVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"<\n\x13ListVouchersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListVouchersResponse\x12\'\n\x08vouchers\x18\x01 \x03(\x0b\x32\x15.vauchflow.v1.Voucher\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"u\n\x14UpdateVoucherRequest\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.VoucherB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x15UpdateVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"+\n\x15\x44isableVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x16\x44isableVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher2\xf3\x04\n\x0eVoucherService\x12w\n\rCreateVoucher\x12\".vauchflow.v1.CreateVoucherRequest\x1a#.vauchflow.v1.CreateVoucherResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/vouchers:\x07voucher\x12l\n\nGetVoucher\x12\x1f.vauchflow.v1.GetVoucherRequest\x1a .vauchflow.v1.GetVoucherResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/vouchers/{code}\x12k\n\x0cListVouchers\x12!.vauchflow.v1.ListVouchersRequest\x1a\".vauchflow.v1.ListVouchersResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/vouchers\x12\x86\x01\n\rUpdateVoucher\x12\".vauchflow.v1.UpdateVoucherRequest\x1a#.vauchflow.v1.UpdateVoucherResponse\",\x82\xd3\xe4\x93\x02&2\x1b/v1/vouchers/{voucher.code}:\x07voucher\x12\x83\x01\n\x0e\x44isableVoucher\x12#.vauchflow.v1.DisableVoucherRequest\x1a$.vauchflow.v1.DisableVoucherResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/vouchers/{code}:disable:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"vauchflow/v1/voucher_service.proto\x12\x0cvauchflow.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1avauchflow/v1/voucher.proto\"X\n\x14\x43reateVoucherRequest\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.VoucherB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"?\n\x15\x43reateVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"\'\n\x11GetVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x12GetVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"\xd3\x01\n\x13ListVouchersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.vauchflow.v1.VoucherStatus\x12\x13\n\x0b\x63ode_prefix\x18\x04 \x01(\t\x12\x14\n\x0cmetadata_key\x18\x05 \x01(\t\x12\x16\n\x0emetadata_value\x18\x06 \x01(\t\x12\x10\n\x08order_by\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x08 \x01(\t\"X\n\x14ListVouchersResponse\x12\'\n\x08vouchers\x18\x01 \x03(\x0b\x32\x15.vauchflow.v1.Voucher\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"u\n\x14UpdateVoucherRequest\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.VoucherB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x15UpdateVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher\"+\n\x15\x44isableVoucherRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x16\x44isableVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.vauchflow.v1.Voucher2\xf3\x04\n\x0eVoucherService\x12w\n\rCreateVoucher\x12\".vauchflow.v1.CreateVoucherRequest\x1a#.vauchflow.v1.CreateVoucherResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/vouchers:\x07voucher\x12l\n\nGetVoucher\x12\x1f.vauchflow.v1.GetVoucherRequest\x1a .vauchflow.v1.GetVoucherResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/vouchers/{code}\x12k\n\x0cListVouchers\x12!.vauchflow.v1.ListVouchersRequest\x1a\".vauchflow.v1.ListVouchersResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/vouchers\x12\x86\x01\n\rUpdateVoucher\x12\".vauchflow.v1.UpdateVoucherRequest\x1a#.vauchflow.v1.UpdateVoucherResponse\",\x82\xd3\xe4\x93\x02&2\x1b/v1/vouchers/{voucher.code}:\x07voucher\x12\x83\x01\n\x0e\x44isableVoucher\x12#.vauchflow.v1.DisableVoucherRequest\x1a$.vauchflow.v1.DisableVoucherResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/vouchers/{code}:disable:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -61,18 +61,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETVOUCHERREQUEST']._serialized_end=371
   _globals['_GETVOUCHERRESPONSE']._serialized_start=373
   _globals['_GETVOUCHERRESPONSE']._serialized_end=433
-  _globals['_LISTVOUCHERSREQUEST']._serialized_start=435
-  _globals['_LISTVOUCHERSREQUEST']._serialized_end=495
-  _globals['_LISTVOUCHERSRESPONSE']._serialized_start=497
-  _globals['_LISTVOUCHERSRESPONSE']._serialized_end=585
-  _globals['_UPDATEVOUCHERREQUEST']._serialized_start=587
-  _globals['_UPDATEVOUCHERREQUEST']._serialized_end=704
-  _globals['_UPDATEVOUCHERRESPONSE']._serialized_start=706
-  _globals['_UPDATEVOUCHERRESPONSE']._serialized_end=769
-  _globals['_DISABLEVOUCHERREQUEST']._serialized_start=771
-  _globals['_DISABLEVOUCHERREQUEST']._serialized_end=814
-  _globals['_DISABLEVOUCHERRESPONSE']._serialized_start=816
-  _globals['_DISABLEVOUCHERRESPONSE']._serialized_end=880
-  _globals['_VOUCHERSERVICE']._serialized_start=883
-  _globals['_VOUCHERSERVICE']._serialized_end=1510
+  _globals['_LISTVOUCHERSREQUEST']._serialized_start=436
+  _globals['_LISTVOUCHERSREQUEST']._serialized_end=647
+  _globals['_LISTVOUCHERSRESPONSE']._serialized_start=649
+  _globals['_LISTVOUCHERSRESPONSE']._serialized_end=737
+  _globals['_UPDATEVOUCHERREQUEST']._serialized_start=739
+  _globals['_UPDATEVOUCHERREQUEST']._serialized_end=856
+  _globals['_UPDATEVOUCHERRESPONSE']._serialized_start=858
+  _globals['_UPDATEVOUCHERRESPONSE']._serialized_end=921
+  _globals['_DISABLEVOUCHERREQUEST']._serialized_start=923
+  _globals['_DISABLEVOUCHERREQUEST']._serialized_end=966
+  _globals['_DISABLEVOUCHERRESPONSE']._serialized_start=968
+  _globals['_DISABLEVOUCHERRESPONSE']._serialized_end=1032
+  _globals['_VOUCHERSERVICE']._serialized_start=1035
+  _globals['_VOUCHERSERVICE']._serialized_end=1662
 # @@protoc_insertion_point(module_scope)

@@ -37,12 +37,24 @@ class GetVoucherResponse(_message.Message):
     def __init__(self, voucher: _Optional[_Union[_voucher_pb2.Voucher, _Mapping]] = ...) -> None: ...
 
 class ListVouchersRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "status", "code_prefix", "metadata_key", "metadata_value", "order_by", "campaign_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CODE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    METADATA_KEY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    status: _voucher_pb2.VoucherStatus
+    code_prefix: str
+    metadata_key: str
+    metadata_value: str
+    order_by: str
+    campaign_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_voucher_pb2.VoucherStatus, str]] = ..., code_prefix: _Optional[str] = ..., metadata_key: _Optional[str] = ..., metadata_value: _Optional[str] = ..., order_by: _Optional[str] = ..., campaign_id: _Optional[str] = ...) -> None: ...
 
 class ListVouchersResponse(_message.Message):
     __slots__ = ("vouchers", "next_page_token")

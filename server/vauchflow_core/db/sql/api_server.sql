@@ -124,10 +124,52 @@ FROM vouchers AS v LEFT JOIN campaigns AS c ON c.tenant_id = v.tenant_id AND c.i
 WHERE v.tenant_id = $1 AND v.id = $2;
 
 -- name: list_vouchers
+-- Filters (each NULL for "any"): status, code range [$3, $4) for a prefix (byte order, as the index), campaign $8.
+-- A metadata pair is list_vouchers_by_metadata's. Oldest first after the cursor ($5, $6).
 SELECT * FROM vouchers
-WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (create_time, id) > ($2, $3::uuid))
+WHERE tenant_id = $1
+  AND ($2::text IS NULL OR status = $2)
+  AND ($3::text IS NULL OR (code COLLATE "C" >= $3 AND code COLLATE "C" < $4::text))
+  AND ($8::uuid IS NULL OR campaign_id = $8)
+  AND ($5::timestamptz IS NULL OR (create_time, id) > ($5, $6::uuid))
 ORDER BY create_time, id
-LIMIT $4;
+LIMIT $7;
+
+-- name: list_vouchers_newest_first
+-- list_vouchers, newest first before the cursor.
+SELECT * FROM vouchers
+WHERE tenant_id = $1
+  AND ($2::text IS NULL OR status = $2)
+  AND ($3::text IS NULL OR (code COLLATE "C" >= $3 AND code COLLATE "C" < $4::text))
+  AND ($8::uuid IS NULL OR campaign_id = $8)
+  AND ($5::timestamptz IS NULL OR (create_time, id) < ($5, $6::uuid))
+ORDER BY create_time DESC, id DESC
+LIMIT $7;
+
+-- name: list_vouchers_by_metadata
+-- list_vouchers with the metadata pair ($5 = $6): the matching ids come from vouchers_with_metadata (migration 0010
+-- says why through a function), each row is then read by its key under the tenant policy and the page sorted. Meant
+-- for selective pairs (an order reference, a customer); a pair most vouchers share sorts them all.
+SELECT v.* FROM vouchers_with_metadata($5, $6::text) AS matching (id)
+JOIN vouchers AS v ON v.tenant_id = $1 AND v.id = matching.id
+WHERE v.tenant_id = $1
+  AND ($2::text IS NULL OR v.status = $2)
+  AND ($3::text IS NULL OR (v.code COLLATE "C" >= $3 AND v.code COLLATE "C" < $4::text))
+  AND ($10::uuid IS NULL OR v.campaign_id = $10)
+  AND ($7::timestamptz IS NULL OR (v.create_time, v.id) > ($7, $8::uuid))
+ORDER BY v.create_time, v.id
+LIMIT $9;
+
+-- name: list_vouchers_by_metadata_newest_first
+SELECT v.* FROM vouchers_with_metadata($5, $6::text) AS matching (id)
+JOIN vouchers AS v ON v.tenant_id = $1 AND v.id = matching.id
+WHERE v.tenant_id = $1
+  AND ($2::text IS NULL OR v.status = $2)
+  AND ($3::text IS NULL OR (v.code COLLATE "C" >= $3 AND v.code COLLATE "C" < $4::text))
+  AND ($10::uuid IS NULL OR v.campaign_id = $10)
+  AND ($7::timestamptz IS NULL OR (v.create_time, v.id) < ($7, $8::uuid))
+ORDER BY v.create_time DESC, v.id DESC
+LIMIT $9;
 
 -- name: update_voucher_terms
 UPDATE vouchers
@@ -260,12 +302,33 @@ WHERE tenant_id = $1 AND voucher_id = $2 AND customer_id = $3;
 SELECT * FROM redemptions WHERE tenant_id = $1 AND id = $2;
 
 -- name: list_redemptions
+-- Filters (each NULL for "any"): voucher, customer, status, created in [$5, $6), campaign $10 (its codes through
+-- vouchers_by_campaign). Oldest first after the cursor.
 SELECT * FROM redemptions
 WHERE tenant_id = $1
   AND ($2::uuid IS NULL OR voucher_id = $2)
-  AND ($3::timestamptz IS NULL OR (create_time, id) > ($3, $4::uuid))
+  AND ($3::text IS NULL OR customer_id = $3)
+  AND ($4::text IS NULL OR status = $4)
+  AND ($5::timestamptz IS NULL OR create_time >= $5)
+  AND ($6::timestamptz IS NULL OR create_time < $6)
+  AND ($10::uuid IS NULL OR voucher_id IN (SELECT id FROM vouchers WHERE tenant_id = $1 AND campaign_id = $10))
+  AND ($7::timestamptz IS NULL OR (create_time, id) > ($7, $8::uuid))
 ORDER BY create_time, id
-LIMIT $5;
+LIMIT $9;
+
+-- name: list_redemptions_newest_first
+-- list_redemptions, newest first before the cursor.
+SELECT * FROM redemptions
+WHERE tenant_id = $1
+  AND ($2::uuid IS NULL OR voucher_id = $2)
+  AND ($3::text IS NULL OR customer_id = $3)
+  AND ($4::text IS NULL OR status = $4)
+  AND ($5::timestamptz IS NULL OR create_time >= $5)
+  AND ($6::timestamptz IS NULL OR create_time < $6)
+  AND ($10::uuid IS NULL OR voucher_id IN (SELECT id FROM vouchers WHERE tenant_id = $1 AND campaign_id = $10))
+  AND ($7::timestamptz IS NULL OR (create_time, id) < ($7, $8::uuid))
+ORDER BY create_time DESC, id DESC
+LIMIT $9;
 
 -- name: roll_back_redemption
 -- Exactly once: only a SUCCEEDED redemption changes, and the row lock serialises concurrent rollbacks.
@@ -425,3 +488,30 @@ SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint;
 -- name: replayed_position
 -- On a streaming replica: how far it has replayed the primary's WAL (a byte offset, as commit_position).
 SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint;
+
+-- name: usage_by_hour
+-- Successful redemptions (by when they were made) and rollbacks (by when they were made) per hour since $2, an hour
+-- boundary: date_bin keeps the buckets on $2's grid whatever the session's time zone.
+SELECT hour, sum(redemptions)::bigint AS redemptions, sum(rollbacks)::bigint AS rollbacks
+FROM (
+    SELECT date_bin('1 hour', create_time, $2::timestamptz) AS hour, count(*) AS redemptions, 0 AS rollbacks
+    FROM redemptions WHERE tenant_id = $1 AND create_time >= $2
+    GROUP BY 1
+    UNION ALL
+    SELECT date_bin('1 hour', rollback_time, $2::timestamptz), 0, count(*)
+    FROM redemptions WHERE tenant_id = $1 AND rollback_time >= $2
+    GROUP BY 1
+) AS counts
+GROUP BY hour;
+
+-- name: usage_webhook_deliveries
+-- Deliveries created since $2, as of $3. A delivery is judged for "within an hour" once delivered or an hour old.
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE status = 'DELIVERED') AS delivered,
+       count(*) FILTER (WHERE status = 'DELIVERED' AND delivered_time <= create_time + interval '1 hour')
+           AS delivered_within_hour,
+       count(*) FILTER (WHERE status = 'PENDING') AS pending,
+       count(*) FILTER (WHERE status = 'FAILED') AS failed,
+       count(*) FILTER (WHERE status = 'DELIVERED' OR create_time <= $3::timestamptz - interval '1 hour') AS judged
+FROM webhook_deliveries
+WHERE tenant_id = $1 AND create_time >= $2::timestamptz;

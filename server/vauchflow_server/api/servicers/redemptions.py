@@ -5,11 +5,13 @@ from vauchflow.v1 import redemption_service_pb2_grpc
 from vauchflow_core.tenancy import current_principal, current_tenant_id
 from vauchflow_server.api import proto_convert as convert
 from vauchflow_server.redemption.engine import RedeemVoucher, RedemptionEngine
+from vauchflow_server.usage_summary import UsageReport
 
 
 class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
-    def __init__(self, engine: RedemptionEngine):
+    def __init__(self, engine: RedemptionEngine, usage: UsageReport):
         self._engine = engine
+        self._usage = usage
 
     async def ValidateVoucher(self, request: pb.ValidateVoucherRequest, context) -> pb.ValidateVoucherResponse:
         result = await self._engine.validate(
@@ -41,7 +43,9 @@ class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
         return pb.GetRedemptionResponse(redemption=convert.redemption_message(redemption))
 
     async def ListRedemptions(self, request: pb.ListRedemptionsRequest, context) -> pb.ListRedemptionsResponse:
-        page = await self._engine.list(current_tenant_id(), request.voucher_code, request.page_size, request.page_token)
+        page = await self._engine.list(
+            current_tenant_id(), convert.redemption_filter(request), request.page_size, request.page_token
+        )
         return pb.ListRedemptionsResponse(
             redemptions=[convert.redemption_message(r) for r in page.items], next_page_token=page.next_page_token
         )
@@ -49,3 +53,6 @@ class RedemptionServicer(redemption_service_pb2_grpc.RedemptionServiceServicer):
     async def RollbackRedemption(self, request: pb.RollbackRedemptionRequest, context) -> pb.RollbackRedemptionResponse:
         redemption = await self._engine.rollback(current_tenant_id(), request.id, request.reason)
         return pb.RollbackRedemptionResponse(redemption=convert.redemption_message(redemption))
+
+    async def GetUsageSummary(self, request: pb.GetUsageSummaryRequest, context) -> pb.GetUsageSummaryResponse:
+        return convert.usage_summary_message(await self._usage.summarize(current_tenant_id()))

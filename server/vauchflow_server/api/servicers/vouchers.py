@@ -27,7 +27,9 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         return pb.GetVoucherResponse(voucher=convert.voucher_message(voucher))
 
     async def ListVouchers(self, request: pb.ListVouchersRequest, context) -> pb.ListVouchersResponse:
-        page = await self._vouchers.list(current_tenant_id(), request.page_size, request.page_token)
+        page = await self._vouchers.list(
+            current_tenant_id(), request.page_size, request.page_token, convert.voucher_filter(request)
+        )
         return pb.ListVouchersResponse(
             vouchers=[convert.voucher_message(v) for v in page.items], next_page_token=page.next_page_token
         )
