@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from vauchflow_core.redis_client import RedisClient
 from vauchflow_server.metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def hour_key(tenant_id: UUID, hour: datetime) -> str:
 
 
 class RefusalCounts:
-    def __init__(self, redis: redis_asyncio.Redis | None, metrics: ServerMetrics):
+    def __init__(self, redis: RedisClient | None, metrics: ServerMetrics):
         self._redis = redis
         self._metrics = metrics
 
