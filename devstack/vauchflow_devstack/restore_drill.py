@@ -281,7 +281,10 @@ class Drill:
     def _redeem_for(self, _server: subprocess.Popen[bytes], seconds: float) -> list[Redeemed]:
         stop = threading.Event()
         results: list[Redeemed] = []
-        threads = [threading.Thread(target=self._redeem_loop, args=(tenant, stop, results)) for tenant in self.tenants]
+        threads = [
+            threading.Thread(target=self._redeem_loop, args=(tenant, stop, threading.Event(), results))
+            for tenant in self.tenants
+        ]
         for thread in threads:
             thread.start()
         stop.wait(seconds)
@@ -293,12 +296,16 @@ class Drill:
     def _redeem_then_kill(self, _server: subprocess.Popen[bytes], source: EmbeddedPostgres,
                           ) -> tuple[list[Redeemed], float]:  # fmt: skip
         """Redeems for load_seconds, then SIGKILLs PostgreSQL while the redemptions keep coming."""
-        stop = threading.Event()
+        stop, dying = threading.Event(), threading.Event()
         results: list[Redeemed] = []
-        threads = [threading.Thread(target=self._redeem_loop, args=(tenant, stop, results)) for tenant in self.tenants]
+        threads = [
+            threading.Thread(target=self._redeem_loop, args=(tenant, stop, dying, results)) for tenant in self.tenants
+        ]
         for thread in threads:
             thread.start()
         stop.wait(self.load_seconds)
+        # Before the kill: from here on a failed redemption is expected, however late this thread gets to stop.set().
+        dying.set()
         source.kill()
         # After the kill returns: every acknowledgement the API sent came before this moment.
         killed_at = time.time()
@@ -307,7 +314,9 @@ class Drill:
             thread.join()
         return results, killed_at
 
-    def _redeem_loop(self, tenant: DrillTenant, stop: threading.Event, results: list[Redeemed]) -> None:
+    def _redeem_loop(
+        self, tenant: DrillTenant, stop: threading.Event, dying: threading.Event, results: list[Redeemed]
+    ) -> None:
         key = _bearer(tenant.secret)
         with grpc.insecure_channel(self.server_target) as channel:
             stub = redemption_service_pb2_grpc.RedemptionServiceStub(channel)
@@ -325,8 +334,8 @@ class Drill:
                         metadata=key, timeout=CALL_TIMEOUT,
                     )  # fmt: skip
                 except grpc.RpcError:
-                    # Only once PostgreSQL is gone; what was not acknowledged does not count as redeemed.
-                    if stop.is_set():
+                    # Only once PostgreSQL is being killed; what was not acknowledged does not count as redeemed.
+                    if dying.is_set():
                         return
                     raise
                 results.append(Redeemed(tenant.tenant_id, response.redemption.id, code, time.time()))
