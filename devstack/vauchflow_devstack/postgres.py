@@ -10,6 +10,7 @@ import logging
 import re
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -110,23 +111,10 @@ class EmbeddedPostgres:
         settings += ["wal_level=replica", "max_wal_senders=10", "max_slot_wal_keep_size=2GB"]
         if not self.durable:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-        argv = as_unprivileged(
-            [
-                str(self.bin_dir / "postgres"),
-                "-D", str(self.data_dir),
-                "-p", str(self.port),
-                "-h", "127.0.0.1",
-                "-k", str(self.data_dir),
-                *[arg for setting in settings for arg in ("-c", setting)],
-            ]
+        self._process = start_postgres(
+            self.bin_dir, self.data_dir, self.port, settings, name="postgres", log_path=self.log_path,
+            accepts_connections=self._accepts_connections, timeout=timeout,
         )  # fmt: skip
-        self._process = start_child(argv, name="postgres", log_path=self.log_path)
-        try:
-            wait_until(self._accepts_connections, process=self._process, name="postgres", timeout=timeout,
-                       log_path=self.log_path)  # fmt: skip
-        except BaseException:
-            self.stop()
-            raise
         log.info("postgres ready", extra={"action": "postgres_ready", "port": self.port, "pid": self._process.pid})
 
     def kill(self) -> None:
@@ -178,6 +166,39 @@ class EmbeddedPostgres:
     def drop_database(self, name: str) -> None:
         _check_identifier(name)
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_postgres(
+    bin_dir: Path,
+    data_dir: Path,
+    port: int,
+    settings: list[str],
+    *,
+    name: str,
+    log_path: Path,
+    accepts_connections: Callable[[], bool],
+    timeout: float,
+) -> subprocess.Popen[bytes]:
+    """Starts postgres on data_dir as the unprivileged user, loopback only, and returns once it accepts
+    connections; one that does not in time is stopped (fast shutdown) before the error is raised. Shared by the
+    primary and its standby."""
+    argv = as_unprivileged(
+        [
+            str(bin_dir / "postgres"),
+            "-D", str(data_dir),
+            "-p", str(port),
+            "-h", "127.0.0.1",
+            "-k", str(data_dir),
+            *[arg for setting in settings for arg in ("-c", setting)],
+        ]
+    )  # fmt: skip
+    process = start_child(argv, name=name, log_path=log_path)
+    try:
+        wait_until(accepts_connections, process=process, name=name, timeout=timeout, log_path=log_path)
+    except BaseException:
+        stop_child(process, name=name, sig=signal.SIGINT, timeout=60.0)
+        raise
+    return process
 
 
 def _check_identifier(name: str) -> None:

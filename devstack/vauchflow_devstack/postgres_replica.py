@@ -21,11 +21,9 @@ from vauchflow_devstack.child_process import (
     ChildProcessFailed,
     as_unprivileged,
     require_free_port,
-    start_child,
     stop_child,
-    wait_until,
 )
-from vauchflow_devstack.postgres import OWNER_ROLE, EmbeddedPostgres
+from vauchflow_devstack.postgres import OWNER_ROLE, EmbeddedPostgres, start_postgres
 
 log = logging.getLogger(__name__)
 
@@ -100,23 +98,10 @@ class EmbeddedStandby:
         self.initialize()
         settings = ["max_connections=300", "hot_standby=on", "hot_standby_feedback=on",
                     "wal_level=replica", "max_wal_senders=10"]  # fmt: skip
-        argv = as_unprivileged(
-            [
-                str(self.primary.bin_dir / "postgres"),
-                "-D", str(self.data_dir),
-                "-p", str(self.port),
-                "-h", "127.0.0.1",
-                "-k", str(self.data_dir),
-                *[arg for setting in settings for arg in ("-c", setting)],
-            ]
+        self._process = start_postgres(
+            self.primary.bin_dir, self.data_dir, self.port, settings, name="postgres-replica",
+            log_path=self.log_path, accepts_connections=self._accepts_connections, timeout=timeout,
         )  # fmt: skip
-        self._process = start_child(argv, name="postgres-replica", log_path=self.log_path)
-        try:
-            wait_until(self._accepts_connections, process=self._process, name="postgres-replica", timeout=timeout,
-                       log_path=self.log_path)  # fmt: skip
-        except BaseException:
-            self.stop()
-            raise
         log.info("standby ready", extra={"action": "postgres_standby_ready", "port": self.port,
                                          "pid": self._process.pid})  # fmt: skip
 
