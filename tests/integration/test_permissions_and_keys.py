@@ -204,6 +204,7 @@ def valid_requests(owner: TenantClient) -> dict[str, Callable[[], Any]]:
             id=fresh_redemption_id()
         ),
         f"{v1}RedemptionService/ListRedemptions": redemption_service_pb2.ListRedemptionsRequest,
+        f"{v1}RedemptionService/GetUsageSummary": redemption_service_pb2.GetUsageSummaryRequest,
         f"{v1}RedemptionService/RollbackRedemption": lambda: redemption_service_pb2.RollbackRedemptionRequest(
             id=fresh_redemption_id()
         ),
