@@ -25,6 +25,8 @@ def example(schema: dict[str, Any]) -> Any:
         properties = schema.get("properties", {})
         return {name: example(sub) for name, sub in properties.items()}
     if kind == "string":
+        if "enum" in schema:
+            return schema["enum"][0]
         if "pattern" in schema:
             return "EUR"
         if schema.get("format") == "date-time":
@@ -78,5 +80,8 @@ def test_the_hot_tools_take_the_quick_path_for_ordinary_calls() -> None:
 
 def test_a_keyword_it_does_not_know_leaves_the_schema_to_jsonschema() -> None:
     assert quick_check({"type": "string", "format": "date-time"}) is None
-    assert quick_check({"type": "object", "properties": {"a": {"enum": [1, 2]}}}) is None
+    assert quick_check({"type": "string", "enum": [1, 2]}) is None
+    # In an object, only the calls that use such a property are left to jsonschema.
+    check = quick_check({"type": "object", "properties": {"a": {"enum": [1, 2]}, "b": {"type": "string"}}})
+    assert check is not None and check({"b": "x"}) and not check({"a": 1, "b": "x"})
     assert quick_check({"type": ["string", "null"]}) is None

@@ -108,7 +108,7 @@ Check = Callable[[Any], bool]
 # The keywords quick_check understands; a schema with any other (e.g. "format") is left to jsonschema alone.
 _QUICK_KEYWORDS = frozenset(
     {"type", "description", "properties", "required", "additionalProperties", "minLength", "maxLength",
-     "minimum", "maximum", "pattern"}
+     "minimum", "maximum", "pattern", "enum", "default", "maxProperties"}
 )  # fmt: skip
 _QUICK_TYPES: Mapping[str, Callable[[Any], bool]] = {
     "object": lambda value: isinstance(value, dict),
@@ -122,9 +122,10 @@ def quick_check(schema: Json) -> Check | None:
     """A check that says True only for a value the schema (JSON Schema 2020-12) accepts; False means "ask
     jsonschema", which then names every problem. None when the schema uses more than this understands.
 
-    Covers what the tools' input schemas use: one type of object, string, integer or boolean; properties, required
-    and additionalProperties; string lengths (in code points), numeric bounds and patterns (re.search, as
-    jsonschema does). An integral float (1.0), which the schema accepts as an integer, is left to jsonschema."""
+    Covers what the tools' input schemas use: one type of object, string, integer or boolean; properties, required,
+    additionalProperties and maxProperties; string lengths (in code points), string enums, numeric bounds and
+    patterns (re.search, as jsonschema does); a property it does not cover leaves only the calls that use it to
+    jsonschema. An integral float (1.0), which the schema accepts as an integer, is left to jsonschema."""
     if not isinstance(schema, dict) or not set(schema) <= _QUICK_KEYWORDS:
         return None
     kind = schema.get("type")
@@ -140,11 +141,22 @@ def quick_check(schema: Json) -> Check | None:
         if "pattern" in schema:
             pattern = re.compile(schema["pattern"])
             checks.append(lambda value: pattern.search(value) is not None)
+    if "enum" in schema:
+        allowed = schema["enum"]
+        if schema["type"] != "string" or not all(isinstance(choice, str) for choice in allowed):
+            return None
+        choices = frozenset(allowed)
+        checks.append(lambda value: value in choices)
     if "minimum" in schema or "maximum" in schema:
         if schema["type"] != "integer":
             return None
         minimum, maximum = schema.get("minimum"), schema.get("maximum")
         checks.append(lambda value: (minimum is None or value >= minimum) and (maximum is None or value <= maximum))
+    if "maxProperties" in schema:
+        if schema["type"] != "object":
+            return None
+        most = schema["maxProperties"]
+        checks.append(lambda value: len(value) <= most)
     if {"properties", "required", "additionalProperties"} & set(schema):
         if schema["type"] != "object":
             return None
@@ -155,13 +167,15 @@ def quick_check(schema: Json) -> Check | None:
     return lambda value: all(check(value) for check in checks)
 
 
+def _ask_jsonschema(value: Any) -> bool:
+    return False
+
+
 def _quick_object_check(schema: Json) -> Check | None:
     properties: dict[str, Check] = {}
     for name, property_schema in schema.get("properties", {}).items():
-        check = quick_check(property_schema)
-        if check is None:
-            return None
-        properties[name] = check
+        # A property this does not understand sends only the calls that use it to jsonschema.
+        properties[name] = quick_check(property_schema) or _ask_jsonschema
     required = tuple(schema.get("required", ()))
     additional = schema.get("additionalProperties", True)
     other: Check | None
