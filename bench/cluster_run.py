@@ -1,6 +1,6 @@
 """The cluster run of `make bench`: the same load on one API server without a read replica, and on two API server
-replicas with a streaming PostgreSQL read replica (and Redis in the dev stack's mode: VAUCHFLOW_DEV_REDIS passes
-through, so a Redis Cluster is used when the dev stack is told to start one).
+replicas with a streaming PostgreSQL read replica and a Redis Cluster of three masters with a replica each
+(VAUCHFLOW_DEV_REDIS=single measures the replicated setup on one Redis instead).
 
 Three scenarios each, at 32 requests in flight over direct gRPC to every replica: spread redemption, a list page
 (read from the replica when there is one), and a redemption followed by a list read at its commit position
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import tempfile
 from collections.abc import Callable
@@ -74,7 +75,32 @@ def _stack_cpu_seconds(roots: list[int]) -> float:
 
 
 def redis_mode() -> str:
-    return os.environ.get("VAUCHFLOW_DEV_REDIS") or "single"
+    return os.environ.get("VAUCHFLOW_DEV_REDIS") or "cluster"
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_cluster_ports(nodes: int = 6, bus_offset: int = 10000) -> int:
+    """The first of `nodes` consecutive free ports whose cluster bus ports (port + 10000) are free too, below the
+    kernel's ephemeral range so the bus ports fit under 65536."""
+    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
+        if all(_port_is_free(port) and _port_is_free(port + bus_offset) for port in range(first, first + nodes)):
+            return first
+    raise RuntimeError("no free ports for a Redis Cluster")
+
+
+def _redis_env() -> dict[str, str]:
+    if redis_mode() != "cluster":
+        return {"VAUCHFLOW_DEV_REDIS": redis_mode()}
+    return {"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": str(_free_cluster_ports())}
 
 
 def measure(
@@ -94,8 +120,7 @@ def measure(
             {
                 "VAUCHFLOW_DEV_PG_REPLICA": "1",
                 "VAUCHFLOW_PG_REPLICA_PORT": str(_free_port()),
-                **({"VAUCHFLOW_DEV_REDIS": os.environ["VAUCHFLOW_DEV_REDIS"]} if "VAUCHFLOW_DEV_REDIS" in os.environ
-                   else {}),
+                **_redis_env(),
             },
         ),
     )  # fmt: skip
@@ -165,7 +190,8 @@ def format_table(rows: list[ClusterRow]) -> str:
 NOTE = (
     "The cluster run (`bench/cluster_run.py`): one API server on the primary alone, then two API server replicas\n"
     "with a streaming PostgreSQL read replica (lists read from it; a read carrying a commit position waits up to\n"
-    "50 ms for it or runs on the primary) and Redis in the dev stack's mode (`VAUCHFLOW_DEV_REDIS`). On this\n"
+    "50 ms for it or runs on the primary) on a Redis Cluster of three masters with a replica each\n"
+    "(`VAUCHFLOW_DEV_REDIS=single`: one Redis). On this\n"
     "machine every process shares the same few cores: a second API server and a standby replaying WAL compete\n"
     "with the first for them, so throughput cannot grow here and may fall. CPU per request is the comparable\n"
     "figure: `API CPU` is the API server processes' CPU time per request they handled, `stack CPU` that of\n"

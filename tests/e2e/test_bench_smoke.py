@@ -111,7 +111,7 @@ def test_benchmark_reports_batched_ceiling_webhook_ceilings_and_cpu_per_operatio
 
 def test_benchmark_cluster_run_reports_cpu_per_request_and_replica_reads(bench_output: str):
     out = bench_output
-    setups = ("1 API, primary only", "2 API + PG read replica, Redis ")
+    setups = ("1 API, primary only", "2 API + PG read replica, Redis cluster")
     for setup in setups:
         for scenario in ("redeem_spread_32", "list_32", "redeem_then_list_32"):
             line = next(
