@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import socket
 import tempfile
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from typing import Any
 
 import metrics_scrape
 from loadgen import Scenario
+
+from vauchflow_devstack.redis import free_cluster_ports
 
 READS = "vauchflow_db_reads_total"
 RPC_REQUESTS = "vauchflow_rpc_requests_total"
@@ -78,29 +79,10 @@ def redis_mode() -> str:
     return os.environ.get("VAUCHFLOW_DEV_REDIS") or "cluster"
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_cluster_ports(nodes: int = 6, bus_offset: int = 10000) -> int:
-    """The first of `nodes` consecutive free ports whose cluster bus ports (port + 10000) are free too, below the
-    kernel's ephemeral range so the bus ports fit under 65536."""
-    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
-        if all(_port_is_free(port) and _port_is_free(port + bus_offset) for port in range(first, first + nodes)):
-            return first
-    raise RuntimeError("no free ports for a Redis Cluster")
-
-
 def _redis_env() -> dict[str, str]:
     if redis_mode() != "cluster":
         return {"VAUCHFLOW_DEV_REDIS": redis_mode()}
-    return {"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": str(_free_cluster_ports())}
+    return {"VAUCHFLOW_DEV_REDIS": "cluster", "VAUCHFLOW_REDIS_CLUSTER_PORT": str(free_cluster_ports(6))}
 
 
 def measure(

@@ -113,15 +113,28 @@ def wait_until(
         time.sleep(interval)
 
 
-def require_free_port(port: int, what: str) -> None:
-    """Fails unless a server could listen on 127.0.0.1:port: otherwise a readiness probe might be answered by
-    whatever already listens there."""
+def _bind_error(port: int) -> OSError | None:
+    """Why a server could not listen on 127.0.0.1:port now, or None (SO_REUSEADDR, as servers do, so TIME_WAIT
+    from closed connections does not count as taken)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
-            raise ChildProcessFailed(f"{what}: 127.0.0.1:{port} is not available ({error.strerror})") from None
+            return error
+    return None
+
+
+def port_is_free(port: int) -> bool:
+    return _bind_error(port) is None
+
+
+def require_free_port(port: int, what: str) -> None:
+    """Fails unless a server could listen on 127.0.0.1:port: otherwise a readiness probe might be answered by
+    whatever already listens there."""
+    error = _bind_error(port)
+    if error is not None:
+        raise ChildProcessFailed(f"{what}: 127.0.0.1:{port} is not available ({error.strerror})")
 
 
 def _log_tail(log_path: Path | None, lines: int = 20) -> str:

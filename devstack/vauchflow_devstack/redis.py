@@ -8,6 +8,7 @@ nothing on disk. The working directory and log file live under root_dir.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from vauchflow_devstack.child_process import (
     ChildProcessFailed,
     package_dir,
+    port_is_free,
     require_free_port,
     start_child,
     stop_child,
@@ -36,6 +38,17 @@ def _cli_binary() -> Path:
 
 # Redis 6 listens for its cluster bus on the client port + 10000 (the `cluster-port` setting is Redis 7's).
 CLUSTER_BUS_OFFSET = 10000
+
+
+def free_cluster_ports(nodes: int, bus_offset: int = CLUSTER_BUS_OFFSET) -> int:
+    """The first of `nodes` consecutive free ports whose cluster bus ports (port + bus_offset) are free too, below
+    the kernel's ephemeral range so the bus ports still fit under 65536 (for tests and benchmarks that start a
+    cluster beside other stacks)."""
+    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
+        wanted = range(first, first + nodes)
+        if all(port_is_free(port) and port_is_free(port + bus_offset) for port in wanted):
+            return first
+    raise RuntimeError("no free ports for a Redis Cluster")
 
 
 class EmbeddedRedis:

@@ -1,9 +1,13 @@
-"""Loopback TCP ports for processes the tests start."""
+"""Loopback TCP ports for processes the tests start (port_is_free and the cluster search are the dev stack's)."""
 
 from __future__ import annotations
 
-import secrets
 import socket
+
+from vauchflow_devstack.child_process import port_is_free
+from vauchflow_devstack.redis import CLUSTER_BUS_OFFSET, free_cluster_ports
+
+__all__ = ["free_port", "free_redis_cluster_ports", "port_is_free"]
 
 # Every port free_port handed out in this test process. The kernel may offer a port again as soon as the probe
 # closes, and callers ask for two or three before starting the process that binds them (a service's port and its
@@ -23,23 +27,5 @@ def free_port() -> int:
             return port
 
 
-def port_is_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:port now (SO_REUSEADDR, as servers do, so TIME_WAIT from
-    closed connections does not count as taken)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_redis_cluster_ports(nodes: int, bus_offset: int = 10000) -> int:
-    """The first of `nodes` consecutive free ports whose cluster bus ports (port + bus_offset) are free too; below
-    the kernel's ephemeral range so the bus ports still fit under 65536."""
-    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
-        wanted = [first + i for i in range(nodes)]
-        if all(port_is_free(port) and port_is_free(port + bus_offset) for port in wanted):
-            return first
-    raise RuntimeError("no free ports for a Redis Cluster")
+def free_redis_cluster_ports(nodes: int, bus_offset: int = CLUSTER_BUS_OFFSET) -> int:
+    return free_cluster_ports(nodes, bus_offset)
