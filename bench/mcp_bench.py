@@ -1,10 +1,14 @@
 """MCP rows of `make bench`: what an agent waits for, beside the REST call it is compared with.
 
     mcp_initialize_serial   the MCP `initialize` request (its key checked with GetCurrentApiKey), one at a time
-    mcp_redeem_serial       a `redeem_voucher` tool call, one at a time
+    mcp_redeem_serial       a `redeem_voucher` tool call in revision 2026-07-28 (one self-contained POST, what the
+                            official SDK's client sends by default, having discovered that this server speaks it)
+    mcp_redeem_serial_2025_11_25
+                            the same call in 2025-11-25, the newest revision reached by the initialize handshake
+                            (the SDK serves those through a transport it builds for each request)
     rest_redeem_serial      the same redemption over REST through Envoy, one at a time: the overhead's baseline
-                            (measured in turns with mcp_redeem_serial, one call of each, over the same seconds;
-                            so each of the two rows' throughput is its rate while taking turns)
+                            (measured in turns with both MCP rows, one call of each, over the same seconds; so
+                            each row's throughput is its rate while taking turns)
 
 One request in flight at a time on one kept-alive connection each, so the latencies are the path's own and not
 a queue's; the issue's targets are initialize p99 < 50 ms (through Envoy) and a redeem tool call at most 5 ms p50
@@ -22,11 +26,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+MODERN_REVISION = "2026-07-28"
+HANDSHAKE_REVISION = "2025-11-25"
+# The per-request envelope a 2026-07-28 request carries in params._meta (the SDK client sends the same keys).
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN_REVISION,
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    "params": {
+        "protocolVersion": HANDSHAKE_REVISION,
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "1"},
+    },
 }
 
 
@@ -141,12 +157,21 @@ def measure(
         return {"code": next_code(), "amount": 10_000, "currency": "EUR", "order_id": f"bench-{run_id}-{n}",
                 "request_id": f"bench-{run_id}-{n}"}  # fmt: skip
 
-    def mcp_redeem() -> bool:
-        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                "params": {"name": "redeem_voucher", "arguments": redeem_arguments()}}  # fmt: skip
-        status, body = mcp.post("/v1/mcp", json.dumps(call).encode(), {"MCP-Protocol-Version": "2025-11-25"})
+    def mcp_redeem(headers: dict[str, str], meta: dict[str, object] | None) -> bool:
+        params: dict[str, object] = {"name": "redeem_voucher", "arguments": redeem_arguments()}
+        if meta is not None:
+            params["_meta"] = meta
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}
+        status, body = mcp.post("/v1/mcp", json.dumps(call).encode(), headers)
         result = json.loads(body).get("result", {}) if status == 200 else {}
         return "structuredContent" in result and not result.get("isError")
+
+    def mcp_redeem_modern() -> bool:
+        headers = {"MCP-Protocol-Version": MODERN_REVISION, "Mcp-Method": "tools/call", "Mcp-Name": "redeem_voucher"}
+        return mcp_redeem(headers, MODERN_META)
+
+    def mcp_redeem_handshake() -> bool:
+        return mcp_redeem({"MCP-Protocol-Version": HANDSHAKE_REVISION}, None)
 
     def rest_redeem() -> bool:
         arguments = redeem_arguments()
@@ -158,16 +183,21 @@ def measure(
     try:
         rows = [
             _serial("mcp_initialize_serial", initialize, duration, warmup),
-            # The two redemptions in turns: the overhead is their difference, so both see the same machine.
-            *_interleaved([("rest_redeem_serial", rest_redeem), ("mcp_redeem_serial", mcp_redeem)], duration, warmup),
-        ]
+            # The redemptions in turns: the overhead is their difference, so all see the same machine.
+            *_interleaved(
+                [("rest_redeem_serial", rest_redeem), ("mcp_redeem_serial", mcp_redeem_modern),
+                 (f"mcp_redeem_serial_{HANDSHAKE_REVISION.replace('-', '_')}", mcp_redeem_handshake)],
+                duration, warmup,
+            ),
+        ]  # fmt: skip
     finally:
         mcp.close()
         rest.close()
-    initialize_row, rest_row, mcp_row = rows
+    initialize_row, rest_row, modern_row, handshake_row = rows
     sentence = (
         f"MCP ({path}): initialize p50 {initialize_row.p50_ms:.1f} ms, p99 {initialize_row.p99_ms:.1f} ms; "
-        f"redeem_voucher p50 {mcp_row.p50_ms:.1f} ms vs REST {rest_row.p50_ms:.1f} ms "
-        f"({mcp_row.p50_ms - rest_row.p50_ms:+.1f} ms)"
+        f"redeem_voucher p50 {modern_row.p50_ms:.1f} ms in {MODERN_REVISION} "
+        f"({modern_row.p50_ms - rest_row.p50_ms:+.1f} ms over REST's {rest_row.p50_ms:.1f} ms), "
+        f"{handshake_row.p50_ms:.1f} ms in {HANDSHAKE_REVISION} ({handshake_row.p50_ms - rest_row.p50_ms:+.1f} ms)"
     )
     return rows, sentence

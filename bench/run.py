@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import platform
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -209,6 +210,40 @@ def run_scenario(
         cpu_us_per_op=server_cpu / handled * 1e6 if handled else NAN,
     )
     return row, metrics_scrape.size_distribution(scraped, BATCH_SIZE)
+
+
+def scenarios_in_turns(
+    scenarios: list[tuple[str, tuple[str, ...]]],
+    measure: Callable[[str, tuple[str, ...], float], tuple[Row, SizeDistribution]],
+    *,
+    rounds: int,
+    seconds: float,
+) -> list[tuple[Row, SizeDistribution]]:
+    """Each scenario (name, codes) measured `rounds` times in turns (A, B, A, B, ...), `seconds` each; per scenario,
+    a row of the medians of its rounds, and the batch sizes of its median-throughput round. Taking turns lets a
+    ratio between them survive a machine whose speed drifts, which one long row after another does not."""
+    measured: list[list[tuple[Row, SizeDistribution]]] = [[] for _ in scenarios]
+    for round_number in range(rounds):
+        for index, (name, codes) in enumerate(scenarios):
+            row, sizes = measure(name, codes, seconds)
+            measured[index].append((row, sizes))
+            print(f"    {name} round {round_number + 1}: {row.throughput:,.0f}/s, server {row.cpu_us_per_op:,.0f} µs "
+                  f"CPU per request", flush=True)  # fmt: skip
+    results = []
+    for runs in measured:
+        rows = [row for row, _ in runs]
+
+        def median(field: str, rows: list[Row] = rows) -> float:
+            return statistics.median(getattr(row, field) for row in rows)
+
+        middle = sorted(runs, key=lambda run: run[0].throughput)[len(runs) // 2]
+        results.append((
+            Row(name=rows[0].name, throughput=median("throughput"), p50_ms=median("p50_ms"), p99_ms=median("p99_ms"),
+                errors=sum(row.errors for row in rows), loadgen_cpu=median("loadgen_cpu"),
+                server_cpu=median("server_cpu"), cpu_us_per_op=median("cpu_us_per_op")),
+            middle[1],
+        ))  # fmt: skip
+    return results
 
 
 def pgbench_row(result: PgbenchResult) -> Row:
@@ -469,6 +504,9 @@ def main() -> int:
                 return row
 
             print(f"running scenarios (load average {load_before[0]:.2f})...", flush=True)
+            # First, while the stack is idle: one request at a time, so the figures are each path's own latency,
+            # not the aftermath of the load rows below (relaying their events, vacuuming their rows).
+            mcp_rows, mcp_summary = mcp_scenarios(stack, api_key, spread, args)
             # The load generator's own ceiling: a trivial RPC; if it is far above redemption, the generator
             # is not what limits the redemption figures. It is also the server's CPU cost of a trivial RPC.
             liveness = scenario("grpc_liveness_32 (loadgen check)", "grpc_liveness", direct, (), 32)
@@ -477,9 +515,18 @@ def main() -> int:
             rest_32 = scenario("rest_spread_32", "rest", public, spread, 32)
             rest_100 = scenario("rest_spread_100", "rest", public, spread, 100)
             hot_100 = scenario("grpc_hot_100", "grpc", direct, hot, 100)
-            campaign_32 = scenario("grpc_campaign_spread_32", "grpc", direct, campaign_spread, 32)
+            # Campaign codes against plain vouchers measured in turns, so that both see the same machine and the
+            # same table sizes (a row measured minutes later runs on a larger redemptions table).
+            (spread_in_turns, _), (campaign_32, campaign_sizes) = scenarios_in_turns(
+                [("grpc_spread_32_in_turns", spread), ("grpc_campaign_spread_32", campaign_spread)],
+                lambda name, codes, seconds: run_scenario(
+                    Scenario(name, "grpc", direct, api_key, codes, 32, seconds, args.warmup, ""), server_pids, metrics_ports
+                ),
+                rounds=3,
+                seconds=args.duration / 2,
+            )
+            batch_sizes["grpc_campaign_spread_32"] = campaign_sizes
             campaign_limit_100 = scenario("grpc_campaign_limit_100", "grpc", direct, campaign_limited, 100)
-            mcp_rows, mcp_summary = mcp_scenarios(stack, api_key, spread, args)
 
             key_hash = hashlib.sha256(api_key.encode()).hexdigest()
             common = dict(bin_dir=_bin_dir(), app_dsn=stack.app_dsn, tenant_id=tenant_id, duration=args.duration)
@@ -579,7 +626,8 @@ def main() -> int:
         with_ratio(rest_32, grpc_32),
         with_ratio(rest_100, grpc_100),
         with_batched_ratio(with_ratio(hot_100, pg_hot), batched_at_mean("grpc_hot_100")),
-        with_ratio(campaign_32, grpc_32),
+        spread_in_turns,
+        with_ratio(campaign_32, spread_in_turns),
         with_ratio(campaign_limit_100, hot_100),
         Row(
             name=f"generate_codes_{generation.count:,}",

@@ -64,12 +64,16 @@ def test_benchmark_runs_and_checks_correctness(bench_output: str):
     assert re.search(r"\| flash_sold_out_100 \| [\d,]+ \|.*\d\.\d\d × pg_sold_out_100", out)
     assert re.search(r"Sold-out flash sale: the gate refused [\d,]+ requests from Redis, admitted 0", out)
     # The MCP rows, beside the REST redemption they compare with; MCP through Envoy, as agents reach it.
-    for scenario in ("mcp_initialize_serial", "rest_redeem_serial", "mcp_redeem_serial"):
+    # Both the per-request revision (2026-07-28, the SDK client's default) and the newest handshake revision.
+    mcp_rows = ("mcp_initialize_serial", "rest_redeem_serial", "mcp_redeem_serial", "mcp_redeem_serial_2025_11_25")
+    for scenario in mcp_rows:
         assert re.search(rf"\| {scenario} \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \|", out), scenario
-    assert "MCP (through Envoy): initialize p50" in out
+    assert re.search(r"MCP \(through Envoy\): initialize p50 .* in 2026-07-28 \([+-][\d.]+ ms over REST", out)
     # Campaigns (issue 17): codes without campaign-wide limits beside plain vouchers, with one beside the hot
     # voucher, and the generation of codes as one operation.
-    assert re.search(r"\| grpc_campaign_spread_32 \| [\d,]+ \|.*\d\.\d\d × grpc_spread_32", out)
+    # Campaign codes against plain vouchers measured in turns with them (the row the ratio names).
+    assert re.search(r"\| grpc_spread_32_in_turns \| [\d,]+ \|", out)
+    assert re.search(r"\| grpc_campaign_spread_32 \| [\d,]+ \|.*\d\.\d\d × grpc_spread_32_in_turns", out)
     assert re.search(r"\| grpc_campaign_limit_100 \| [\d,]+ \|.*\d\.\d\d × grpc_hot_100", out)
     assert re.search(r"Code generation: 1,000 codes in one operation in [\d.]+ s", out)
 
