@@ -520,7 +520,9 @@ def main() -> int:
             (spread_in_turns, _), (campaign_32, campaign_sizes) = scenarios_in_turns(
                 [("grpc_spread_32_in_turns", spread), ("grpc_campaign_spread_32", campaign_spread)],
                 lambda name, codes, seconds: run_scenario(
-                    Scenario(name, "grpc", direct, api_key, codes, 32, seconds, args.warmup, ""), server_pids, metrics_ports
+                    Scenario(name, "grpc", direct, api_key, codes, 32, seconds, args.warmup, ""),
+                    server_pids,
+                    metrics_ports,
                 ),
                 rounds=3,
                 seconds=args.duration / 2,
