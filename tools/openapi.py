@@ -375,11 +375,36 @@ def parameter_name(field_path: str) -> str:
 
 def openapi_path(template: str) -> str:
     """The OpenAPI path for a template: `{name=shops/*}` becomes `{name}`, `{voucher.code}` becomes `{code}`;
-    custom verbs (`:redeem`) stay."""
+    custom verbs (`:redeem`) stay. A resource-name pattern of literal segments, ending in at most one wildcard,
+    keeps its literals in the path, because Envoy matches them as segments (an encoded slash in one parameter
+    would not match): `{name=operations/**}` becomes `operations/{name}`, `{name=operations}` just `operations`."""
     names = [parameter_name(field_path) for field_path, _ in path_variables(template)]
     if len(set(names)) != len(names):
         raise ValueError(f"{template}: two path variables would share the parameter name of their last field")
-    return _TEMPLATE_VARIABLE.sub(lambda match: "{" + parameter_name(match.group(1)) + "}", template)
+
+    def variable(match: re.Match[str]) -> str:
+        literals, wildcard = literal_prefix(match.group(2) or "")
+        parameter = "{" + parameter_name(match.group(1)) + "}"
+        if literals is None:
+            return parameter
+        return "/".join([*literals, parameter] if wildcard else literals)
+
+    return _TEMPLATE_VARIABLE.sub(variable, template)
+
+
+_EXAMPLE_RESOURCE_ID = "0b7c5e2a-8f4d-4f8e-9a51-3c2d1e0f9a87"
+
+
+def literal_prefix(pattern: str) -> tuple[list[str] | None, bool]:
+    """(its literal segments, whether a wildcard ends it) for a pattern like `operations/**` or `operations`;
+    (None, True) for a bare wildcard or one with wildcards inside (`shops/*/items/*`), which stays one parameter."""
+    segments = pattern.split("/") if pattern else []
+    literal = [segment for segment in segments if segment not in ("*", "**")]
+    if not literal:
+        return None, True
+    if segments[: len(literal)] != literal or len(segments) - len(literal) > 1:
+        return None, True
+    return literal, len(segments) > len(literal)
 
 
 def field_behaviors(field: FieldProto) -> set[int]:
@@ -674,17 +699,30 @@ class _Walker:
         variables = path_variables(template)
         for field_path, pattern in variables:
             holder, field = self.resolve(request, field_path)
+            literals, wildcard = literal_prefix(pattern)
+            if not wildcard:
+                continue  # all literal: the path names the field's one value, there is nothing to fill in
             notes = [self.field_comment(holder, field)]
             if "." in field_path:
                 notes.append(f"The request field `{field_path}`, taken from the path.")
-            if pattern and pattern != "*":
+            if literals is not None:
+                name = parameter_name(field_path)
+                notes.append(
+                    f"The last segment only: the request field `{field_path}` is `{'/'.join(literals)}/{{{name}}}`."
+                )
+            elif pattern and pattern != "*":
                 notes.append(f"Matches the path pattern `{pattern}`.")
             schema = self.value_schema(field)
             constraints = FIELD_CONSTRAINTS.get((holder, field.name)) or FIELD_CONSTRAINTS.get((_ANY, field.name))
             if constraints:
                 schema = _constrained(schema, constraints)
+            if literals is not None:
+                # The id a resource name ends in: ours are UUIDs (operation names are "operations/<uuid>").
+                schema, example = {"type": "string", "format": "uuid"}, _EXAMPLE_RESOURCE_ID
+            else:
+                example = example_scalar(field.name, field, constraints or {}, holder)
             parameter: Schema = {"name": parameter_name(field_path), "in": "path", "required": True, "schema": schema}
-            parameter["example"] = example_scalar(field.name, field, constraints or {}, holder)
+            parameter["example"] = example
             parameters.append(_describe(parameter, "\n\n".join(note for note in notes if note)))
         path_bound = {field_path for field_path, _ in variables}
         if body != "*":
@@ -858,10 +896,6 @@ def build_document(descriptor_set: descriptor_pb2.FileDescriptorSet, permissions
     tags: dict[str, Schema] = {}
     for file in walker.files:
         prefix = f"{file.package}." if file.package else ""
-        if file.package.startswith("google."):
-            # google.longrunning.Operations (campaign code generation) is served too, but its catch-all paths
-            # (`/v1/{name=operations/**}`) have no faithful OpenAPI form; docs/api.md describes them.
-            continue
         for service_index, service in enumerate(file.service):
             service_name = prefix + service.name
             walker.locations[service_name] = (file.name, (_FILE_SERVICE, service_index))

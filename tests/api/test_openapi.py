@@ -75,8 +75,6 @@ def _expected_routes(descriptor_set: descriptor_pb2.FileDescriptorSet) -> dict[t
     """(verb, OpenAPI path) -> full gRPC method, walking the descriptor set independently of the generator."""
     routes: dict[tuple[str, str], str] = {}
     for file in descriptor_set.file:
-        if file.package.startswith("google."):
-            continue  # google.longrunning.Operations: served, documented in docs/api.md, not in the document
         for service in file.service:
             for method in service.method:
                 if not method.options.HasExtension(annotations_pb2.http):
@@ -84,8 +82,12 @@ def _expected_routes(descriptor_set: descriptor_pb2.FileDescriptorSet) -> dict[t
                 rule = method.options.Extensions[annotations_pb2.http]
                 for binding in [rule, *rule.additional_bindings]:
                     verb = binding.WhichOneof("pattern")
+                    # A resource name's literal segments stay in the path (`{name=operations/**}` is
+                    # `operations/{name}`, `{name=operations}` is `operations`).
+                    path = re.sub(r"\{([^}=]+)=([a-z-]+)/\*\*?\}", r"\2/{\1}", getattr(binding, verb))
+                    path = re.sub(r"\{[^}=]+=([a-z-]+)\}", r"\1", path)
                     # Plain parameter names: the last field of a dotted path variable.
-                    path = re.sub(r"\{(?:[^}=]+\.)?([^}=.]+)(=[^}]*)?\}", r"{\1}", getattr(binding, verb))
+                    path = re.sub(r"\{(?:[^}=]+\.)?([^}=.]+)(=[^}]*)?\}", r"{\1}", path)
                     routes[(verb, path)] = f"/{file.package}.{service.name}/{method.name}"
     return routes
 
@@ -122,6 +124,19 @@ def test_the_routes_of_the_design_are_there(document):
     assert set(document["paths"]["/v1/vouchers/{code}"]) == {"get", "patch"}
     assert set(document["paths"]["/v1/webhook-endpoints/{id}"]) == {"get", "patch", "delete"}
     assert document["paths"]["/actuator/health"]["get"]["operationId"] == "HealthService_Check"
+
+
+def test_long_running_operations_are_documented_with_their_literal_segments(document):
+    """google.longrunning.Operations (campaign code generation): the resource name's literal segment stays in the
+    path, so a client fills in the id only and Envoy's transcoder matches the segments it expects."""
+    paths = document["paths"]
+    assert paths["/v1/operations"]["get"]["operationId"] == "Operations_ListOperations"
+    assert set(paths["/v1/operations/{name}"]) == {"get", "delete"}
+    assert paths["/v1/operations/{name}:cancel"]["post"]["x-required-permission"] == "vouchers:write"
+    (parameter,) = paths["/v1/operations/{name}"]["get"]["parameters"]
+    assert parameter["in"] == "path"
+    assert "`operations/{name}`" in parameter["description"]
+    assert "name" not in {p["name"] for p in paths["/v1/operations"]["get"]["parameters"]}
 
 
 def test_path_parameters_match_the_templates(document):
