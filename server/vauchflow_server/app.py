@@ -188,7 +188,7 @@ async def serve(config: ServerConfig) -> None:
         )
         operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(OperationAdmin(db)), server)
         data_exchange_service_pb2_grpc.add_DataExchangeServiceServicer_to_server(
-            DataExchangeServicer(DataExchange(db)), server
+            DataExchangeServicer(DataExchange(db, metrics)), server
         )
         webhooks = config.webhooks
         url_policy = UrlPolicy(webhooks.address_policy, allow_http=webhooks.allow_http)

@@ -72,6 +72,13 @@ class ServerMetrics(RpcMetrics):
             "Refused redeems that could not be counted in Redis for the usage summary (the redeem failed open).",
             registry=r,
         )
+        self.code_imports = Gauge(
+            "vauchflow_code_imports_in_progress",
+            "CSV code imports in progress, by phase: upload (spooling rows, no connection held), waiting (for one "
+            "of the server's import slots), transaction (copying and inserting).",
+            ["phase"],
+            registry=r,
+        )
         self.incidents_overdue = Gauge(
             "vauchflow_status_incidents_overdue",
             "Open status-page incidents whose last update is older than the update cadence (30 minutes).",

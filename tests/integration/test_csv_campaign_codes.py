@@ -8,6 +8,9 @@ import csv
 import io
 import json
 import random
+import re
+import threading
+import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -25,6 +28,7 @@ from support.api_client import (
     expect_rpc_error,
     unique_code,
 )
+from support.polling import wait_for
 from vauchflow.v1 import (
     campaign_pb2,
     campaign_service_pb2,
@@ -217,6 +221,51 @@ def test_an_import_without_a_campaign_is_invalid(api, messages: Iterable[Any], f
     error = expect_rpc_error(lambda: exchange(tenant).ImportCampaignCodes(iter(messages)))
     assert_error(error, grpc.StatusCode.INVALID_ARGUMENT)
     assert violations(error) == [f"{field} is required"]
+
+
+def _imports_in_progress(metrics_port: int, phase: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(rf'^vauchflow_code_imports_in_progress{{phase="{phase}"}} ([0-9.e+]+)$', text, re.MULTILINE)
+    return float(match[1]) if match else 0.0
+
+
+def _app_transactions(db) -> int:
+    """The API server's open transactions in its database (the owner's connection runs none)."""
+    return db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'vauchflow_app' "
+        "AND xact_start IS NOT NULL"
+    )
+
+
+def test_a_stalled_upload_holds_no_database_connection_until_it_is_complete(api, api_server, db):
+    """An upload's rows wait in a spooled file: a client that stalls halfway holds no transaction (a slow client
+    can't pin the connection pool), and the import completes once the rest of the file arrives."""
+    tenant = api.new_tenant()
+    campaign = new_campaign(tenant)
+    first, rest = lines("code", "STALL-0001", "STALL-0002"), lines("STALL-0003")
+    resume = threading.Event()
+
+    def stalling() -> Iterator[Any]:
+        yield pb.ImportCampaignCodesRequest(campaign_id=campaign.id)
+        yield pb.ImportCampaignCodesRequest(csv=httpbody_pb2.HttpBody(content_type="text/csv", data=first))
+        resume.wait(timeout=60)
+        yield pb.ImportCampaignCodesRequest(csv=httpbody_pb2.HttpBody(content_type="text/csv", data=rest))
+
+    stub = data_exchange_service_pb2_grpc.DataExchangeServiceStub(tenant.channel)
+    call = stub.ImportCampaignCodes.future(stalling(), metadata=(("authorization", f"Bearer {tenant.secret}"),),
+                                           timeout=60)  # fmt: skip
+    try:
+        wait_for(lambda: _imports_in_progress(api_server.metrics_port, "upload") == 1, what="the upload", timeout=30)
+        wait_for(lambda: _app_transactions(db) == 0, what="no transaction during the upload", timeout=30)
+        assert _imports_in_progress(api_server.metrics_port, "upload") == 1  # still stalled, still uploading
+    finally:
+        resume.set()
+    report = call.result()
+    assert (report.imported_count, report.row_count) == (3, 3)
+    assert codes_of(db, tenant, campaign.id) == ["STALL-0001", "STALL-0002", "STALL-0003"]
+    assert _imports_in_progress(api_server.metrics_port, "upload") == 0
+    assert _imports_in_progress(api_server.metrics_port, "transaction") == 0
 
 
 def test_an_unknown_campaign_is_not_found(api):
