@@ -32,6 +32,26 @@ def test_it_gives_up_after_max_reconnects_without_an_event() -> None:
     assert raised.value.grpc_code is grpc.StatusCode.UNAVAILABLE
 
 
+def test_a_quiet_stream_that_stayed_open_never_uses_up_its_reconnects() -> None:
+    """The gateway ends an idle stream every few minutes: each such end, after a healthy stretch without events,
+    starts the count afresh; only failures in quick succession use up the budget."""
+    now = [0.0]
+    resumption = _Resumption("c", max_reconnects=2, clock=lambda: now[0])
+    for _ in range(50):  # hours of quiet streams, each ended by the idle limit
+        resumption.opened()
+        now[0] += 300
+        assert resumption.check(_error(grpc.StatusCode.UNAVAILABLE)) == 0
+    # Then the service is down and streams fail at once: the reconnect after the last quiet stream was the first
+    # of the budget of two, this is the second, and the next failure gives up.
+    resumption.opened()
+    now[0] += 0.1
+    assert resumption.check(_error(grpc.StatusCode.UNAVAILABLE)) == 1
+    resumption.opened()
+    now[0] += 0.1
+    with pytest.raises(_errors.VauchflowError):
+        resumption.check(_error(grpc.StatusCode.UNAVAILABLE))
+
+
 @pytest.mark.parametrize(
     "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT]
 )

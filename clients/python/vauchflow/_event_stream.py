@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -20,9 +20,13 @@ if TYPE_CHECKING:
 # A dropped connection, a restarting or draining delivery service: the stream resumes. Anything else (a revoked
 # key, a bad cursor) ends it with the error.
 _RESUMABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
-# Reconnects in a row without an event before giving up: with the backoff capped at 8 s, about a minute, enough for
+# Reconnects in a row without progress before giving up: with the backoff capped at 8 s, about a minute, enough for
 # a delivery service to restart.
 DEFAULT_MAX_RECONNECTS = 10
+# A stream that stayed open this long before it ended was healthy, events or not (a quiet tenant's stream is ended
+# by the gateway's idle limit, every 5 minutes): its end starts the count of reconnects afresh, so a quiet stream
+# never gives up, while a stream that keeps failing at once still does.
+HEALTHY_STREAM_SECONDS = 30.0
 
 
 def _request(after: str, event_types: tuple[str, ...]) -> event_stream_service_pb2.SubscribeEventsRequest:
@@ -30,12 +34,18 @@ def _request(after: str, event_types: tuple[str, ...]) -> event_stream_service_p
 
 
 class _Resumption:
-    """Counts reconnects without progress; an event received resets the count."""
+    """Counts reconnects without progress; an event received, or a stream that stayed open for
+    HEALTHY_STREAM_SECONDS, resets the count."""
 
-    def __init__(self, after: str, max_reconnects: int) -> None:
+    def __init__(self, after: str, max_reconnects: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.cursor = after
         self.max_reconnects = max_reconnects
         self.failures = 0
+        self._clock = clock
+        self._opened_at = clock()
+
+    def opened(self) -> None:
+        self._opened_at = self._clock()
 
     def received(self, event: webhook_pb2.Event) -> None:
         self.cursor = event.cursor
@@ -45,6 +55,8 @@ class _Resumption:
         """Raises the error when the stream must not resume; otherwise returns the reconnect number."""
         if error is not None and error.grpc_code not in _RESUMABLE_CODES:
             raise error
+        if self._clock() - self._opened_at >= HEALTHY_STREAM_SECONDS:
+            self.failures = 0
         if self.failures >= self.max_reconnects:
             if error is not None:
                 raise error
@@ -74,6 +86,7 @@ class EventStream:
         policy = self._transport.settings.retry
         while not self._closed:
             error: VauchflowError | None = None
+            self._resumption.opened()
             responses, self._call, x_request_id = self._transport.open_stream(
                 _rpcs.SUBSCRIBE_EVENTS, _request(self.cursor, self._event_types)
             )
@@ -123,6 +136,7 @@ class AsyncEventStream:
         policy = self._transport.settings.retry
         while not self._closed:
             error: VauchflowError | None = None
+            self._resumption.opened()
             self._call, x_request_id = self._transport.open_stream(
                 _rpcs.SUBSCRIBE_EVENTS, _request(self.cursor, self._event_types)
             )
