@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Generic, Self
+from typing import Generic, Self, cast
 
 from vauchflow import _rpcs
 from vauchflow._csv import Csv
@@ -70,6 +70,26 @@ class _OperatorApi(Namespace[T], Generic[T]):
     @property
     def settings(self) -> Settings:
         return self._transport.settings
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        x_request_id: str | None = None,
+        metadata: tuple[tuple[str, str], ...] | None = None,
+    ) -> Self:
+        """The same client (same connection) with another timeout or retry budget, sending one x-request-id with
+        every call, or sending more metadata (a service acting for a browser passes its request id and address)."""
+        settings = settings_with(
+            self._transport.settings, timeout=timeout, max_retries=max_retries, x_request_id=x_request_id,
+            metadata=metadata,
+        )  # fmt: skip
+        # with_settings returns the transport's own type, which mypy can't tie to T through the union bound.
+        transport = cast(T, self._transport.with_settings(settings))
+        client = type(self).__new__(type(self))
+        _OperatorApi.__init__(client, transport)
+        return client
 
 
 def _settings(

@@ -39,7 +39,7 @@ def routes(config: WebConfig, api: ApiAccess) -> list[BaseRoute]:
     throttle = SignInThrottle(redis, config.sign_in_failure_limit, config.sign_in_failure_window_seconds)
     sign_in = SignIn(config, api, sessions, guard, renderer, throttle)
     pages = TenantPages(renderer)
-    operator = OperatorPages(config, renderer)
+    operator = OperatorPages(renderer)
     tenant = guard.tenant_page
     overview = tenant(pages.overview)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +14,6 @@ from starlette.responses import RedirectResponse, Response
 import vauchflow
 from vauchflow.v1 import status_pb2
 from vauchflow_core.incident_workflow import INCIDENT_STATES, allowed_next_states
-from vauchflow_web.config import WebConfig
 from vauchflow_web.dashboard.page_guard import Caller
 from vauchflow_web.dashboard.rendering import COMPONENT_NAMES as COMPONENTS
 from vauchflow_web.dashboard.rendering import FORM_NEEDS_ATTENTION, Renderer
@@ -33,23 +30,8 @@ def _problem(error: vauchflow.InvalidRequestError) -> str:
 
 
 class OperatorPages:
-    def __init__(self, config: WebConfig, renderer: Renderer) -> None:
-        self._config = config
+    def __init__(self, renderer: Renderer) -> None:
         self._render = renderer
-
-    @asynccontextmanager
-    async def _operator(self, caller: Caller) -> AsyncIterator[vauchflow.AsyncOperatorClient]:
-        # Operator pages are rare: a connection of their own, closed after the request.
-        client = vauchflow.AsyncOperatorClient(
-            caller.session.secret,
-            target=self._config.api_target,
-            tls=self._config.api_tls,
-            timeout=self._config.api_timeout_seconds,
-        )
-        try:
-            yield client
-        finally:
-            await client.close()
 
     async def tenants(self, request: Request, caller: Caller) -> Response:
         return await self._tenants_page(request, caller)
@@ -57,8 +39,7 @@ class OperatorPages:
     async def _tenants_page(
         self, request: Request, caller: Caller, extra: dict[str, Any] | None = None, status_code: int = 200
     ) -> Response:
-        async with self._operator(caller) as operator:
-            tenants = [tenant async for tenant in operator.tenants.list(page_size=200)]
+        tenants = [tenant async for tenant in caller.operator_api.tenants.list(page_size=200)]
         context = {"title": "Tenants", "tenants": tenants, "plans": PLANS, **(extra or {})}
         return self._render.page(request, caller, "tenants.html", context, status_code=status_code)
 
@@ -67,8 +48,7 @@ class OperatorPages:
         name = str(form.get("name", "")).strip()
         plan = str(form.get("plan", "FREE"))
         try:
-            async with self._operator(caller) as operator:
-                created = await operator.tenants.create(name, plan=plan if plan in PLANS else "FREE")
+            created = await caller.operator_api.tenants.create(name, plan=plan if plan in PLANS else "FREE")
         except vauchflow.InvalidRequestError as error:
             message = "; ".join(v.description for v in error.field_violations) or error.message
             return await self._tenants_page(request, caller, {"error": message}, FORM_NEEDS_ATTENTION)
@@ -79,8 +59,7 @@ class OperatorPages:
         plan = str(form.get("plan", ""))
         tenant_id = request.path_params["tenant_id"]
         if plan in PLANS:
-            async with self._operator(caller) as operator:
-                await operator.tenants.update(tenant_id, plan=plan)
+            await caller.operator_api.tenants.update(tenant_id, plan=plan)
         return RedirectResponse(f"/operator/tenants#tenant-{quote(tenant_id, safe='')}", status_code=303)
 
     # Incidents
@@ -91,8 +70,7 @@ class OperatorPages:
     async def _incidents_page(
         self, request: Request, caller: Caller, extra: dict[str, Any] | None = None, status_code: int = 200
     ) -> Response:
-        async with self._operator(caller) as operator:
-            incidents = [incident async for incident in operator.incidents.list(page_size=100)]
+        incidents = [incident async for incident in caller.operator_api.incidents.list(page_size=100)]
         # A fresh idempotency key per form shown: a double submit opens one incident, not two.
         context = {"title": "Incidents", "incidents": incidents, "components": COMPONENTS, "plans": PLANS,
                    "request_id": str(uuid.uuid4()), **(extra or {})}  # fmt: skip
@@ -103,14 +81,13 @@ class OperatorPages:
         components = [str(c) for c in form.getlist("components") if str(c) in COMPONENTS]
         plans = [str(p) for p in form.getlist("affected_plans") if str(p) in PLANS]
         try:
-            async with self._operator(caller) as operator:
-                created = await operator.incidents.create(
-                    str(form.get("title", "")).strip(),
-                    components,
-                    affected_plans=plans,
-                    message=str(form.get("message", "")).strip() or None,
-                    request_id=str(form.get("request_id", "")) or None,
-                )
+            created = await caller.operator_api.incidents.create(
+                str(form.get("title", "")).strip(),
+                components,
+                affected_plans=plans,
+                message=str(form.get("message", "")).strip() or None,
+                request_id=str(form.get("request_id", "")) or None,
+            )
         except vauchflow.InvalidRequestError as error:
             return await self._incidents_page(request, caller, {"error": _problem(error)}, FORM_NEEDS_ATTENTION)
         return RedirectResponse(f"/operator/incidents/{quote(created.id, safe='')}", status_code=303)
@@ -121,8 +98,7 @@ class OperatorPages:
     async def _incident_page(
         self, request: Request, caller: Caller, extra: dict[str, Any] | None = None, status_code: int = 200
     ) -> Response:
-        async with self._operator(caller) as operator:
-            incident = await operator.incidents.get(request.path_params["incident_id"])
+        incident = await caller.operator_api.incidents.get(request.path_params["incident_id"])
         state = incident_state(incident.state)
         context = {"title": incident.title, "incident": incident, "state": state,
                    "next_states": allowed_next_states(state), **(extra or {})}  # fmt: skip
@@ -150,8 +126,7 @@ class OperatorPages:
                     request, caller, {"error": "expected resolution: not a date and time"}, FORM_NEEDS_ATTENTION
                 )
         try:
-            async with self._operator(caller) as operator:
-                await operator.incidents.add_update(incident_id, update)
+            await caller.operator_api.incidents.add_update(incident_id, update)
         except vauchflow.InvalidRequestError as error:
             return await self._incident_page(request, caller, {"error": _problem(error)}, FORM_NEEDS_ATTENTION)
         return RedirectResponse(f"/operator/incidents/{quote(incident_id, safe='')}", status_code=303)

@@ -40,9 +40,17 @@ class Caller:
     # The tenant key's permissions as the API reports them now; empty for the operator.
     permissions: frozenset[str]
     whoami: Any | None
+    # For an operator session: its client for this request (ApiAccess.as_operator).
+    operator: vauchflow.AsyncOperatorClient | None = None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
+
+    @property
+    def operator_api(self) -> vauchflow.AsyncOperatorClient:
+        if self.operator is None:
+            raise RuntimeError("an operator page ran without PageGuard.operator_page")
+        return self.operator
 
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
@@ -133,8 +141,11 @@ class PageGuard:
             refused = await self._refuse_without_csrf(request, session)
             if refused:
                 return refused
-            caller = Caller(session, session_id, None, frozenset(), None)
-            return await self._answer(request, caller, handler)
+            async with self._api.as_operator(
+                session.secret, request_id=request.state.request_id, client_address=client_address(request)
+            ) as operator:
+                caller = Caller(session, session_id, None, frozenset(), None, operator)
+                return await self._answer(request, caller, handler)
 
         return guarded
 

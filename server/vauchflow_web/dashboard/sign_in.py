@@ -92,7 +92,7 @@ class SignIn:
                 whoami = await caller.api_keys.current()
                 session = new_session(secret, "tenant", f"{whoami.tenant.name} · {whoami.api_key.name}")
             else:
-                await self._check_operator_token(secret)
+                await self._check_operator_token(secret, request.state.request_id, address)
                 session = new_session(secret, "operator", "Platform operator")
         except (vauchflow.AuthenticationError, vauchflow.PermissionDeniedError):
             log.info("sign-in refused", extra={"action": "dashboard_sign_in_refused"})
@@ -133,13 +133,9 @@ class SignIn:
         clear_session_cookie(response, request)
         return response
 
-    async def _check_operator_token(self, token: str) -> None:
-        """Raises AuthenticationError/PermissionDeniedError when the API does not take the token."""
-        operator = vauchflow.AsyncOperatorClient(
-            token, target=self._config.api_target, tls=self._config.api_tls, timeout=self._config.api_timeout_seconds
-        )
-        try:
+    async def _check_operator_token(self, token: str, request_id: str, address: str) -> None:
+        """Raises AuthenticationError/PermissionDeniedError when the API does not take the token. The browser's
+        address goes with it: a wrong token counts against that address's failed authentications in the API."""
+        async with self._api.as_operator(token, request_id=request_id, client_address=address) as operator:
             async for _page in operator.tenants.list(page_size=1).pages():
                 break
-        finally:
-            await operator.close()

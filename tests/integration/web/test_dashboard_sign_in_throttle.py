@@ -130,6 +130,23 @@ def test_failed_sign_ins_past_the_limit_are_refused_by_every_replica(
         store.close()
 
 
+def test_a_wrong_operator_token_counts_against_the_browsers_address_in_the_api(
+    replicas: tuple[WebService, WebService], redis_server
+) -> None:
+    """The operator's sign-in passes the browser's address on like a key's: the API's own limit on failed
+    authentications counts it against that address, not against the web service's."""
+    first, _ = replicas
+    address = new_address()
+    store = redis.Redis.from_url(redis_server.url)
+    try:
+        answer = sign_in(first, "vf_op_" + uuid.uuid4().hex, address)
+        assert answer.status == 200 and REFUSED in answer.text
+        assert int(store.get(failures_key(address)) or 0) == 1
+        assert int(store.get(api_failures_key(address)) or 0) == 1
+    finally:
+        store.close()
+
+
 def test_sign_in_fails_open_when_redis_does_not_answer(api_server: ApiServer, tmp_path: Path) -> None:
     # Nothing listens on this port: every Redis call fails at once.
     web = _start(api_server, f"redis://127.0.0.1:{free_port()}/0", tmp_path / "web.log")
