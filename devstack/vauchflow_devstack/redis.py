@@ -41,14 +41,26 @@ CLUSTER_BUS_OFFSET = 10000
 
 
 def free_cluster_ports(nodes: int, bus_offset: int = CLUSTER_BUS_OFFSET) -> int:
-    """The first of `nodes` consecutive free ports whose cluster bus ports (port + bus_offset) are free too, below
-    the kernel's ephemeral range so the bus ports still fit under 65536 (for tests and benchmarks that start a
-    cluster beside other stacks)."""
-    for first in range(21000 + secrets.randbelow(400) * 20, 55000 - bus_offset, 20):
+    """The first of `nodes` consecutive free ports whose cluster bus ports (port + bus_offset) are free too (for
+    tests and benchmarks that start a cluster beside other stacks). Bus ports included, all lie below the kernel's
+    ephemeral range: a port in it can be taken by any outgoing connection between this check and the node's bind,
+    and a test run beside it opens thousands (a bus port at 38422 was, once)."""
+    last = _ephemeral_floor() - bus_offset - nodes
+    firsts = range(10000, last, 20)
+    start = secrets.randbelow(len(firsts))
+    for first in [*firsts[start:], *firsts[:start]]:
         wanted = range(first, first + nodes)
         if all(port_is_free(port) and port_is_free(port + bus_offset) for port in wanted):
             return first
     raise RuntimeError("no free ports for a Redis Cluster")
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to outgoing connections (Linux's ip_local_port_range; 32768 if unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class EmbeddedRedis:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vauchflow_devstack.config import ConfigError, DevstackConfig
+from vauchflow_devstack.redis import CLUSTER_BUS_OFFSET, free_cluster_ports
 from vauchflow_devstack.stack import app_dsn, without_password
 
 
@@ -149,3 +150,12 @@ def test_replicated_services_move_to_their_design_port_ranges_and_every_port_is_
 def test_bad_replica_settings_are_rejected(tmp_path: Path, environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         DevstackConfig.from_env(environ, tmp_path)
+
+
+def test_a_cluster_for_tests_takes_ports_below_the_ephemeral_range_bus_ports_included() -> None:
+    """Outgoing connections take ports from the ephemeral range at any moment: a cluster port there could be taken
+    between the check that it is free and the node's bind."""
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(20):
+        first = free_cluster_ports(6)
+        assert 1024 < first and first + 5 + CLUSTER_BUS_OFFSET < floor
