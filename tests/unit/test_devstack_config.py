@@ -158,4 +158,4 @@ def test_a_cluster_for_tests_takes_ports_below_the_ephemeral_range_bus_ports_inc
     floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(20):
         first = free_cluster_ports(6)
-        assert 1024 < first and first + 5 + CLUSTER_BUS_OFFSET < floor
+        assert first > 1024 and first + 5 + CLUSTER_BUS_OFFSET < floor
