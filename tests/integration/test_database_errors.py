@@ -3,6 +3,7 @@ database as the API server's own role: what each SQLSTATE becomes, and that no S
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,13 @@ import pytest
 
 from support.services import MigratedDatabase
 from vauchflow_core import errors
-from vauchflow_core.db.connection import StatementFailed, UniqueViolation, translated_errors
+from vauchflow_core.db.connection import (
+    IDLE_IN_TRANSACTION_LIMIT,
+    StatementFailed,
+    UniqueViolation,
+    create_pool,
+    translated_errors,
+)
 from vauchflow_core.db.queries import QUERIES
 
 
@@ -68,3 +75,30 @@ async def test_any_other_refusal_carries_only_its_sqlstate(app: asyncpg.Connecti
     assert failed.value.sqlstate == "42703"
     assert "secret_value" not in str(failed.value) and "SELECT" not in str(failed.value)
     assert not isinstance(failed.value, errors.DomainError)  # the RPC edge answers INTERNAL, as for any bug
+
+
+async def test_pooled_connections_end_a_transaction_left_idle_by_a_stopped_process(
+    migrated_db: MigratedDatabase,
+) -> None:
+    """Every pool of the services sets idle_in_transaction_session_timeout, so a process stopped mid-transaction
+    (SIGSTOP) can't hold a voucher's row lock for ever: PostgreSQL ends its session."""
+    pool = await create_pool(migrated_db.app_dsn, min_size=1, max_size=1)
+    try:
+        conn = await pool.acquire()
+        # PostgreSQL shows its own unit: 60s is "1min".
+        assert IDLE_IN_TRANSACTION_LIMIT == "60s"
+        assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "1min"
+        # The limit is the session's own: a transaction that idles past it (here made short) loses its session.
+        await conn.execute("SET idle_in_transaction_session_timeout = '100ms'")
+        await conn.execute("BEGIN")
+        ended = False
+        for _ in range(100):  # up to 10 s on a slow machine; PostgreSQL ends it after 100 ms idle
+            await asyncio.sleep(0.1)
+            try:
+                await conn.execute("SELECT 1")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, ConnectionError):
+                ended = True
+                break
+        assert ended
+    finally:
+        pool.terminate()

@@ -94,10 +94,21 @@ async def _release_connection(conn: asyncpg.Connection) -> None:
         await conn.execute(QUERIES["rollback"])
 
 
+# No transaction of ours waits between statements for more than milliseconds; one idle this long belongs to a
+# process that stopped (SIGSTOP, a hung host) while holding it, and PostgreSQL ends its session so the row locks it
+# holds (a voucher being redeemed) go back to the live replicas.
+IDLE_IN_TRANSACTION_LIMIT = "60s"
+
+
 async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
     with translated_errors():
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_release_connection
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_release_connection,
+            server_settings={"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_LIMIT},
         )
     return pool
 
