@@ -47,7 +47,8 @@ _USE = "flash_sale"
 _COUNTER_TTL_SECONDS = 24 * 3600
 # An admission whose PostgreSQL step has not finished after this long is presumed dead (its process crashed). Only
 # the reconciliation reads leases; a live request outlasting its lease can at worst leave the counter too high.
-_LEASE_SECONDS = 120.0
+# A lease whose settle was lost (a master that died before replicating it) also holds corrections back until then.
+LEASE_SECONDS = 120.0
 _KEY_PATTERN = re.compile(r"^vf:\{([0-9a-f-]{36}):([A-Z0-9_-]{1,64})\}:stock$")
 
 # Every script is idempotent per lease id: the Redis client retries a call whose reply was lost, and a retried take
@@ -263,7 +264,7 @@ class FlashSaleGate:
             return GateAnswer.BYPASSED
         lease = uuid.uuid4().hex
         key = claim.key
-        args: list[str | int | float] = [lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
+        args: list[str | int | float] = [lease, time.time() + LEASE_SECONDS, int(LEASE_SECONDS) * 2]
         # Held before the call: a take that times out or is cancelled may still have run. Settling the lease later
         # gives the unit back, or keeps it counted, only if the take happened (the scripts are idempotent per lease),
         # so an unanswered take can never leave the counter too low.
@@ -317,9 +318,7 @@ class FlashSaleGate:
         key = claim.key
         try:
             await self._call(
-                self._hold_script(
-                    keys=[key.leases], args=[lease, time.time() + _LEASE_SECONDS, int(_LEASE_SECONDS) * 2]
-                )
+                self._hold_script(keys=[key.leases], args=[lease, time.time() + LEASE_SECONDS, int(LEASE_SECONDS) * 2])
             )
         except _REDIS_ERRORS as error:
             self._failed("hold", key, error)
