@@ -8,9 +8,7 @@ import csv
 import io
 import json
 import random
-import re
 import threading
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -28,6 +26,7 @@ from support.api_client import (
     expect_rpc_error,
     unique_code,
 )
+from support.metrics import sample, scrape
 from support.polling import wait_for
 from vauchflow.v1 import (
     campaign_pb2,
@@ -224,10 +223,7 @@ def test_an_import_without_a_campaign_is_invalid(api, messages: Iterable[Any], f
 
 
 def _imports_in_progress(metrics_port: int, phase: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    match = re.search(rf'^vauchflow_code_imports_in_progress{{phase="{phase}"}} ([0-9.e+]+)$', text, re.MULTILINE)
-    return float(match[1]) if match else 0.0
+    return sample(scrape(metrics_port), "vauchflow_code_imports_in_progress", phase=phase)
 
 
 def _app_transactions(db) -> int:

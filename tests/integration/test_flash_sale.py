@@ -9,12 +9,10 @@ corrections without waiting.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import signal
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 import redis
 from google.protobuf import field_mask_pb2
 
+from support import metrics
 from support.api_client import (
     ApiSession,
     OwnerDatabase,
@@ -64,14 +63,10 @@ class FlashServer:
         self.redis = redis.Redis.from_url(redis_url)
 
     def scrape(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            return response.read().decode()
+        return metrics.scrape(self.metrics_port)
 
     def sample(self, name: str, **labels: str) -> float:
-        selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-        pattern = rf"^{name}\{{{selector}\}} ([0-9.e+]+)$" if labels else rf"^{name} ([0-9.e+]+)$"
-        match = re.search(pattern, self.scrape(), flags=re.MULTILINE)
-        return float(match[1]) if match else 0.0
+        return metrics.sample(self.scrape(), name, **labels)
 
     def gate(self, decision: str) -> float:
         return self.sample("vauchflow_flash_sale_gate_total", decision=decision)

@@ -15,7 +15,6 @@ import re
 import signal
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from support.api_client import (
     outcome,
 )
 from support.gateway import Gateway, expect_error, expect_json
+from support.metrics import sample, scrape
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, MigratedDatabase, start_api_server
@@ -462,18 +462,6 @@ def test_quota_overrides_move_the_plan_quota_exceeded_threshold(api: ApiSession)
 # --- A second replica: limits reach it by NOTIFY; Redis down fails open -----------------------------------
 
 
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return response.read().decode()
-
-
-def _sample(text: str, name: str, **labels: str) -> float:
-    selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    pattern = rf"^{name}\{{{selector}\}} ([0-9.e+]+)$" if labels else rf"^{name} ([0-9.e+]+)$"
-    match = re.search(pattern, text, flags=re.MULTILINE)
-    return float(match[1]) if match else 0.0
-
-
 @pytest.fixture(scope="module")
 def second_replica(
     api_server: ApiServer, redis_server: EmbeddedRedis, tmp_path_factory
@@ -509,7 +497,7 @@ def test_a_limit_set_on_one_replica_reaches_the_other_by_notification(api: ApiSe
     # Far inside the 60 s cache TTL: only the notification can make this true.
     waited = wait_for(limited_on_second, what="the new limit enforced by the other replica", timeout=10)
     assert waited < 10
-    assert _sample(_scrape(metrics_port), "vauchflow_rate_limited_total", plan="ENTERPRISE") >= 1
+    assert sample(scrape(metrics_port), "vauchflow_rate_limited_total", plan="ENTERPRISE") >= 1
 
 
 def test_with_redis_stopped_requests_fail_open_and_are_counted(
@@ -518,20 +506,20 @@ def test_with_redis_stopped_requests_fail_open_and_are_counted(
     server, metrics_port = second_replica
     tenant = api.new_tenant("Redis-less GmbH", plan=tenant_pb2.PLAN_FREE)
     code = tenant.create_voucher().code
-    before = _scrape(metrics_port)
+    before = scrape(metrics_port)
     redis_server.stop()
     try:
         # Far above FREE's burst: with Redis down, every one goes through.
         results, elapsed = burst(server.target, tenant.secret, code, 60)
         assert Counter(outcome(r) for r in results) == {"OK": 60}
         assert elapsed < 10
-        after = _scrape(metrics_port)
+        after = scrape(metrics_port)
         assert (
-            _sample(after, "vauchflow_rate_limit_fail_open_total")
-            - _sample(before, "vauchflow_rate_limit_fail_open_total")
+            sample(after, "vauchflow_rate_limit_fail_open_total")
+            - sample(before, "vauchflow_rate_limit_fail_open_total")
             >= 60
         )
-        assert _sample(after, "vauchflow_redis_errors_total", use="rate_limit") > _sample(
+        assert sample(after, "vauchflow_redis_errors_total", use="rate_limit") > sample(
             before, "vauchflow_redis_errors_total", use="rate_limit"
         )
         warnings = [line for line in server.log_path.read_text().splitlines() if "rate_limit_fail_open" in line]
@@ -565,7 +553,7 @@ def test_a_hung_redis_stalls_no_request_for_long(api: ApiSession, redis_server: 
         request = voucher_service_pb2.GetVoucherRequest(code=code)
         metadata = (("authorization", f"Bearer {tenant.secret}"),)
         stub.GetVoucher(request, metadata=metadata, timeout=30)  # connected and the key cached before Redis hangs
-        before = _scrape(metrics_port)
+        before = scrape(metrics_port)
         os.kill(redis_server.process.pid, signal.SIGSTOP)
         try:
             started = time.monotonic()
@@ -577,11 +565,11 @@ def test_a_hung_redis_stalls_no_request_for_long(api: ApiSession, redis_server: 
             elapsed = time.monotonic() - started
         finally:
             os.kill(redis_server.process.pid, signal.SIGCONT)
-    after = _scrape(metrics_port)
-    unchecked = _sample(after, "vauchflow_rate_limit_fail_open_total") - _sample(
+    after = scrape(metrics_port)
+    unchecked = sample(after, "vauchflow_rate_limit_fail_open_total") - sample(
         before, "vauchflow_rate_limit_fail_open_total"
     )
-    redis_calls_failed = _sample(after, "vauchflow_redis_errors_total", use="rate_limit") - _sample(
+    redis_calls_failed = sample(after, "vauchflow_redis_errors_total", use="rate_limit") - sample(
         before, "vauchflow_redis_errors_total", use="rate_limit"
     )
     print(

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import signal
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from google.protobuf import field_mask_pb2
 from redis.cluster import RedisCluster
 
 from support.api_client import ApiSession, OwnerDatabase, TenantClient
+from support.metrics import sample, scrape
 from support.polling import wait_for
 from support.ports import free_port, free_redis_cluster_ports
 from support.services import ApiServer, MigratedPostgres, start_api_server
@@ -61,14 +60,8 @@ class SaleStack:
 
     def gate(self, decision: str) -> float:
         """vauchflow_flash_sale_gate_total{decision} summed over the replicas."""
-        total = 0.0
-        for port in self.metrics_ports:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                text = response.read().decode()
-            match = re.search(rf'^vauchflow_flash_sale_gate_total\{{decision="{decision}"\}} ([0-9.e+]+)$', text,
-                              flags=re.MULTILINE)  # fmt: skip
-            total += float(match[1]) if match else 0.0
-        return total
+        return sum(sample(scrape(port), "vauchflow_flash_sale_gate_total", decision=decision)
+                   for port in self.metrics_ports)  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import signal
-import urllib.request
 
 import grpc
 
+from support.metrics import sample, scrape
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import start_api_server
 from vauchflow.v1 import voucher_service_pb2, voucher_service_pb2_grpc
 from vauchflow_devstack import stop_child
-
-
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return response.read().decode()
-
-
-def _sample(text: str, name: str, **labels: str) -> float:
-    selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    match = re.search(rf"^{name}\{{{selector}\}} ([0-9.e+]+)$", text, flags=re.MULTILINE)
-    return float(match[1]) if match else 0.0
 
 
 def test_rpcs_are_counted_by_method_and_code(migrated_db, redis_server, tmp_path):
@@ -43,14 +31,14 @@ def test_rpcs_are_counted_by_method_and_code(migrated_db, redis_server, tmp_path
                 except grpc.RpcError as error:
                     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
         wait_for(
-            lambda: _sample(_scrape(metrics_port), "vauchflow_rpc_requests_total",
+            lambda: sample(scrape(metrics_port), "vauchflow_rpc_requests_total",
                             method="VoucherService/GetVoucher", code="UNAUTHENTICATED") == 3,
             what="three refused GetVoucher calls counted", timeout=10,
         )  # fmt: skip
-        text = _scrape(metrics_port)
+        text = scrape(metrics_port)
         # Timed by code too, so refusals do not blur the latency of the calls that did the work.
         refused = {"method": "VoucherService/GetVoucher", "code": "UNAUTHENTICATED"}
-        assert _sample(text, "vauchflow_rpc_duration_seconds_count", **refused) == 3
+        assert sample(text, "vauchflow_rpc_duration_seconds_count", **refused) == 3
         assert "nope" not in text  # credentials never become label values
     finally:
         assert stop_child(server.process, name="api-server", sig=signal.SIGTERM, timeout=30) == 0

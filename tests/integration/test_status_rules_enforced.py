@@ -5,16 +5,15 @@ marks its incident as needing a postmortem, due 5 business days (Berlin calendar
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 import signal
-import urllib.request
 from collections.abc import Iterator
 
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
+from support.metrics import sample, scrape
 from support.polling import wait_for
 from support.ports import free_port
 from support.services import ApiServer, start_api_server
@@ -41,10 +40,7 @@ def quick_rules_server(postgres, redis_server, tmp_path) -> Iterator[tuple[ApiSe
 
 
 def _overdue_gauge(port: int) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    match = re.search(r"^vauchflow_status_incidents_overdue ([0-9.e+]+)$", text, flags=re.MULTILINE)
-    return float(match[1]) if match else -1.0
+    return sample(scrape(port), "vauchflow_status_incidents_overdue", default=-1.0)
 
 
 def _at(moment: dt.datetime) -> timestamp_pb2.Timestamp:
